@@ -1,0 +1,1 @@
+"""Datasets: catalog, loading, format conversion, stats, filters, dedup, decontamination."""

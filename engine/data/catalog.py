@@ -1,0 +1,79 @@
+"""The workspace's dataset catalog: entries and their availability state (cheap checks only,
+no network, no `datasets` import), plus the processed datasets under datasets/."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.fsutil import read_json_or
+from engine.workspace import DatasetEntry, Workspace
+
+
+@dataclass
+class CatalogRow:
+    name: str
+    kind: str          # "hub" | "local"
+    location: str      # hub id (+config/split) or path/glob
+    format: str
+    state: str         # short human state
+    ok: bool           # can be loaded now
+    processed: bool    # datasets/<name>/ exists with a report
+    description: str = ""
+
+
+def hub_cache_dirs(hub_id: str) -> list[Path]:
+    """Where a hub dataset may already be on disk (hub cache, datasets cache)."""
+    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    hub = Path(os.environ.get("HF_HUB_CACHE", home / "hub"))
+    dsc = Path(os.environ.get("HF_DATASETS_CACHE", home / "datasets"))
+    owner_name = hub_id.replace("/", "--")
+    return [hub / f"datasets--{owner_name}", dsc / hub_id.replace("/", "___")]
+
+
+def mirror_dir(ws: Workspace, hub_id: str) -> Path | None:
+    if not ws.config.hub.mirror:
+        return None
+    return ws.resolve_path(ws.config.hub.mirror) / hub_id
+
+
+def entry_state(ws: Workspace, entry: DatasetEntry) -> tuple[str, bool]:
+    if entry.path is not None:
+        pattern = str(ws.resolve_path(entry.path))
+        matches = glob.glob(pattern, recursive=True) if any(c in pattern for c in "*?[") else \
+            ([pattern] if os.path.exists(pattern) else [])
+        if not matches:
+            return "missing: no file matches", False
+        return (f"local, {len(matches)} files" if len(matches) > 1 else "local"), True
+    assert entry.hub is not None
+    m = mirror_dir(ws, entry.hub)
+    if m is not None and m.exists():
+        return "hub (local mirror)", True
+    if any(d.exists() for d in hub_cache_dirs(entry.hub)):
+        return "hub (cached)", True
+    offline = ws.config.hub.offline or os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    return ("not available offline" if offline else "hub (not downloaded)"), not offline
+
+
+def catalog_rows(ws: Workspace) -> list[CatalogRow]:
+    rows = []
+    for name, e in ws.config.datasets.items():
+        state, ok = entry_state(ws, e)
+        loc = e.path if e.path is not None else e.hub + (f" [{e.config}]" if e.config else "") + f" :{e.split}"
+        processed = (ws.datasets_dir / name / "report.json").exists()
+        rows.append(CatalogRow(name, "local" if e.path is not None else "hub", loc or "", e.format, state, ok,
+                               processed, e.description))
+    return rows
+
+
+def processed_datasets(ws: Workspace) -> list[dict]:
+    """Processed datasets (datasets/<name>/report.json), with their report."""
+    out = []
+    if ws.datasets_dir.is_dir():
+        for d in sorted(ws.datasets_dir.iterdir()):
+            rep = read_json_or(d / "report.json")
+            if d.is_dir() and isinstance(rep, dict):
+                out.append({"name": d.name, "path": str(d), "report": rep})
+    return out

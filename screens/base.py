@@ -1,0 +1,137 @@
+"""Shared screen plumbing: the screen tabs bar, palette commands, worker-error forwarding,
+pane focus keys, and an empty-state widget that tells the user the next key to press."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+if TYPE_CHECKING:
+    from engine.workspace import Workspace
+
+# (mode name, title) in key order 1..5
+SCREENS: list[tuple[str, str]] = [
+    ("datasets", "Datasets"),
+    ("mixtures", "Mixtures"),
+    ("runs", "Runs"),
+    ("validation", "Validation"),
+    ("compare", "Compare"),
+]
+
+
+@dataclass
+class PaletteCommand:
+    """A command offered by the palette while its screen is active. Title as 'area: action'."""
+
+    title: str
+    help: str
+    callback: Callable[[], Any]
+
+
+class ScreenTabs(Static):
+    """Top bar: the five screens with their keys, the current one highlighted, and the workspace."""
+
+    DEFAULT_CSS = """
+    ScreenTabs { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    """
+
+    def __init__(self, current: str, workspace_label: str = "") -> None:
+        super().__init__(id="screen-tabs")
+        self.current = current
+        self.workspace_label = workspace_label
+
+    def render(self) -> Any:
+        from rich.text import Text
+
+        t = Text()
+        t.append(" workbench ", style="bold reverse")
+        t.append("  ")
+        for i, (mode, title) in enumerate(SCREENS, 1):
+            style = "bold reverse" if mode == self.current else ""
+            t.append(f" {i} {title} ", style=style)
+            t.append(" ")
+        if self.workspace_label:
+            t.append("   ")
+            t.append(self.workspace_label, style="dim")
+        return t
+
+
+class EmptyState(Static):
+    """What a screen shows when it has nothing yet: what is missing and the next key to press."""
+
+    DEFAULT_CSS = """
+    EmptyState { padding: 1 2; color: $text-muted; width: 1fr; height: auto; }
+    """
+
+
+class WorkbenchScreen(Screen):
+    """Base for the five main screens (one per app mode)."""
+
+    MODE: ClassVar[str] = ""
+    TITLE_TEXT: ClassVar[str] = ""
+    HELP: ClassVar[str] = ""
+
+    BINDINGS = [
+        Binding("tab", "app.next_screen", "Next screen", show=False, id="app.screen.next",
+                tooltip="Switch to the next screen"),
+        Binding("shift+tab", "app.prev_screen", "Previous screen", show=False, id="app.screen.prev",
+                tooltip="Switch to the previous screen"),
+        Binding("right_square_bracket", "focus_next_pane", "Next pane", show=False, id="screen.pane.next",
+                key_display="]", tooltip="Move focus to the next pane"),
+        Binding("left_square_bracket", "focus_prev_pane", "Prev pane", show=False, id="screen.pane.prev",
+                key_display="[", tooltip="Move focus to the previous pane"),
+        Binding("r", "refresh_data", "Refresh", id="screen.refresh", tooltip="Re-read this screen's data"),
+    ]
+
+    @property
+    def ws(self) -> "Workspace":
+        return self.app.ws  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        yield ScreenTabs(self.MODE, self._workspace_label())
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def _workspace_label(self) -> str:
+        try:
+            ws = self.ws
+            return f"{ws.config.workspace.name}{' (demo)' if ws.config.workspace.demo else ''} · {ws.root}"
+        except Exception:
+            return ""
+
+    # Data ------------------------------------------------------------------------------------
+    def refresh_data(self) -> None:
+        """Re-read what the screen shows. Override; keep it cheap or start a worker."""
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
+
+    def action_refresh_data(self) -> None:
+        self.refresh_data()
+        self.notify("refreshed", timeout=1.5)
+
+    # Palette ---------------------------------------------------------------------------------
+    def palette_commands(self) -> list[PaletteCommand]:
+        """Commands that fit this screen now (the palette shows these plus the global ones)."""
+        return []
+
+    # Focus between panes ---------------------------------------------------------------------
+    def action_focus_next_pane(self) -> None:
+        self.focus_next()
+
+    def action_focus_prev_pane(self) -> None:
+        self.focus_previous()
+
+    # Worker errors go to the app's single handler ---------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]

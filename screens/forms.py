@@ -1,0 +1,81 @@
+"""Small modal forms. Validation happens in the engine's models; errors show inline."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class AddDatasetForm(ModalScreen[dict | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
+    DEFAULT_CSS = """
+    AddDatasetForm { align: center middle; }
+    AddDatasetForm > Vertical { width: 84; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    AddDatasetForm Input { margin: 0 0 1 0; }
+    AddDatasetForm #form-error { color: $error; height: auto; }
+    AddDatasetForm Horizontal { height: auto; }
+    """
+
+    def __init__(self, existing: set[str]) -> None:
+        super().__init__()
+        self.existing = existing
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("[b]Add a dataset to the catalog[/b]")
+            yield Label("Name")
+            yield Input(placeholder="my_dataset", id="name")
+            yield Label("Hub id (owner/name) or local path / glob (JSONL, JSON, Parquet, CSV)")
+            yield Input(placeholder="ise-uiuc/Magicoder-Evol-Instruct-110K  or  /data/*.jsonl", id="source")
+            yield Label("Format (auto, alpaca, evol, prompt_completion, prompt_answer, sharegpt, messages, chat_rounds, leetcode)")
+            yield Input(value="auto", id="format")
+            yield Static("", id="form-error")
+            with Horizontal():
+                yield Button("Add", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self._submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        import os
+
+        from pydantic import ValidationError
+
+        from engine.workspace import DatasetEntry
+
+        name = self.query_one("#name", Input).value.strip()
+        source = self.query_one("#source", Input).value.strip()
+        fmt = self.query_one("#format", Input).value.strip() or "auto"
+        err = self.query_one("#form-error", Static)
+        if not name or not name.replace("_", "").replace("-", "").isalnum():
+            err.update("name: letters, digits, '-' and '_' only")
+            return
+        if name in self.existing:
+            err.update(f"name: '{name}' is already in the catalog")
+            return
+        if not source:
+            err.update("give a hub id or a local path")
+            return
+        local = source.startswith(("/", ".", "~")) or os.path.exists(os.path.expanduser(source)) or \
+            any(source.endswith(ext) for ext in (".jsonl", ".json", ".parquet", ".csv", ".gz"))
+        entry = {"path": source} if local else {"hub": source}
+        entry["format"] = fmt
+        try:
+            DatasetEntry(**entry)
+        except ValidationError as e:
+            err.update(str(e.errors()[0]["msg"]))
+            return
+        self.dismiss({"name": name, "entry": entry})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,145 @@
+"""The Textual app: five screens (modes) over one workspace.
+
+Keys: 1-5 / tab / shift+tab switch screens, ? or F1 help, ctrl+p palette, q quit.
+Torch is never imported here: heavy work runs in worker threads that call the engine or start
+subprocesses, and post results back as messages.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker
+
+from engine.workspace import Workspace
+from screens.base import SCREENS
+from screens.compare import CompareScreen
+from screens.datasets import DatasetsScreen
+from screens.dialogs import ErrorDialog, HelpScreen
+from screens.mixtures import MixturesScreen
+from screens.palette import WorkbenchCommands
+from screens.runs import RunsScreen
+from screens.validation import ValidationScreen
+from workbench.theme import WORKBENCH_THEME
+
+MODE_ORDER = [m for m, _ in SCREENS]
+
+
+class WorkbenchApp(App[None]):
+    TITLE = "workbench"
+    CSS_PATH = "app.tcss"
+    MODES = {
+        "datasets": DatasetsScreen,
+        "mixtures": MixturesScreen,
+        "runs": RunsScreen,
+        "validation": ValidationScreen,
+        "compare": CompareScreen,
+    }
+    COMMANDS = {WorkbenchCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (running trainings keep going)"),
+        Binding("question_mark,f1", "help", "Help", id="app.help",
+                tooltip="Every key binding of the current screen"),
+        *[Binding(str(i), f"goto('{mode}')", title, show=False, id=f"app.screen.{mode}",
+                  tooltip=f"Switch to the {title} screen") for i, (mode, title) in enumerate(SCREENS, 1)],
+    ]
+
+    def __init__(self, workspace: Workspace, *, start_mode: str = "datasets", build_demo: bool = True) -> None:
+        super().__init__()
+        self.ws = workspace
+        self.start_mode = start_mode
+        self.build_demo = build_demo
+        self.demo_building = False
+
+    def on_mount(self) -> None:
+        self.register_theme(WORKBENCH_THEME)
+        self.theme = WORKBENCH_THEME.name
+        self.switch_mode(self.start_mode)
+        if self.build_demo and self.ws.config.workspace.demo:
+            from engine.demo.assets import demo_assets_ready
+
+            if not demo_assets_ready(self.ws.root):
+                self.build_demo_assets()
+
+    # Screens -----------------------------------------------------------------------------
+    def action_goto(self, mode: str) -> None:
+        if mode in self.MODES and self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def _step_mode(self, delta: int) -> None:
+        i = MODE_ORDER.index(self.current_mode) if self.current_mode in MODE_ORDER else 0
+        self.switch_mode(MODE_ORDER[(i + delta) % len(MODE_ORDER)])
+
+    def action_next_screen(self) -> None:
+        self._step_mode(+1)
+
+    def action_prev_screen(self) -> None:
+        self._step_mode(-1)
+
+    def action_help(self) -> None:
+        screen: Any = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        # One row per binding (keys of a multi-key binding joined): ours first (they have
+        # stable ids), then the focused widget's own keys.
+        merged: dict[str, list] = {}
+        for key, active in screen.active_bindings.items():
+            b = active.binding
+            ident = b.id or f"{b.action}:{b.description}"
+            shown = b.key_display or self.get_key_display(b)
+            if ident in merged:
+                if shown not in merged[ident][0]:
+                    merged[ident][0].append(shown)
+                continue
+            merged[ident] = [[shown], b.description or b.action, b.id or "", b.tooltip or ""]
+        rows = [(" / ".join(keys), desc, ident, tip) for keys, desc, ident, tip in merged.values()]
+        rows.sort(key=lambda r: (not r[2], not r[2].startswith("app.")))
+        title = getattr(screen, "TITLE_TEXT", "") or screen.__class__.__name__
+        self.push_screen(HelpScreen(title, rows, getattr(screen, "HELP", "")))
+
+    # The single place worker failures become visible ------------------------------------------
+    def report_worker_error(self, worker: Worker) -> None:
+        err = worker.error
+        detail = "".join(traceback.format_exception(err)[-6:]) if err is not None else ""
+        self.show_error(f"{worker.name or 'background task'} failed", str(err) or repr(err), detail)
+
+    def show_error(self, title: str, message: str, detail: str = "") -> None:
+        self.push_screen(ErrorDialog(title, message, detail))
+
+    # Demo assets ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="demo-build", name="demo build", exit_on_error=False)
+    def build_demo_assets(self) -> None:
+        """Build the tiny model + toy data in a subprocess (torch stays out of the app)."""
+        self.demo_building = True
+        self.call_from_thread(self.notify, "Building demo assets (tiny model, toy data) ...", timeout=8)
+        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "demo", "build"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        self.demo_building = False
+        if proc.returncode != 0:
+            raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{proc.stderr[-2000:] or proc.stdout[-2000:]}")
+        self.call_from_thread(self.notify, proc.stdout.strip() or "demo assets ready", timeout=5)
+        self.call_from_thread(self._refresh_current)
+
+    def _refresh_current(self) -> None:
+        screen: Any = self.screen
+        if hasattr(screen, "refresh_data"):
+            screen.refresh_data()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        from textual.worker import WorkerState
+
+        if event.state == WorkerState.ERROR:
+            self.report_worker_error(event.worker)
+
+
+def run_app(workspace_path: str | Path | None = None) -> None:
+    from engine.workspace import open_workspace
+
+    WorkbenchApp(open_workspace(workspace_path)).run()

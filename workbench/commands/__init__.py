@@ -1,0 +1,1 @@
+"""One module per CLI command group. Each keeps heavy imports inside its commands."""
