@@ -20,27 +20,33 @@ from textual.worker import Worker
 
 from engine.workspace import Workspace
 from screens.base import SCREENS
-from screens.compare import CompareScreen
-from screens.datasets import DatasetsScreen
 from screens.dialogs import ErrorDialog, HelpScreen
-from screens.mixtures import MixturesScreen
 from screens.palette import WorkbenchCommands
-from screens.runs import RunsScreen
-from screens.validation import ValidationScreen
 from workbench.theme import WORKBENCH_THEME
 
 MODE_ORDER = [m for m, _ in SCREENS]
+
+
+def _lazy(module: str, cls: str) -> Any:
+    """A mode factory that imports its screen module on first visit (faster first frame)."""
+
+    def make() -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)()
+
+    return make
 
 
 class WorkbenchApp(App[None]):
     TITLE = "workbench"
     CSS_PATH = "app.tcss"
     MODES = {
-        "datasets": DatasetsScreen,
-        "mixtures": MixturesScreen,
-        "runs": RunsScreen,
-        "validation": ValidationScreen,
-        "compare": CompareScreen,
+        "datasets": _lazy("screens.datasets", "DatasetsScreen"),
+        "mixtures": _lazy("screens.mixtures", "MixturesScreen"),
+        "runs": _lazy("screens.runs", "RunsScreen"),
+        "validation": _lazy("screens.validation", "ValidationScreen"),
+        "compare": _lazy("screens.compare", "CompareScreen"),
     }
     COMMANDS = {WorkbenchCommands}
     BINDINGS = [

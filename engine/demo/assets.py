@@ -21,7 +21,7 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 # Bump when the recipe changes so cached demo assets are rebuilt.
-ASSETS_VERSION = "1"
+ASSETS_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # Digits split one by one, as Qwen's pre-tokenizer does: numbers then share tokens in every
+    # context ("add_47", " 47"), which is what lets a tiny model copy them.
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
