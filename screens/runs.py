@@ -1,31 +1,61 @@
-"""Runs screen: every run in runs/ with its state, and a live view of the selected run
-(status, last metrics, log tail), refreshed incrementally from the run directory alone."""
+"""Runs screen: every run in runs/ (state, step/total, loss, ETA), the GPU panel, and a live
+monitor of the selected run (per-task train / validation loss with task toggles, lr,
+throughput, task weights, log tail), refreshed incrementally from the run directory alone.
+
+Runs are detached processes: they keep going when the app exits, and a new app session
+re-attaches from the files. Launching goes through the validated form (n); s asks a run to save
+and stop, c to save now; R resumes from the newest checkpoint; m merges the best checkpoint.
+File reading and process work happen in thread workers; torch is never imported here.
+"""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
 import time
 from typing import Any
 
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import DataTable, SelectionList, Static, TabbedContent
 
-from screens.base import EmptyState, WorkbenchScreen
+from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.runs_gpu import GpuPanel
+from screens.runs_monitor import CHARTS, RunMonitor, fmt_eta
 
-
-def fmt_eta(s: Any) -> str:
-    if not isinstance(s, (int, float)):
-        return "-"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+__all__ = ["RunsScreen", "fmt_eta"]
 
 
 class RunsScreen(WorkbenchScreen):
     MODE = "runs"
     TITLE_TEXT = "Runs"
     HELP = ("Training runs of this workspace (runs/). Runs are detached processes: they keep going when "
-            "the app exits, and this screen re-attaches from the run directory.")
+            "the app exits, and this screen re-attaches from the run directory. n opens the launch form "
+            "(validated, with the exact command), s stops a run after a checkpoint, c saves a checkpoint now, "
+            "R resumes a stopped / failed / lost run, m merges its best checkpoint into a plain model. "
+            "Charts: v cycles them, t toggles tasks. The GPU panel (g) shows free memory before you launch. "
+            "Every action is also a `workbench train ...` command.")
+    BINDINGS = [
+        Binding("n", "launch", "Launch", id="runs.launch", tooltip="Open the launch form (preset, model, mixture, "
+                "hyperparameters; validated, exact command shown)"),
+        Binding("s", "stop", "Stop", id="runs.stop", tooltip="Ask the selected run to save a checkpoint and exit"),
+        Binding("c", "save", "Save now", id="runs.save", tooltip="Ask the selected run to save a checkpoint now"),
+        Binding("R", "resume", "Resume", id="runs.resume", key_display="R",
+                tooltip="Resume the selected run from its newest complete checkpoint"),
+        Binding("k", "kill", "Kill", show=False, id="runs.kill",
+                tooltip="Hard-stop the selected run (SIGTERM, then SIGKILL): no checkpoint"),
+        Binding("m", "merge", "Merge", show=False, id="runs.merge",
+                tooltip="Merge the best checkpoint's LoRA into a standard Hugging Face model folder"),
+        Binding("v", "next_chart", "Chart", id="runs.chart.next", tooltip="Show the next chart"),
+        Binding("t", "tasks", "Tasks", id="runs.tasks", tooltip="Focus the task list (space toggles a task)"),
+        Binding("g", "toggle_gpu", "GPU", show=False, id="runs.gpu", tooltip="Show or hide the GPU panel"),
+    ]
     REFRESH_S = 1.0
+    GPU_EVERY_S = 2.0
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="split"):
@@ -33,15 +63,19 @@ class RunsScreen(WorkbenchScreen):
                 yield Static("Runs", classes="pane-title")
                 yield EmptyState("", id="runs-empty")
                 yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+                yield GpuPanel("", id="gpu-panel")
             with Vertical(classes="pane", id="run-detail-pane"):
-                yield Static("Run", classes="pane-title")
-                yield Static("", id="run-detail", classes="detail")
-                yield RichLog(id="run-log", max_lines=400, wrap=False, markup=False)
+                yield RunMonitor(id="monitor")
 
     def on_mount(self) -> None:
+        self.query_one("#runs-pane").styles.width = 52
         self.query_one("#runs", DataTable).add_columns("run", "state", "step", "loss", "ETA")
         self._selected: str | None = None
-        self._tail = None
+        self._readers: tuple[Any, Any] | None = None   # (MetricsReader, TextTail) of the selected run
+        self._generation = 0
+        self._io = threading.Lock()
+        self._polling = False
+        self._last_gpu = 0.0
         self._timer = self.set_interval(self.REFRESH_S, self._tick, pause=True)
         self.refresh_data()
 
@@ -55,14 +89,19 @@ class RunsScreen(WorkbenchScreen):
     def _tick(self) -> None:
         self.refresh_data(quiet=True)
 
+    # -- the runs table ---------------------------------------------------------------------------
     def refresh_data(self, quiet: bool = False) -> None:
         from engine.runs import list_runs, summarize
 
+        if not quiet:  # first paint and explicit refresh: synchronously, the table is cheap
+            self._show_table([summarize(r) for r in list_runs(self.ws.runs_dir)])
+        self._poll()
+
+    def _show_table(self, summaries: list[Any]) -> None:
         t = self.query_one("#runs", DataTable)
-        summaries = [summarize(r) for r in list_runs(self.ws.runs_dir)]
         keys = [s.id for s in summaries]
         current = [str(k.value) for k in t.rows]
-        rows = {s.id: (s.name if len(s.name) < 40 else s.name[:39] + "…", s.state.value,
+        rows = {s.id: (s.name if len(s.name) < 22 else s.name[:21] + "…", s.state.value,
                        f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step),
                        f"{s.loss:.4f}" if isinstance(s.loss, (int, float)) else "-", fmt_eta(s.eta_s))
                 for s in summaries}
@@ -76,39 +115,249 @@ class RunsScreen(WorkbenchScreen):
                     t.update_cell(k, col, val)
         empty = self.query_one("#runs-empty", EmptyState)
         empty.display, t.display = not keys, bool(keys)
-        empty.update("No runs yet.\n\nStart one with `workbench train launch CONFIG`.")
+        empty.update("No runs yet.\n\nPress n to launch one (or `workbench train launch CONFIG`).")
         if keys and self._selected not in keys:
             self._select(keys[0])
-        self._update_detail()
+        elif not keys:
+            self.query_one(RunMonitor).clear_stats("[dim]no run selected[/dim]")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key and event.row_key.value:
             self._select(str(event.row_key.value))
 
     def _select(self, run_id: str) -> None:
-        from engine.runs import RunDir, TextTail
+        from engine.runs import MetricsReader, RunDir, TextTail
 
         if run_id == self._selected:
             return
         self._selected = run_id
-        self._tail = TextTail(RunDir(self.ws.runs_dir / run_id).stdout_log, keep=400)
-        self.query_one("#run-log", RichLog).clear()
-        self._update_detail()
+        run = RunDir(self.ws.runs_dir / run_id)
+        with self._io:
+            self._generation += 1
+            self._readers = (MetricsReader(run.metrics_path), TextTail(run.stdout_log, keep=400))
+        info = run.read_info()
+        tasks = info.get("tasks") or list((_read_json(run.mixture_json) or {}).get("tasks") or [])
+        self.query_one(RunMonitor).reset(run_id, [str(t) for t in tasks])
+        self._poll()
 
-    def _update_detail(self) -> None:
-        from engine.runs import RunDir
-        from engine.runs.registry import summarize
-
-        detail = self.query_one("#run-detail", Static)
-        if not self._selected:
-            detail.update("[dim]no run selected[/dim]")
+    # -- polling (thread worker) ----------------------------------------------------------------------
+    @work(thread=True, exit_on_error=False, group="runs-poll", name="runs refresh")
+    def _poll(self) -> None:
+        if self._polling:
             return
-        run = RunDir(self.ws.runs_dir / self._selected)
-        s = summarize(run)
-        age = f"{time.time() - s.updated:.0f}s ago" if s.updated else "-"
-        detail.update(f"[b]{s.id}[/b]\nstate {s.state.value}   step {s.step}/{s.total_steps or '?'}   "
-                      f"ETA {fmt_eta(s.eta_s)}   heartbeat {age}\n{s.message}")
-        if self._tail is not None:
-            log = self.query_one("#run-log", RichLog)
-            for line in self._tail.read_new():
-                log.write(line)
+        self._polling = True
+        try:
+            self._poll_once()
+        except Exception as e:  # a half-written or foreign folder must not flood the error dialog
+            msg = f"runs refresh: {e}"
+            if msg != getattr(self, "_last_poll_error", None):
+                self._last_poll_error = msg
+                self._call(self.notify, msg, severity="warning")
+        finally:
+            self._polling = False
+
+    def _call(self, fn: Any, *args: Any, **kw: Any) -> None:
+        try:
+            self.app.call_from_thread(fn, *args, **kw)
+        except RuntimeError:  # the app is shutting down
+            pass
+
+    def _poll_once(self) -> None:
+        from engine.runs import RunDir, list_runs, summarize
+
+        summaries = [summarize(r) for r in list_runs(self.ws.runs_dir)]
+        payload: dict[str, Any] = {"summaries": summaries}
+        with self._io:
+            gen, run_id, readers = self._generation, self._selected, self._readers
+            if run_id and readers:
+                reader, tail = readers
+                resets = reader.resets
+                payload.update(records=reader.read_new(), lines=tail.read_new(),
+                               reset=reader.resets != resets)
+                run = RunDir(self.ws.runs_dir / run_id)
+                payload.update(status=run.read_status(), last=reader.last(), summary=summarize(run),
+                               data=_read_json(run.path / "data.json"))
+        if time.time() - self._last_gpu >= self.GPU_EVERY_S:
+            from engine.train.gpu import gpu_snapshot
+
+            payload["gpu"] = gpu_snapshot()
+            self._last_gpu = time.time()
+        self._call(self._apply, gen, run_id, payload)
+
+    def _apply(self, gen: int, run_id: str | None, payload: dict[str, Any]) -> None:
+        if not self.is_mounted:
+            return
+        self._show_table(payload["summaries"])
+        if "gpu" in payload:
+            self.query_one(GpuPanel).show(payload["gpu"])
+        if gen != self._generation or run_id != self._selected or "summary" not in payload:
+            return  # the selection changed meanwhile: the next poll brings the new run's data
+        mon = self.query_one(RunMonitor)
+        mon.add(payload["records"], payload["lines"], reset=payload["reset"])
+        mon.show_stats(payload["summary"], payload["status"], payload["last"], payload.get("data"))
+
+    # -- actions --------------------------------------------------------------------------------------
+    def _run(self) -> Any:
+        from engine.runs import RunDir
+
+        if not self._selected:
+            self.notify("no run selected", severity="warning")
+            return None
+        return RunDir(self.ws.runs_dir / self._selected)
+
+    def action_launch(self) -> None:
+        from engine.train.presets import preset_names
+        from screens.runs_launch import LaunchForm
+
+        names = preset_names()
+        default = "tiny-cpu-demo" if self.ws.config.workspace.demo and "tiny-cpu-demo" in names else names[0]
+
+        def done(result: dict | None) -> None:
+            if result:
+                self.notify(f"launching {result['name']} …", timeout=4)
+                self._launch(result["config_path"])
+
+        self.app.push_screen(LaunchForm(self.ws, names, default), done)
+
+    @work(thread=True, exit_on_error=False, group="runs-launch", name="launch")
+    def _launch(self, config_path: str) -> None:
+        """`workbench train launch` in a subprocess: it checks the environment (importing torch,
+        which the app never does), creates the run and starts it detached, then exits."""
+        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "train", "launch", config_path,
+               "--json"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+        try:
+            out = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            out = {}
+        if proc.returncode != 0 or not out.get("ok"):
+            failed = [f"{c['name']}: {c['message']}" for c in out.get("checks", []) if c.get("status") == "fail"]
+            raise RuntimeError("launch refused:\n" + ("\n".join(failed) or proc.stderr.strip()[-2000:]))
+        self.app.call_from_thread(self.notify, f"launched {out['run']} (pid {out['pid']})", timeout=6)
+        self.app.call_from_thread(self._after_launch, out["run"])
+
+    def _after_launch(self, run_id: str) -> None:
+        from engine.runs import list_runs, summarize
+
+        self._show_table([summarize(r) for r in list_runs(self.ws.runs_dir)])
+        t = self.query_one("#runs", DataTable)
+        for i, k in enumerate(t.rows):
+            if str(k.value) == run_id:
+                t.move_cursor(row=i)
+        self._select(run_id)
+
+    def action_stop(self) -> None:
+        from screens.dialogs import ConfirmDialog
+
+        run = self._run()
+        if run is None:
+            return
+        if not _live(run):
+            self.notify(f"{run.id} is not running ({run.state().value})", severity="warning")
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                from engine.runs import control
+
+                control.request(run, "stop")
+                self.notify(f"stop requested: {run.id} saves a checkpoint, then exits")
+
+        self.app.push_screen(ConfirmDialog(f"Stop {run.id}?\nIt saves a checkpoint first and can be resumed (R)."), done)
+
+    def action_save(self) -> None:
+        from engine.runs import control
+
+        run = self._run()
+        if run is None:
+            return
+        if not _live(run):
+            self.notify(f"{run.id} is not running ({run.state().value})", severity="warning")
+            return
+        control.request(run, "save")
+        self.notify(f"save requested: {run.id} saves a checkpoint after its current step")
+
+    def action_kill(self) -> None:
+        from screens.dialogs import ConfirmDialog
+
+        run = self._run()
+        if run is None or not _live(run):
+            return
+        self.app.push_screen(ConfirmDialog(f"Kill {run.id} now, without saving?\nIt resumes from its last "
+                                           "checkpoint."), lambda yes: self._kill(run) if yes else None)
+
+    @work(thread=True, exit_on_error=False, group="runs-kill", name="kill")
+    def _kill(self, run: Any) -> None:
+        from engine.runs import control
+
+        state = control.kill(run)
+        self.app.call_from_thread(self.notify, f"{run.id}: {state.value}")
+
+    def action_resume(self) -> None:
+        run = self._run()
+        if run is not None:
+            self._resume(run)
+
+    @work(thread=True, exit_on_error=False, group="runs-resume", name="resume")
+    def _resume(self, run: Any) -> None:
+        from engine.train.launch import launch, resume_plan
+
+        pid = launch(run, resume_plan(run))
+        self.app.call_from_thread(self.notify, f"resumed {run.id} (pid {pid})")
+
+    def action_merge(self) -> None:
+        run = self._run()
+        if run is not None:
+            self.notify(f"merging the best checkpoint of {run.id} …", timeout=4)
+            self._merge(run.id)
+
+    @work(thread=True, exit_on_error=False, group="runs-merge", name="merge")
+    def _merge(self, run_id: str) -> None:
+        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "train", "merge", run_id, "--json"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr.strip()[-2000:] or "merge failed")
+        info = json.loads(proc.stdout)
+        self.app.call_from_thread(self.notify, f"merged {info['checkpoint']} into {info['path']}", timeout=8)
+
+    def action_next_chart(self) -> None:
+        tabs = self.query_one("#monitor-tabs", TabbedContent)
+        ids = [f"tab-{t}" for t, _, _ in CHARTS]
+        cur = tabs.active if tabs.active in ids else ids[0]
+        tabs.active = ids[(ids.index(cur) + 1) % len(ids)]
+
+    def action_tasks(self) -> None:
+        toggles = self.query_one("#task-toggles", SelectionList)
+        toggles.focus()
+        if toggles.highlighted is None and toggles.option_count:
+            toggles.highlighted = 0
+
+    def action_toggle_gpu(self) -> None:
+        panel = self.query_one(GpuPanel)
+        panel.display = not panel.display
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        cmds = [PaletteCommand("runs: launch a training run", "Open the launch form", self.action_launch),
+                PaletteCommand("runs: show or hide the GPU panel", "GPU utilisation and free memory",
+                               self.action_toggle_gpu)]
+        if self._selected:
+            cmds += [
+                PaletteCommand("runs: stop the selected run", "Save a checkpoint, then exit", self.action_stop),
+                PaletteCommand("runs: save a checkpoint now", "The run keeps training", self.action_save),
+                PaletteCommand("runs: resume the selected run", "From its newest checkpoint", self.action_resume),
+                PaletteCommand("runs: merge the best checkpoint", "LoRA merged into a plain model folder",
+                               self.action_merge),
+            ]
+        return cmds
+
+
+def _live(run: Any) -> bool:
+    from engine.runs import RunState
+
+    return run.state() in (RunState.RUNNING, RunState.STOPPING, RunState.PENDING)
+
+
+def _read_json(path: Any) -> Any:
+    from engine.fsutil import read_json_or
+
+    return read_json_or(path)

@@ -1,0 +1,235 @@
+"""From a run config to a detached training process.
+
+    prepare_run   validate + resolve (model folder, mixture build) -> runs/<id>/ with config.json
+                  (the resolved config the trainer reads), config.toml (as given), mixture.json
+    plan_launch   the exact command: plain `python -m engine.train.run RUN_DIR` on CPU
+                  ([launch] num_gpus = 0); `accelerate launch` with a generated accelerate config
+                  and DeepSpeed JSON (ZeRO-1/2/3, optional CPU offload) on 1..N GPUs; one
+                  command per machine for several machines (launch/node-<rank>.sh)
+    launch        spawn it detached (own session / process group, output to stdout.log)
+
+Nothing here imports torch: the app's launch form can preview commands instantly.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError, WorkbenchError
+from engine.fsutil import atomic_write_json, atomic_write_text
+from engine.runs import RunDir, RunState, create_run
+from engine.train.config import TrainConfig
+from engine.train.data import read_manifest, resolve_build
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TRAIN_MODULE = "engine.train.run"
+
+
+def resolve_model_path(path: str, workspace_root: Path | None) -> str:
+    """A local model folder as an absolute path; anything else is left as a hub id."""
+    p = Path(os.path.expanduser(path))
+    for cand in ([p] if p.is_absolute() else ([workspace_root / p] if workspace_root else []) + [p]):
+        if cand.exists():
+            return str(cand.resolve())
+    return path
+
+
+def resolve_config(cfg: TrainConfig, workspace_root: Path | None, *, materialise: bool = True) -> TrainConfig:
+    """The config with the model folder and the mixture build made absolute (what a detached
+    process on any cwd, or another machine with the same paths, can use). With
+    materialise=False (previews) a mixture spec without a build keeps its name."""
+    data = cfg.model_dump(mode="json")
+    data["model"]["path"] = resolve_model_path(cfg.model.path, workspace_root)
+    try:
+        data["data"]["mixture"] = str(resolve_build(cfg.data.mixture, workspace_root, materialise=materialise))
+    except InputError:
+        spec = workspace_root / "mixtures" / f"{cfg.data.mixture}.toml" if workspace_root else None
+        if materialise or spec is None or not spec.is_file():
+            raise
+    return TrainConfig.model_validate(data)
+
+
+def prepare_run(workspace_root: Path | None, cfg: TrainConfig, *, runs_dir: Path | None = None,
+                source_text: str | None = None, source_path: str | Path | None = None) -> RunDir:
+    resolved = resolve_config(cfg, workspace_root)
+    build = Path(resolved.data.mixture)
+    manifest = read_manifest(build)
+    tasks = manifest.get("tasks")
+    names = list(tasks) if isinstance(tasks, dict) else [t["name"] if isinstance(t, dict) else str(t)
+                                                          for t in (tasks or [])]
+    unknown = sorted(set(cfg.loss.task_weights) - set(names))
+    if unknown:
+        raise InputError(f"task_weights names tasks not in the mixture: {', '.join(unknown)} "
+                         f"(tasks: {', '.join(names)})", file=source_path, field="loss.task_weights")
+    runs_dir = runs_dir or ((workspace_root / "runs") if workspace_root else None)
+    if runs_dir is None:
+        raise WorkbenchError("no runs folder: give a workspace")
+    run = create_run(runs_dir, name=cfg.name, kind="train", config=resolved.model_dump(mode="json"),
+                     mixture={**manifest, "build": str(build)})
+    atomic_write_text(run.path / "config.toml", source_text if source_text is not None else cfg.to_toml())
+    run.update_info(workspace=str(workspace_root) if workspace_root else None,
+                    source_config=str(source_path) if source_path else None, tasks=names,
+                    model=resolved.model.path, mixture=str(build))
+    return run
+
+
+# -- accelerate / DeepSpeed configs -------------------------------------------------------------------
+
+def deepspeed_config(cfg: TrainConfig) -> dict[str, Any]:
+    """DeepSpeed JSON for the run: one source of truth for micro-batch, accumulation, clipping
+    and precision (the same numbers the loop uses)."""
+    stage = cfg.launch.deepspeed_stage
+    zero: dict[str, Any] = {"stage": stage, "overlap_comm": True, "contiguous_gradients": True,
+                            "reduce_bucket_size": 500_000_000}
+    if stage <= 2:
+        zero["allgather_bucket_size"] = 500_000_000
+        zero["reduce_scatter"] = True
+    if cfg.launch.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+    if stage == 3:
+        zero["offload_param"] = {"device": "cpu" if cfg.launch.offload_params else "none", "pin_memory": True}
+        zero["stage3_gather_16bit_weights_on_model_save"] = True
+        zero["stage3_param_persistence_threshold"] = 100_000
+        zero["stage3_prefetch_bucket_size"] = 50_000_000
+    world = cfg.launch.world_size
+    ds: dict[str, Any] = {
+        "train_micro_batch_size_per_gpu": cfg.loop.micro_batch_size,
+        "gradient_accumulation_steps": cfg.loop.grad_accum,
+        "train_batch_size": cfg.loop.micro_batch_size * cfg.loop.grad_accum * world,
+        "gradient_clipping": cfg.optim.max_grad_norm,
+        "bf16": {"enabled": bool(cfg.loop.bf16)},
+        "zero_optimization": zero,
+        "zero_allow_untested_optimizer": True,
+        "steps_per_print": 10**12,
+        "wall_clock_breakdown": False,
+    }
+    return ds
+
+
+def accelerate_config(cfg: TrainConfig, ds_path: Path | None) -> dict[str, Any]:
+    L = cfg.launch
+    out: dict[str, Any] = {
+        "compute_environment": "LOCAL_MACHINE",
+        "debug": False,
+        "distributed_type": "DEEPSPEED" if ds_path else ("MULTI_GPU" if L.world_size > 1 else "NO"),
+        "downcast_bf16": "no",
+        "machine_rank": L.machine_rank,
+        "main_training_function": "main",
+        "mixed_precision": "bf16" if cfg.loop.bf16 else "no",
+        "num_machines": L.num_machines,
+        "num_processes": L.world_size,
+        "rdzv_backend": "static",
+        "same_network": True,
+        "tpu_env": [],
+        "tpu_use_cluster": False,
+        "tpu_use_sudo": False,
+        "use_cpu": False,
+        "gpu_ids": "all",
+    }
+    if ds_path:
+        out["deepspeed_config"] = {"deepspeed_config_file": str(ds_path),
+                                   "deepspeed_multinode_launcher": "standard", "zero3_init_flag": False}
+    if L.num_machines > 1:
+        out["main_process_ip"] = L.main_process_ip
+        out["main_process_port"] = L.main_process_port
+    return out
+
+
+@dataclass
+class LaunchPlan:
+    argv: list[str]
+    env: dict[str, str]
+    kind: str                                  # "cpu" | "accelerate"
+    files: dict[str, str] = field(default_factory=dict)        # written config files
+    node_commands: dict[int, str] = field(default_factory=dict)  # machine rank -> shell command
+
+    @property
+    def command(self) -> str:
+        return format_command(self.argv)
+
+
+def format_command(argv: list[str]) -> str:
+    return shlex.join(str(a) for a in argv)
+
+
+def plan_launch(cfg: TrainConfig, run_path: Path | str, *, resume: bool = False, write: bool = True,
+                python: str | None = None) -> LaunchPlan:
+    """The command that trains `run_path`. With write=False nothing is written (previews)."""
+    run_path = Path(run_path)
+    py = python or sys.executable
+    tail = [str(run_path)] + (["--resume"] if resume else [])
+    env = {"PYTHONPATH": _pythonpath(), "TOKENIZERS_PARALLELISM": "false"}
+    if cfg.launch.num_gpus == 0:
+        return LaunchPlan(argv=[py, "-m", TRAIN_MODULE, *tail], env=env, kind="cpu")
+    launch_dir = run_path / "launch"
+    ds_path = launch_dir / "deepspeed.json" if cfg.uses_deepspeed else None
+    acc_path = launch_dir / "accelerate.yaml"
+    files = {}
+    if write:
+        import yaml
+
+        launch_dir.mkdir(parents=True, exist_ok=True)
+        if ds_path:
+            atomic_write_json(ds_path, deepspeed_config(cfg))
+            files["deepspeed"] = str(ds_path)
+        atomic_write_text(acc_path, yaml.safe_dump(accelerate_config(cfg, ds_path), sort_keys=True))
+        files["accelerate"] = str(acc_path)
+    base = [py, "-m", "accelerate.commands.launch", "--config_file", str(acc_path)]
+    argv = base + ["--machine_rank", str(cfg.launch.machine_rank), "-m", TRAIN_MODULE, *tail]
+    env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "4")
+    nodes: dict[int, str] = {}
+    if cfg.launch.num_machines > 1:
+        for m in range(cfg.launch.num_machines):
+            cmd = base + ["--machine_rank", str(m), "-m", TRAIN_MODULE, *tail]
+            nodes[m] = f"cd {shlex.quote(str(PROJECT_ROOT))} && " + " ".join(
+                f"{k}={shlex.quote(v)}" for k, v in env.items()) + " " + format_command(cmd)
+            if write:
+                script = launch_dir / f"node-{m}.sh"
+                atomic_write_text(script, "#!/bin/sh\n# machine rank %d of %d; the run folder and the model must be "
+                                          "at the same paths on every machine\n%s\n"
+                                  % (m, cfg.launch.num_machines, nodes[m]))
+                script.chmod(0o755)
+                files[f"node-{m}"] = str(script)
+    return LaunchPlan(argv=argv, env=env, kind="accelerate", files=files, node_commands=nodes)
+
+
+def _pythonpath() -> str:
+    cur = os.environ.get("PYTHONPATH", "")
+    return str(PROJECT_ROOT) + (os.pathsep + cur if cur else "")
+
+
+# -- launching ------------------------------------------------------------------------------------------
+
+def launch(run: RunDir, plan: LaunchPlan) -> int:
+    """Start the plan detached; the run keeps going when the caller (CLI, app) exits."""
+    from engine.runs import control
+    from engine.runs.launch import spawn_detached
+
+    for stale in control.REQUESTS:  # a request left by a killed process must not stop the new one
+        control.consume(run, stale)
+    run.update_info(launch_kind=plan.kind, launch_files=plan.files, node_commands=plan.node_commands)
+    run.write_status(RunState.RUNNING, step=run.read_status().get("step", 0),
+                     total_steps=run.read_status().get("total_steps"), phase="starting")
+    return spawn_detached(run, plan.argv, env=plan.env, cwd=PROJECT_ROOT)
+
+
+def load_run_config(run: RunDir) -> TrainConfig:
+    from engine.config import read_json, validate
+
+    data, text = read_json(run.config_json)
+    return validate(TrainConfig, data, file=run.config_json, text=text)
+
+
+def resume_plan(run: RunDir) -> LaunchPlan:
+    state = run.state()
+    if state in (RunState.RUNNING, RunState.STOPPING):
+        raise WorkbenchError(f"run {run.id} is still {state.value} (pid {run.read_info().get('pid')}); "
+                             "stop it first")
+    if state == RunState.COMPLETED:
+        raise WorkbenchError(f"run {run.id} already completed")
+    return plan_launch(load_run_config(run), run.path, resume=True)
