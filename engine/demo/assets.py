@@ -21,7 +21,7 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 # Bump when the recipe changes so cached demo assets are rebuilt.
-ASSETS_VERSION = "2"
+ASSETS_VERSION = "3"
 
 
 @dataclass(frozen=True)
