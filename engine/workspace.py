@@ -105,7 +105,7 @@ class WorkspaceConfig(StrictModel):
 DEFAULT_CATALOG: dict[str, dict[str, Any]] = {
     "code_instructions_122k": {"hub": "TokenBender/code_instructions_122k_alpaca_style"},
     "evol_codealpaca_v1": {"hub": "theblackcat102/evol-codealpaca-v1"},
-    "xlcost_text_to_code": {"hub": "codeparrot/xlcost-text-to-code"},
+    "xlcost_text_to_code": {"hub": "codeparrot/xlcost-text-to-code", "columns": {"prompt": "text", "completion": "code"}},
     "magicoder_evol_instruct_110k": {"hub": "ise-uiuc/Magicoder-Evol-Instruct-110K"},
     "evol_instruct_code_80k": {"hub": "nickrosh/Evol-Instruct-Code-80k-v1"},
     "wizardlm_evol_instruct_70k": {"hub": "WizardLM/WizardLM_evol_instruct_70k"},

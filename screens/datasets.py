@@ -1,74 +1,244 @@
-"""Datasets screen: the workspace's catalog with each entry's state, and details of the
-selected entry."""
+"""Datasets screen: the workspace's catalog (plus processed datasets) with each entry's state;
+for the selected one: details, a row preview rendered with the chat template with the trained
+tokens highlighted, stats (token-length histogram, language bars, drops per filter), and the
+rows processing dropped, by reason. Processing runs in a worker with a progress bar.
+
+Everything slow (reading data, loading the tokenizer, which imports transformers, the
+pipeline) runs in thread workers; the engine does the work.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+from rich.markup import escape as esc
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.datasets_views import dropped_text, preview_text, stats_text
+
+PAGE = 20
 
 
 class DatasetsScreen(WorkbenchScreen):
     MODE = "datasets"
     TITLE_TEXT = "Datasets"
-    HELP = ("The dataset catalog of this workspace (workspace.toml [datasets.*]): hub ids and local files. "
-            "Select an entry to see its details.")
+    HELP = ("The dataset catalog of this workspace (workspace.toml [datasets.*]: hub ids and local files) and "
+            "the processed datasets (datasets/NAME/). v previews rows as the trainer sees them (chat template, "
+            "trained tokens highlighted), s shows stats, p processes (convert, filter, decontaminate, dedup), "
+            "x browses what processing dropped. The same actions exist as `workbench data ...` commands.")
     BINDINGS = [
         Binding("a", "add_dataset", "Add", id="datasets.add", tooltip="Add a hub id or local file to the catalog"),
+        Binding("slash", "filter", "Filter", id="datasets.filter", key_display="/",
+                tooltip="Filter the catalog by name, location or state (enter keeps, esc clears)"),
+        Binding("v", "preview", "Preview", id="datasets.preview",
+                tooltip="Rows rendered with the chat template, trained (loss-masked-in) tokens highlighted"),
+        Binding("n", "step_row(1)", "Next row", id="datasets.row.next",
+                tooltip="Next row in the preview or in the dropped rows"),
+        Binding("b", "step_row(-1)", "Prev row", id="datasets.row.prev",
+                tooltip="Previous row in the preview or in the dropped rows"),
+        Binding("t", "toggle_tokens", "Tokens", show=False, id="datasets.preview.tokens",
+                tooltip="Show token boundaries in the preview (alternating shades)"),
+        Binding("s", "stats", "Stats", id="datasets.stats",
+                tooltip="Token lengths, languages, answers per sample (cached); drops per filter when processed"),
+        Binding("p", "process", "Process", id="datasets.process",
+                tooltip="Convert, normalise, filter, decontaminate and dedup into datasets/NAME/ (in the background)"),
+        Binding("x", "dropped", "Dropped", id="datasets.dropped",
+                tooltip="Browse the rows processing dropped, by reason (and the unreadable ones)"),
+        Binding("escape", "back", "Back", show=False, id="datasets.back",
+                tooltip="Close the filter, or go back to the details tab"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._filter = ""
+        self._pv: dict[str, Any] = {"name": None, "page": 0, "index": 0, "records": [], "previews": []}
+        self._boundaries = False
+        self._dropped: dict[str, Any] = {"name": None, "reason": None, "rows": [], "index": 0}
+        self._tok: Any = None
+        self._tok_key: Any = None
+        self.processing: str | None = None
+
+    # -- layout ---------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="split"):
             with Vertical(classes="pane", id="catalog-pane"):
                 yield Static("Catalog", classes="pane-title")
+                yield Input(placeholder="filter: name, location or state", id="catalog-filter", disabled=True)
                 yield EmptyState("", id="datasets-empty")
                 yield DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
-            with VerticalScroll(classes="pane side", id="detail-pane"):
-                yield Static("Details", classes="pane-title")
-                yield Static("", id="dataset-detail", classes="detail")
+            with Vertical(classes="pane", id="detail-pane"):
+                with TabbedContent(id="ds-tabs", initial="tab-details"):
+                    with TabPane("Details", id="tab-details"):
+                        with VerticalScroll():
+                            yield Static("", id="dataset-detail", classes="detail")
+                    with TabPane("Preview", id="tab-preview"):
+                        with VerticalScroll(id="preview-scroll"):
+                            yield Static("", id="dataset-preview", classes="detail")
+                    with TabPane("Stats", id="tab-stats"):
+                        with VerticalScroll():
+                            yield Static("", id="dataset-stats", classes="detail")
+                    with TabPane("Dropped", id="tab-dropped"):
+                        with Vertical():
+                            yield DataTable(id="drop-reasons", cursor_type="row", zebra_stripes=True)
+                            with VerticalScroll(id="dropped-scroll"):
+                                yield Static("", id="dataset-dropped", classes="detail")
+                yield Static("", id="ds-job", classes="detail")
+                yield ProgressBar(id="ds-progress", show_eta=False)
+
+    DEFAULT_CSS = """
+    DatasetsScreen #catalog-pane { width: 45%; }
+    DatasetsScreen #catalog-filter { display: none; margin: 0 1; }
+    DatasetsScreen #drop-reasons { height: auto; max-height: 13; }
+    DatasetsScreen #dropped-scroll { height: 1fr; }
+    DatasetsScreen #ds-job { height: auto; }
+    DatasetsScreen #ds-progress { margin: 0 1; }
+    """
 
     def on_mount(self) -> None:
-        t = self.query_one("#catalog", DataTable)
-        t.add_columns("name", "source", "location", "format", "state", "processed")
+        self.query_one("#catalog", DataTable).add_columns("name", "state", "processed", "format", "source")
+        self.query_one("#drop-reasons", DataTable).add_columns("reason", "rows")
+        self.query_one("#ds-progress", ProgressBar).display = False
+        self.query_one("#dataset-preview", Static).update(
+            "Select a dataset and press [b]v[/b] to preview its rows as the trainer sees them.")
+        self.query_one("#dataset-stats", Static).update("Press [b]s[/b] for stats of the selected dataset.")
+        self.query_one("#dataset-dropped", Static).update(
+            "Press [b]x[/b] to browse what processing dropped (process with [b]p[/b] first).")
         self.refresh_data()
+        self.query_one("#catalog", DataTable).focus()
 
+    # -- catalog ----------------------------------------------------------------------------------
     def refresh_data(self) -> None:
-        from engine.data.catalog import catalog_rows
+        from engine.data.catalog import catalog_rows, processed_datasets
 
+        rows: dict[str, dict[str, Any]] = {}
+        processed = {p["name"]: p["report"] for p in processed_datasets(self.ws)}
+        for r in catalog_rows(self.ws):
+            rows[r.name] = {"name": r.name, "kind": r.kind, "location": r.location, "format": r.format,
+                            "state": r.state, "ok": r.ok, "description": r.description, "catalog": True,
+                            "report": processed.get(r.name)}
+        for name, rep in processed.items():
+            if name not in rows:
+                rows[name] = {"name": name, "kind": "processed", "location": f"datasets/{name}", "format": "canonical",
+                              "state": "processed", "ok": True, "description": "", "catalog": False, "report": rep}
+        self._rows = rows
+        self._fill_table()
+
+    def _fill_table(self) -> None:
         t = self.query_one("#catalog", DataTable)
-        rows = catalog_rows(self.ws)
-        self._rows = {r.name: r for r in rows}
+        keep = self.selected()
         t.clear()
-        for r in rows:
-            t.add_row(r.name, r.kind, r.location, r.format, r.state, "yes" if r.processed else "-", key=r.name)
+        f = self._filter.lower()
+        shown = [r for r in self._rows.values()
+                 if not f or f in r["name"].lower() or f in r["location"].lower() or f in r["state"].lower()]
+        for r in shown:
+            rep = r["report"]
+            proc = f"{rep.get('rows', '?')} rows" if rep else "-"
+            t.add_row(Text(r["name"]), Text(r["state"], style="" if r["ok"] else "red"), proc, Text(r["format"]),
+                      r["kind"], key=r["name"])
+        if keep is not None and keep in {r["name"] for r in shown}:
+            t.move_cursor(row=t.get_row_index(keep))
         empty = self.query_one("#datasets-empty", EmptyState)
-        empty.display = not rows
-        t.display = bool(rows)
-        if not rows:
+        empty.display = not shown
+        t.display = bool(shown)
+        if not self._rows:
             empty.update("The catalog is empty.\n\nPress [b]a[/b] to add a hub dataset id or a local file "
-                         "(JSONL, JSON, Parquet, CSV).")
+                         "(JSONL, JSON, Parquet, CSV), or use `workbench data add`.")
+        elif not shown:
+            empty.update(f"Nothing matches the filter '{esc(self._filter)}'.\n\nPress [b]esc[/b] to clear it.")
         self._show_detail()
 
+    def selected(self) -> str | None:
+        t = self.query_one("#catalog", DataTable)
+        if not t.row_count or not t.display:
+            return None
+        try:
+            return t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show_detail(event.row_key.value if event.row_key else None)
+        if event.data_table.id == "catalog":
+            self._show_detail(event.row_key.value if event.row_key else None)
+        elif event.data_table.id == "drop-reasons" and event.row_key is not None:
+            self._load_dropped(self._dropped["name"], event.row_key.value)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "catalog":
+            self.action_preview()
 
     def _show_detail(self, name: str | None = None) -> None:
         detail = self.query_one("#dataset-detail", Static)
-        if name is None:
-            t = self.query_one("#catalog", DataTable)
-            if t.row_count:
-                name = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        name = name or self.selected()
         row = self._rows.get(name or "")
         if row is None:
             detail.update("[dim]nothing selected[/dim]")
             return
-        detail.update(
-            f"[b]{row.name}[/b]\n\nsource    {row.kind}\nlocation  {row.location}\nformat    {row.format}\n"
-            f"state     {row.state}\nprocessed {'yes' if row.processed else 'no'}\n\n{row.description}")
+        lines = [f"[b]{esc(row['name'])}[/b]", ""]
+        if row["catalog"]:
+            e = self.ws.config.datasets[row["name"]]
+            lines += [f"source    {row['kind']}", f"location  {esc(row['location'])}", f"format    {esc(row['format'])}"]
+            if e.columns:
+                lines.append("columns   " + esc(", ".join(f"{k}={v}" for k, v in e.columns.items())))
+            if e.streaming:
+                lines.append("streaming yes")
+            state = esc(row["state"]) if row["ok"] else f"[red]{esc(row['state'])}[/red]"
+            lines.append(f"state     {state}")
+        rep = row["report"]
+        if rep:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rep.get("created", 0)))
+            drops = {k: v for k, v in (rep.get("dropped") or {}).items() if v}
+            lines += ["", f"[b]processed[/b] {when}: {rep.get('rows')} rows kept of {rep.get('read')} read",
+                      f"inputs    {esc(', '.join(rep.get('inputs') or {}))}",
+                      f"quarantined {rep.get('quarantined', 0)} unreadable rows"]
+            if drops:
+                lines.append("dropped   " + ", ".join(f"{k} {v}" for k, v in drops.items()))
+            dec = rep.get("decontamination") or {}
+            if dec.get("skipped"):
+                lines.append(f"decontamination skipped: {esc(dec['skipped'])}")
+        else:
+            lines += ["", "not processed yet: press [b]p[/b] to process it"]
+        if row["description"]:
+            lines += ["", esc(row["description"])]
+        lines += ["", "[dim]v preview · s stats · p process · x dropped rows · / filter[/dim]"]
+        detail.update("\n".join(lines))
 
+    # -- filter -----------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#catalog-filter", Input)
+        box.disabled = False
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "catalog-filter":
+            self._filter = event.value.strip()
+            self._fill_table()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "catalog-filter":
+            self.query_one("#catalog", DataTable).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#catalog-filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            box.disabled = True
+            self._filter = ""
+            self._fill_table()
+            self.query_one("#catalog", DataTable).focus()
+            return
+        self.query_one("#ds-tabs", TabbedContent).active = "tab-details"
+
+    # -- add --------------------------------------------------------------------------------------
     def action_add_dataset(self) -> None:
         from screens.forms import AddDatasetForm
 
@@ -83,5 +253,309 @@ class DatasetsScreen(WorkbenchScreen):
 
         self.app.push_screen(AddDatasetForm(set(self.ws.config.datasets)), done)
 
+    # -- tokenizer (in workers only: loading it imports transformers) ---------------------------------
+    def _tokenizer(self) -> Any:
+        from engine.data.tokenizer import load_tokenizer
+
+        key = (self.ws.config.defaults.model, self.ws.model_path() if self.ws.config.defaults.model else None)
+        if self._tok is None or self._tok_key != key:
+            self._tok = load_tokenizer(self.ws)
+            self._tok_key = key
+        return self._tok
+
+    # -- preview ----------------------------------------------------------------------------------
+    def action_preview(self) -> None:
+        name = self.selected()
+        if name is None:
+            self.notify("select a dataset first", severity="warning")
+            return
+        self.query_one("#ds-tabs", TabbedContent).active = "tab-preview"
+        if self._pv["name"] != name:
+            self._pv = {"name": name, "page": 0, "index": 0, "records": [], "previews": []}
+            self.query_one("#dataset-preview", Static).update(f"loading rows of {name} ...")
+            self._load_preview(name, 0)
+        else:
+            self._show_preview()
+
+    @work(thread=True, exclusive=True, group="ds-preview", name="dataset preview", exit_on_error=False)
+    def _load_preview(self, name: str, page: int) -> None:
+        from engine.data.preview import preview
+        from engine.errors import WorkbenchError
+
+        row = self._rows.get(name) or {}
+        try:
+            if row.get("catalog"):
+                from engine.data.summary import peek
+
+                got = peek(self.ws, name, rows=PAGE, offset=page * PAGE)
+                records, bad = got["records"], got["bad"]
+            else:
+                from engine.data.summary import sample_processed
+
+                records, bad = sample_processed(self.ws, name, rows=PAGE, offset=page * PAGE), []
+        except WorkbenchError as e:  # e.g. a hub set that is not available offline: say so in place
+            self.app.call_from_thread(self._preview_message, name, Text(str(e), style="red"))
+            return
+        previews: list[Any] = []
+        note = None
+        try:
+            tok = self._tokenizer()
+            template = self.ws.config.defaults.chat_template
+            for r in records:
+                pv = preview(tok, r["chat_rounds"], template=template)
+                previews.append({**pv.to_json(), "tokens": [(s.text, s.trained) for s in pv.tokens]})
+        except WorkbenchError as e:
+            note = f"no chat-template preview: {e}"
+            previews = [None] * len(records)
+        self.app.call_from_thread(self._preview_loaded, name, page, records, previews, bad, note)
+
+    def _preview_message(self, name: str, text: Any) -> None:
+        if self._pv["name"] == name:
+            self.query_one("#dataset-preview", Static).update(text)
+
+    def _preview_loaded(self, name: str, page: int, records: list, previews: list, bad: list, note: str | None) -> None:
+        if self._pv["name"] != name:
+            return
+        if not records and page > 0:
+            self._pv["page"] = page - 1
+            self._pv["index"] = len(self._pv["records"]) - 1
+            self.notify("no more rows", timeout=2)
+            return
+        self._pv.update(page=page, records=records, previews=previews, bad=bad, note=note,
+                        index=min(self._pv.get("index", 0), max(0, len(records) - 1)))
+        self._show_preview()
+
+    def _show_preview(self) -> None:
+        from rich.text import Text
+
+        pv = self._pv
+        target = self.query_one("#dataset-preview", Static)
+        if not pv["records"]:
+            bad = pv.get("bad") or []
+            msg = "no rows" + (f"; {len(bad)} unreadable, e.g. {bad[0]['where']}" if bad else "")
+            target.update(msg)
+            return
+        i = pv["index"]
+        t = Text()
+        t.append(f"{pv['name']}  row {pv['page'] * PAGE + i + 1}  (n next · b previous · t token boundaries)\n",
+                 style="dim")
+        if pv.get("note"):
+            t.append(pv["note"] + "\n", style="yellow")
+        if pv.get("bad"):
+            t.append(f"{len(pv['bad'])} unreadable rows on this page, e.g. {pv['bad'][0]['where']}\n", style="red")
+        t.append(preview_text(pv["records"][i], pv["previews"][i], boundaries=self._boundaries))
+        target.update(t)
+
+    def action_step_row(self, delta: int) -> None:
+        tab = self.query_one("#ds-tabs", TabbedContent).active
+        if tab == "tab-dropped":
+            d = self._dropped
+            if d["rows"]:
+                d["index"] = max(0, min(len(d["rows"]) - 1, d["index"] + delta))
+                self._show_dropped_row()
+            return
+        pv = self._pv
+        if not pv["records"]:
+            return
+        j = pv["index"] + delta
+        if 0 <= j < len(pv["records"]):
+            pv["index"] = j
+            self._show_preview()
+        elif j >= len(pv["records"]) and len(pv["records"]) == PAGE:
+            pv["index"] = 0
+            self._load_preview(pv["name"], pv["page"] + 1)
+        elif j < 0 and pv["page"] > 0:
+            pv["index"] = PAGE - 1
+            self._load_preview(pv["name"], pv["page"] - 1)
+
+    def action_toggle_tokens(self) -> None:
+        self._boundaries = not self._boundaries
+        if self._pv["records"]:
+            self._show_preview()
+
+    # -- stats ------------------------------------------------------------------------------------
+    def action_stats(self) -> None:
+        name = self.selected()
+        if name is None:
+            self.notify("select a dataset first", severity="warning")
+            return
+        self.query_one("#ds-tabs", TabbedContent).active = "tab-stats"
+        rep = (self._rows.get(name) or {}).get("report")
+        if rep and "stats" in rep:
+            self.query_one("#dataset-stats", Static).update(self._stats_render(name, rep["stats"], rep))
+            return
+        self.query_one("#dataset-stats", Static).update(f"computing stats of {name} ...")
+        self._compute_stats(name)
+
+    def _stats_render(self, name: str, stats: dict, rep: dict | None = None, extra: str = "") -> Any:
+        from rich.text import Text
+
+        t = Text()
+        t.append(f"{name}", style="bold")
+        t.append(f"  {'processed' if rep else 'as loaded (not filtered)'}{extra}\n\n", style="dim")
+        if rep:
+            t.append(stats_text(stats, dropped=rep.get("dropped"), read=rep.get("read"),
+                                quarantined=rep.get("quarantined"), note=rep.get("tokenizer_note")))
+        else:
+            t.append(stats_text(stats))
+        return t
+
+    @work(thread=True, exclusive=True, group="ds-stats", name="dataset stats", exit_on_error=False)
+    def _compute_stats(self, name: str) -> None:
+        from engine.data.summary import entry_stats
+        from engine.errors import WorkbenchError
+
+        try:
+            out = entry_stats(self.ws, name, progress=self._progress_cb("stats"))
+        except WorkbenchError as e:  # not available offline, unreadable, ...: shown in place
+            self.app.call_from_thread(self._stats_ready, Text(str(e), style="red"))
+            return
+        extra = (" · cached" if out.get("cached") else f" · {out['seconds']:.1f}s") + \
+            (f" · {out['quarantined']} unreadable rows" if out.get("quarantined") else "")
+        text = self._stats_render(name, out["stats"], None, extra)
+        if out.get("tokenizer_note"):
+            text.append(f"\nnote: {out['tokenizer_note']}", style="dim")
+        self.app.call_from_thread(self._stats_ready, text)
+
+    def _stats_ready(self, text: Any) -> None:
+        self._job_done(None)
+        self.query_one("#dataset-stats", Static).update(text)
+
+    # -- progress ---------------------------------------------------------------------------------
+    def _progress_cb(self, what: str) -> Any:
+        last = [0.0]
+
+        def cb(stage: str, done: int, total: int | None) -> None:
+            now = time.time()
+            if now - last[0] < 0.1 and total and done < total:
+                return
+            last[0] = now
+            self.app.call_from_thread(self._progress, what, stage, done, total)
+
+        return cb
+
+    def _progress(self, what: str, stage: str, done: int, total: int | None) -> None:
+        bar = self.query_one("#ds-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=total, progress=done)
+        self.query_one("#ds-job", Static).update(f"{what}: {stage}" + (f" ({done}/{total})" if total else f" ({done})"))
+
+    def _job_done(self, message: str | None) -> None:
+        self.query_one("#ds-progress", ProgressBar).display = False
+        self.query_one("#ds-job", Static).update(message or "")
+
+    # -- process ----------------------------------------------------------------------------------
+    def action_process(self) -> None:
+        if self.processing:
+            self.notify(f"already processing {self.processing}", severity="warning")
+            return
+        from screens.datasets_forms import ProcessForm
+
+        name = self.selected() or ""
+
+        def done(result: Any) -> None:
+            if result:
+                out, opts = result
+                self.processing = out
+                self._progress("process", "starting", 0, None)
+                self._run_process(out, opts)
+
+        self.app.push_screen(ProcessForm(name, sorted(self.ws.config.datasets), self.ws.config.defaults.seq_length), done)
+
+    @work(thread=True, exclusive=True, group="ds-process", name="dataset processing", exit_on_error=False)
+    def _run_process(self, name: str, opts: Any) -> None:
+        from engine.data.pipeline import process
+
+        try:
+            rep = process(self.ws, name, opts, progress=self._progress_cb(f"process {name}"))
+        finally:
+            self.app.call_from_thread(setattr, self, "processing", None)
+            self.app.call_from_thread(self._job_done, None)
+        self.app.call_from_thread(self._processed, name, rep)
+
+    def _processed(self, name: str, rep: dict) -> None:
+        self.refresh_data()
+        t = self.query_one("#catalog", DataTable)
+        if name in {r["name"] for r in self._rows.values()}:
+            try:
+                t.move_cursor(row=t.get_row_index(name))
+            except Exception:
+                pass
+        self._pv["name"] = None  # reload previews of the new data
+        self._job_done(f"processed {name}: {rep['kept']} rows kept of {rep['read']}"
+                       + (" (up to date)" if rep.get("up_to_date") else ""))
+        self.query_one("#ds-tabs", TabbedContent).active = "tab-stats"
+        self.query_one("#dataset-stats", Static).update(self._stats_render(name, rep["stats"], rep))
+        self.notify(f"processed {name}: {rep['kept']} rows", timeout=4)
+
+    # -- dropped rows -----------------------------------------------------------------------------
+    def action_dropped(self) -> None:
+        name = self.selected()
+        if name is None:
+            self.notify("select a dataset first", severity="warning")
+            return
+        self.query_one("#ds-tabs", TabbedContent).active = "tab-dropped"
+        rep = (self._rows.get(name) or {}).get("report")
+        table = self.query_one("#drop-reasons", DataTable)
+        table.clear()
+        target = self.query_one("#dataset-dropped", Static)
+        if not rep:
+            target.update(f"{name} is not processed yet: press [b]p[/b] to process it.")
+            self._dropped = {"name": None, "reason": None, "rows": [], "index": 0}
+            return
+        counts = {r: n for r, n in (rep.get("dropped") or {}).items() if n}
+        if rep.get("quarantined"):
+            counts["quarantine"] = rep["quarantined"]
+        self._dropped = {"name": name, "reason": None, "rows": [], "index": 0}
+        if not counts:
+            target.update(f"{name}: nothing was dropped ({rep.get('rows')} rows kept).")
+            return
+        for reason, n in counts.items():
+            table.add_row(reason, str(n), key=reason)
+        table.focus()
+        self._load_dropped(name, next(iter(counts)))
+
+    @work(thread=True, exclusive=True, group="ds-dropped", name="dropped rows", exit_on_error=False)
+    def _load_dropped(self, name: str | None, reason: str) -> None:
+        if name is None:
+            return
+        from engine.data.pipeline import dropped_rows
+
+        rows = dropped_rows(self.ws, name, reason, limit=200)
+        self.app.call_from_thread(self._dropped_loaded, name, reason, rows)
+
+    def _dropped_loaded(self, name: str, reason: str, rows: list) -> None:
+        if self._dropped["name"] != name:
+            return
+        self._dropped.update(reason=reason, rows=rows, index=0)
+        self._show_dropped_row()
+
+    def _show_dropped_row(self) -> None:
+        from rich.text import Text
+
+        d = self._dropped
+        target = self.query_one("#dataset-dropped", Static)
+        if not d["rows"]:
+            target.update(f"no rows stored for {d['reason']}")
+            return
+        t = Text()
+        t.append(f"{d['reason']}  (n next · b previous)\n", style="dim")
+        t.append(dropped_text(d["rows"][d["index"]], d["index"], len(d["rows"])))
+        target.update(t)
+
+    # -- palette ----------------------------------------------------------------------------------
     def palette_commands(self) -> list[PaletteCommand]:
-        return [PaletteCommand("dataset: add to catalog", "Add a hub id or a local file", self.action_add_dataset)]
+        cmds = [PaletteCommand("dataset: add to catalog", "Add a hub id or a local file", self.action_add_dataset),
+                PaletteCommand("dataset: filter catalog", "Filter the catalog table (/)", self.action_filter)]
+        name = self.selected()
+        if name:
+            cmds += [
+                PaletteCommand(f"dataset: preview {name}", "Rows with the chat template and trained tokens (v)",
+                               self.action_preview),
+                PaletteCommand(f"dataset: stats of {name}", "Token lengths, languages, turns (s)", self.action_stats),
+                PaletteCommand(f"dataset: process {name}", "Filter, decontaminate and dedup into datasets/ (p)",
+                               self.action_process),
+                PaletteCommand(f"dataset: dropped rows of {name}", "Browse what processing dropped (x)",
+                               self.action_dropped),
+            ]
+        return cmds

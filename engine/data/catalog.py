@@ -77,3 +77,60 @@ def processed_datasets(ws: Workspace) -> list[dict]:
             if d.is_dir() and isinstance(rep, dict):
                 out.append({"name": d.name, "path": str(d), "report": rep})
     return out
+
+
+def looks_local(source: str) -> bool:
+    """Whether a source string names local files rather than a hub id."""
+    from engine.data.readers import SUFFIXES
+
+    s = source.strip()
+    name = s.lower()[:-3] if s.lower().endswith(".gz") else s.lower()
+    return s.startswith(("/", ".", "~")) or os.path.exists(os.path.expanduser(s)) or \
+        any(c in s for c in "*?[") or any(name.endswith(ext) for ext in SUFFIXES)
+
+
+def check_name(name: str) -> str:
+    """A dataset name: also a folder name under datasets/, so no paths, no hidden names."""
+    from engine.errors import InputError
+
+    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
+        raise InputError(f"dataset name {name!r}: use letters, digits, '-', '_' and '.' (not first)", field="name")
+    return name
+
+
+def add_entry(ws: Workspace, name: str, source: str, *, format: str = "auto", config: str | None = None,
+              split: str = "train", columns: dict[str, str] | None = None, streaming: bool = False,
+              description: str = "", kind: str = "auto", replace: bool = False) -> DatasetEntry:
+    """Add (or with `replace`, overwrite) a catalog entry and save workspace.toml."""
+    from engine.data.formats import check_format
+    from engine.errors import InputError
+
+    check_name(name)
+    if name in ws.config.datasets and not replace:
+        raise InputError(f"'{name}' is already in the catalog (use --replace to overwrite it)", field="name")
+    check_format(format)
+    if kind not in ("auto", "hub", "local"):
+        raise InputError("kind must be auto, hub or local", field="kind")
+    local = looks_local(source) if kind == "auto" else kind == "local"
+    fields: dict = {"format": format, "split": split, "columns": dict(columns or {}), "streaming": streaming,
+                    "description": description}
+    if local:
+        fields["path"] = source
+    else:
+        fields["hub"] = source
+        fields["config"] = config
+    from engine.config import validate
+
+    entry = validate(DatasetEntry, fields)
+    ws.config.datasets[name] = entry
+    ws.save()
+    return entry
+
+
+def remove_entry(ws: Workspace, name: str) -> None:
+    from engine.errors import InputError
+
+    if name not in ws.config.datasets:
+        raise InputError(f"no dataset '{name}' in the catalog", field="name")
+    del ws.config.datasets[name]
+    ws.save()

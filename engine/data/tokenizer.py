@@ -1,0 +1,42 @@
+"""The workspace tokenizer (the default model's) for token counts and the loss-mask preview.
+
+Loaded with `transformers.AutoTokenizer`, exactly as the trainer loads it: a model's tokenizer
+class may rebuild the pipeline stored in tokenizer.json (Qwen2's pre-tokenizer regex and NFC
+normaliser, for one), so reading tokenizer.json alone would count differently. Counting
+then goes straight to the fast backend in batches. Importing transformers costs seconds:
+callers in the app do this in a worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from engine.chat import render_text
+from engine.errors import WorkbenchError
+from engine.workspace import Workspace
+
+
+def load_tokenizer(ws: Workspace, model: str | None = None) -> Any:
+    """The tokenizer of `model` (default: the workspace's default model)."""
+    try:
+        where = ws.model_path(model)
+    except WorkbenchError as e:
+        raise WorkbenchError(f"{e}; token counts need a tokenizer") from None
+    from transformers import AutoTokenizer
+
+    entry = ws.config.models.get(model or ws.config.defaults.model or "")
+    try:
+        return AutoTokenizer.from_pretrained(where, trust_remote_code=bool(entry and entry.trust_remote_code))
+    except Exception as e:  # hub/offline/format problems: say which model
+        raise WorkbenchError(f"could not load the tokenizer of '{where}': {type(e).__name__}: {e}") from None
+
+
+def token_lengths(tokenizer: Any, conversations: Sequence[list[dict[str, str]]], *, template: str = "chatml") -> list[int]:
+    """Tokens of each conversation as the trainer sees it (rendered with the chat template,
+    the whole text tokenised at once, as engine/chat.py's `encode` does)."""
+    texts = [render_text(c, template=template, tokenizer=tokenizer) for c in conversations]
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return [len(e.ids) for e in backend.encode_batch(texts, add_special_tokens=False)]
+    enc = tokenizer(texts, add_special_tokens=False)
+    return [len(x) for x in enc["input_ids"]]
