@@ -244,10 +244,14 @@ class DatasetsScreen(WorkbenchScreen):
 
         def done(result: dict | None) -> None:
             if result:
-                from engine.workspace import DatasetEntry
+                from engine.data.catalog import add_entry
+                from engine.errors import InputError
 
-                self.ws.config.datasets[result["name"]] = DatasetEntry(**result["entry"])
-                self.ws.save()
+                try:
+                    add_entry(self.ws, result["name"], result["source"], format=result["format"])
+                except InputError as e:
+                    self.app.show_error("cannot add dataset", str(e))  # type: ignore[attr-defined]
+                    return
                 self.refresh_data()
                 self.notify(f"added {result['name']} to the catalog")
 

@@ -47,35 +47,26 @@ class AddDatasetForm(ModalScreen[dict | None]):
         self._submit()
 
     def _submit(self) -> None:
-        import os
-
-        from pydantic import ValidationError
-
-        from engine.workspace import DatasetEntry
+        # The same checks as `workbench data add` (engine.data.catalog), shown inline.
+        from engine.data.catalog import check_name, looks_local
+        from engine.data.formats import check_format
+        from engine.errors import InputError
 
         name = self.query_one("#name", Input).value.strip()
         source = self.query_one("#source", Input).value.strip()
         fmt = self.query_one("#format", Input).value.strip() or "auto"
         err = self.query_one("#form-error", Static)
-        if not name or not name.replace("_", "").replace("-", "").isalnum():
-            err.update("name: letters, digits, '-' and '_' only")
-            return
-        if name in self.existing:
-            err.update(f"name: '{name}' is already in the catalog")
-            return
-        if not source:
-            err.update("give a hub id or a local path")
-            return
-        local = source.startswith(("/", ".", "~")) or os.path.exists(os.path.expanduser(source)) or \
-            any(source.endswith(ext) for ext in (".jsonl", ".json", ".parquet", ".csv", ".gz"))
-        entry = {"path": source} if local else {"hub": source}
-        entry["format"] = fmt
         try:
-            DatasetEntry(**entry)
-        except ValidationError as e:
-            err.update(str(e.errors()[0]["msg"]))
+            check_name(name)
+            if name in self.existing:
+                raise InputError(f"'{name}' is already in the catalog", field="name")
+            if not source:
+                raise InputError("give a hub id or a local path", field="source")
+            check_format(fmt)
+        except InputError as e:
+            err.update(str(e))
             return
-        self.dismiss({"name": name, "entry": entry})
+        self.dismiss({"name": name, "source": source, "format": fmt, "local": looks_local(source)})
 
     def action_cancel(self) -> None:
         self.dismiss(None)

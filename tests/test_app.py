@@ -132,3 +132,29 @@ print("HEAVY", sorted({{"torch", "transformers", "datasets", "peft"}} & set(sys.
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT), timeout=120)
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout
+
+
+async def test_add_dataset_form_validates_and_adds(workspace: Workspace, tmp_path: Path) -> None:
+    from screens.forms import AddDatasetForm
+
+    data = tmp_path / "mine.jsonl"
+    data.write_text('{"instruction": "say hi", "output": "hi"}\n')
+    app = WorkbenchApp(workspace, build_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AddDatasetForm)
+        form.query_one("#name").value = "mine"
+        form.query_one("#source").value = str(data)
+        form.query_one("#format").value = "nonsense"
+        form._submit()
+        await pilot.pause()
+        assert isinstance(app.screen, AddDatasetForm)
+        assert "nonsense" in str(form.query_one("#form-error").render())
+        form.query_one("#format").value = "alpaca"
+        form._submit()
+        await pilot.pause(0.3)
+    entry = Workspace.open(workspace.root).config.datasets["mine"]
+    assert entry.path == str(data) and entry.format == "alpaca" and entry.hub is None
