@@ -31,7 +31,7 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     "$VENV/bin/pip" install --quiet "torch==2.13.0"
   fi
 fi
-echo "[setup] installing workbench and its dependencies (pip install -e .[dev])"
-"$VENV/bin/pip" install --quiet -e ".[dev]"
+echo "[setup] installing workbench and its dependencies (pip install -e .[dev], compat editable mode: a plain path entry, no import hook at start-up)"
+"$VENV/bin/pip" install --quiet -e ".[dev]" --config-settings editable_mode=compat
 echo "$want" > "$stamp"
 echo "[setup] done: $VENV/bin/workbench"

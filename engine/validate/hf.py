@@ -1,0 +1,259 @@
+"""The transformers backend: batched, left-padded `generate`, greedy or sampled.
+
+Prompts are sorted by length (longest first, so a batch that does not fit fails at once) and
+cut into batches; each row stops on its own at an end token, at its harness stop word /
+check_fn when asked, or at its own length budget (the contest's max length counts the prompt),
+so one long answer does not make its neighbours' results differ from a one-at-a-time run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.errors import WorkbenchError
+from engine.validate.generate import GenOutput, GenRequest, GenSettings, Progress, check_fn
+
+
+def torch_dtype(name: str, device: str) -> Any:
+    import torch
+
+    if name == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+
+
+def default_device(requested: str | None = None) -> str:
+    if requested:
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_tokenizer(model: str, adapter: str | None = None, *, trust_remote_code: bool = False) -> Any:
+    from transformers import AutoTokenizer
+
+    src = adapter if adapter and (Path(adapter) / "tokenizer_config.json").exists() else model
+    try:
+        tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise WorkbenchError(f"cannot load the tokenizer of {src}: {e}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(model: str, adapter: str | None = None, *, settings: GenSettings) -> tuple[Any, Any, str]:
+    """(model, tokenizer, device). A LoRA adapter is attached with peft and NOT merged: the
+    evaluated weights are exactly the checkpoint's."""
+    import transformers
+    from transformers import AutoModelForCausalLM
+
+    device = default_device(settings.device)
+    dtype = torch_dtype(settings.dtype, device)
+    tok = load_tokenizer(model, adapter, trust_remote_code=settings.trust_remote_code)
+    kw = {"dtype": dtype} if int(transformers.__version__.split(".")[0]) >= 5 else {"torch_dtype": dtype}
+    try:
+        m = AutoModelForCausalLM.from_pretrained(model, trust_remote_code=settings.trust_remote_code, **kw)
+    except OSError as e:
+        raise WorkbenchError(f"cannot load the model {model}: {e}") from None
+    if adapter:
+        from peft import PeftModel
+
+        try:
+            m = PeftModel.from_pretrained(m, adapter)
+        except (OSError, ValueError) as e:
+            raise WorkbenchError(f"cannot load the adapter {adapter} onto {model}: {e}") from None
+    m.to(device)
+    m.eval()
+    return m, tok, device
+
+
+def _end_ids(model: Any, tokenizer: Any, end_tokens: list[str]) -> list[int]:
+    ids: list[int] = []
+    unk = getattr(tokenizer, "unk_token_id", None)
+    for t in end_tokens:
+        i = tokenizer.convert_tokens_to_ids(t)
+        if isinstance(i, int) and i >= 0 and i != unk and i not in ids:
+            ids.append(i)
+    gc = getattr(model, "generation_config", None)
+    extra = getattr(gc, "eos_token_id", None) if gc is not None else None
+    for i in ([extra] if isinstance(extra, int) else list(extra or [])):
+        if i not in ids:
+            ids.append(int(i))
+    return ids
+
+
+def make_row_stop(tokenizer: Any, start: int, rows: list[tuple[tuple[str, ...], str | None, int]],
+                  end_ids: list[int] | tuple[int, ...] = ()) -> Any:
+    """A StoppingCriteria marking each row done on its own: length budget, stop string, check_fn."""
+    import torch
+    from transformers import StoppingCriteria
+
+    ends = set(end_ids)
+
+    class RowStop(StoppingCriteria):
+        def __init__(self) -> None:
+            self.done = [False] * len(rows)
+            self.stopped_at: list[int | None] = [None] * len(rows)   # generated tokens when stopped
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            n_gen = input_ids.shape[1] - start
+            every = 1 if n_gen < 64 else 4       # decoding is O(length): check less often later
+            last = input_ids[:, -1].tolist() if n_gen > 0 else []
+            for r, (stops, check, budget) in enumerate(rows):
+                if self.done[r]:
+                    continue
+                if last and last[r] in ends:      # generate itself stops this row at its end token
+                    self.done[r] = True
+                elif n_gen >= budget:
+                    self.done[r] = True
+                    self.stopped_at[r] = n_gen
+                elif (stops or check) and n_gen % every == 0:
+                    text = tokenizer.decode(input_ids[r, start:], skip_special_tokens=False)
+                    if any(s in text for s in stops) or check_fn(check, text):
+                        self.done[r] = True
+                        self.stopped_at[r] = n_gen
+            return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+
+    return RowStop()
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, model: Any, tokenizer: Any, *, device: str | None = None, source: dict[str, Any] | None = None,
+                 end_tokens: list[str] | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device or str(next(model.parameters()).device)
+        self.source = source or {}
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self._end_tokens = end_tokens
+
+    @classmethod
+    def load(cls, model: str, *, adapter: str | None = None, settings: GenSettings) -> "HFBackend":
+        m, tok, device = load_model(model, adapter, settings=settings)
+        return cls(m, tok, device=device, source={"model": model, "adapter": adapter})
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any) -> "HFBackend":
+        return cls(model, tokenizer)
+
+    def end_tokens(self, fmt_eos: str | None = None) -> list[str]:
+        from engine.validate.prompts import end_tokens
+
+        gc = getattr(self.model, "generation_config", None)
+        extra = getattr(gc, "eos_token_id", None) if gc is not None else None
+        extra_ids = [extra] if isinstance(extra, int) else list(extra or [])
+        return end_tokens(self.tokenizer, fmt_eos, extra_ids)
+
+    def describe(self) -> dict[str, Any]:
+        import torch
+
+        p = next(self.model.parameters())
+        return {"backend": "hf", "device": self.device, "dtype": str(p.dtype).replace("torch.", ""),
+                "torch": torch.__version__, "peft_adapter": bool(getattr(self.model, "peft_config", None)),
+                **self.source}
+
+    def close(self) -> None:
+        self.model = None
+
+    def generate(self, requests: list[GenRequest], settings: GenSettings, progress: Progress | None = None,
+                 *, end_tokens: list[str] | None = None) -> list[list[GenOutput]]:
+        import torch
+
+        tok = self.tokenizer
+        model = self.model
+        ends = end_tokens or self._end_tokens or self.end_tokens()
+        end_ids = _end_ids(model, tok, ends)
+        pad_id = tok.pad_token_id if tok.pad_token_id is not None else (end_ids[0] if end_ids else 0)
+        enc = [tok(r.prompt, add_special_tokens=r.add_special_tokens)["input_ids"] for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: (-len(enc[i]), i))
+        n_ret = settings.n if settings.do_sample else 1
+        results: list[list[GenOutput] | None] = [None] * len(requests)
+        if settings.do_sample:
+            torch.manual_seed(settings.seed)
+            if torch.cuda.is_available():
+                torch.cuda.manual_seed_all(settings.seed)
+        was_training = bool(getattr(model, "training", False))
+        model.eval()
+        done = 0
+        t0 = time.monotonic()
+        gen_tokens = 0
+        try:
+            for b0 in range(0, len(order), settings.batch_size):
+                batch = order[b0:b0 + settings.batch_size]
+                outs = self._generate_batch([requests[i] for i in batch], [enc[i] for i in batch], settings,
+                                            n_ret, end_ids, pad_id)
+                for i, o in zip(batch, outs):
+                    results[i] = o if settings.do_sample else [o[0]] * settings.n
+                    gen_tokens += sum(x.n_tokens for x in o)
+                done += len(batch)
+                if progress:
+                    dt = max(time.monotonic() - t0, 1e-9)
+                    progress("generate", done, len(requests), {"tokens": gen_tokens, "tokens_per_s": gen_tokens / dt})
+        finally:
+            if was_training:
+                model.train()
+        return [r or [] for r in results]
+
+    def _generate_batch(self, reqs: list[GenRequest], ids: list[list[int]], settings: GenSettings, n_ret: int,
+                        end_ids: list[int], pad_id: int) -> list[list[GenOutput]]:
+        import torch
+
+        tok = self.tokenizer
+        budgets = [r.budget(len(x)) for r, x in zip(reqs, ids)]
+        out: list[list[GenOutput]] = [[] for _ in reqs]
+        live = [k for k, b in enumerate(budgets) if b > 0]
+        for k, b in enumerate(budgets):
+            if b <= 0:   # the prompt alone fills the length budget
+                out[k] = [GenOutput("", 0, "length") for _ in range(n_ret)]
+        if not live:
+            return out
+        ids = [ids[k] for k in live]
+        width = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+        attn = torch.zeros((len(ids), width), dtype=torch.long)
+        for r, x in enumerate(ids):
+            input_ids[r, width - len(x):] = torch.tensor(x, dtype=torch.long)
+            attn[r, width - len(x):] = 1
+        dev = self.device
+        rows = []
+        for k in live:
+            rows += [(reqs[k].stop, reqs[k].check, budgets[k])] * n_ret
+        max_new = max(budgets[k] for k in live)
+        crit = make_row_stop(tok, width, rows, end_ids)
+        kwargs: dict[str, Any] = dict(max_new_tokens=max_new, pad_token_id=pad_id, use_cache=True,
+                                      num_return_sequences=n_ret, stopping_criteria=[crit])
+        if end_ids:
+            kwargs["eos_token_id"] = end_ids
+        if settings.do_sample:
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p,
+                          top_k=settings.top_k)     # 0 = off (None would mean the model's default, often 50)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with torch.no_grad():
+            gen = self.model.generate(input_ids=input_ids.to(dev), attention_mask=attn.to(dev), **kwargs)
+        gen = gen[:, width:].tolist()
+        end_set = set(end_ids)
+        for j, k in enumerate(live):
+            for s in range(n_ret):
+                r = j * n_ret + s
+                stopped = crit.stopped_at[r]
+                limit = min(budgets[k], stopped if stopped is not None else budgets[k])
+                row = gen[r][:limit]
+                finish, cut = ("stop" if stopped is not None and stopped < budgets[k] else "length"), len(row)
+                for p, t in enumerate(row):
+                    if t in end_set:
+                        finish, cut = "eos", p + 1
+                        break
+                row = row[:cut]
+                text = tok.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+                out[k].append(GenOutput(text, len(row), finish))
+        return out
