@@ -50,6 +50,8 @@ class RunsScreen(WorkbenchScreen):
                 tooltip="Hard-stop the selected run (SIGTERM, then SIGKILL): no checkpoint"),
         Binding("m", "merge", "Merge", show=False, id="runs.merge",
                 tooltip="Merge the best checkpoint's LoRA into a standard Hugging Face model folder"),
+        Binding("d", "demo", "Demo", id="runs.demo", tooltip="Run the demo: train the tiny model on the toy "
+                "curriculum and watch held-out pass@1 climb (a few minutes on CPU)"),
         Binding("v", "next_chart", "Chart", id="runs.chart.next", tooltip="Show the next chart"),
         Binding("t", "tasks", "Tasks", id="runs.tasks", tooltip="Focus the task list (space toggles a task)"),
         Binding("g", "toggle_gpu", "GPU", show=False, id="runs.gpu", tooltip="Show or hide the GPU panel"),
@@ -115,7 +117,9 @@ class RunsScreen(WorkbenchScreen):
                     t.update_cell(k, col, val)
         empty = self.query_one("#runs-empty", EmptyState)
         empty.display, t.display = not keys, bool(keys)
-        empty.update("No runs yet.\n\nPress n to launch one (or `workbench train launch CONFIG`).")
+        empty.update("No runs yet.\n\nPress [b]d[/b] to run the demo: the tiny model learns the toy curriculum "
+                     "and its held-out pass@1 climbs live here (a few minutes on CPU).\n"
+                     "Press [b]n[/b] to launch a training run of your own (or `workbench train launch CONFIG`).")
         if keys and self._selected not in keys:
             self._select(keys[0])
         elif not keys:
@@ -305,6 +309,25 @@ class RunsScreen(WorkbenchScreen):
         pid = launch(run, resume_plan(run))
         self.app.call_from_thread(self.notify, f"resumed {run.id} (pid {pid})")
 
+    def action_demo(self) -> None:
+        self.notify("preparing the demo (tiny model, toy datasets, mixture) …", timeout=6)
+        self._demo()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-demo", name="demo")
+    def _demo(self) -> None:
+        # A subprocess: preparing imports the data stack and transformers, which stay out of the app.
+        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "demo", "run", "--detach", "--json"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr.strip()[-2000:] or "demo failed to start")
+        run_id = json.loads(proc.stdout)["run"]
+        self.app.call_from_thread(self._after_demo_start, run_id)
+
+    def _after_demo_start(self, run_id: str) -> None:
+        self.refresh_data()
+        self._select(run_id)
+        self.notify(f"demo {run_id} started: loss and pass@1 (chart tab 'pass@1') update live", timeout=8)
+
     def action_merge(self) -> None:
         run = self._run()
         if run is not None:
@@ -338,6 +361,8 @@ class RunsScreen(WorkbenchScreen):
 
     def palette_commands(self) -> list[PaletteCommand]:
         cmds = [PaletteCommand("runs: launch a training run", "Open the launch form", self.action_launch),
+                PaletteCommand("demo: run the demo", "Train the tiny model on the toy curriculum; watch pass@1 climb",
+                               self.action_demo),
                 PaletteCommand("runs: show or hide the GPU panel", "GPU utilisation and free memory",
                                self.action_toggle_gpu)]
         if self._selected:

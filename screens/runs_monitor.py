@@ -20,6 +20,7 @@ CHARTS = [
     # (tab id, title, metric key pattern; "{task}" is replaced by each selected task)
     ("loss", "Train loss", ["loss/{task}", "loss"]),
     ("valid", "Valid loss", ["valid_loss/{task}", "valid_loss"]),
+    ("pass", "pass@1", ["pass@1/{task}", "pass@1"]),
     ("lr", "Learning rate", ["lr"]),
     ("tput", "Tokens/s", ["tokens_per_s"]),
     ("weights", "Task weights", ["weight/{task}"]),
@@ -145,7 +146,7 @@ class RunMonitor(Vertical):
             if "{task}" in pat:
                 out += [(t, pat.format(task=t)) for t in self.selected_tasks()]
             else:
-                out.append(("all" if tab in ("loss", "valid") else pat, pat))
+                out.append(("all" if tab in ("loss", "valid", "pass") else pat, pat))
         return out
 
     def redraw(self) -> None:
@@ -176,7 +177,8 @@ class RunMonitor(Vertical):
 
     def show_stats(self, summary: Any, status: dict[str, Any], last: dict[str, Any] | None = None,
                    data: dict[str, Any] | None = None) -> None:
-        last = {k: self.last_value(k) for k in ("lr", "tokens_per_s", "gpu_mem_gb", "grad_norm")}
+        last = {k: self.last_value(k) for k in ("lr", "tokens_per_s", "gpu_mem_gb", "grad_norm", "pass@1",
+                                                "validate_s")}
         beat = status.get("updated")
         age = f"{time.time() - beat:.0f}s ago" if isinstance(beat, (int, float)) else "-"
         total = summary.total_steps or "?"
@@ -187,6 +189,11 @@ class RunMonitor(Vertical):
             f"tok/s {_num(last['tokens_per_s'], ',.0f')}   "
             f"GPU mem {_num(last['gpu_mem_gb'], '.1f') + ' GB' if last['gpu_mem_gb'] is not None else '-'}",
         ]
+        if last["pass@1"] is not None:
+            per = "  ".join(f"{esc(t)} {_num(self.last_value(f'pass@1/{t}'), '.0%')}" for t in self.tasks
+                            if self.last_value(f"pass@1/{t}") is not None)
+            parts.append(f"pass@1 {_num(last['pass@1'], '.1%')}" + (f"  ({per})" if per else "")
+                         + (f"   cost {_num(last['validate_s'], '.1f')} s/eval" if last["validate_s"] is not None else ""))
         best = status.get("best_valid_loss")
         phase = status.get("phase")
         tail = "   ".join(x for x in (f"phase {esc(str(phase))}" if phase else "",

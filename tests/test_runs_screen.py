@@ -140,6 +140,13 @@ async def test_launch_form_validates_and_shows_the_command(workspace: Workspace,
 async def test_launch_from_form_then_reattach_in_a_new_session(workspace: Workspace, tiny_model_dir: Path) -> None:
     (workspace.root / "models").mkdir()
     (workspace.root / "models" / "tiny").symlink_to(tiny_model_dir)
+    # the preset's in-training validation scores the demo's held-out toy problems (task set `toy`)
+    (workspace.root / "data").symlink_to(tiny_model_dir.parent.parent / "data")
+    from engine.workspace import TaskSetEntry
+
+    workspace.config.tasksets["toy"] = TaskSetEntry(tasks=["data/toy/heldout/python.jsonl",
+                                                           "data/toy/heldout/javascript.jsonl"])
+    workspace.save()
     toy_build(workspace.root / "mixtures" / "toy" / "builds")
     app = WorkbenchApp(workspace, build_demo=False, start_mode="runs")
     async with app.run_test(size=SIZE) as pilot:

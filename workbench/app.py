@@ -68,6 +68,9 @@ class WorkbenchApp(App[None]):
         self.register_theme(WORKBENCH_THEME)
         self.theme = WORKBENCH_THEME.name
         self.switch_mode(self.start_mode)
+        if self.ws.config.workspace.demo:
+            self.notify("This is the demo workspace. Press 3 (Runs), then d, to train the tiny model and watch "
+                        "its held-out pass@1 climb live. ? lists every key.", title="Welcome", timeout=20)
         if self.build_demo and self.ws.config.workspace.demo:
             from engine.demo.assets import demo_assets_ready
 

@@ -21,7 +21,7 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 # Bump when the recipe changes so cached demo assets are rebuilt.
-ASSETS_VERSION = "3"
+ASSETS_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def build_demo_assets(root: str | Path, *, force: bool = False, spec: TinySpec =
     key = assets_key(spec)
     cached = read_json_or(marker)
     if not force and isinstance(cached, dict) and cached.get("key") == key \
-            and (root / "models" / "tiny" / "config.json").exists() and (root / "data" / "toy" / "heldout.jsonl").exists():
+            and (root / "models" / "tiny" / "config.json").exists() and (root / "data" / "toy" / "heldout" / "python.jsonl").exists():
         return {**cached, "cached": True}
     t0 = time.time()
     counts = write_curriculum(root / "data" / "toy")

@@ -223,7 +223,9 @@ def train_problems(language: str | None = None) -> list[dict[str, Any]]:
 
 
 def write_curriculum(folder: str | Path) -> dict[str, Any]:
-    """Write toy_<lang>.jsonl (training conversations) and heldout.jsonl / train_problems.jsonl."""
+    """Write toy_<lang>.jsonl (training conversations), heldout.jsonl (all held-out problems),
+    heldout/<lang>.jsonl (the same per language: one validation task per language) and
+    train_problems.jsonl."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     counts: dict[str, Any] = {}
@@ -233,6 +235,9 @@ def write_curriculum(folder: str | Path) -> dict[str, Any]:
         counts[f"train_{lang}"] = len(recs)
     held = heldout_problems()
     _write_jsonl(folder / "heldout.jsonl", held)
+    (folder / "heldout").mkdir(exist_ok=True)
+    for lang in LANGS:
+        _write_jsonl(folder / "heldout" / f"{lang}.jsonl", [p for p in held if p["language"] == lang])
     _write_jsonl(folder / "train_problems.jsonl", train_problems())
     counts["heldout"] = len(held)
     counts["heldout_by_language"] = {lang: sum(p["language"] == lang for p in held) for lang in LANGS}

@@ -18,8 +18,9 @@ def configure_demo(ws: Workspace) -> Workspace:
                                                         description="toy curriculum, Python (train split)"))
     cfg.datasets.setdefault("toy_javascript", DatasetEntry(path="data/toy/toy_javascript.jsonl", format="chat_rounds",
                                                             description="toy curriculum, JavaScript (train split)"))
-    cfg.tasksets.setdefault("toy", TaskSetEntry(tasks=["data/toy/heldout.jsonl"],
-                                                description="held-out toy problems (Python + JavaScript)"))
+    cfg.tasksets.setdefault("toy", TaskSetEntry(tasks=["data/toy/heldout/python.jsonl",
+                                                       "data/toy/heldout/javascript.jsonl"],
+                                                description="held-out toy problems, one task per language"))
     ws.save()
     return ws
 

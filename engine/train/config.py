@@ -156,6 +156,25 @@ class ExportSection(StrictModel):
     wandb_project: str = "workbench"
 
 
+class ValidationSection(StrictModel):
+    """In-training generate-and-execute validation: every `every` steps (and once before the first
+    step), greedy generation for a fixed problem subset with the current weights, executed in the
+    sandbox; logs `pass@1`, `pass@1/<task or language>` and its cost `validate_s`."""
+
+    every: int = Field(0, ge=0, description="optimizer steps between evaluations; 0 = off")
+    problems: str = Field("", description="a task set of the workspace (e.g. toy) or a problem file")
+    limit: int = Field(48, ge=1, description="the first N problems of each task: a fixed subset")
+    max_new_tokens: int = Field(128, ge=1)
+    format: str = "chat"
+    at_start: bool = True
+
+    @model_validator(mode="after")
+    def _needs_problems(self) -> "ValidationSection":
+        if self.every and not self.problems.strip():
+            raise ValueError("problems: give a task set or problem file (every > 0 turns validation on)")
+        return self
+
+
 class HookSpec(StrictModel):
     """One in-training evaluation hook (registered name or `package.module:function`)."""
 
@@ -175,6 +194,7 @@ class TrainConfig(StrictModel):
     loss: LossSection = Field(default_factory=LossSection)
     launch: LaunchSection = Field(default_factory=LaunchSection)
     export: ExportSection = Field(default_factory=ExportSection)
+    validation: ValidationSection = Field(default_factory=ValidationSection)
     hooks: list[HookSpec] = Field(default_factory=list)
 
     @field_validator("name")
@@ -188,9 +208,9 @@ class TrainConfig(StrictModel):
     def _cross(self) -> "TrainConfig":
         if self.peft.method == "qlora" and self.launch.deepspeed_stage == 3:
             raise ValueError("qlora with deepspeed_stage = 3 is not supported; use deepspeed_stage = 2 (or 0)")
-        if self.hooks and self.launch.deepspeed_stage == 3 and self.launch.num_gpus:
-            raise ValueError("evaluation hooks run on the main process only, which ZeRO-3 cannot do "
-                             "(parameters are sharded); use deepspeed_stage <= 2 or remove [[hooks]]")
+        if (self.hooks or self.validation.every) and self.launch.deepspeed_stage == 3 and self.launch.num_gpus:
+            raise ValueError("evaluation hooks and [validation] run on the main process only, which ZeRO-3 "
+                             "cannot do (parameters are sharded); use deepspeed_stage <= 2 or remove them")
         return self
 
     # conveniences ---------------------------------------------------------------------------

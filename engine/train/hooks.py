@@ -55,6 +55,7 @@ class ActiveHook:
     name: str
     every: int
     fn: HookFn
+    at_start: bool = False  # also run once before the first step (a fresh run's step 0)
 
     def due(self, step: int) -> bool:
         return self.every > 0 and step > 0 and step % self.every == 0
@@ -74,8 +75,14 @@ def _factory(name: str) -> HookFactory:
 
 
 def build_hooks(config: Any, ctx: HookContext) -> list[ActiveHook]:
-    """The hooks of a run config, built. (A `[validation]` section would add its hook here.)"""
+    """The hooks of a run config, built: the `[validation]` section's pass@1 hook, then [[hooks]]."""
     out = []
+    v = config.validation
+    if v.every:
+        from engine.validate.inprocess import pass_at_1_hook
+
+        opts = {"problems": v.problems, "limit": v.limit, "max_new_tokens": v.max_new_tokens, "format": v.format}
+        out.append(ActiveHook("validation", v.every, pass_at_1_hook(opts, ctx), at_start=v.at_start))
     for i, spec in enumerate(config.hooks):
         every = spec.every or config.loop.eval_every
         if not every:
@@ -85,10 +92,12 @@ def build_hooks(config: Any, ctx: HookContext) -> list[ActiveHook]:
     return out
 
 
-def run_hooks(hooks: list[ActiveHook], model: Any, tokenizer: Any, step: int, *, log: Callable[[str], None]) -> dict[str, Any]:
+def run_hooks(hooks: list[ActiveHook], model: Any, tokenizer: Any, step: int, *, log: Callable[[str], None],
+              at_start: bool = False) -> dict[str, Any]:
+    """Run the hooks due at `step` (with `at_start`: those that run before the first step)."""
     metrics: dict[str, Any] = {}
     for h in hooks:
-        if not h.due(step):
+        if not (h.at_start if at_start else h.due(step)):
             continue
         try:
             got = h.fn(model, tokenizer, step) or {}

@@ -320,12 +320,21 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
 
         # 6. the steps -----------------------------------------------------------------------------
         model.train()
-        if step == 0 and (cfg.loop.eval_every or coba is not None):
-            beat(phase="validating", total_steps=total, force=True)
-            v0 = evaluate()
-            log_metrics(0, v0)
-            if coba is not None:
-                coba.set_baseline([v0[f"valid_loss/{t}"] for t in tasks])
+        if step == 0:
+            v0: dict[str, Any] = {}
+            if cfg.loop.eval_every or coba is not None:
+                beat(phase="validating", total_steps=total, force=True)
+                v0 = evaluate()
+                if coba is not None:
+                    coba.set_baseline([v0[f"valid_loss/{t}"] for t in tasks])
+            if any(h.at_start for h in hooks):
+                beat(phase="validating (generate + execute)", total_steps=total, force=True)
+                model.eval()
+                with accelerator.autocast():
+                    v0.update(run_hooks(hooks, inner.lm, tok, 0, log=say, at_start=True))
+                model.train()
+            if v0:
+                log_metrics(0, v0)
         beat(phase="training", total_steps=total, force=True)
         win = _Window(T, T_mode)
         t_start, step_start = time.time(), step
@@ -434,6 +443,7 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
             beat(step=step, eta_s=round(eta, 1), epoch=round(step / spe, 4), phase="training")
             kinds: list[str] = []
             valid = None
+            hooked: dict[str, Any] = {}
             if cfg.loop.eval_every and step % cfg.loop.eval_every == 0:
                 beat(phase="validating", force=True)
                 valid = evaluate()
@@ -451,10 +461,18 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
             if coba is not None and coba.due(step):
                 coba.record(coba_sample())
             if hooks and any(h.due(step) for h in hooks):
+                beat(phase="validating (generate + execute)", force=True)
                 model.eval()
                 with accelerator.autocast():
-                    rec.update(run_hooks(hooks, inner.lm, tok, step, log=say))
+                    got = run_hooks(hooks, inner.lm, tok, step, log=say)
                 model.train()
+                rec.update(got)
+                # pass@1 and the like travel with a checkpoint saved at this step
+                hooked = {k: v for k, v in got.items() if not k.startswith("hook_error/")}
+                if "pass@1" in got:
+                    say(f"step {step}: pass@1 {got['pass@1']:.3f} "
+                        + " ".join(f"{k.split('/', 1)[1]} {v:.3f}" for k, v in got.items() if k.startswith("pass@1/"))
+                        + (f" ({got['validate_s']:.1f} s)" if "validate_s" in got else ""))
             if rec:
                 log_metrics(step, rec)
 
@@ -473,7 +491,7 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
                                f"{bad_evals} evaluations (best {best:.4f})")
                 kinds.append("final")
             if kinds:
-                save(kinds, valid)
+                save(kinds, {**(valid or {}), **hooked})
                 last_saved = step
             if early:
                 say(end_message)
