@@ -1,0 +1,263 @@
+"""`execute()`: run samples against their problems' tests in the sandbox, in parallel, and
+return (and optionally write) per-sample results and a summary.
+
+    OUT/results.jsonl   one line per sample: task id, language, sample index, verdict, tests
+                        passed/total, duration, detail (compiler or stderr tail), failed tests,
+                        the assembled program
+    OUT/summary.json    pass@k for every k up to n, mean test-case pass rate, verdict counts:
+                        overall, per language and per task; wall time
+Samples already in OUT/results.jsonl with the same program are not run again (resume), and
+identical programs are run once (within a call and, with the result cache, across calls).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from engine.execute.core import P_START, Context, Limits, Scheduler, Unit, rmtree_quiet
+from engine.execute.passk import summarize
+from engine.execute.samples import Sample, resolve_samples
+from engine.errors import WorkbenchError
+from engine.execute.verdicts import Outcome, classify
+from engine.fsutil import atomic_write_json, atomic_write_text
+from engine.problems.assemble import assemble
+from engine.problems.model import Problem
+
+EXECUTOR_VERSION = "2"  # part of every result-cache key: bump when verdict semantics change
+Progress = Callable[[int, int, dict[str, Any]], None]
+
+
+@dataclass
+class ExecReport:
+    results: list[dict[str, Any]]
+    summary: dict[str, Any]
+    out_dir: Path | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def by_task(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in self.results:
+            out[r["task_id"]].append(r)
+        return out
+
+
+def program_key(problem: Problem, text: str, limits: Limits, fingerprint: str) -> str:
+    h = hashlib.sha256()
+    for part in (EXECUTOR_VERSION, problem.language, fingerprint, limits.signature(), text):
+        h.update(part.encode("utf-8", "replace"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def _read_previous(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """Records of an interrupted run (a half-written last line is ignored)."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    if not path.is_file():
+        return out
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+                out[(str(r["task_id"]), int(r["sample"]))] = r
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+    return out
+
+
+def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: str | Path | None = None,
+            workers: int | None = None, timeout: float | None = None, progress: Progress | None = None, *,
+            limits: Limits | None = None, cache: bool | str | Path = True, sandbox: str = "auto",
+            resume: bool = True) -> ExecReport:
+    """Execute samples (a JSONL path, "canonical", "buggy", or a list of Sample/dicts) against
+    `problems`. `timeout` is the CPU-time budget per test case (see `Limits`); `workers`
+    defaults to the number of cores; `cache` is True (the shared result cache), False, or a
+    folder for a private cache; `sandbox` is auto | bwrap | unshare | none. Samples already in
+    OUT/results.jsonl with the same program are kept (not infra errors: those are retried)."""
+    t_start = time.monotonic()
+    from engine.execute.langs import instrument, runner_for
+    from engine.execute.sandbox import detect
+    from engine.execute.toolchains import exec_cache_dir, probe, probe_all
+
+    limits = limits or Limits()
+    if timeout is not None:
+        limits = Limits(**{**limits.__dict__, "timeout": float(timeout)})
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    by_id = {p.task_id: p for p in problems}
+    sample_list: list[Sample] = resolve_samples(samples, problems) if not isinstance(samples, list) or \
+        not all(isinstance(s, Sample) for s in samples) else list(samples)
+    seen: set[tuple[str, int]] = set()
+    for s in sample_list:
+        if s.task_id not in by_id:
+            raise WorkbenchError(f"sample for task {s.task_id!r}, which is not among the {len(by_id)} problems")
+        if (s.task_id, s.index) in seen:
+            raise WorkbenchError(f"two samples for task {s.task_id!r} have the same index {s.index}")
+        seen.add((s.task_id, s.index))
+
+    out_path = Path(out_dir) if out_dir is not None else None
+    results_file = out_path / "results.jsonl" if out_path else None
+    previous = _read_previous(results_file) if (results_file and resume) else {}
+
+    probe_all(sorted({by_id[s.task_id].language for s in sample_list}))  # in parallel, cached
+    # assemble, key, dedupe
+    records: dict[tuple[str, int], dict[str, Any]] = {}
+    pending: dict[str, list[tuple[Sample, Any]]] = defaultdict(list)
+    units: dict[str, Unit] = {}
+    plans: dict[tuple[str, str], Any] = {}
+    for s in sample_list:
+        p = by_id[s.task_id]
+        prog = assemble(p, s.code, s.kind)
+        tool = probe(p.language)
+        key = program_key(p, prog.text, limits, tool.fingerprint)
+        prev = previous.get((s.task_id, s.index))
+        if prev is not None and prev.get("key") == key and prev.get("verdict") != "infra_error":
+            records[(s.task_id, s.index)] = prev
+            continue
+        pending[key].append((s, prog))
+        if key not in units:
+            pk = (p.language, prog.test)
+            if pk not in plans:
+                plans[pk] = instrument(p.language, prog.test)
+            units[key] = Unit(key, p, prog, plans[pk])
+
+    rcache = None
+    cached: dict[str, dict[str, Any]] = {}
+    if cache and units:
+        import sqlite3
+
+        from engine.execute.cache import ResultCache
+
+        base = exec_cache_dir() if cache is True else Path(cache)
+        try:
+            rcache = ResultCache(base / "results.sqlite")
+            cached = rcache.get_many(list(units))
+        except (sqlite3.Error, OSError):
+            rcache, cached = None, {}  # an unusable cache only costs time
+
+    total = len(sample_list)
+    lock = threading.Lock()
+    done_count = [len(records)]
+    out_f = None
+    if results_file:
+        results_file.parent.mkdir(parents=True, exist_ok=True)
+        out_f = open(results_file, "a", encoding="utf-8")
+        if previous and not records:
+            out_f.truncate(0)
+
+    def record_for(s: Sample, prog: Any, u: Unit, c: dict[str, Any], duration: float, was_cached: bool) -> dict[str, Any]:
+        return {"task_id": s.task_id, "language": u.language, "sample": s.index, "kind": s.kind,
+                "verdict": c["verdict"], "tests_passed": c["tests_passed"], "tests_total": c["tests_total"],
+                "duration": round(duration, 4), "detail": c["detail"], "failed_tests": c["failed_tests"],
+                "cached": was_cached, "key": u.key, "program": prog.text}
+
+    def finish(u: Unit, c: dict[str, Any], duration: float, was_cached: bool) -> None:
+        with lock:
+            for s, prog in pending.pop(u.key, []):
+                rec = record_for(s, prog, u, c, duration, was_cached)
+                records[(s.task_id, s.index)] = rec
+                done_count[0] += 1
+                if out_f:
+                    out_f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    out_f.flush()
+                if progress:
+                    try:
+                        progress(done_count[0], total, rec)
+                    except Exception:  # noqa: BLE001 - a progress display must not stop execution
+                        pass
+
+    # cache hits first
+    for key, val in cached.items():
+        if key in units:
+            u = units.pop(key)
+            finish(u, val, float(val.get("duration", 0.0)), True)
+
+    stats: dict[str, Any] = {"programs": len(units), "samples": total, "cache_hits": len(cached),
+                             "resumed": len(records)}
+    scheduler = Scheduler(workers)
+    scratch = Path(tempfile.mkdtemp(prefix="wb-exec-", dir=_scratch_base()))
+    os.chmod(scratch, 0o755)
+    emitted: set[str] = set()
+
+    def emit_for(lang_units: dict[str, Unit]) -> Callable[[Unit, Outcome], None]:
+        def emit(u: Unit, out: Outcome) -> None:
+            with lock:
+                if u.key in emitted:
+                    return
+                emitted.add(u.key)
+            c = classify(out, u.language)
+            dur = float((out.run or {}).get("duration", 0.0))
+            if rcache and c["verdict"] != "infra_error":
+                rcache.put(u.key, {**c, "duration": dur})
+            finish(u, c, dur, False)
+        return emit
+
+    try:
+        info = detect(sandbox)
+        by_lang: dict[str, list[Unit]] = defaultdict(list)
+        for u in units.values():
+            by_lang[u.language].append(u)
+        for lang, lus in sorted(by_lang.items()):
+            tool = probe(lang)
+            ctx = Context(limits, info, scratch, tool, workers, emit_for({u.key: u for u in lus}),
+                          scheduler.submit, exec_cache_dir())
+            if not tool.ok and lang != "javascript":
+                for u in lus:
+                    ctx.emit(u, Outcome("infra_error", f"{lang} toolchain incomplete: missing {', '.join(tool.missing)}",
+                                        n_cases=u.plan.n))
+                continue
+            start = runner_for(lang)
+            scheduler.submit(P_START, lambda start=start, ctx=ctx, lus=lus: start(ctx, lus))
+        scheduler.run()
+        internal = "\n".join(scheduler.errors)[-3000:]
+        for u in list(units.values()):
+            if u.key not in emitted and u.key in pending:
+                emit_for({})(u, Outcome("infra_error", "executor internal error" + (f":\n{internal}" if internal else ""),
+                                        n_cases=u.plan.n))
+    finally:
+        rmtree_quiet(scratch)
+        if out_f:
+            out_f.close()
+
+    ordered = _ordered(records, problems)
+    summary = summarize(ordered)
+    summary["wall_time"] = round(time.monotonic() - t_start, 3)
+    summary["programs_run"] = len(units)
+    summary["cache_hits"] = len(cached)
+    summary["resumed"] = stats["resumed"]
+    summary["limits"] = {"timeout": limits.timeout, "sample_timeout": limits.total, "memory_mb": limits.memory_mb,
+                         "output_kb": limits.output_kb}
+    summary["sandbox"] = detect(sandbox).describe()
+    if scheduler.errors:
+        summary["internal_errors"] = len(scheduler.errors)
+    if out_path:
+        atomic_write_text(results_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
+        atomic_write_json(out_path / "summary.json", summary)
+    return ExecReport(ordered, summary, out_path, stats)
+
+
+def _scratch_base() -> str | None:
+    """Where programs get their folders: a RAM disk when there is a roomy one (thousands of small
+    folders are made and removed), else the system temp dir. $WORKBENCH_EXEC_TMP overrides."""
+    env = os.environ.get("WORKBENCH_EXEC_TMP")
+    if env:
+        return env
+    try:
+        st = os.statvfs("/dev/shm")
+        if st.f_bavail * st.f_frsize >= 2 << 30 and os.access("/dev/shm", os.W_OK):
+            return "/dev/shm"
+    except OSError:
+        pass
+    return None
+
+
+def _ordered(records: dict[tuple[str, int], dict[str, Any]], problems: Iterable[Problem]) -> list[dict[str, Any]]:
+    order = {p.task_id: i for i, p in enumerate(problems)}
+    return [records[k] for k in sorted(records, key=lambda k: (order.get(k[0], 1 << 30), k[0], k[1]))]

@@ -1,0 +1,38 @@
+"""Python: a fork-server. The supervisor imports the reference prelude (numpy included) once and
+forks a child per program, so a program costs a fork instead of an interpreter start."""
+
+from __future__ import annotations
+
+from engine.execute.core import P_RUN, Context, Unit, chunks, run_env, run_jobs
+from engine.problems.assemble import PYTHON_PRELUDE
+
+# Imported once in the supervisor: the reference prelude plus what solutions commonly use.
+PREIMPORT = ["math", "re", "sys", "copy", "datetime", "itertools", "collections", "heapq", "statistics",
+             "functools", "hashlib", "numpy", "string", "typing", "bisect", "random", "fractions", "decimal",
+             "operator", "json", "time", "array", "queue", "string", "unicodedata", "cmath", "traceback",
+             "dataclasses", "enum", "abc", "textwrap", "struct", "base64", "ast"]
+
+
+def _numpy_ok() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numpy") is not None
+
+
+def start(ctx: Context, units: list[Unit]) -> None:
+    drop_numpy = not _numpy_ok()
+
+    def job(u: Unit) -> dict:
+        code = u.program.code
+        if drop_numpy and code.startswith(PYTHON_PRELUDE[0]):
+            # the prelude's numpy lines are the harness's, not the model's: without numpy, drop them
+            code = "\n".join(ln for ln in code.split("\n") if ln not in ("import numpy", "import numpy as np"))
+        return {"id": u.key, "mode": "python", "source": code + "\n" + u.plan.test, "filename": "main.py",
+                "cases": u.plan.n, "limits": ctx.limits.run(relative=True), "env": run_env()}
+
+    need_numpy = any("numpy" in u.program.code or "np." in u.program.code for u in units)
+    kw = {"python_preimport": [m for m in PREIMPORT if need_numpy or m != "numpy"],
+          "python_env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}}
+    # a supervisor start costs an interpreter plus the prelude (numpy): few, large chunks
+    for part in chunks(units, ctx.workers, min_size=24, per_worker=1):
+        ctx.submit(P_RUN, lambda part=part: run_jobs(ctx, part, job, kw))

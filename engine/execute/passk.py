@@ -1,0 +1,73 @@
+"""Unbiased pass@k (Chen et al. 2021) in the numerically stable product form, and summaries."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any, Iterable
+
+from engine.execute.verdicts import VERDICTS
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """1 - C(n-c, k) / C(n, k) = 1 - prod_{i=n-c+1..n} (1 - k/i); 1.0 when n - c < k."""
+    if k <= 0 or n <= 0:
+        raise ValueError("pass@k needs n > 0 and k > 0")
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples per task (n={n})")
+    if n - c < k:
+        return 1.0
+    prod = 1.0
+    for i in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / i
+    return 1.0 - prod
+
+
+def summarize(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Summary of result records: pass@k for every k up to the smallest per-task sample count,
+    mean test-case pass rate, verdict counts; overall, per language and per task.
+
+    infra_error samples are left out of every score (they are the machine's fault) and counted
+    apart; a task whose samples are all infra errors has no score."""
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        by_task[r["task_id"]].append(r)
+    tasks: dict[str, dict[str, Any]] = {}
+    for tid, rs in sorted(by_task.items(), key=lambda kv: _task_sort_key(kv[0])):
+        scored = [r for r in rs if r["verdict"] != "infra_error"]
+        n, c = len(scored), sum(r["verdict"] == "passed" for r in scored)
+        rates = [r["tests_passed"] / r["tests_total"] for r in scored if r.get("tests_total")]
+        tasks[tid] = {"language": rs[0].get("language"), "n": n, "c": c,
+                      "test_pass_rate": (sum(rates) / len(rates)) if rates else None,
+                      "verdicts": dict(Counter(r["verdict"] for r in rs)),
+                      "infra_errors": len(rs) - n}
+    overall = _aggregate(tasks.values())
+    langs: dict[str, Any] = {}
+    for lang in sorted({t["language"] for t in tasks.values()}):
+        langs[lang] = _aggregate([t for t in tasks.values() if t["language"] == lang])
+    return {**overall, "languages": langs, "tasks": tasks}
+
+
+def _aggregate(tasks: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    tasks = list(tasks)
+    scored = [t for t in tasks if t["n"] > 0]
+    verdicts: Counter[str] = Counter()
+    for t in tasks:
+        verdicts.update(t["verdicts"])
+    out: dict[str, Any] = {"task_count": len(tasks), "scored_tasks": len(scored),
+                           "samples": sum(verdicts.values()),
+                           "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS}}
+    if scored:
+        kmax = min(t["n"] for t in scored)
+        out["pass@k"] = {f"pass@{k}": sum(pass_at_k(t["n"], t["c"], k) for t in scored) / len(scored)
+                         for k in range(1, kmax + 1)}
+        rates = [t["test_pass_rate"] for t in scored if t["test_pass_rate"] is not None]
+        out["test_pass_rate"] = sum(rates) / len(rates) if rates else None
+    else:
+        out["pass@k"] = {}
+        out["test_pass_rate"] = None
+    return out
+
+
+def _task_sort_key(tid: str) -> tuple:
+    head, _, tail = tid.rpartition("/")
+    return (head, int(tail)) if tail.isdigit() else (tid, 0) if not tid.isdigit() else ("", int(tid))

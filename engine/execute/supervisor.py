@@ -1,0 +1,744 @@
+"""In-sandbox supervisor: runs untrusted programs one at a time and reports on them.
+
+Started by engine.execute.sandbox inside the sandbox (bubblewrap when available) as
+`python -I supervisor.py`; it imports nothing from the workbench (stdlib only) so that it works
+from any interpreter. Protocol, JSON lines:
+
+    stdin   first line: config   {"uid": int|null, "python": {"preimport": [...]}|null,
+                                  "server": {"argv", "env", "cwd", "limits"}|null, "scratch": dir}
+            then jobs            {"id", "mode": "exec"|"python"|"server", "argv", "env", "cwd",
+                                  "files": {name: text}, "source", "filename", "request",
+                                  "cases": n, "limits": {...}}
+    stdout  one result per job   {"id", "exit", "signal", "done", "rc", "cases": [[status, detail]],
+                                  "reason", "stdout", "stderr", "duration", "restarts", ...}
+
+Each program runs in its own process group (setsid), as a throw-away uid when the supervisor
+is root, with rlimits (CPU, address space, file size, open files, processes), stdin from
+/dev/null, stdout/stderr captured up to a cap, and a fresh working directory that is removed
+afterwards. Instrumented programs report test cases on fd 3 ("B i" begin, "E i status detail"
+end, "D rc" done, "F detail" failure outside any case); each case gets its own wall-clock
+budget: when one hangs or crashes the process is killed and restarted at the next case
+(the start index is passed as $WB_START or in the server request).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+PROTO_FD = -1
+DEVNULL = -1
+MARK_FD = 3
+
+
+# ----------------------------------------------------------------------------------------------
+# small helpers
+
+def _now() -> float:
+    return time.monotonic()
+
+
+def _emit(obj: dict) -> None:
+    data = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+    view = memoryview(data)
+    while view:
+        n = os.write(PROTO_FD, view)
+        view = view[n:]
+
+
+def _rmtree(path: str) -> None:
+    """Remove a tree even when the program made parts of it unreadable."""
+    def onerror(func, p, exc):  # noqa: ANN001
+        try:
+            os.chmod(os.path.dirname(p) or p, 0o700)
+            os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=onerror)
+
+
+class Tail:
+    """Keeps the last `keep` bytes of a stream and counts all of them."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.buf = bytearray()
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        self.buf += data
+        if len(self.buf) > 2 * self.keep:
+            del self.buf[: len(self.buf) - self.keep]
+
+    def text(self) -> str:
+        b = bytes(self.buf[-self.keep:]) if self.keep else b""
+        return b.decode("utf-8", "replace")
+
+
+# ----------------------------------------------------------------------------------------------
+# process start
+
+def _child_setup(cwd: str, lim: dict, uid: int | None, out_w: int, err_w: int, mark_w: int,
+                 stdin_fd: int) -> None:
+    """In the forked child, before exec (or before running Python code)."""
+    os.dup2(mark_w, MARK_FD)  # first: a failure below is reported on it
+    os.dup2(stdin_fd, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    os.closerange(MARK_FD + 1, 65536)
+    os.setsid()
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    os.umask(0o022)
+
+    def setl(which: int, value) -> None:  # noqa: ANN001
+        if value is None:
+            return
+        value = int(value)
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else
+                                   (value + 1 if hard == resource.RLIM_INFINITY else min(value + 1, hard))))
+
+    setl(resource.RLIMIT_CORE, 0)
+    setl(resource.RLIMIT_CPU, lim.get("cpu"))
+    setl(resource.RLIMIT_FSIZE, lim.get("fsize"))
+    setl(resource.RLIMIT_NOFILE, lim.get("nofile"))
+    if lim.get("memory") is not None:
+        extra = 0
+        if lim.get("memory_relative"):  # a forked Python child: on top of what it inherits
+            with open("/proc/self/statm") as f:
+                extra = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        setl(resource.RLIMIT_AS, int(lim["memory"]) + extra)
+    if uid is not None:
+        setl(resource.RLIMIT_NPROC, lim.get("nproc"))
+        for fd in (1, 2, MARK_FD):  # so that /proc/self/fd/N can be reopened (the JVM does)
+            try:
+                os.fchown(fd, uid, uid)
+            except OSError:
+                pass
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    os.chdir(cwd)
+
+
+class Proc:
+    def __init__(self, pid: int, out_r: int, err_r: int, mark_r: int, stdin_w: int | None):
+        self.pid = pid
+        self.out_r, self.err_r, self.mark_r = out_r, err_r, mark_r
+        self.stdin_w = stdin_w
+        self.status: int | None = None
+        self.pidfd = None
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+        self.open = {out_r, err_r, mark_r}
+        self.mark_buf = b""
+
+    def poll(self) -> bool:
+        if self.status is None:
+            try:
+                pid, st = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, st = self.pid, 0
+            if pid == self.pid:
+                self.status = st
+        return self.status is not None
+
+    def kill(self) -> None:
+        for target in (-self.pid, self.pid):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def close(self) -> None:
+        for fd in list(self.open) + ([self.stdin_w] if self.stdin_w is not None else []):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.open.clear()
+        self.stdin_w = None
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def _spawn(cwd: str, lim: dict, uid: int | None, *, argv: list[str] | None = None, env: dict | None = None,
+           python: tuple | None = None, want_stdin: bool = False) -> Proc:
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    mark_r, mark_w = os.pipe()
+    in_r, in_w = os.pipe() if want_stdin else (DEVNULL, None)
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            _child_setup(cwd, lim, uid, out_w, err_w, mark_w, in_r)
+            if python is not None:
+                _run_python(*python, env=env or {})
+            os.execve(_which(argv[0], (env or {}).get("PATH", "")), argv, env or {})
+        except BaseException as e:  # noqa: BLE001 - report and die, never return into the supervisor
+            try:
+                os.write(2, traceback.format_exc().encode())
+                # fd 3 is the marker pipe: _child_setup makes it so before anything that can fail
+                os.write(MARK_FD, f"X cannot start the program: {type(e).__name__}: {e}"[:390].encode() + b"\n")
+            finally:
+                os._exit(127)
+    for fd in (out_w, err_w, mark_w) + ((in_r,) if want_stdin else ()):
+        os.close(fd)
+    for fd in (out_r, err_r, mark_r):
+        os.set_blocking(fd, False)
+    return Proc(pid, out_r, err_r, mark_r, in_w)
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _cpu_uid(uid: int) -> float:
+    """CPU seconds used by all live processes of a uid: a program's children (and a fork bomb)
+    count against its budget."""
+    total = 0.0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    total += _cpu(int(name))
+            except OSError:
+                continue
+    return total
+
+
+def _which(cmd: str, path: str) -> str:
+    if "/" in cmd:
+        return cmd
+    for d in path.split(os.pathsep):
+        p = os.path.join(d, cmd)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return cmd
+
+
+# ----------------------------------------------------------------------------------------------
+# the Python fork-server: programs run in a child of this (pre-imported) process
+
+class _WB:
+    """Case reporting for instrumented Python tests (injected as `__wb__`)."""
+
+    def __init__(self, start: int):
+        self.start = start
+        self.last = None
+        self.ended = True
+        self.rep: dict[int, str] = {}
+
+    def _mark(self, line: str) -> None:
+        try:
+            os.write(MARK_FD, (line.replace("\n", " ")[:400] + "\n").encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+    def begin(self, i: int) -> bool:
+        if i < self.start:
+            return False
+        if i != self.last or self.ended:  # (again after it ended: a loop's next iteration)
+            self._mark(f"B {i}")
+            self.last, self.ended = i, False
+        return True
+
+    def end(self, i: int, exc: BaseException | None) -> None:
+        if exc is None:
+            st, detail = "pass", ""
+        else:
+            st = "fail" if isinstance(exc, AssertionError) else "oom" if isinstance(exc, MemoryError) else "error"
+            detail = f"{type(exc).__name__}: {exc}"
+        prev = self.rep.get(i)
+        if prev is None or (prev == "pass" and st != "pass"):
+            self.rep[i] = st
+            self._mark(f"E {i} {st} {detail}".rstrip())
+            self.ended = True
+
+    def done(self, rc: int = 0) -> None:
+        self._mark(f"D {rc}")
+
+
+def _run_python(source: str, filename: str, start: int, *, env: dict) -> None:
+    import builtins
+
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = [filename]
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    g = {"__name__": "__main__", "__builtins__": builtins, "__file__": filename, "__wb__": _WB(start)}
+    rc = 0
+    try:
+        try:
+            code = compile(source, filename, "exec")
+        except (SyntaxError, ValueError) as e:  # the program does not parse: a compile error
+            traceback.print_exc()
+            g["__wb__"]._mark(f"C {type(e).__name__}: {e}")
+            raise SystemExit(1) from None
+        exec(code, g)  # noqa: S102 - this is the sandboxed child
+        g["__wb__"].done(0)
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if rc == 0:
+            g["__wb__"].done(0)
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        rc = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001
+        pass
+    os._exit(rc & 0xFF)
+
+
+# ----------------------------------------------------------------------------------------------
+# supervision of one attempt (a process, or one request to a persistent server)
+
+class Attempt:
+    """What happened while one process (or server request) ran."""
+
+    def __init__(self):
+        self.cur: int | None = None     # last case begun
+        self.open = False               # ...and not reported ended since
+        self.done_rc: int | None = None
+        self.reason: str | None = None  # timeout | total | output | died
+        self.status: int | None = None
+        self.compile_error: str | None = None
+        self.infra: str | None = None  # the sandbox could not start the program
+
+
+class Supervisor:
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        self.uid = cfg.get("uid")
+        self.scratch = cfg["scratch"]
+        self.server: Proc | None = None
+        self.server_cwd: str | None = None
+
+    # -- sweep: kill every process of our throw-away uid (escaped setsid children included)
+    def _leftovers(self) -> bool:
+        """Is any live process of our uid left? (cheap: /proc holds only the sandbox's processes
+        under bubblewrap, a few hundred otherwise)"""
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    if os.stat(f"/proc/{name}").st_uid == self.uid:
+                        with open(f"/proc/{name}/stat", "rb") as f:
+                            if f.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                                return True
+                except OSError:
+                    continue
+        return False
+
+    def sweep(self) -> None:
+        if self.uid is None:
+            return
+        for _ in range(3):
+            if not self._leftovers():
+                return
+            self._kill_uid()
+
+    def _kill_uid(self) -> None:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setgid(self.uid)
+                os.setuid(self.uid)
+                # One pass kills all of them: fork waits for the task list while kill(-1) walks it,
+                # and a process with SIGKILL pending cannot finish a fork.
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except OSError:
+                    pass
+            finally:
+                os._exit(0)
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                break
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+
+    def _reap_all(self) -> None:
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    # -- one job
+    def run_job(self, job: dict) -> dict:
+        mode = job.get("mode", "exec")
+        lim = job.get("limits", {})
+        n = int(job.get("cases", 0))
+        cases: list = [None] * n
+        out, err = Tail(int(lim.get("keep", 8192))), Tail(int(lim.get("keep", 8192)))
+        t0 = _now()
+        total = float(lim.get("total", 60))
+        start, restarts, timeouts = 0, 0, 0
+        compile_error = infra = None
+        max_timeouts = int(lim.get("max_timeouts", 0))
+        att = Attempt()
+        failures: list[str] = []
+        cwd = None
+        own_cwd = False
+        if mode != "server" and job.get("workdir"):
+            cwd = job["workdir"]            # a build: the compiler works in the batch folder
+        elif mode != "server":
+            cwd, own_cwd = tempfile.mkdtemp(prefix="job-", dir=self.scratch), True
+            for name, text in (job.get("files") or {}).items():
+                p = os.path.join(cwd, name)
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "w", encoding="utf-8") as f:
+                    f.write(text)
+            if self.uid is not None:
+                for root, dirs, files in os.walk(cwd):
+                    for x in [root] + [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]:
+                        os.chown(x, self.uid, self.uid)
+        try:
+            while True:
+                att = Attempt()
+                proc = self._start(job, mode, lim, cwd, start)
+                self._monitor(proc, att, job, lim, cases, out, err, t0, total, failures, mode)
+                if mode != "server" or att.reason is not None:
+                    # the process is gone (or must go): kill its group and every process of the uid
+                    proc.kill()
+                    if mode == "server":
+                        self.server = None
+                    self._finish(proc, att, out, err)
+                if att.done_rc is None and job.get("done_on_exit0") and att.reason is None and \
+                        att.status is not None and os.WIFEXITED(att.status) and os.WEXITSTATUS(att.status) == 0:
+                    att.done_rc = 0  # an uninstrumented program: a clean exit is its "done"
+                if att.compile_error is not None:
+                    compile_error = att.compile_error
+                if att.infra is not None:
+                    infra = att.infra
+                    break
+                if att.done_rc is not None or n == 0 or compile_error is not None:
+                    break
+                # died or killed before the end: blame the case in progress, go on with the next
+                if att.cur is None:
+                    break
+                if att.open and (cases[att.cur] is None or cases[att.cur][0] == "pass"):
+                    # it died inside this case (not in the code between two cases)
+                    cases[att.cur] = [self._cause(att), self._cause_detail(att, err)]
+                if att.reason == "timeout":
+                    timeouts += 1
+                nxt = att.cur + 1
+                if nxt >= n or _now() - t0 >= total or att.reason in ("total", "output") or \
+                        (max_timeouts and timeouts >= max_timeouts):
+                    break
+                start, restarts = nxt, restarts + 1
+        finally:
+            if own_cwd:
+                _rmtree(cwd)
+            if self.server_cwd and mode == "server":
+                for entry in os.listdir(self.server_cwd):
+                    _rmtree(os.path.join(self.server_cwd, entry))
+        exit_code = sig = None
+        if att.status is not None:
+            if os.WIFEXITED(att.status):
+                exit_code = os.WEXITSTATUS(att.status)
+            elif os.WIFSIGNALED(att.status):
+                sig = os.WTERMSIG(att.status)
+        return {"id": job.get("id"), "exit": exit_code, "signal": sig, "done": att.done_rc is not None,
+                "rc": att.done_rc, "reason": att.reason, "cases": cases, "failures": failures[:5],
+                "compile_error": compile_error, "infra": infra,
+                "stdout": out.text(), "stderr": err.text(), "stdout_bytes": out.total,
+                "stderr_bytes": err.total, "duration": round(_now() - t0, 4), "restarts": restarts}
+
+    def _cause(self, att: Attempt) -> str:
+        if att.reason in ("timeout", "total"):
+            return "timeout"
+        if att.reason == "output":
+            return "output"
+        st = att.status
+        if st is not None and os.WIFSIGNALED(st):
+            s = os.WTERMSIG(st)
+            if s == signal.SIGXCPU:
+                return "timeout"
+            return "crash"
+        return "exit"
+
+    def _cause_detail(self, att: Attempt, err: Tail) -> str:
+        st = att.status
+        if st is not None and os.WIFSIGNALED(st):
+            try:
+                return f"killed by {signal.Signals(os.WTERMSIG(st)).name}"
+            except ValueError:
+                return f"killed by signal {os.WTERMSIG(st)}"
+        if st is not None and os.WIFEXITED(st):
+            tail = err.text().strip().splitlines()
+            return f"exited with {os.WEXITSTATUS(st)}" + (f": {tail[-1][:200]}" if tail else "")
+        return att.reason or ""
+
+    def _start(self, job: dict, mode: str, lim: dict, cwd: str | None, start: int) -> Proc:
+        uid = self.uid
+        env = dict(job.get("env") or {})
+        for k in ("HOME", "TMPDIR"):
+            if env.get(k) == "." and cwd:
+                env[k] = cwd  # the program's own folder
+        if mode == "python":
+            return _spawn(cwd, lim, uid, env=env, python=(job["source"], job.get("filename", "main.py"), start))
+        if mode == "exec":
+            env["WB_START"] = str(start)
+            return _spawn(cwd, lim, uid, argv=list(job["argv"]), env=env)
+        # persistent server: start it when needed, then send the request
+        if self.server is None or self.server.poll():
+            if self.server is not None:
+                self.server.kill()
+                self.server.close()
+            scfg = self.cfg["server"]
+            if self.server_cwd is None:
+                self.server_cwd = tempfile.mkdtemp(prefix="server-", dir=self.scratch)
+                if uid is not None:
+                    os.chown(self.server_cwd, uid, uid)
+            self.server = _spawn(self.server_cwd, scfg.get("limits", lim), uid, argv=list(scfg["argv"]),
+                                 env=dict(scfg.get("env") or {}), want_stdin=True)
+        req = dict(job.get("request") or {})
+        req["start"] = start
+        data = (json.dumps(req) + "\n").encode()
+        try:
+            os.write(self.server.stdin_w, data)
+        except OSError:
+            pass  # it died: the monitor sees it
+        return self.server
+
+    def _monitor(self, proc: Proc, att: Attempt, job: dict, lim: dict, cases: list, out: Tail, err: Tail,
+                 t0: float, total: float, failures: list, mode: str) -> None:
+        """Watch one attempt until it exits (or, for a server, reports done) or breaks a limit.
+        A case may use `timeout` seconds of CPU; on a busy machine its wall-clock budget
+        stretches up to `wall_factor` x timeout, so load does not turn into false timeouts."""
+        timeout = float(lim.get("timeout", 10))
+        wall_factor = float(lim.get("wall_factor", 2.0))
+        cap = int(lim.get("output", 1 << 22))
+        uid = self.uid
+        cpu = (lambda: _cpu_uid(uid)) if uid is not None else (lambda: _cpu(proc.pid))
+        last = _now()
+        cpu0 = cpu()
+        poller = select.poll()
+        fds = {proc.out_r: out, proc.err_r: err}
+        for fd in proc.open:
+            poller.register(fd, select.POLLIN)
+        if proc.pidfd is not None:
+            poller.register(proc.pidfd, select.POLLIN)
+        exited = False
+        # check the CPU clock at least every `tick`: several processes burn it faster than the wall clock
+        tick = max(0.25, timeout / 8)
+        deadline = min(last + min(timeout, tick), t0 + total)
+        while True:
+            now = _now()
+            if now >= deadline:
+                if now >= t0 + total:
+                    att.reason = "total"
+                    return
+                used = cpu() - cpu0
+                if used >= 0.95 * timeout or now - last >= timeout * wall_factor:
+                    att.reason = "timeout"
+                    return
+                deadline = min(now + min(tick, max(0.05, timeout - used)), last + timeout * wall_factor, t0 + total)
+                continue
+            wait = deadline - now
+            if proc.pidfd is None:
+                wait = min(wait, 0.02)
+            events = poller.poll(max(1, int(wait * 1000)))
+            for fd, _ev in events:
+                if fd == proc.pidfd:
+                    exited = True
+                    continue
+                try:
+                    data = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    poller.unregister(fd)
+                    proc.open.discard(fd)
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                    continue
+                if fd == proc.mark_r:
+                    progressed = self._markers(proc, data, att, cases, failures)
+                    if progressed:
+                        last = _now()
+                        cpu0 = cpu()
+                        deadline = min(last + min(timeout, tick), t0 + total)
+                    if att.done_rc is not None and mode == "server":
+                        return
+                else:
+                    fds[fd].add(data)
+                    if out.total + err.total > cap:
+                        att.reason = "output"
+                        return
+            if proc.pidfd is None and not exited:
+                exited = proc.poll()
+            if exited:
+                if mode == "server":
+                    att.reason = "died"
+                return
+
+    def _markers(self, proc: Proc, data: bytes, att: Attempt, cases: list, failures: list) -> bool:
+        proc.mark_buf += data
+        *lines, proc.mark_buf = proc.mark_buf.split(b"\n")
+        progressed = False
+        for raw in lines:
+            line = raw.decode("utf-8", "replace")
+            kind, _, rest = line.partition(" ")
+            try:
+                if kind == "B":
+                    i = int(rest)
+                    if 0 <= i < len(cases):
+                        att.cur, att.open = i, True
+                        progressed = True
+                elif kind == "E":
+                    parts = rest.split(" ", 2)
+                    i, st = int(parts[0]), parts[1]
+                    detail = parts[2] if len(parts) > 2 else ""
+                    if 0 <= i < len(cases):
+                        prev = cases[i]
+                        if prev is None or (prev[0] == "pass" and st != "pass"):
+                            cases[i] = [st, detail[:300]]
+                        if i == att.cur:
+                            att.open = False
+                        progressed = True
+                elif kind == "D":
+                    att.done_rc = int(rest or 0)
+                    progressed = True
+                elif kind == "C":
+                    att.compile_error = rest[:2000]
+                elif kind == "X":
+                    att.infra = rest[:400]
+                elif kind == "F":
+                    if len(failures) < 20:
+                        failures.append(rest[:300])
+            except (ValueError, IndexError):
+                continue
+        return progressed
+
+    def _finish(self, proc: Proc, att: Attempt, out: Tail, err: Tail) -> None:
+        """Reap the process, kill what it left behind, drain what is left in the pipes."""
+        t_end = _now() + 2.0
+        while proc.status is None and _now() < t_end:
+            if not proc.poll():
+                time.sleep(0.002)
+        if proc.status is None:
+            proc.kill()
+            try:
+                _, proc.status = os.waitpid(proc.pid, 0)
+            except ChildProcessError:
+                proc.status = 0
+        att.status = proc.status
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.sweep()
+        # drain: writers are dead now, so every pipe reaches EOF quickly
+        t_end = _now() + 1.0
+        while proc.open and _now() < t_end:
+            for fd in list(proc.open):
+                try:
+                    data = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    proc.open.discard(fd)
+                    os.close(fd)
+                elif fd == proc.mark_r:
+                    self._markers(proc, data, att, [None] * 0, [])  # late markers: only D matters
+                elif fd == proc.out_r:
+                    out.add(data)
+                else:
+                    err.add(data)
+            if proc.open:
+                time.sleep(0.002)
+        proc.close()
+        self._reap_all()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.kill()
+            try:
+                os.waitpid(self.server.pid, 0)
+            except ChildProcessError:
+                pass
+            self.server.close()
+            self.server = None
+        self.sweep()
+        self._reap_all()
+
+
+def main() -> None:
+    global PROTO_FD, DEVNULL
+    PROTO_FD = os.dup(1)
+    DEVNULL = os.open(os.devnull, os.O_RDWR)
+    os.dup2(DEVNULL, 1)  # anything an import prints must not corrupt the protocol
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    cfg = json.loads(sys.stdin.readline())
+    py = cfg.get("python")
+    if py:
+        os.environ.update(py.get("env") or {})
+        for mod in py.get("preimport", []):
+            try:
+                __import__(mod)
+            except Exception:  # noqa: BLE001 - a missing module is reported by the programs that need it
+                pass
+    sup = Supervisor(cfg)
+    _emit({"ready": True, "pid": os.getpid(), "uid": os.getuid()})
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            job = json.loads(line)
+            try:
+                res = sup.run_job(job)
+            except Exception:  # noqa: BLE001 - never lose the job: report the supervisor's own failure
+                res = {"id": job.get("id"), "error": traceback.format_exc()[-2000:]}
+            _emit(res)
+    finally:
+        sup.close()
+
+
+if __name__ == "__main__":
+    main()

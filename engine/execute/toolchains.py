@@ -1,0 +1,189 @@
+"""Toolchains of the six languages: where they are, their versions (part of every result-cache
+key), and the shared caches the runners build once (Rust crates, the Java runtime classes, Go's
+build cache).
+
+The cache folder is $WORKBENCH_EXEC_CACHE, else `.cache/exec` in a source checkout (where
+scripts/system-deps.sh also puts js-md5), else the user cache dir (XDG).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import glob
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from engine.problems.model import LANGUAGES
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CARGO_REGISTRY = Path("/usr/share/cargo/registry")
+GOCODE = Path("/usr/share/gocode")
+
+
+def exec_cache_dir() -> Path:
+    env = os.environ.get("WORKBENCH_EXEC_CACHE")
+    if env:
+        d = Path(os.path.expanduser(env))
+    elif (PROJECT_ROOT / "pyproject.toml").is_file() and os.access(PROJECT_ROOT, os.W_OK):
+        d = PROJECT_ROOT / ".cache" / "exec"
+    else:
+        from platformdirs import user_cache_dir
+
+        d = Path(user_cache_dir("workbench", appauthor=False)) / "exec"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (several evaluations may prepare the same cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _out(argv: list[str]) -> str:
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        return (p.stdout + p.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+@dataclass(frozen=True)
+class Tool:
+    language: str
+    commands: dict[str, str]          # role -> absolute path
+    version: str
+    missing: tuple[str, ...] = ()     # what is needed and not found (tools, headers, crates, packages)
+    notes: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.language}|{self.version}|{sorted(self.commands.items())}".encode()).hexdigest()[:16]
+
+
+def _which(*names: str) -> str | None:
+    for n in names:
+        p = shutil.which(n)
+        if p:
+            return p
+    return None
+
+
+def node_path_candidates() -> list[Path]:
+    env = os.environ.get("WORKBENCH_NODE_PATH")
+    cands = [Path(p) for p in env.split(os.pathsep)] if env else []
+    cands += [PROJECT_ROOT / ".cache" / "node" / "node_modules", exec_cache_dir() / "node" / "node_modules",
+              Path("/usr/lib/node_modules"), Path("/usr/local/lib/node_modules"), Path("/usr/share/nodejs")]
+    return cands
+
+
+def find_js_md5() -> Path | None:
+    for d in node_path_candidates():
+        if (d / "js-md5").is_dir():
+            return d
+    return None
+
+
+def crate_dir(name: str) -> Path | None:
+    """Newest Debian-packaged source of a crate (librust-<name>-dev)."""
+    found = sorted(glob.glob(str(CARGO_REGISTRY / f"{name}-[0-9]*")),
+                   key=lambda p: [int(x) if x.isdigit() else 0 for x in re.split(r"[.-]", Path(p).name[len(name) + 1:])])
+    return Path(found[-1]) if found else None
+
+
+@functools.lru_cache(maxsize=None)
+def probe(language: str) -> Tool:
+    """Find one language's toolchain (cached for the process)."""
+    if language == "python":
+        missing = []
+        notes = []
+        import importlib.util
+
+        if importlib.util.find_spec("numpy") is None:  # the reference prelude imports it
+            notes.append("numpy is not installed: programs that use it fail as infra_error")
+        return Tool("python", {"python": sys.executable}, sys.version.split()[0], tuple(missing), tuple(notes))
+    if language == "javascript":
+        node = _which("node", "nodejs")
+        if not node:
+            return Tool(language, {}, "", ("node",))
+        md5 = find_js_md5()
+        return Tool(language, {"node": node}, _out([node, "--version"]), () if md5 else ("npm package js-md5",),
+                    extra={"node_path": str(md5) if md5 else ""})
+    if language == "java":
+        javac, java = _which("javac"), _which("java")
+        miss = tuple(n for n, p in (("javac", javac), ("java", java)) if not p)
+        if miss:
+            return Tool(language, {}, "", miss)
+        return Tool(language, {"javac": javac, "java": java}, _out([javac, "-version"]))  # type: ignore[dict-item]
+    if language == "cpp":
+        gpp = _which("g++")
+        if not gpp:
+            return Tool(language, {}, "", ("g++",))
+        miss = []
+        if not Path("/usr/include/boost/any.hpp").exists():
+            miss.append("boost headers (libboost-dev)")
+        if not Path("/usr/include/openssl/md5.h").exists():
+            miss.append("OpenSSL headers (libssl-dev)")
+        return Tool(language, {"g++": gpp}, _out([gpp, "--version"]).splitlines()[0] if _out([gpp, "--version"]) else "",
+                    tuple(miss))
+    if language == "go":
+        go = _which("go")
+        if not go:
+            return Tool(language, {}, "", ("go (golang-go)",))
+        miss = [] if (GOCODE / "src/github.com/stretchr/testify/assert").is_dir() else \
+            ["testify (golang-github-stretchr-testify-dev)"]
+        return Tool(language, {"go": go}, _out([go, "version"]), tuple(miss))
+    if language == "rust":
+        rustc = _which("rustc")
+        if not rustc:
+            return Tool(language, {}, "", ("rustc",))
+        miss = [f"crate {c} (librust-{c}-dev)" for c in ("regex", "regex-syntax", "md5") if crate_dir(c) is None]
+        sysroot = _out([rustc, "--print", "sysroot"]).splitlines()
+        return Tool(language, {"rustc": rustc}, _out([rustc, "--version"]), tuple(miss),
+                    extra={"sysroot": sysroot[-1] if sysroot else ""})
+    raise ValueError(language)
+
+
+def probe_all(languages: tuple[str, ...] | list[str] = LANGUAGES) -> dict[str, Tool]:
+    """Probe several toolchains at once (each asks its compiler for a version: a process each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(languages) or 1) as pool:
+        return dict(zip(languages, pool.map(probe, languages)))
+
+
+def toolchain_dirs(tool: Tool) -> tuple[str, ...]:
+    """Folders a toolchain lives in (mapped into the sandbox when they sit under a hidden root)."""
+    out = set()
+    if tool.language == "rust":
+        # the toolchain itself (its rustc is called directly), not ~/.cargo with its credentials
+        if tool.extra.get("sysroot"):
+            out.add(tool.extra["sysroot"])
+    else:
+        for p in tool.commands.values():
+            real = os.path.realpath(p)
+            out.add(os.path.dirname(os.path.dirname(real)))
+            out.add(os.path.dirname(p))
+    if tool.extra.get("node_path"):
+        out.add(tool.extra["node_path"])
+    return tuple(sorted(d for d in out if d and d != "/" and os.path.isdir(d)))
