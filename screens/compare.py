@@ -1,41 +1,460 @@
-"""Compare screen: runs × checkpoints of this workspace."""
+"""Compare screen: every run checkpoint × validation of the workspace as a matrix (pass@1 per
+task, predicted contest score, valid loss, in-training pass@1), sortable by any column (s
+cycles the column, S reverses). space picks up to two rows: the pane below lists the problems
+gained and lost between them (A → B) with a bootstrap interval that says whether the
+difference is within noise. m marks the highlighted checkpoint to submit (submission.json);
+b builds the submission of the marked checkpoint in a background `workbench submit build`
+process with a progress bar (x cancels). Torch is never imported here.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from typing import Any
 
-from screens.base import EmptyState, WorkbenchScreen
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, ProgressBar, Static
+
+from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+
+_BUILD_PHASES = {"resolve": "resolving", "merge": "merging LoRA", "load": "loading the model",
+                 "generate": "generating", "execute": "executing (predicted score)", "score": "scoring",
+                 "write": "writing files", "zip": "zipping", "check": "checking"}
 
 
 class CompareScreen(WorkbenchScreen):
     MODE = "compare"
     TITLE_TEXT = "Compare"
-    HELP = "Checkpoints of every run side by side, to pick the one to submit."
+    HELP = ("Every checkpoint of every run, with each of its validations, side by side: pass@1 per task, the "
+            "predicted contest score (mean pass@1 over the 13 contest tasks; the tasks still missing otherwise), "
+            "the validation loss and in-training pass@1. s cycles the sort column, S reverses it. space picks a "
+            "row (two at most): with two, the lower pane lists the problems gained and lost (A → B) and a paired "
+            "bootstrap interval of the pass@1 difference says whether it is within noise. escape clears the "
+            "picks. m marks the highlighted checkpoint to submit; b builds its submission (13 generations files, "
+            "zipped and checked) in the background, x cancels. Also: `workbench submit table|diff|mark|build|check`.")
+    BINDINGS = [
+        Binding("s", "cycle_sort", "Sort", id="compare.sort", tooltip="Sort by the next column (best first)"),
+        Binding("S", "reverse_sort", "Reverse", key_display="S", id="compare.sort.reverse",
+                tooltip="Reverse the sort order"),
+        Binding("space", "pick", "Pick", id="compare.pick",
+                tooltip="Pick the highlighted row for the comparison (two at most; again to unpick)"),
+        Binding("escape", "clear_picks", "Clear picks", show=False, id="compare.pick.clear",
+                tooltip="Forget the picked rows"),
+        Binding("m", "mark", "Mark to submit", id="compare.mark",
+                tooltip="Mark the highlighted checkpoint as the one to submit (again to unmark)"),
+        Binding("b", "build", "Build submission", id="compare.build",
+                tooltip="Build the submission files of the marked checkpoint in the background"),
+        Binding("x", "cancel_build", "Cancel build", show=False, id="compare.build.cancel",
+                tooltip="Stop the submission build started here"),
+    ]
+    REFRESH_S = 2.0
 
     def compose_body(self) -> ComposeResult:
-        with Vertical(classes="pane"):
-            yield Static("Checkpoints", classes="pane-title")
+        with Vertical(classes="pane", id="matrix-pane"):
+            yield Static("Checkpoints × tasks", classes="pane-title")
+            yield Static("", id="matrix-info", classes="muted")
             yield EmptyState("", id="compare-empty")
-            yield DataTable(id="checkpoints", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="matrix", cursor_type="row", zebra_stripes=True)
+        with Vertical(classes="pane", id="compare-pane"):
+            yield Static("", id="compare-detail", classes="detail")
+            yield DataTable(id="changes", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="build-label", classes="detail")
+            yield ProgressBar(id="build-progress", show_eta=False)
 
     def on_mount(self) -> None:
-        self.query_one("#checkpoints", DataTable).add_columns("run", "checkpoint", "step", "valid loss")
+        self.query_one("#compare-pane").styles.height = "45%"
+        self.query_one("#changes", DataTable).add_columns("", "task", "problem", "before → after")
+        self.query_one("#changes", DataTable).display = False
+        self.query_one("#build-progress", ProgressBar).display = False
+        self.query_one("#build-label", Static).display = False
+        self._matrix: Any = None
+        self._view: list[Any] = []
+        self._sort: str | None = None
+        self._desc = True
+        self._picks: list[str] = []          # row keys, A then B
+        self._cmp_for: tuple[str, str] | None = None
+        self._proc: subprocess.Popen | None = None
+        self._timer = self.set_interval(self.REFRESH_S, self.refresh_data, pause=True)
         self.refresh_data()
 
-    def refresh_data(self) -> None:
-        from engine.runs import list_runs
+    def on_screen_suspend(self) -> None:
+        self._timer.pause()
 
-        t = self.query_one("#checkpoints", DataTable)
-        t.clear()
-        n = 0
-        for run in list_runs(self.ws.runs_dir):
-            for c in run.checkpoints():
-                vl = c.get("valid_loss")
-                t.add_row(run.id, c["name"], str(c["step"]), f"{vl:.4f}" if isinstance(vl, (int, float)) else "-",
-                          key=f"{run.id}/{c['name']}")
-                n += 1
+    # -- the matrix ---------------------------------------------------------------------------------
+    def refresh_data(self) -> None:
+        self._collect()
+
+    @work(thread=True, exclusive=True, group="compare-collect", name="read checkpoints and validations",
+          exit_on_error=False)
+    def _collect(self) -> None:
+        from engine.compare import collect
+
+        m = collect(self.ws)
+        self.app.call_from_thread(self._show_matrix, m)
+
+    def _show_matrix(self, m: Any) -> None:
+        from textual.css.query import NoMatches
+
+        try:
+            table = self.query_one("#matrix", DataTable)
+        except NoMatches:
+            return
+        self._matrix = m
+        keys = {r.key for r in m.rows}
+        self._picks = [k for k in self._picks if k in keys]
+        if self._sort and self._sort not in {c.key for c in m.columns}:
+            self._sort = None
+        self._fill()
         empty = self.query_one("#compare-empty", EmptyState)
-        empty.display, t.display = not n, bool(n)
-        empty.update("No checkpoints yet.\n\nTrain a run (Runs screen, key 3) to get checkpoints to compare.")
+        empty.display, table.display = not m.rows, bool(m.rows)
+        empty.update("No checkpoints or validations yet.\n\nTrain a run (Runs screen: press 3, then n — or d for "
+                     "the demo), then score checkpoints on the Validation screen (4, then v). They all show up "
+                     "here to compare.")
+        running = any(r.status == "running" for r in m.rows)
+        if running or self._proc is not None:
+            self._timer.resume()
+        else:
+            self._timer.pause()
+        self._update_lower()
+
+    def _fill(self) -> None:
+        from engine.compare import sort_rows
+        from screens.compare_render import best_values, cell, header
+
+        m = self._matrix
+        table = self.query_one("#matrix", DataTable)
+        prev = self._cursor_key()
+        cols = m.columns
+        self._view = sort_rows(m.rows, self._sort, self._desc, m.tasks) if self._sort else list(m.rows)
+        best = best_values(m.rows, cols)
+        heads = [header(c, self._sort, self._desc) for c in cols]
+        cells = [[cell(r, c, best, "AB"[self._picks.index(r.key)] if r.key in self._picks else "") for c in cols]
+                 for r in self._view]
+        same_shape = [str(k.value) for k in table.columns] == [c.key for c in cols] and \
+            [str(k.value) for k in table.rows] == [r.key for r in self._view] and \
+            [str(c.label) for c in table.columns.values()] == [str(h) for h in heads]
+        if same_shape:      # a periodic refresh: update in place, the cursor and scroll stay put
+            for r, row_cells in zip(self._view, cells):
+                for c, v in zip(cols, row_cells):
+                    table.update_cell(r.key, c.key, v, update_width=True)
+        else:
+            table.clear(columns=True)
+            for c, h in zip(cols, heads):
+                table.add_column(h, key=c.key)
+            for r, row_cells in zip(self._view, cells):
+                table.add_row(*row_cells, key=r.key)
+            if prev:
+                self._move_to(prev)
+        info = f"{len(m.rows)} rows"
+        if self._sort:
+            title = next((c.title for c in cols if c.key == self._sort), self._sort)
+            info += f" · sorted by {title} {'▼' if self._desc else '▲'}"
+        if self._picks:
+            info += f" · picked {len(self._picks)}/2"
+        info += f" · marked: {m.mark.describe()}" if m.mark else " · nothing marked to submit (m)"
+        if m.failed_validations:
+            info += f" · {m.failed_validations} failed validations hidden"
+        self.query_one("#matrix-info", Static).update(info)
+
+    def _cursor_key(self) -> str | None:
+        t = self.query_one("#matrix", DataTable)
+        if not self._view or t.cursor_row is None or t.cursor_row >= len(self._view):
+            return None
+        return self._view[t.cursor_row].key
+
+    def _current(self) -> Any:
+        key = self._cursor_key()
+        return next((r for r in self._view if r.key == key), None)
+
+    def _move_to(self, key: str) -> None:
+        t = self.query_one("#matrix", DataTable)
+        for i, r in enumerate(self._view):
+            if r.key == key:
+                t.move_cursor(row=i)
+                return
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "matrix" and len(self._picks) < 2:
+            self._update_lower()
+
+    # -- sorting ----------------------------------------------------------------------------------
+    def _sort_keys(self) -> list[str | None]:
+        cols = self._matrix.columns if self._matrix else []
+        numeric = [c.key for c in cols if c.better is not None and c.key != "step"]
+        return [None, *numeric, "step", "run"]
+
+    def action_cycle_sort(self) -> None:
+        if not self._matrix:
+            return
+        keys = self._sort_keys()
+        i = keys.index(self._sort) if self._sort in keys else 0
+        self._sort = keys[(i + 1) % len(keys)]
+        col = next((c for c in self._matrix.columns if c.key == self._sort), None)
+        self._desc = bool(col and col.better == "high")
+        self._fill()
+        self.notify(f"sorted by {col.title}" if col else "default order (runs, then steps)", timeout=1.5)
+
+    def action_reverse_sort(self) -> None:
+        if not self._matrix or not self._sort:
+            self.notify("pick a sort column first (s)", timeout=2)
+            return
+        self._desc = not self._desc
+        self._fill()
+
+    # -- picking two rows and comparing -----------------------------------------------------------
+    def action_pick(self) -> None:
+        key = self._cursor_key()
+        if not key:
+            return
+        if key in self._picks:
+            self._picks.remove(key)
+        else:
+            if len(self._picks) == 2:
+                self._picks.pop(0)
+            self._picks.append(key)
+        self._fill()
+        self._update_lower()
+
+    def action_clear_picks(self) -> None:
+        if self._picks:
+            self._picks = []
+            self._fill()
+            self._update_lower()
+
+    def _update_lower(self) -> None:
+        from screens.compare_render import row_details
+
+        detail = self.query_one("#compare-detail", Static)
+        changes = self.query_one("#changes", DataTable)
+        if self._matrix is None:
+            return
+        if len(self._picks) == 2:
+            rows = {r.key: r for r in self._matrix.rows}
+            a, b = rows[self._picks[0]], rows[self._picks[1]]
+            missing = [r for r in (a, b) if not r.validation or r.status != "completed"]
+            if missing:
+                changes.display = False
+                self._cmp_for = None
+                detail.update(Text("\n".join(f"{r.label}: " + ("not validated yet — score it on the Validation "
+                                                                   "screen (4, then v) to compare problem by problem"
+                                                                   if not r.validation else f"its validation is {r.status}")
+                                             for r in missing), style="yellow"))
+                return
+            pair = (a.validation, b.validation)
+            if pair != self._cmp_for:
+                self._cmp_for = pair
+                detail.update(Text("comparing ...", style="dim"))
+                self._compare(a.validation, b.validation, (f"{a.label} ({a.taskset})", f"{b.label} ({b.taskset})"))
+            return
+        self._cmp_for = None
+        changes.display = False
+        row = self._current()
+        if row is None:
+            detail.update(Text("Highlight a row for its details; space picks two to compare.", style="dim"))
+            return
+        t = row_details(row, self._matrix.mark)
+        t.append("\nspace picks this row for a comparison (two rows)", style="dim")
+        detail.update(t)
+
+    @work(thread=True, exclusive=True, group="compare-pair", name="compare two validations", exit_on_error=False)
+    def _compare(self, a: str, b: str, labels: tuple[str, str]) -> None:
+        from engine.compare import compare_validations
+        from engine.validate.store import ValidationDir
+
+        cmp = compare_validations(ValidationDir(self.ws.validations_dir / a), ValidationDir(self.ws.validations_dir / b),
+                                  labels=labels)
+        self.app.call_from_thread(self._show_comparison, cmp)
+
+    def _show_comparison(self, cmp: Any) -> None:
+        from screens.compare_render import comparison_text
+
+        if self._cmp_for != (cmp.a, cmp.b):
+            return       # the picks changed meanwhile
+        self.query_one("#compare-detail", Static).update(comparison_text(cmp))
+        table = self.query_one("#changes", DataTable)
+        table.clear()
+        for kind, items in (("+", cmp.gains), ("−", cmp.losses)):
+            for c in items:
+                table.add_row(Text(kind, style="bold green" if kind == "+" else "bold red"), c.task, c.task_id,
+                              f"{c.before} → {c.after}", key=f"{kind}{c.uid}")
+        table.display = bool(cmp.gains or cmp.losses)
+
+    # -- marking and building ----------------------------------------------------------------------
+    def action_mark(self) -> None:
+        from engine.compare import clear_mark, mark_checkpoint
+
+        row = self._current()
+        if row is None:
+            self.notify("no row highlighted", timeout=2)
+            return
+        if row.marked:
+            clear_mark(self.ws)
+            self.notify("mark removed", timeout=2)
+        else:
+            if not row.spec:
+                self.notify("this row names no checkpoint to submit", severity="warning")
+                return
+            try:
+                if row.run and not row.checkpoint_exists:
+                    mark = mark_checkpoint(self.ws, None, validation=row.validation)
+                else:
+                    mark = mark_checkpoint(self.ws, row.spec,
+                                           validation=row.validation if row.status == "completed" else None)
+            except Exception as e:  # noqa: BLE001 - shown to the user, nothing else to do
+                self.app.show_error("cannot mark this checkpoint", str(e))  # type: ignore[attr-defined]
+                return
+            self.notify(f"marked to submit: {mark.describe()} — b builds the submission", timeout=4)
+        self.refresh_data()
+
+    def action_build(self) -> None:
+        from screens.dialogs import ConfirmDialog
+
+        if self._proc is not None:
+            self.notify("a submission build is already running (x cancels it)", severity="warning")
+            return
+        mark = self._matrix.mark if self._matrix else None
+        if mark is None:
+            self.notify("mark a checkpoint first: highlight it and press m", severity="warning", timeout=4)
+            return
+        row = next((r for r in self._matrix.rows if r.marked and r.validation == mark.validation), None)
+        how = "reusing the generations of its validation when they are complete and greedy, else generating " \
+              "all 13 contest tasks (greedy; can take long)"
+        if row is not None and row.contest_score is not None and row.greedy and (row.fraction or 1) >= 1:
+            how = f"from validation {mark.validation} (complete and greedy: no generation needed)"
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self._start_build()
+
+        self.app.push_screen(ConfirmDialog(f"Build the contest submission of {mark.describe()}?\n\n{how}.\n"
+                                           "Output: submissions/<model>/generations_<model>.zip"), go)
+
+    def _start_build(self) -> None:
+        argv = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "submit", "build",
+                "--progress-jsonl"]
+        label = self.query_one("#build-label", Static)
+        label.display = True
+        label.update("starting `workbench submit build` ...")
+        bar = self.query_one("#build-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+        self._run_build(argv)
+
+    @work(thread=True, exclusive=True, group="compare-build", name="submission build", exit_on_error=False)
+    def _run_build(self, argv: list[str]) -> None:
+        err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
+                                env=env, start_new_session=True)
+        self._proc = proc
+        error, done = "", {}
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                try:
+                    ev = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if ev.get("event") == "progress":
+                    self.app.call_from_thread(self._on_build_progress, ev)
+                elif ev.get("event") == "error":
+                    error = str(ev.get("message", ""))
+                elif ev.get("event") == "done":
+                    done = ev
+            rc = proc.wait()
+        finally:
+            self._proc = None
+        err.seek(0)
+        tail = err.read()[-3000:]
+        err.close()
+        self.app.call_from_thread(self._on_build_finished, done, rc, error)
+        if rc != 0 and rc != -signal.SIGTERM and not done:
+            raise RuntimeError(error or f"`workbench submit build` exited with code {rc}:\n{tail}")
+
+    def _on_build_progress(self, ev: dict[str, Any]) -> None:
+        from textual.css.query import NoMatches
+
+        try:
+            bar = self.query_one("#build-progress", ProgressBar)
+            label = self.query_one("#build-label", Static)
+        except NoMatches:
+            return
+        phase = str(ev.get("phase", ""))
+        label.update(f"building: {_BUILD_PHASES.get(phase, phase)} {ev.get('done', 0)}/{ev.get('total', '?')}")
+        bar.update(total=max(1, int(ev.get("total") or 1)), progress=int(ev.get("done") or 0))
+
+    def _on_build_finished(self, done: dict[str, Any], rc: int, error: str) -> None:
+        from textual.css.query import NoMatches
+
+        try:
+            self.query_one("#build-progress", ProgressBar).display = False
+            label = self.query_one("#build-label", Static)
+        except NoMatches:
+            return
+        if done:
+            t = Text()
+            if done.get("contest_ready"):
+                t.append("ready to submit: ", style="bold green")
+            elif done.get("ok"):
+                t.append("built (not a complete contest submission): ", style="bold yellow")
+            else:
+                t.append("built, but the check failed: ", style="bold red")
+            t.append(str(done.get("zip") or done.get("merged") or ""))
+            t.append(f"\n{'reused' if done.get('reused') else 'generated'}: validation {done.get('validation')}",
+                     style="dim")
+            for e in (done.get("errors") or [])[:4]:
+                t.append(f"\n{e}", style="red")
+            label.update(t)
+            self.notify("submission built", timeout=3)
+        elif rc == -signal.SIGTERM:
+            label.update("build cancelled")
+        else:
+            label.update(Text(f"build failed: {error or f'exit code {rc}'}", style="red"))
+        self.refresh_data()
+
+    def action_cancel_build(self) -> None:
+        proc = self._proc
+        if proc is None:
+            self.notify("no submission build was started from this screen", timeout=2)
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.notify("cancelling the build ...", timeout=2)
+
+    # -- palette ------------------------------------------------------------------------------------
+    def palette_commands(self) -> list[PaletteCommand]:
+        cmds = [PaletteCommand("compare: sort by next column", "Cycle the sort column (best first)",
+                               self.action_cycle_sort),
+                PaletteCommand("compare: reverse sort", "Reverse the sort order", self.action_reverse_sort),
+                PaletteCommand("compare: pick row", "Pick the highlighted row for a two-row comparison",
+                               self.action_pick),
+                PaletteCommand("compare: mark to submit", "Mark (or unmark) the highlighted checkpoint as the one "
+                               "to submit", self.action_mark),
+                PaletteCommand("compare: build submission", "Build the marked checkpoint's contest submission",
+                               self.action_build)]
+        for key, title in (("contest", "contest score"), ("pass@1", "pass@1"), ("valid_loss", "valid loss")):
+            cmds.append(PaletteCommand(f"compare: sort by {title}", f"Sort the matrix by {title}, best first",
+                                       lambda k=key: self._sort_by(k)))
+        if self._picks:
+            cmds.append(PaletteCommand("compare: clear picks", "Forget the picked rows", self.action_clear_picks))
+        if self._proc is not None:
+            cmds.append(PaletteCommand("compare: cancel build", "Stop the submission build", self.action_cancel_build))
+        return cmds
+
+    def _sort_by(self, key: str) -> None:
+        if not self._matrix:
+            return
+        col = next((c for c in self._matrix.columns if c.key == key), None)
+        self._sort, self._desc = key, bool(col and col.better == "high")
+        self._fill()

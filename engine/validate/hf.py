@@ -237,7 +237,8 @@ class HFBackend:
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p,
                           top_k=settings.top_k)     # 0 = off (None would mean the model's default, often 50)
         else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            # num_beams=1: a model's generation_config asking for beam search must not turn greedy into it
+            kwargs.update(do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None)
         with torch.no_grad():
             gen = self.model.generate(input_ids=input_ids.to(dev), attention_mask=attn.to(dev), **kwargs)
         gen = gen[:, width:].tolist()

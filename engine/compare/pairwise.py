@@ -1,0 +1,121 @@
+"""Two validations side by side, problem by problem: which problems B solves that A did not
+(gains), which it lost, and whether the pass@1 difference is more than noise (a paired
+bootstrap over the problems both scored; per task too, and for the predicted contest score
+when both scored all 13 contest tasks).
+
+    cmp = compare_validations(open_validation(d, "a"), open_validation(d, "b"))
+    cmp.overall.verdict()   # '+3.1 points, 95% CI [-1.2, 7.4]: within noise'
+    cmp.gains, cmp.losses   # [Change(uid, task, task_id, language, before, after), ...]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.compare.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Interval, paired_bootstrap
+from engine.errors import WorkbenchError
+from engine.validate.tasks import CONTEST_TASKS
+
+
+@dataclass(frozen=True)
+class Change:
+    uid: str
+    task: str
+    task_id: str
+    language: str
+    before: str      # A's verdict (n = 1) or "c/n passed"
+    after: str
+    rate_before: float
+    rate_after: float
+
+
+@dataclass
+class Comparison:
+    a: str                                     # validation ids
+    b: str
+    a_label: str
+    b_label: str
+    common: int                                # problems scored in both
+    only_a: int                                # problems only A scored (other task set / subset)
+    only_b: int
+    overall: Interval                          # mean over common problems of (B - A)
+    tasks: dict[str, Interval] = field(default_factory=dict)
+    contest: Interval | None = None            # difference of the contest score (13 tasks, macro)
+    gains: list[Change] = field(default_factory=list)
+    losses: list[Change] = field(default_factory=list)
+    pass_a: float | None = None                # pass@1 of each over the common problems
+    pass_b: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "a_label": self.a_label, "b_label": self.b_label, "common": self.common,
+                "only_a": self.only_a, "only_b": self.only_b, "pass_a": self.pass_a, "pass_b": self.pass_b,
+                "overall": self.overall.to_dict(), "tasks": {t: i.to_dict() for t, i in self.tasks.items()},
+                "contest": self.contest.to_dict() if self.contest else None,
+                "gains": [asdict(c) for c in self.gains], "losses": [asdict(c) for c in self.losses]}
+
+
+def _shown(p: dict[str, Any]) -> str:
+    if p["n"] == 1:
+        return next((v for v, c in p["verdicts"].items() if c and v != "infra_error"), "?")
+    return f"{p['c']}/{p['n']} passed"
+
+
+def _label(meta: dict[str, Any], vid: str) -> str:
+    ck = meta.get("checkpoint") or {}
+    return str(ck.get("label") or ck.get("model") or vid)
+
+
+def compare_validations(a: Any, b: Any, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
+                        confidence: float = DEFAULT_CONFIDENCE, labels: tuple[str, str] | None = None) -> Comparison:
+    """A = before, B = after. Problems are matched by uid (task/task_id); a problem counts
+    as solved at a pass rate >= 0.5 (pass/fail at n = 1). Infra errors are left out, as in
+    the scores. `labels` name the two sides (default: the checkpoints' labels)."""
+    from engine.validate.score import per_problem
+
+    for v in (a, b):
+        if v.status() != "completed":
+            raise WorkbenchError(f"validation {v.id} is {v.status()}: compare completed validations only")
+    pa, pb = per_problem(a.results()), per_problem(b.results())
+    if not pa or not pb:
+        empty = a.id if not pa else b.id
+        raise WorkbenchError(f"validation {empty} has no per-problem results (results.jsonl)")
+    common = [u for u in pa if u in pb and pa[u]["pass_rate"] is not None and pb[u]["pass_rate"] is not None]
+    diffs = [pb[u]["pass_rate"] - pa[u]["pass_rate"] for u in common]
+    tasks_of = [pa[u]["task"] for u in common]
+    kw = {"resamples": resamples, "seed": seed, "confidence": confidence}
+    overall = paired_bootstrap(diffs, **kw)
+    per_task: dict[str, Interval] = {}
+    order = list(dict.fromkeys(tasks_of))
+    for t in order:
+        per_task[t] = paired_bootstrap([d for d, tt in zip(diffs, tasks_of) if tt == t], **kw)
+    contest = None
+    if all(t in per_task for t in CONTEST_TASKS):
+        idx = [i for i, t in enumerate(tasks_of) if t in CONTEST_TASKS]
+        contest = paired_bootstrap([diffs[i] for i in idx], strata=[tasks_of[i] for i in idx], macro=True, **kw)
+    gains, losses = [], []
+    for u in common:
+        x, y = pa[u], pb[u]
+        sa, sb = x["pass_rate"] >= 0.5, y["pass_rate"] >= 0.5
+        if sa == sb:
+            continue
+        ch = Change(u, x["task"], str(x["task_id"]), x["language"], _shown(x), _shown(y), x["pass_rate"], y["pass_rate"])
+        (gains if sb else losses).append(ch)
+    rank = {t: i for i, t in enumerate(order)}
+    key = lambda c: (rank.get(c.task, 0), _natural(c.task_id))  # noqa: E731
+    n = len(common)
+    return Comparison(
+        a=a.id, b=b.id, a_label=labels[0] if labels else _label(a.meta(), a.id),
+        b_label=labels[1] if labels else _label(b.meta(), b.id), common=n,
+        only_a=sum(1 for u in pa if u not in pb), only_b=sum(1 for u in pb if u not in pa),
+        overall=overall, tasks=per_task, contest=contest, gains=sorted(gains, key=key),
+        losses=sorted(losses, key=key),
+        pass_a=sum(pa[u]["pass_rate"] for u in common) / n if n else None,
+        pass_b=sum(pb[u]["pass_rate"] for u in common) / n if n else None)
+
+
+def _natural(s: str) -> tuple[Any, ...]:
+    """'Python/10' after 'Python/9'."""
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s))
