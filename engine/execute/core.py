@@ -259,7 +259,9 @@ def drive_batches(ctx: Context, plan: BatchPlan, groups: list[list[Unit]]) -> No
                 for i in sorted(blamed):
                     ctx.submit(P_SINGLE, single(units[i]))
                 ctx.submit(P_BUILD, batch(rest, round_ + 1))
-            elif len(units) <= 4 or round_ >= plan.rounds + 3:
+            elif len(units) <= 4 or round_ >= plan.rounds + 3 or len(blamed) == len(units):
+                # (every unit has errors in its own lines -- typical of an untrained model's
+                # output: bisecting would only rebuild the same failures; each gets its solo build)
                 for u in units:
                     ctx.submit(P_SINGLE, single(u))
             else:  # nothing attributable: bisect
