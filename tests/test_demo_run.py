@@ -57,14 +57,33 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert sorted(run.read_info()["tasks"]) == ["javascript", "python"]
     # training with in-training validation: pass@1 at step 0 and at the end, per language
     steps = [c["step"] for c in result["curve"]]
-    assert steps == [0, 30]
+    assert steps == [0, 15, 30]
     assert all(c["pass@1/python"] is not None and c["pass@1/javascript"] is not None for c in result["curve"])
     assert result["validation_s_per_eval"] > 0 and result["train_s"] > 0
     metrics = read_metrics(run)
     assert any("loss/python" in r for r in metrics) and any("valid_loss/javascript" in r for r in metrics)
-    # validation of the final checkpoint on every held-out problem, on disk
-    (name, v), = result["validations"].items()
-    summary = json.loads((ws / "validations" / v["id"] / "summary.json").read_text())
+    # the first and the last checkpoint scored on every held-out problem, on disk
+    assert sorted(result["validations"]) == ["step-0000015", "step-0000030"]
+    first, last = result["validations"]["step-0000015"], result["validations"]["step-0000030"]
+    summary = json.loads((ws / "validations" / last["id"] / "summary.json").read_text())
     assert summary["n_problems"] == sum(1 for _ in open(ws / "data" / "toy" / "heldout.jsonl"))
     assert set(summary["languages"]) == {"python", "javascript"}
-    assert summary["pass@1"] == v["pass@1"]
+    assert summary["pass@1"] == last["pass@1"]
+
+    def cli_json(*args: str) -> dict:
+        out = run_cli("--workspace", str(ws), *args, "--json", timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout)
+
+    # compare: the matrix holds both checkpoints with their validation and in-training pass@1
+    rows = {r["checkpoint"]: r for r in cli_json("submit", "table")["rows"] if r["run"] == run.id}
+    assert rows["step-0000030"]["validation"] == last["id"] and rows["step-0000030"]["pass_at_1"] == last["pass@1"]
+    assert rows["step-0000030"]["train_pass"]["pass@1"] == result["curve"][-1]["pass@1"]
+    assert rows["step-0000015"]["valid_loss"] > rows["step-0000030"]["valid_loss"]
+    diff = cli_json("submit", "diff", first["id"], last["id"])
+    assert "overall" in json.dumps(diff)
+    # mark the last checkpoint, build a (trial, toy-task) submission from its validation, check it
+    cli_json("submit", "mark", f"{run.id}@30", "--validation", last["id"])
+    tasks = "data/toy/heldout/python.jsonl,data/toy/heldout/javascript.jsonl"
+    build = cli_json("submit", "build", "--from-validation", last["id"], "--tasks", tasks)
+    assert build["check"]["ok"], build["check"]

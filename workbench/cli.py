@@ -20,7 +20,7 @@ app = typer.Typer(
     help="A keyboard-driven workbench for code-LLM fine-tuning competitions. "
          "Run without a command to open the app.",
     invoke_without_command=True, no_args_is_help=False, add_completion=False,
-    pretty_exceptions_enable=False, rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data", help="Datasets: catalog, load, convert, stats, filter, dedup, decontaminate.")
 app.add_typer(mix.app, name="mix", help="Mixtures: tasks, weights and budgets, balance, materialise, MFTCoder interop.")

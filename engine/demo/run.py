@@ -69,7 +69,7 @@ def demo_config(steps: int | None = None) -> Any:
     if steps is not None:
         data = cfg.model_dump(mode="json")
         data["loop"]["max_steps"] = steps
-        every = max(1, min(cfg.validation.every, steps))
+        every = max(1, min(cfg.validation.every, steps // 2))  # at least two checkpoints to compare
         data["validation"]["every"] = every
         data["loop"]["eval_every"] = every
         data["loop"]["save_every"] = every
