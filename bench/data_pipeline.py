@@ -252,8 +252,8 @@ def main() -> None:
             t0 = time.perf_counter()
             rep = process(ws, "bench", ProcessOptions(inputs=["bench"]), force=True)
             elapsed = time.perf_counter() - t0
-        print(f"\npipeline (convert + normalise + quality + language + syntax + tokens + decontaminate "
-              f"+ exact/near dedup + stats + write):")
+        print("\npipeline (convert + normalise + quality + language + syntax + tokens + decontaminate "
+              "+ exact/near dedup + stats + write):")
         print(f"  {len(rows)} rows in {elapsed:.1f}s = {len(rows) / elapsed:,.0f} rows/s; {mem.mib()}")
         print("  stage seconds: " + ", ".join(f"{k} {v}" for k, v in rep["seconds"].items()))
         print(f"  kept {rep['kept']}; dropped " + ", ".join(f"{k} {v}" for k, v in rep["dropped"].items() if v))

@@ -9,12 +9,10 @@ process with a progress bar (x cancels). Torch is never imported here.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 from typing import Any
 
 from rich.text import Text
@@ -351,34 +349,16 @@ class CompareScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="compare-build", name="submission build", exit_on_error=False)
     def _run_build(self, argv: list[str]) -> None:
-        err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
-                                env=env, start_new_session=True)
-        self._proc = proc
-        error, done = "", {}
+        from screens.cli_jobs import run_progress_command
+
         try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                try:
-                    ev = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if ev.get("event") == "progress":
-                    self.app.call_from_thread(self._on_build_progress, ev)
-                elif ev.get("event") == "error":
-                    error = str(ev.get("message", ""))
-                elif ev.get("event") == "done":
-                    done = ev
-            rc = proc.wait()
+            res = run_progress_command(argv, on_progress=lambda ev: self.app.call_from_thread(self._on_build_progress, ev),
+                                       on_start=lambda p: setattr(self, "_proc", p))
         finally:
             self._proc = None
-        err.seek(0)
-        tail = err.read()[-3000:]
-        err.close()
-        self.app.call_from_thread(self._on_build_finished, done, rc, error)
-        if rc != 0 and rc != -signal.SIGTERM and not done:
-            raise RuntimeError(error or f"`workbench submit build` exited with code {rc}:\n{tail}")
+        self.app.call_from_thread(self._on_build_finished, res.done, res.rc, res.error)
+        if res.rc != 0 and res.rc != -signal.SIGTERM and not res.done:
+            raise RuntimeError(res.error or f"`workbench submit build` exited with code {res.rc}:\n{res.stderr_tail}")
 
     def _on_build_progress(self, ev: dict[str, Any]) -> None:
         from textual.css.query import NoMatches

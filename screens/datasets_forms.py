@@ -3,7 +3,6 @@ validated by the engine's ProcessOptions before the form closes."""
 
 from __future__ import annotations
 
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding

@@ -14,6 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import RichLog, SelectionList, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
+from engine.runs.registry import fmt_eta
+
 MAX_POINTS = 1500  # per series drawn; longer series are thinned (every k-th point, last kept)
 
 CHARTS = [
@@ -26,13 +28,6 @@ CHARTS = [
     ("weights", "Task weights", ["weight/{task}"]),
     ("mem", "GPU memory GB", ["gpu_mem_gb"]),
 ]
-
-
-def fmt_eta(s: Any) -> str:
-    if not isinstance(s, (int, float)) or not math.isfinite(s):
-        return "-"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 def _num(v: Any, fmt: str = ".4f") -> str:
@@ -130,13 +125,9 @@ class RunMonitor(Vertical):
         return list(self.query_one("#task-toggles", SelectionList).selected)
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
-        xs, ys = [], []
-        for r in self.records:
-            v = r.get(key)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-                xs.append(r["step"])
-                ys.append(float(v))
-        return xs, ys
+        from engine.runs.metrics import series
+
+        return series(self.records, key)
 
     def chart_keys(self, tab: str) -> list[tuple[str, str]]:
         """(label, metric key) drawn on a chart: per selected task, plus the aggregate."""

@@ -7,11 +7,9 @@ jumps to the next failing one. v scores a checkpoint (a run's or any path) in a 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import tempfile
 import threading
 from typing import Any
 
@@ -390,35 +388,16 @@ class ValidationScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="validation-run", name="validation run", exit_on_error=False)
     def _run_validation(self, argv: list[str]) -> None:
-        err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
-                                env=env, start_new_session=True)
-        self._proc = proc
-        error = ""
-        done: dict[str, Any] = {}
+        from screens.cli_jobs import run_progress_command
+
         try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                try:
-                    ev = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if ev.get("event") == "progress":
-                    self.app.call_from_thread(self._on_progress, ev)
-                elif ev.get("event") == "error":
-                    error = str(ev.get("message", ""))
-                elif ev.get("event") == "done":
-                    done = ev
-            rc = proc.wait()
+            res = run_progress_command(argv, on_progress=lambda ev: self.app.call_from_thread(self._on_progress, ev),
+                                       on_start=lambda p: setattr(self, "_proc", p))
         finally:
             self._proc = None
-        err.seek(0)
-        tail = err.read()[-3000:]
-        err.close()
-        self.app.call_from_thread(self._on_finished, done, rc)
-        if rc != 0 and rc != -signal.SIGTERM:
-            raise RuntimeError(error or f"`workbench eval run` exited with code {rc}:\n{tail}")
+        self.app.call_from_thread(self._on_finished, res.done, res.rc)
+        if res.rc != 0 and res.rc != -signal.SIGTERM:
+            raise RuntimeError(res.error or f"`workbench eval run` exited with code {res.rc}:\n{res.stderr_tail}")
 
     def _on_progress(self, ev: dict[str, Any]) -> None:
         from textual.css.query import NoMatches

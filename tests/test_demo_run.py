@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InputError
 from engine.runs import RunDir, RunState
 from tests.conftest import run_cli
 from tests.train_support import read_metrics, tiny_config, toy_build

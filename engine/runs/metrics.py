@@ -12,7 +12,7 @@ import os
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 
 def _clean(v: Any) -> Any:
@@ -20,6 +20,17 @@ def _clean(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def series(records: Iterable[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    """(steps, values) for one metric key, skipping records without it (null, NaN, inf)."""
+    xs, ys = [], []
+    for r in records:
+        v = r.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            xs.append(r["step"])
+            ys.append(float(v))
+    return xs, ys
 
 
 class MetricsWriter:
@@ -137,14 +148,7 @@ class MetricsReader(_Tail):
         return self.records[-1] if self.records else None
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
-        """(steps, values) for one metric key, skipping records without it (null, NaN, inf)."""
-        xs, ys = [], []
-        for r in self.records:
-            v = r.get(key)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-                xs.append(r["step"])
-                ys.append(float(v))
-        return xs, ys
+        return series(self.records, key)
 
     def keys(self) -> list[str]:
         seen: dict[str, None] = {}

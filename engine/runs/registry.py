@@ -81,6 +81,16 @@ class RunSummary:
         return None
 
 
+def fmt_eta(s: Any) -> str:
+    """Seconds left as '4m05s' / '2h07m'; '-' when unknown."""
+    import math
+
+    if not isinstance(s, (int, float)) or isinstance(s, bool) or not math.isfinite(s):
+        return "-"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
 def _last_metric(run: RunDir, key: str) -> tuple[Any, dict[str, Any] | None]:
     """Value of `key` in the last record that has it, reading only the file's tail."""
     path = run.metrics_path

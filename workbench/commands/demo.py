@@ -45,7 +45,7 @@ def run_cmd(steps: int = typer.Option(None, "--steps", min=1, help="Training ste
     measured in the sandbox every 100 steps, climbs from 0 to ~95%+. Runs detached (it survives
     this command); without --detach this command follows it and prints the figures."""
     from engine.demo import run as demo
-    from engine.runs import MetricsReader, TERMINAL_STATES
+    from engine.runs import MetricsReader
     from engine.runs.layout import process_alive
 
     ws = STATE.workspace()

@@ -6,16 +6,10 @@ import time
 
 import typer
 
+from engine.runs.registry import fmt_eta
 from workbench.context import STATE, emit_json, guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
-
-
-def _fmt_eta(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 @app.command("list")
@@ -36,7 +30,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
     for r in rows:
         step = f"{r.step}/{r.total_steps}" if r.total_steps else str(r.step)
         loss = f"{r.loss:.4f}" if isinstance(r.loss, (int, float)) else "-"
-        typer.echo(f"{r.id:44} {r.state.value:10} {step:>11} {loss:>8} {_fmt_eta(r.eta_s):>8}")
+        typer.echo(f"{r.id:44} {r.state.value:10} {step:>11} {loss:>8} {fmt_eta(r.eta_s):>8}")
 
 
 @app.command("show")

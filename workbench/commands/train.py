@@ -193,10 +193,10 @@ def status_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part 
     if as_json:
         emit_json(out)
         return
-    from workbench.commands.runs import _fmt_eta
+    from engine.runs.registry import fmt_eta
 
     typer.echo(f"{run.id}  {s.state.value}  step {s.step}/{s.total_steps or '?'}  "
-               f"loss {s.loss if s.loss is None else round(s.loss, 4)}  ETA {_fmt_eta(s.eta_s)}")
+               f"loss {s.loss if s.loss is None else round(s.loss, 4)}  ETA {fmt_eta(s.eta_s)}")
     if s.message:
         typer.echo(f"  {s.message}")
     if last_valid:
