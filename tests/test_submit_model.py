@@ -98,7 +98,9 @@ def test_build_with_the_tiny_model(lora_ws, tmp_path: Path) -> None:
             json.loads((res.folder / f"generations_{t}_tiny-lora.json").read_text())
     raw1 = [g["raw"] for g in v.generations()]
     raw2 = [g["raw"] for g in ValidationDir(ws.validations_dir / res2.validation).generations()]
-    assert raw1 == raw2 and len(set(raw1)) > 1 and all(raw1)       # same non-trivial greedy text
+    # the same greedy text (the random tiny model may repeat one string for every prompt: the
+    # logits-level equality of merged vs adapter is asserted in test_merged_model_folder)
+    assert raw1 == raw2 and all(raw1)
 
 
 def _settings():

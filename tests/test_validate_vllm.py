@@ -28,9 +28,9 @@ def test_vllm_backend_matches_transformers_greedy(demo_root, tiny_model_dir, tor
     b = run_validation(ws=ws, model="tiny", tasks="toy", fmt="chat", backend="vllm", settings=settings, limit=6,
                        label="vllm-cpu", compare_modes=False)
     assert b.meta["backend_info"]["backend"] == "vllm" and b.meta["backend_info"]["cpu_build"] is True
-    assert len(b.generations) == len(a.generations) == 6
+    assert len(b.generations) == len(a.generations) == 12  # the toy set: 6 per language task
     same = sum(x["raw"] == y["raw"] for x, y in zip(a.generations, b.generations))
-    assert same >= 5, [(x["raw"][:40], y["raw"][:40]) for x, y in zip(a.generations, b.generations)]
+    assert same >= 10, [(x["raw"][:40], y["raw"][:40]) for x, y in zip(a.generations, b.generations)]
     assert all(g["tokens"] > 0 for g in b.generations)
     assert b.dir is not None and (b.dir.path / "summary.json").is_file()
-    assert b.summary["n_problems"] == 6 and b.summary["pass@1"] is not None
+    assert b.summary["n_problems"] == 12 and b.summary["pass@1"] is not None
