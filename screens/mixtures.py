@@ -161,8 +161,8 @@ class MixturesScreen(WorkbenchScreen):
             rows.append((name, str(len(spec.tasks)) if spec else "-", state))
         if [k.value for k in t.rows] == names:  # same mixtures: update in place (the cursor stays put)
             for name, tasks, state in rows:
-                t.update_cell(name, self._cols[1], tasks)
-                t.update_cell(name, self._cols[2], state)
+                t.update_cell(name, self._cols[1], tasks, update_width=True)
+                t.update_cell(name, self._cols[2], state, update_width=True)
             return
         self._filling = True
         t.clear()

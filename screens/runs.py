@@ -114,7 +114,7 @@ class RunsScreen(WorkbenchScreen):
         else:  # update cells in place: no flicker, cursor kept
             for k in keys:
                 for col, val in zip(t.columns, rows[k]):
-                    t.update_cell(k, col, val)
+                    t.update_cell(k, col, val, update_width=True)
         empty = self.query_one("#runs-empty", EmptyState)
         empty.display, t.display = not keys, bool(keys)
         empty.update("No runs yet.\n\nPress [b]d[/b] to run the demo: the tiny model learns the toy curriculum "

@@ -135,7 +135,7 @@ class ValidationScreen(WorkbenchScreen):
         else:
             for k, cells in rows:
                 for col, val in zip(t.columns, cells):
-                    t.update_cell(k, col, val)
+                    t.update_cell(k, col, val, update_width=True)
         empty = self.query_one("#validation-empty", EmptyState)
         empty.display, t.display = not keys, bool(keys)
         empty.update("No validations yet.\n\nPress v to score a checkpoint (or run "

@@ -56,8 +56,15 @@ async def test_monitor_charts_toggles_and_control_keys(workspace: Workspace) -> 
         with MetricsWriter(run.metrics_path) as w:
             w.log(21, {"loss": 5.8, "loss/python": 5.4, "loss/javascript": 6.3, "lr": 9e-4})
             w.log(25, {"valid_loss/python": 5.0, "valid_loss/javascript": 6.0, "valid_loss": 5.5})
+        run.write_status(RunState.RUNNING, step=100, total_steps=100, eta_s=5, phase="training")
         await pilot.pause(1.5)
         assert len(mon.records) == 23 and mon.series("loss/python")[0][-1] == 21
+        # cells that grow while the run goes on widen their column instead of being cut
+        from textual.widgets import DataTable
+
+        table = app.screen.query_one("#runs", DataTable)
+        step_col = list(table.columns.values())[2]
+        assert table.get_row_at(0)[2] == "100/100" and step_col.content_width >= len("100/100")
         assert mon.series("valid_loss/javascript") == ([0, 25], [8.2, 6.0])
         # toggle python off in the task list: its series leave the charts
         await pilot.press("t")
