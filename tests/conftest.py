@@ -70,6 +70,23 @@ def workspace(tmp_path: Path):
     return Workspace.init(tmp_path / "ws", name="test")
 
 
+@pytest.fixture(scope="session")
+def processed(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """The mixture tests' processed datasets (from ../shared/data; built once per session)."""
+    from tests.test_mixture_support import processed_root
+
+    return processed_root(tmp_path_factory.mktemp("mixdata"), tiny_model_dir)
+
+
+@pytest.fixture
+def ws(workspace, processed: Path):
+    """A fresh workspace that sees the mixture tests' processed datasets."""
+    from tests.test_mixture_support import link_datasets
+
+    link_datasets(workspace, processed)
+    return workspace
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
     """Run the real `workbench` entry point in a subprocess."""
     import subprocess

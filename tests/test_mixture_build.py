@@ -15,18 +15,8 @@ from engine.mixture import store
 from engine.mixture.materialize import build_for_training, materialize
 from engine.mixture.spec import MixtureSpec, set_weight
 from engine.workspace import Workspace
-from tests.test_mixture_support import link_datasets, processed_root, tiny_tokenizer
+from tests.test_mixture_support import link_datasets, tiny_tokenizer
 
-
-@pytest.fixture(scope="session")
-def processed(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    return processed_root(tmp_path_factory.mktemp("mixdata"), tiny_model_dir)
-
-
-@pytest.fixture
-def ws(workspace: Workspace, processed: Path) -> Workspace:
-    link_datasets(workspace, processed)
-    return workspace
 
 
 def spec_of(tasks: dict, **kw) -> MixtureSpec:

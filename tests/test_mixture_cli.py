@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from engine.mixture import store
 from engine.mixture.materialize import materialize
 from engine.workspace import Workspace
 from tests.conftest import run_cli
-from tests.test_mixture_support import link_datasets, processed_root
+from tests.test_mixture_support import link_datasets
 
-
-@pytest.fixture(scope="session")
-def processed(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    return processed_root(tmp_path_factory.mktemp("mixdata"), tiny_model_dir)
-
-
-@pytest.fixture
-def ws(workspace: Workspace, processed: Path) -> Workspace:
-    link_datasets(workspace, processed)
-    return workspace
 
 
 def mix(ws: Workspace, *args: str, env: dict | None = None):
