@@ -3,15 +3,15 @@ validated by the engine's ProcessOptions before the form closes."""
 
 from __future__ import annotations
 
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from screens.forms import FormScreen
 
-class ProcessForm(ModalScreen["tuple[str, Any] | None"]):
+
+class ProcessForm(FormScreen["tuple[str, Any] | None"]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close without processing")]
     DEFAULT_CSS = """
     ProcessForm { align: center middle; }
@@ -63,19 +63,10 @@ class ProcessForm(ModalScreen["tuple[str, Any] | None"]):
     def on_mount(self) -> None:
         self.query_one("#inputs" if not self.query_one("#inputs", Input).value else "#out-name", Input).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
-        else:
-            self._submit()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
     def _value(self, wid: str) -> str:
         return self.query_one(f"#{wid}", Input).value.strip()
 
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
         from engine.config import validate
         from engine.data.langs import LANGUAGES
         from engine.data.pipeline import ProcessOptions
@@ -120,6 +111,3 @@ class ProcessForm(ModalScreen["tuple[str, Any] | None"]):
             err.update(f"not a number: {e}")
             return
         self.dismiss((name, opts))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+R = TypeVar("R")
 
-class AddDatasetForm(ModalScreen[dict | None]):
+
+class FormScreen(ModalScreen[R]):
+    """A modal form: Enter in a field or any button but Cancel submits; Cancel or Escape (bound
+    by each form, with its own id) closes it with None. Subclasses implement action_submit."""
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self.action_submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AddDatasetForm(FormScreen[dict | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
     DEFAULT_CSS = """
     AddDatasetForm { align: center middle; }
@@ -37,16 +61,7 @@ class AddDatasetForm(ModalScreen[dict | None]):
                 yield Button("Add", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
-        else:
-            self._submit()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
         # The same checks as `workbench data add` (engine.data.catalog), shown inline.
         from engine.data.catalog import check_name, looks_local
         from engine.data.formats import check_format
@@ -67,6 +82,3 @@ class AddDatasetForm(ModalScreen[dict | None]):
             err.update(str(e))
             return
         self.dismiss({"name": name, "source": source, "format": fmt, "local": looks_local(source)})
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

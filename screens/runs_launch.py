@@ -13,8 +13,9 @@ from rich.markup import escape as esc
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from screens.forms import FormScreen
 
 # (widget id, label, config key, kind)
 FIELDS: list[tuple[str, str, str, str]] = [
@@ -70,7 +71,7 @@ def model_found(ws_root: Path, model: str) -> bool:
     return len(parts) == 2 and all(parts) and not model.startswith((".", "/", "~"))  # a hub id
 
 
-class LaunchForm(ModalScreen[dict | None]):
+class LaunchForm(FormScreen[dict | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="launch.cancel", tooltip="Close the form without launching"),
         Binding("ctrl+l", "submit", "Launch", id="launch.submit", tooltip="Validate, then launch the run"),
@@ -206,15 +207,6 @@ class LaunchForm(ModalScreen[dict | None]):
         return str(self.ws.runs_dir / ".configs" / f"{name}-<time>.toml")
 
     # -- submit -----------------------------------------------------------------------------------
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
-        else:
-            self.action_submit()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_submit()
-
     def action_submit(self) -> None:
         from engine.fsutil import atomic_write_text
 
@@ -225,6 +217,3 @@ class LaunchForm(ModalScreen[dict | None]):
         atomic_write_text(path, f"# written by the workbench launch form (preset {self.preset})\n"
                           + self.config.to_toml())
         self.dismiss({"config_path": str(path), "name": self.config.name})
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -9,13 +9,14 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from screens.forms import FormScreen
 
 CUSTOM = "__path__"
 
 
-class NewValidationForm(ModalScreen[dict | None]):
+class NewValidationForm(FormScreen[dict | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="validation.form.cancel", tooltip="Close without starting"),
         Binding("ctrl+s", "submit", "Start", id="validation.form.submit", tooltip="Start the validation"),
@@ -74,15 +75,6 @@ class NewValidationForm(ModalScreen[dict | None]):
                 yield Button("Start", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "cancel":
-            self.dismiss(None)
-        else:
-            self.action_submit()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_submit()
-
     def _int(self, wid: str, lo: int = 1) -> int | None:
         raw = self.query_one(f"#{wid}", Input).value.strip()
         if not raw:
@@ -119,9 +111,6 @@ class NewValidationForm(ModalScreen[dict | None]):
         if limit:
             out["limit"] = limit
         self.dismiss(out)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def eval_run_argv(ws_root: str, choice: dict[str, Any]) -> list[str]:

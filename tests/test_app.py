@@ -149,12 +149,12 @@ async def test_add_dataset_form_validates_and_adds(workspace: Workspace, tmp_pat
         form.query_one("#name").value = "mine"
         form.query_one("#source").value = str(data)
         form.query_one("#format").value = "nonsense"
-        form._submit()
+        form.action_submit()
         await pilot.pause()
         assert isinstance(app.screen, AddDatasetForm)
         assert "nonsense" in str(form.query_one("#form-error").render())
         form.query_one("#format").value = "alpaca"
-        form._submit()
+        form.action_submit()
         await pilot.pause(0.3)
     entry = Workspace.open(workspace.root).config.datasets["mine"]
     assert entry.path == str(data) and entry.format == "alpaca" and entry.hub is None
