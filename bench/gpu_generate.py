@@ -36,19 +36,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-QWEN_1_8B = dict(hidden_size=2048, intermediate_size=5504, num_hidden_layers=24, num_attention_heads=16,
-                 num_key_value_heads=16, vocab_size=151936, max_position_embeddings=32768, rope_theta=1_000_000.0,
-                 tie_word_embeddings=False)
+from shapes import QWEN_1_8B  # noqa: E402  (bench/shapes.py)
+
 SMOKE = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2,
              num_key_value_heads=2, vocab_size=4096, max_position_embeddings=4096, tie_word_embeddings=True)
 
 
 def build_tokenizer():
-    from engine.demo.assets import _extra_code_samples, _stdlib_sources, train_tokenizer
-    from engine.demo.curriculum import corpus_texts
+    from engine.demo.assets import tokenizer_corpus, train_tokenizer
 
-    corpus = list(corpus_texts()) + list(_stdlib_sources()) + _extra_code_samples()
-    return train_tokenizer(corpus, 4096)
+    return train_tokenizer(tokenizer_corpus(), 4096)
 
 
 def build_model(tok, shape: dict, dtype, device: str):

@@ -38,9 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-QWEN_1_8B = dict(hidden_size=2048, intermediate_size=5504, num_hidden_layers=24, num_attention_heads=16,
-                 num_key_value_heads=16, vocab_size=151936, max_position_embeddings=32768, rope_theta=1e6,
-                 tie_word_embeddings=False)
+from shapes import QWEN_1_8B  # noqa: E402  (bench/shapes.py)
+
 TINY = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, vocab_size=4096, max_position_embeddings=2048, tie_word_embeddings=False)
 PEAK_BF16 = {"H200": 989.4e12, "H100": 989.4e12, "H800": 989.4e12, "A100": 312e12, "A800": 312e12,
@@ -51,10 +50,9 @@ def build_model(dest: Path, shape: dict, device: str) -> tuple[Path, int]:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from engine.demo.assets import _extra_code_samples, _stdlib_sources, train_tokenizer
-    from engine.demo.curriculum import corpus_texts
+    from engine.demo.assets import tokenizer_corpus, train_tokenizer
 
-    tok = train_tokenizer(list(corpus_texts()) + list(_stdlib_sources()) + _extra_code_samples())
+    tok = train_tokenizer(tokenizer_corpus())
     cfg = Qwen2Config(**shape, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.pad_token_id,
                       bos_token_id=None)
     torch.manual_seed(0)

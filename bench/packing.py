@@ -68,10 +68,9 @@ def tokenizer(path: str | None):
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(path)
-    from engine.demo.assets import _extra_code_samples, _stdlib_sources, train_tokenizer
-    from engine.demo.curriculum import corpus_texts
+    from engine.demo.assets import tokenizer_corpus, train_tokenizer
 
-    return train_tokenizer(list(corpus_texts()) + list(_stdlib_sources()) + _extra_code_samples())
+    return train_tokenizer(tokenizer_corpus())
 
 
 def ours(plan, seq: int, micro: int) -> dict[str, float]:

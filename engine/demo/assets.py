@@ -89,17 +89,22 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> Any:
     return hf
 
 
+def tokenizer_corpus(texts: Iterable[str] | None = None) -> list[str]:
+    """`texts` (default: the toy curriculum) plus real code in every contest language."""
+    from engine.demo.curriculum import corpus_texts
+
+    corpus = list(texts) if texts is not None else list(corpus_texts())
+    return corpus + list(_stdlib_sources()) + _extra_code_samples()
+
+
 def build_tiny_model(dest: str | Path, *, texts: Iterable[str] | None = None, spec: TinySpec = TinySpec()) -> Path:
     """Train a tokenizer on `texts` (plus real code), build a random Qwen2, save both to `dest`."""
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    from engine.demo.curriculum import corpus_texts
-
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    corpus = list(texts) if texts is not None else list(corpus_texts())
-    corpus += list(_stdlib_sources()) + _extra_code_samples()
+    corpus = tokenizer_corpus(texts)
     # Chat markup so "<|im_start|>assistant\n" etc. tokenise compactly.
     corpus += ["<|im_start|>system\n<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n"] * 50
     tok = train_tokenizer(corpus, spec.vocab_size)
