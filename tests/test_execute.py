@@ -212,18 +212,19 @@ def test_samples_file_errors_are_located(tmp_path: Path) -> None:
         execute(probs, str(f), cache=False)
 
 
-def test_a_missing_toolchain_is_an_infra_error_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.execute import api, toolchains
+@pytest.mark.parametrize("lang,missing", [("go", "go (golang-go)"), ("javascript", "node")])
+def test_a_missing_toolchain_is_an_infra_error_not_a_failure(monkeypatch: pytest.MonkeyPatch, lang: str,
+                                                             missing: str) -> None:
+    from engine.execute import toolchains
 
-    real = toolchains.probe("go")
-    broken = toolchains.Tool("go", {}, "", ("go (golang-go)",))
-    monkeypatch.setattr(toolchains, "probe", lambda lang: broken if lang == "go" else real)
-    p = problem_from_row({**PARTIAL["go"][0]})
-    rep = execute([p], [Sample(p.task_id, PARTIAL["go"][1])], cache=False)
+    real = toolchains.probe
+    broken = toolchains.Tool(lang, {}, "", (missing,))
+    monkeypatch.setattr(toolchains, "probe", lambda lg: broken if lg == lang else real(lg))
+    p = problem_from_row({**PARTIAL[lang][0]})
+    rep = execute([p], [Sample(p.task_id, PARTIAL[lang][1])], cache=False)
     r = rep.results[0]
-    assert r["verdict"] == "infra_error" and "golang-go" in r["detail"]
+    assert r["verdict"] == "infra_error" and f"toolchain incomplete: missing {missing}" in r["detail"]
     assert rep.summary["pass@k"] == {} and rep.summary["verdicts"]["infra_error"] == 1
-    assert api is not None
 
 
 # -- CLI -------------------------------------------------------------------------------------------

@@ -208,7 +208,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
             tool = probe(lang)
             ctx = Context(limits, info, scratch, tool, workers, emit_for({u.key: u for u in lus}),
                           scheduler.submit, exec_cache_dir())
-            if not tool.ok and lang != "javascript":
+            if not tool.runnable:
                 for u in lus:
                     ctx.emit(u, Outcome("infra_error", f"{lang} toolchain incomplete: missing {', '.join(tool.missing)}",
                                         n_cases=u.plan.n))

@@ -71,10 +71,16 @@ class Tool:
     missing: tuple[str, ...] = ()     # what is needed and not found (tools, headers, crates, packages)
     notes: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+    # True when what is missing only breaks the programs that use it (js-md5): the rest still run
+    partial: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.missing
+
+    @property
+    def runnable(self) -> bool:
+        return self.ok or self.partial
 
     @property
     def fingerprint(self) -> str:
@@ -128,7 +134,7 @@ def probe(language: str) -> Tool:
             return Tool(language, {}, "", ("node",))
         md5 = find_js_md5()
         return Tool(language, {"node": node}, _out([node, "--version"]), () if md5 else ("npm package js-md5",),
-                    extra={"node_path": str(md5) if md5 else ""})
+                    extra={"node_path": str(md5) if md5 else ""}, partial=True)
     if language == "java":
         javac, java = _which("javac"), _which("java")
         miss = tuple(n for n, p in (("javac", javac), ("java", java)) if not p)
