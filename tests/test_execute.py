@@ -247,6 +247,17 @@ def test_cli_exec_writes_results_and_ends_with_a_one_line_summary(tmp_path: Path
     assert doc["test_pass_rate"] == 0.5 and doc["resumed"] == 1
     r = run_cli("eval", "exec", "-p", str(probs), "-s", str(tmp_path / "missing.jsonl"), "-o", str(out))
     assert r.returncode == 1 and "missing.jsonl" in r.stderr and "Traceback" not in r.stderr
+    # --limit / --language narrow the problems; a samples file for the whole set still applies
+    with probs.open("a") as f:
+        f.write(json.dumps({"task_id": "b", "language": "python", "test_list": ["assert f(1) == 2"]}) + "\n")
+    with samples.open("a") as f:
+        f.write(json.dumps({"task_id": "b", "solution": "def f(x):\n    return x + 1\n"}) + "\n")
+    r = run_cli("eval", "exec", "-p", str(probs), "-s", str(samples), "-o", str(tmp_path / "o2"), "--limit", "1",
+                "--language", "python", "--timeout", "3", "--no-cache")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x)["task_id"] for x in (tmp_path / "o2" / "results.jsonl").read_text().splitlines()] == ["a"]
+    r = run_cli("eval", "exec", "-p", str(probs), "-s", str(samples), "-o", str(tmp_path / "o3"), "-l", "go")
+    assert r.returncode == 1 and "no problems" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_doctor_runs_the_builtin_self_tests() -> None:

@@ -66,21 +66,24 @@ def exec_cmd(
     summary."""
     from collections import defaultdict
 
+    from engine.errors import WorkbenchError
     from engine.execute import Limits, execute
     from engine.execute.samples import resolve_samples
     from engine.problems import load_problems, normalize_language
 
     langs = [normalize_language(x) for x in language] if language else None
-    probs = load_problems(problems, _data_dir(data_dir), languages=langs)
-    if limit:
-        per: dict[str, int] = defaultdict(int)
-        kept = []
-        for p in probs:
-            if per[p.language] < limit:
-                kept.append(p)
-                per[p.language] += 1
-        probs = kept
-    sample_list = resolve_samples(samples, probs)
+    every = load_problems(problems, _data_dir(data_dir))
+    # Samples are checked against the whole set (a samples file for all of it is fine), then
+    # narrowed to the problems --language / --limit keep.
+    sample_list = resolve_samples(samples, every)
+    per: dict[str, int] = defaultdict(int)
+    probs = []
+    for p in every:
+        if (langs is None or p.language in langs) and (not limit or per[p.language] < limit):
+            probs.append(p)
+            per[p.language] += 1
+    if not probs:
+        raise WorkbenchError(f"{problems}: no problems in {', '.join(langs or [])}")
     ids = {p.task_id for p in probs}
     sample_list = [s for s in sample_list if s.task_id in ids]
     lim = Limits(timeout=timeout, sample_timeout=sample_timeout, memory_mb=memory)
