@@ -41,6 +41,8 @@ def test_new_show_balance_set(ws: Workspace) -> None:
     # errors: one line, exit 1, no traceback, nothing changed
     before = (ws.mixtures_dir / "cli.toml").read_text()
     for args, words in ((("set", "cli", "nope", "--weight", "1"), "no task 'nope'"),
+                        (("set", "cli", "leetcode", "--weight", "2000"), "less than or equal to 1000"),
+                        (("add", "cli", "bad name", "leetcode"), "task name 'bad name'"),
                         (("show", "absent"), "workbench mix new absent"),
                         (("new", "cli"), "--force"),
                         (("add", "cli", "code", "not_processed"), "not a processed dataset")):

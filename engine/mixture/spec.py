@@ -214,7 +214,27 @@ def task_name_for(dataset: str) -> str:
 
 
 # -- edits (screen and CLI) ----------------------------------------------------------------------
-# Each returns a new validated spec; the input is never modified.
+# Each returns a new validated spec; the input is never modified. A value the spec does not allow
+# (a weight past 1000, a bad task name) is an InputError naming the field, not a pydantic error.
+
+
+def _edit(fn: Any) -> Any:
+    import functools
+
+    from pydantic import ValidationError
+
+    from engine.config import format_validation_error
+
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> MixtureSpec:
+        try:
+            return fn(*a, **kw)
+        except ValidationError as e:
+            raise format_validation_error(e, file=None, text=None) from None
+        except ValueError as e:
+            raise InputError(str(e)) from None
+
+    return wrapper
 
 
 def _copy(spec: MixtureSpec) -> MixtureSpec:
@@ -230,6 +250,7 @@ def _source(spec: MixtureSpec, task: str, dataset: str) -> SourceSpec:
     raise WorkbenchError(f"task {task!r} has no source {dataset!r}")
 
 
+@_edit
 def set_weight(spec: MixtureSpec, task: str, dataset: str, weight: float) -> MixtureSpec:
     out = _copy(spec)
     s = _source(out, task, dataset)
@@ -238,6 +259,7 @@ def set_weight(spec: MixtureSpec, task: str, dataset: str, weight: float) -> Mix
     return out
 
 
+@_edit
 def set_tokens(spec: MixtureSpec, task: str, dataset: str, tokens: int) -> MixtureSpec:
     if int(tokens) <= 0:
         raise WorkbenchError("a token budget must be positive")
@@ -248,6 +270,7 @@ def set_tokens(spec: MixtureSpec, task: str, dataset: str, tokens: int) -> Mixtu
     return out
 
 
+@_edit
 def set_task_valid_fraction(spec: MixtureSpec, task: str, fraction: float | None) -> MixtureSpec:
     if task not in spec.tasks:
         raise WorkbenchError(f"no task {task!r} in this mixture")
@@ -258,6 +281,7 @@ def set_task_valid_fraction(spec: MixtureSpec, task: str, fraction: float | None
     return out
 
 
+@_edit
 def add_task(spec: MixtureSpec, task: str, datasets: list[str] | None = None) -> MixtureSpec:
     check_name(task, "task name")
     if task in spec.tasks:
@@ -267,6 +291,7 @@ def add_task(spec: MixtureSpec, task: str, datasets: list[str] | None = None) ->
     return out
 
 
+@_edit
 def add_source(spec: MixtureSpec, task: str, dataset: str, *, weight: float | None = None,
                tokens: int | None = None) -> MixtureSpec:
     if task not in spec.tasks:
@@ -278,6 +303,7 @@ def add_source(spec: MixtureSpec, task: str, dataset: str, *, weight: float | No
     return out
 
 
+@_edit
 def remove(spec: MixtureSpec, task: str, dataset: str | None = None) -> MixtureSpec:
     """Remove a task, or one source of a task."""
     if task not in spec.tasks:
