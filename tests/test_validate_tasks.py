@@ -152,6 +152,8 @@ def test_review_filter_sort_and_next_failing() -> None:
     assert [r.uid for r in filter_rows(rows, "verdict:compile")] == ["js/2"]
     assert [r.uid for r in filter_rows(rows, "flip")] == ["py/9"]
     assert [r.uid for r in filter_rows(rows, "task:mbpp pass")] == ["mbpp/1"]
+    assert [r.uid for r in filter_rows(rows, "task:js")] == ["js/1", "js/2"]   # task names say "js"
+    assert [r.uid for r in filter_rows(rows, "lang:javas")] == ["js/1", "js/2"]   # a prefix as typed
     assert [r.uid for r in sort_rows(rows, "pass rate ↑")] == ["js/2", "py/9", "js/1", "mbpp/1"]
     assert [r.uid for r in sort_rows(rows, "pass rate ↓")][0] == "mbpp/1"
     assert next_failing(rows, "mbpp/1#0") == "js/1#0"

@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-LANG_ALIASES = {"js": "javascript", "py": "python", "c++": "cpp", "rs": "rust", "golang": "go"}
-
 
 @dataclass(frozen=True)
 class Row:
@@ -45,13 +43,23 @@ def rows_from_results(results: Iterable[dict[str, Any]]) -> list[Row]:
                 float(r.get("duration") or 0.0), r.get("alt_verdict")) for r in results]
 
 
+def _language(val: str) -> str:
+    """Any accepted spelling ("js", "c++", "golang") as its canonical id; a prefix stays as typed."""
+    from engine.errors import WorkbenchError
+    from engine.problems import normalize_language
+
+    try:
+        return normalize_language(val)
+    except WorkbenchError:
+        return val
+
+
 def _term_matches(row: Row, term: str) -> bool:
     t = term.lower()
     if ":" in t:
         field, _, val = t.partition(":")
-        val = LANG_ALIASES.get(val, val)
         if field in ("lang", "language", "l"):
-            return row.language.startswith(val)
+            return row.language.startswith(_language(val))
         if field in ("task", "t"):
             return row.task.lower().startswith(val) or val in row.task.lower()
         if field in ("verdict", "v", "status"):
