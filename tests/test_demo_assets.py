@@ -67,6 +67,17 @@ def test_assets_are_cached(demo_root: Path) -> None:
     assert info["cached"] is True and info["key"] == assets_key()
 
 
+def test_assets_with_a_file_gone_are_not_ready(demo_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    (tmp_path / "models").mkdir()
+    shutil.copytree(demo_root / "models" / "tiny", tmp_path / "models" / "tiny")
+    (tmp_path / "data" / "toy" / "heldout").mkdir(parents=True)
+    assert not demo_assets_ready(tmp_path)          # the marker alone is not enough: held-out data missing
+    shutil.copy(demo_root / "data" / "toy" / "heldout" / "python.jsonl", tmp_path / "data" / "toy" / "heldout")
+    assert demo_assets_ready(tmp_path)
+
+
 def test_curriculum_split_is_disjoint_and_covers_both_languages() -> None:
     held = curriculum.heldout_problems()
     held_ids = {p["task_id"] for p in held}

@@ -62,7 +62,6 @@ class WorkbenchApp(App[None]):
         self.ws = workspace
         self.start_mode = start_mode
         self.build_demo = build_demo
-        self.demo_building = False
 
     def on_mount(self) -> None:
         self.register_theme(WORKBENCH_THEME)
@@ -126,11 +125,9 @@ class WorkbenchApp(App[None]):
     @work(thread=True, exclusive=True, group="demo-build", name="demo build", exit_on_error=False)
     def build_demo_assets(self) -> None:
         """Build the tiny model + toy data in a subprocess (torch stays out of the app)."""
-        self.demo_building = True
         self.call_from_thread(self.notify, "Building demo assets (tiny model, toy data) ...", timeout=8)
         cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "demo", "build"]
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        self.demo_building = False
         if proc.returncode != 0:
             raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{proc.stderr[-2000:] or proc.stdout[-2000:]}")
         self.call_from_thread(self.notify, proc.stdout.strip() or "demo assets ready", timeout=5)

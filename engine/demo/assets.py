@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from engine.fsutil import atomic_write_json, read_json_or, stable_hash
+from engine.fsutil import atomic_write_json, file_lock, read_json_or, stable_hash
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML_TEMPLATE = (
@@ -134,26 +134,32 @@ def assets_key(spec: TinySpec = TinySpec()) -> str:
 
 
 def build_demo_assets(root: str | Path, *, force: bool = False, spec: TinySpec = TinySpec()) -> dict[str, Any]:
-    """Build (or reuse) <root>/models/tiny and <root>/data/toy. Cached by a key over the recipe."""
+    """Build (or reuse) <root>/models/tiny and <root>/data/toy. Cached by a key over the recipe;
+    a lock makes a second builder (the app's background build, `demo run`) wait and reuse."""
     from engine.demo.curriculum import write_curriculum
 
     root = Path(root)
-    marker = root / "models" / "tiny" / "workbench-assets.json"
-    key = assets_key(spec)
-    cached = read_json_or(marker)
-    if not force and isinstance(cached, dict) and cached.get("key") == key \
-            and (root / "models" / "tiny" / "config.json").exists() and (root / "data" / "toy" / "heldout" / "python.jsonl").exists():
-        return {**cached, "cached": True}
-    t0 = time.time()
-    counts = write_curriculum(root / "data" / "toy")
-    model_dir = build_tiny_model(root / "models" / "tiny", spec=spec)
-    info = {"key": key, "model": str(model_dir), "data": str(root / "data" / "toy"), "counts": counts,
-            "seconds": round(time.time() - t0, 2),
-            "parameters": read_json_or(model_dir / "workbench-model.json", {}).get("parameters")}
-    atomic_write_json(marker, info)
+    with file_lock(root / ".demo-build.lock"):
+        if not force and demo_assets_ready(root, spec):
+            return {**read_json_or(_marker(root)), "cached": True}
+        t0 = time.time()
+        counts = write_curriculum(root / "data" / "toy")
+        model_dir = build_tiny_model(root / "models" / "tiny", spec=spec)
+        info = {"key": assets_key(spec), "model": str(model_dir), "data": str(root / "data" / "toy"),
+                "counts": counts, "seconds": round(time.time() - t0, 2),
+                "parameters": read_json_or(model_dir / "workbench-model.json", {}).get("parameters")}
+        atomic_write_json(_marker(root), info)
     return {**info, "cached": False}
 
 
+def _marker(root: Path) -> Path:
+    return root / "models" / "tiny" / "workbench-assets.json"
+
+
 def demo_assets_ready(root: str | Path, spec: TinySpec = TinySpec()) -> bool:
-    cached = read_json_or(Path(root) / "models" / "tiny" / "workbench-assets.json")
-    return isinstance(cached, dict) and cached.get("key") == assets_key(spec)
+    """The assets for this recipe are built and their files are there."""
+    root = Path(root)
+    cached = read_json_or(_marker(root))
+    return isinstance(cached, dict) and cached.get("key") == assets_key(spec) \
+        and (root / "models" / "tiny" / "config.json").exists() \
+        and (root / "data" / "toy" / "heldout" / "python.jsonl").exists()

@@ -8,7 +8,6 @@ scripts/system-deps.sh also puts js-md5), else the user cache dir (XDG).
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import glob
 import hashlib
@@ -17,10 +16,8 @@ import re
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from engine.problems.model import LANGUAGES
 
@@ -42,17 +39,6 @@ def exec_cache_dir() -> Path:
     d.mkdir(parents=True, exist_ok=True)
     return d
 
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes (several evaluations may prepare the same cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _out(argv: list[str]) -> str:

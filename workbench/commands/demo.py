@@ -20,12 +20,9 @@ def build_cmd(force: bool = typer.Option(False, "--force", help="Rebuild even if
     ws = STATE.workspace()
     from engine.demo.assets import build_demo_assets, demo_assets_ready
 
-    if not force and demo_assets_ready(ws.root):
-        info = {"cached": True, "model": str(ws.root / "models" / "tiny")}
-    else:
-        if not as_json:
-            typer.echo("building demo assets (tiny model + toy curriculum) ...")
-        info = build_demo_assets(ws.root, force=force)
+    if not as_json and (force or not demo_assets_ready(ws.root)):
+        typer.echo("building demo assets (tiny model + toy curriculum) ...")
+    info = build_demo_assets(ws.root, force=force)
     if as_json:
         emit_json(info)
     elif info.get("cached"):

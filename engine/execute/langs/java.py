@@ -15,8 +15,8 @@ from pathlib import Path
 from engine.execute.core import (BatchPlan, Context, P_SINGLE, Unit, build_env, build_log, build_ok,
                                  compile_step, drive_batches, run_env, run_jobs, run_single)
 from engine.execute.instrument import mask
-from engine.execute.toolchains import file_lock
 from engine.execute.verdicts import Outcome
+from engine.fsutil import file_lock
 
 WB_JAVA = r"""
 package wbrt;

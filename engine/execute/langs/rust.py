@@ -16,8 +16,9 @@ from engine.execute.core import (BatchPlan, Context, P_SINGLE, Unit, build_env, 
                                  compile_step, drive_batches, run_env, run_jobs, run_single)
 from engine.execute.instrument import mask
 from engine.execute.langs.rust_support import RAND_SHIM, WB_MACROS, WB_MODULE
-from engine.execute.toolchains import crate_dir, file_lock
+from engine.execute.toolchains import crate_dir
 from engine.execute.verdicts import Outcome
+from engine.fsutil import file_lock
 
 UNICODE = ["unicode", "unicode-age", "unicode-bool", "unicode-case", "unicode-gencat", "unicode-perl",
            "unicode-script", "unicode-segment"]
