@@ -55,19 +55,20 @@ def run_cmd(steps: int = typer.Option(None, "--steps", min=1, help="Training ste
             say(f"follow it: workbench runs tail {run.id} -f   (or the Runs screen: workbench, then 3)")
         return
     reader = MetricsReader(run.metrics_path)
-    info = run.read_info()
-    while True:
+
+    def show_new() -> None:
         for r in reader.read_new():
             if r.get("pass@1") is not None:
                 per = "  ".join(f"{k} {r[f'pass@1/{k}']:.0%}" for k in demo.LANGS if r.get(f"pass@1/{k}") is not None)
                 say(f"step {r['step']:>5}  pass@1 {r['pass@1']:6.1%}  ({per})  [{r.get('validate_s', 0):.1f} s]")
             elif r.get("loss") is not None and r["step"] % 50 == 0:
                 say(f"step {r['step']:>5}  loss {r['loss']:.4f}")
-        alive = process_alive(info.get("pid") or run.read_info().get("pid"), run.read_info().get("proc_start"))
-        if not alive:
-            break
+
+    info = run.read_info()  # pid and start time are recorded before demo.start returns
+    while process_alive(info.get("pid"), info.get("proc_start")):
+        show_new()
         time.sleep(1.0)
-        info = run.read_info()
+    show_new()  # what it wrote just before it exited
     result = demo.read_demo(run)
     if result is None:
         typer.secho(f"demo run {run.id} ended {run.state().value}; see {run.stdout_log}", fg=typer.colors.RED, err=True)
