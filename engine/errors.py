@@ -29,3 +29,7 @@ class InputError(WorkbenchError):
         if self.field:
             where.append(f"field '{self.field}'")
         return (", ".join(where) + ": " if where else "") + self.reason
+
+
+# What the CLI and the app's entry report as one line and exit 1, instead of a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (WorkbenchError, FileNotFoundError, FileExistsError, LookupError)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import traceback
-from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -143,9 +142,3 @@ class WorkbenchApp(App[None]):
 
         if event.state == WorkerState.ERROR:
             self.report_worker_error(event.worker)
-
-
-def run_app(workspace_path: str | Path | None = None) -> None:
-    from engine.workspace import open_workspace
-
-    WorkbenchApp(open_workspace(workspace_path)).run()

@@ -9,7 +9,7 @@ from typing import Any, Callable, NoReturn
 
 import typer
 
-from engine.errors import WorkbenchError
+from engine.errors import USER_ERRORS
 
 
 @dataclass
@@ -46,7 +46,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*a: Any, **kw: Any) -> Any:
         try:
             return fn(*a, **kw)
-        except (WorkbenchError, FileNotFoundError, FileExistsError, LookupError) as e:
+        except USER_ERRORS as e:
             fail(str(e).strip("'\""))
 
     return wrapper

@@ -29,13 +29,13 @@ def main() -> None:
 
         cli_main()
         return
-    from engine.errors import WorkbenchError
+    from engine.errors import USER_ERRORS
     from engine.workspace import open_workspace
 
     try:
         workspace = open_workspace(ws or None)
-    except WorkbenchError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except USER_ERRORS as e:  # the same one-line report as the CLI's `guarded`
+        print("error: " + str(e).strip("'\""), file=sys.stderr)
         raise SystemExit(1) from None
     from workbench.app import WorkbenchApp
 
