@@ -220,6 +220,7 @@ def collect(ws: Any) -> Matrix:
     files only (run.json, checkpoint.json, metrics lines with losses, summary.json)."""
     from engine.compare.mark import read_mark
     from engine.runs import list_runs
+    from engine.validate.checkpoints import run_base_model
     from engine.validate.store import list_validations
 
     try:
@@ -255,7 +256,7 @@ def collect(ws: Any) -> Matrix:
             path = meta.get("path") or str(run.checkpoint_dir(step))
             base = meta.get("base_model")
             if base is None and meta.get("weights", "adapter") != "model":
-                cfg_model = cfg_model or _run_model(run)
+                cfg_model = cfg_model or run_base_model(run.path)
                 base = cfg_model
             weights = meta.get("weights") or ("model" if (Path(path) / "model").is_dir() else "adapter")
             common = dict(run=run.id, run_name=info.get("name") or run.id, checkpoint=Path(path).name, step=step,
@@ -291,13 +292,6 @@ def collect(ws: Any) -> Matrix:
         for r in rows:
             r.marked = mark.matches(run=r.run, step=r.step, model=r.model, adapter=r.adapter)
     return Matrix(rows, _task_columns(rows), failed, mark)
-
-
-def _run_model(run: Any) -> str | None:
-    try:
-        return json.loads(run.config_json.read_text(encoding="utf-8"))["model"]["path"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError):
-        return None
 
 
 def _task_columns(rows: list[CompareRow]) -> list[str]:

@@ -231,6 +231,14 @@ def load_train_config(path: str | Path) -> TrainConfig:
     return load_model(TrainConfig, path)
 
 
+def load_run_config(run: Any) -> TrainConfig:
+    """The resolved config a run directory (engine.runs.RunDir) was launched with."""
+    from engine.config import read_json
+
+    data, text = read_json(run.config_json)
+    return validate(TrainConfig, data, file=run.config_json, text=text)
+
+
 def parse_train_config(data: dict[str, Any], *, file: str | Path | None = None, text: str | None = None) -> TrainConfig:
     return validate(TrainConfig, data, file=file, text=text)
 

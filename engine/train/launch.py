@@ -23,7 +23,7 @@ from typing import Any
 from engine.errors import InputError, WorkbenchError
 from engine.fsutil import atomic_write_json, atomic_write_text
 from engine.runs import RunDir, RunState, create_run
-from engine.train.config import TrainConfig
+from engine.train.config import TrainConfig, load_run_config
 from engine.train.data import read_manifest, resolve_build
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -216,13 +216,6 @@ def launch(run: RunDir, plan: LaunchPlan) -> int:
     run.write_status(RunState.RUNNING, step=run.read_status().get("step", 0),
                      total_steps=run.read_status().get("total_steps"), phase="starting")
     return spawn_detached(run, plan.argv, env=plan.env, cwd=PROJECT_ROOT)
-
-
-def load_run_config(run: RunDir) -> TrainConfig:
-    from engine.config import read_json, validate
-
-    data, text = read_json(run.config_json)
-    return validate(TrainConfig, data, file=run.config_json, text=text)
 
 
 def resume_plan(run: RunDir) -> LaunchPlan:

@@ -28,7 +28,7 @@ from engine.fsutil import atomic_write_json
 from engine.runs import MetricsWriter, RunDir, RunState
 from engine.runs import control
 from engine.train import checkpoints as ckpts
-from engine.train.config import TrainConfig
+from engine.train.config import load_run_config
 from engine.train.losses import FocalCoefficients, StepTotals, effective_weights, local_counts, objective_part, token_sums
 
 HEARTBEAT_S = 1.0
@@ -56,13 +56,6 @@ class _Requests:
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def load_run_config(run: RunDir) -> TrainConfig:
-    from engine.config import read_json, validate
-
-    data, text = read_json(run.config_json)
-    return validate(TrainConfig, data, file=run.config_json, text=text)
 
 
 def truncate_metrics(run: RunDir, keep_through_step: int) -> int:

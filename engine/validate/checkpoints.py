@@ -41,7 +41,8 @@ def _base_of_adapter(adapter: Path) -> str | None:
     return str(base) if base else None
 
 
-def _run_base(run_path: Path) -> str | None:
+def run_base_model(run_path: Path) -> str | None:
+    """The model path a training run started from (its config.json), or None."""
     try:
         cfg = json.loads((run_path / "config.json").read_text(encoding="utf-8"))
         return cfg["model"]["path"]
@@ -71,7 +72,7 @@ def _from_checkpoint_dir(d: Path, ws: Any) -> Checkpoint:
     if weights == "model" and (d / "model").is_dir():
         return Checkpoint(str(d / "model"), None, label, run_id, step, str(d))
     if (d / "adapter").is_dir():
-        base = _resolve_base(meta.get("base_model") or (_run_base(run_path) if run_path else None)
+        base = _resolve_base(meta.get("base_model") or (run_base_model(run_path) if run_path else None)
                              or _base_of_adapter(d / "adapter"), ws)
         if not base:
             raise WorkbenchError(f"{d}: cannot tell the base model of this adapter (checkpoint.json has no "
