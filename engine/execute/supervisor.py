@@ -159,6 +159,22 @@ class Proc:
                 self.status = st
         return self.status is not None
 
+    def read(self, fd: int) -> bytes | None:
+        """What the pipe holds now: None if nothing yet; b"" at EOF, and the pipe is then closed."""
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return None
+        except OSError:
+            data = b""
+        if not data:
+            self.open.discard(fd)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        return data
+
     def kill(self) -> None:
         for target in (-self.pid, self.pid):
             try:
@@ -582,19 +598,11 @@ class Supervisor:
                 if fd == proc.pidfd:
                     exited = True
                     continue
-                try:
-                    data = os.read(fd, 1 << 16)
-                except BlockingIOError:
+                data = proc.read(fd)
+                if data is None:
                     continue
-                except OSError:
-                    data = b""
                 if not data:
                     poller.unregister(fd)
-                    proc.open.discard(fd)
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
                     continue
                 if fd == proc.mark_r:
                     progressed = self._markers(proc, data, att, cases, failures)
@@ -676,17 +684,11 @@ class Supervisor:
         t_end = _now() + 1.0
         while proc.open and _now() < t_end:
             for fd in list(proc.open):
-                try:
-                    data = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
+                data = proc.read(fd)
                 if not data:
-                    proc.open.discard(fd)
-                    os.close(fd)
-                elif fd == proc.mark_r:
-                    self._markers(proc, data, att, [None] * 0, [])  # late markers: only D matters
+                    continue
+                if fd == proc.mark_r:
+                    self._markers(proc, data, att, [], [])  # late markers: only D matters
                 elif fd == proc.out_r:
                     out.add(data)
                 else:
