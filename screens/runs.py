@@ -138,7 +138,8 @@ class RunsScreen(WorkbenchScreen):
         run = RunDir(self.ws.runs_dir / run_id)
         with self._io:
             self._generation += 1
-            self._readers = (MetricsReader(run.metrics_path), TextTail(run.stdout_log, keep=400))
+            # the monitor keeps the records it charts; the reader only feeds it what is new
+            self._readers = (MetricsReader(run.metrics_path, keep=1), TextTail(run.stdout_log, keep=400))
         info = run.read_info()
         tasks = info.get("tasks") or list((_read_json(run.mixture_json) or {}).get("tasks") or [])
         self.query_one(RunMonitor).reset(run_id, [str(t) for t in tasks])
@@ -179,7 +180,8 @@ class RunsScreen(WorkbenchScreen):
                 payload.update(records=reader.read_new(), lines=tail.read_new(),
                                reset=reader.resets != resets)
                 run = RunDir(self.ws.runs_dir / run_id)
-                payload.update(status=run.read_status(), last=reader.last(), summary=summarize(run),
+                mine = next((x for x in summaries if x.id == run_id), None)
+                payload.update(status=run.read_status(), summary=mine or summarize(run),
                                data=_read_json(run.path / "data.json"))
         if time.time() - self._last_gpu >= self.GPU_EVERY_S:
             from engine.train.gpu import gpu_snapshot
@@ -198,7 +200,7 @@ class RunsScreen(WorkbenchScreen):
             return  # the selection changed meanwhile: the next poll brings the new run's data
         mon = self.query_one(RunMonitor)
         mon.add(payload["records"], payload["lines"], reset=payload["reset"])
-        mon.show_stats(payload["summary"], payload["status"], payload["last"], payload.get("data"))
+        mon.show_stats(payload["summary"], payload["status"], payload.get("data"))
 
     # -- actions --------------------------------------------------------------------------------------
     def _run(self) -> Any:
@@ -208,6 +210,14 @@ class RunsScreen(WorkbenchScreen):
             self.notify("no run selected", severity="warning")
             return None
         return RunDir(self.ws.runs_dir / self._selected)
+
+    def _live_run(self) -> Any:
+        """The selected run if its process is alive; otherwise say why and return None."""
+        run = self._run()
+        if run is not None and not _live(run):
+            self.notify(f"{run.id} is not running ({run.state().value})", severity="warning")
+            return None
+        return run
 
     def action_launch(self) -> None:
         from engine.train.presets import preset_names
@@ -253,11 +263,8 @@ class RunsScreen(WorkbenchScreen):
     def action_stop(self) -> None:
         from screens.dialogs import ConfirmDialog
 
-        run = self._run()
+        run = self._live_run()
         if run is None:
-            return
-        if not _live(run):
-            self.notify(f"{run.id} is not running ({run.state().value})", severity="warning")
             return
 
         def done(yes: bool | None) -> None:
@@ -272,11 +279,8 @@ class RunsScreen(WorkbenchScreen):
     def action_save(self) -> None:
         from engine.runs import control
 
-        run = self._run()
+        run = self._live_run()
         if run is None:
-            return
-        if not _live(run):
-            self.notify(f"{run.id} is not running ({run.state().value})", severity="warning")
             return
         control.request(run, "save")
         self.notify(f"save requested: {run.id} saves a checkpoint after its current step")

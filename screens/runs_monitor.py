@@ -166,8 +166,7 @@ class RunMonitor(Vertical):
                 return v
         return None
 
-    def show_stats(self, summary: Any, status: dict[str, Any], last: dict[str, Any] | None = None,
-                   data: dict[str, Any] | None = None) -> None:
+    def show_stats(self, summary: Any, status: dict[str, Any], data: dict[str, Any] | None = None) -> None:
         last = {k: self.last_value(k) for k in ("lr", "tokens_per_s", "gpu_mem_gb", "grad_norm", "pass@1",
                                                 "validate_s")}
         beat = status.get("updated")
