@@ -10,9 +10,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+
+def workbench_argv(ws_root: object, *args: str) -> list[str]:
+    """argv of `workbench --workspace WS ARGS` with this interpreter (the app's own venv)."""
+    return [sys.executable, "-m", "workbench", "--workspace", str(ws_root), *args]
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from typing import Any
 
 from rich.text import Text
@@ -23,6 +22,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, ProgressBar, Static
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.cli_jobs import workbench_argv
 
 _BUILD_PHASES = {"resolve": "resolving", "merge": "merging LoRA", "load": "loading the model",
                  "generate": "generating", "execute": "executing (predicted score)", "score": "scoring",
@@ -337,8 +337,7 @@ class CompareScreen(WorkbenchScreen):
                                            "Output: submissions/<model>/generations_<model>.zip"), go)
 
     def _start_build(self) -> None:
-        argv = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "submit", "build",
-                "--progress-jsonl"]
+        argv = workbench_argv(self.ws.root, "submit", "build", "--progress-jsonl")
         label = self.query_one("#build-label", Static)
         label.display = True
         label.update("starting `workbench submit build` ...")

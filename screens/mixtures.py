@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from typing import Any
 
@@ -25,6 +24,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, ProgressBar, Static, Tree
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.cli_jobs import workbench_argv
 from screens.mixtures_balance import BalanceView, render_warnings
 
 _PROGRESS = re.compile(r"^\s*(\w+)\s+(\d+)/(\d+)")
@@ -703,7 +703,7 @@ class MixturesScreen(WorkbenchScreen):
         """Run `workbench ARGS` in a subprocess; its stderr progress lines drive the bar."""
         import json
 
-        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), *args]
+        cmd = workbench_argv(self.ws.root, *args)
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
                "TOKENIZERS_PARALLELISM": "false"}
         with tempfile.TemporaryFile() as out:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 from typing import Any
@@ -24,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, SelectionList, Static, TabbedContent
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.cli_jobs import workbench_argv
 from screens.runs_gpu import GpuPanel
 from screens.runs_monitor import CHARTS, RunMonitor, fmt_eta
 
@@ -237,8 +237,7 @@ class RunsScreen(WorkbenchScreen):
     def _launch(self, config_path: str) -> None:
         """`workbench train launch` in a subprocess: it checks the environment (importing torch,
         which the app never does), creates the run and starts it detached, then exits."""
-        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "train", "launch", config_path,
-               "--json"]
+        cmd = workbench_argv(self.ws.root, "train", "launch", config_path, "--json")
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
         try:
             out = json.loads(proc.stdout)
@@ -320,7 +319,7 @@ class RunsScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-demo", name="demo")
     def _demo(self) -> None:
         # A subprocess: preparing imports the data stack and transformers, which stay out of the app.
-        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "demo", "run", "--detach", "--json"]
+        cmd = workbench_argv(self.ws.root, "demo", "run", "--detach", "--json")
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr.strip()[-2000:] or "demo failed to start")
@@ -340,7 +339,7 @@ class RunsScreen(WorkbenchScreen):
 
     @work(thread=True, exit_on_error=False, group="runs-merge", name="merge")
     def _merge(self, run_id: str) -> None:
-        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "train", "merge", run_id, "--json"]
+        cmd = workbench_argv(self.ws.root, "train", "merge", run_id, "--json")
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr.strip()[-2000:] or "merge failed")

@@ -115,11 +115,11 @@ class NewValidationForm(FormScreen[dict | None]):
 
 def eval_run_argv(ws_root: str, choice: dict[str, Any]) -> list[str]:
     """The `workbench eval run` command line for a form result (progress as JSON lines)."""
-    import sys
+    from screens.cli_jobs import workbench_argv
 
-    argv = [sys.executable, "-m", "workbench", "--workspace", ws_root, "eval", "run", "--model", choice["model"],
-            "--tasks", choice["tasks"], "--format", choice["format"], "--backend", choice["backend"],
-            "--n", str(choice.get("n", 1)), "--progress-jsonl"]
+    argv = workbench_argv(ws_root, "eval", "run", "--model", choice["model"],
+                          "--tasks", choice["tasks"], "--format", choice["format"], "--backend", choice["backend"],
+                          "--n", str(choice.get("n", 1)), "--progress-jsonl")
     if choice.get("max_new_tokens"):
         argv += ["--max-new-tokens", str(choice["max_new_tokens"])]
     if choice.get("limit"):

@@ -8,7 +8,6 @@ subprocesses, and post results back as messages.
 from __future__ import annotations
 
 import subprocess
-import sys
 import traceback
 from typing import Any
 
@@ -19,6 +18,7 @@ from textual.worker import Worker
 
 from engine.workspace import Workspace
 from screens.base import SCREENS
+from screens.cli_jobs import workbench_argv
 from screens.dialogs import ErrorDialog, HelpScreen
 from screens.palette import WorkbenchCommands
 from workbench.theme import WORKBENCH_THEME
@@ -125,7 +125,7 @@ class WorkbenchApp(App[None]):
     def build_demo_assets(self) -> None:
         """Build the tiny model + toy data in a subprocess (torch stays out of the app)."""
         self.call_from_thread(self.notify, "Building demo assets (tiny model, toy data) ...", timeout=8)
-        cmd = [sys.executable, "-m", "workbench", "--workspace", str(self.ws.root), "demo", "build"]
+        cmd = workbench_argv(self.ws.root, "demo", "build")
         proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
             raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{proc.stderr[-2000:] or proc.stdout[-2000:]}")
