@@ -244,18 +244,24 @@ class DatasetsScreen(WorkbenchScreen):
 
         def done(result: dict | None) -> None:
             if result:
-                from engine.data.catalog import add_entry
-                from engine.errors import InputError
-
-                try:
-                    add_entry(self.ws, result["name"], result["source"], format=result["format"])
-                except InputError as e:
-                    self.app.show_error("cannot add dataset", str(e))  # type: ignore[attr-defined]
-                    return
-                self.refresh_data()
-                self.notify(f"added {result['name']} to the catalog")
+                self._add_dataset(result)
 
         self.app.push_screen(AddDatasetForm(set(self.ws.config.datasets)), done)
+
+    @work(thread=True, exclusive=True, group="ds-add", name="add dataset", exit_on_error=False)
+    def _add_dataset(self, result: dict) -> None:
+        """The same checks as `workbench data add`, reading a local source's first rows (in a
+        worker: a large JSON array is parsed whole)."""
+        from engine.data.catalog import add_entry
+        from engine.errors import WorkbenchError
+
+        try:
+            add_entry(self.ws, result["name"], result["source"], format=result["format"], check=True)
+        except (WorkbenchError, OSError) as e:
+            self.app.call_from_thread(self.app.show_error, "cannot add dataset", str(e))  # type: ignore[attr-defined]
+            return
+        self.app.call_from_thread(self.refresh_data)
+        self.app.call_from_thread(self.notify, f"added {result['name']} to the catalog")
 
     # -- tokenizer (in workers only: loading it imports transformers) ---------------------------------
     def _tokenizer(self) -> Any:

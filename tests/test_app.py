@@ -156,5 +156,20 @@ async def test_add_dataset_form_validates_and_adds(workspace: Workspace, tmp_pat
         form.query_one("#format").value = "alpaca"
         form.action_submit()
         await pilot.pause(0.3)
-    entry = Workspace.open(workspace.root).config.datasets["mine"]
+        # a local file whose rows are not a known format is refused, as by `workbench data add`
+        bad = tmp_path / "odd.jsonl"
+        bad.write_text('{"foo": 1, "bar": 2}\n')
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#name").value = "odd"
+        form.query_one("#source").value = str(bad)
+        form.action_submit()
+        await pilot.pause(0.5)
+        from screens.dialogs import ErrorDialog
+
+        assert isinstance(app.screen, ErrorDialog) and "foo" in app.screen.message
+    cfg = Workspace.open(workspace.root).config
+    entry = cfg.datasets["mine"]
     assert entry.path == str(data) and entry.format == "alpaca" and entry.hub is None
+    assert "odd" not in cfg.datasets

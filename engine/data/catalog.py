@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from engine.fsutil import read_json_or
@@ -100,8 +101,11 @@ def check_name(name: str) -> str:
 
 def add_entry(ws: Workspace, name: str, source: str, *, format: str = "auto", config: str | None = None,
               split: str = "train", columns: dict[str, str] | None = None, streaming: bool = False,
-              description: str = "", kind: str = "auto", replace: bool = False) -> DatasetEntry:
-    """Add (or with `replace`, overwrite) a catalog entry and save workspace.toml."""
+              description: str = "", kind: str = "auto", replace: bool = False,
+              check: bool = False) -> tuple[DatasetEntry, dict[str, Any] | None]:
+    """Add (or with `replace`, overwrite) a catalog entry and save workspace.toml. With `check`, a
+    local source's first rows are read first (the entry and what was detected come back); one that
+    cannot be read is not added and the previous entry, if any, stays."""
     from engine.data.formats import check_format
     from engine.errors import InputError
 
@@ -122,9 +126,22 @@ def add_entry(ws: Workspace, name: str, source: str, *, format: str = "auto", co
     from engine.config import validate
 
     entry = validate(DatasetEntry, fields)
+    previous = ws.config.datasets.get(name)
     ws.config.datasets[name] = entry
+    peeked = None
+    if check and entry.path is not None:
+        from engine.data.summary import peek
+
+        try:
+            peeked = peek(ws, name, rows=2)
+        except Exception:
+            if previous is None:
+                del ws.config.datasets[name]
+            else:
+                ws.config.datasets[name] = previous
+            raise
     ws.save()
-    return entry
+    return entry, peeked
 
 
 def remove_entry(ws: Workspace, name: str) -> None:

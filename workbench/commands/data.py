@@ -136,23 +136,8 @@ def add_cmd(
             raise InputError(f"--column {c!r}: expected FIELD=COLUMN", field="column")
         k, v = c.split("=", 1)
         columns[k.strip()] = v.strip()
-    previous = ws.config.datasets.get(name)
-    entry = add_entry(ws, name, source, format=fmt, config=config, split=split, columns=columns,
-                      streaming=streaming, description=description, kind=kind, replace=replace)
-    peeked = None
-    if check and entry.path is not None:
-        from engine.data.summary import peek
-
-        try:
-            peeked = peek(ws, name, rows=2)
-        except Exception:
-            # A source that cannot be read is not added (or the old entry comes back).
-            if previous is None:
-                del ws.config.datasets[name]
-            else:
-                ws.config.datasets[name] = previous
-            ws.save()
-            raise
+    entry, peeked = add_entry(ws, name, source, format=fmt, config=config, split=split, columns=columns,
+                              streaming=streaming, description=description, kind=kind, replace=replace, check=check)
     state, ok = entry_state(ws, entry)
     out = {"name": name, "entry": entry.model_dump(mode="json", exclude_none=True), "state": state, "ok": ok,
            "detected_format": peeked["format"] if peeked else None,
