@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json, read_json_or
 from engine.mixture.balance import Balance, compute_balance
 from engine.mixture.plan import Plan, task_train_order, task_valid_order
@@ -120,19 +119,6 @@ def write_build(ws: Workspace, name: str, plan: Plan, balance: Balance, dest: Pa
     return manifest
 
 
-def load_tokenizer(ws: Workspace) -> Any:
-    """The workspace's default model tokenizer (transformers is imported here only)."""
-    from transformers import AutoTokenizer
-
-    path = ws.model_path()
-    entry = ws.config.models.get(ws.config.defaults.model or "")
-    trust = bool(entry.trust_remote_code) if entry else False
-    try:
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
-    except Exception as e:  # unreachable hub id, missing files: say which model
-        raise WorkbenchError(f"cannot load the tokenizer of the default model {path!r}: {e}") from None
-
-
 def tokenize(build_dir: Path, tokenizer: Any, template: str, progress: Progress | None = None
              ) -> tuple[Path, bool, dict[str, dict[str, dict[str, int]]]]:
     from engine.tokens import TokenShard, build_tasks, token_cache_dir, tokenize_build
@@ -187,6 +173,8 @@ def materialize(ws: Workspace, name: str, *, spec: MixtureSpec | None = None, to
                             "the trainer builds it with its model's tokenizer on first use")
         tokenize_cache = False
     if tokenize_cache:
+        from engine.data.tokenizer import load_tokenizer
+
         tok = tokenizer if tokenizer is not None else load_tokenizer(ws)
         result.token_cache, result.tokens_cached, result.shards = tokenize(
             final, tok, template or ws.config.defaults.chat_template, progress)

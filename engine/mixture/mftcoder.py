@@ -196,15 +196,13 @@ def _resolve_data_path(p: str, config_path: Path) -> Path:
 
 
 def count_tokens(records: list[dict[str, Any]], tokenizer: Any, template: str) -> None:
-    """Fill n_tokens (the rendered conversation's length) in batches."""
-    from engine.chat import render_text
+    """Fill n_tokens (the rendered conversation's length, as the data pipeline counts it) in batches."""
+    from engine.data.tokenizer import token_lengths
 
     for a in range(0, len(records), 256):
         batch = records[a:a + 256]
-        texts = [render_text(r["chat_rounds"], template=template, tokenizer=tokenizer) for r in batch]
-        enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
-        for r, ids in zip(batch, enc):
-            r["n_tokens"] = len(ids)
+        for r, n in zip(batch, token_lengths(tokenizer, [r["chat_rounds"] for r in batch], template=template)):
+            r["n_tokens"] = n
 
 
 def import_mftcoder(ws: Workspace, config_path: str | Path, *, name: str | None = None,
@@ -308,7 +306,7 @@ def import_mftcoder(ws: Workspace, config_path: str | Path, *, name: str | None 
         tok = tokenizer
         if tok is None:
             try:
-                from engine.mixture.materialize import load_tokenizer
+                from engine.data.tokenizer import load_tokenizer
 
                 tok = load_tokenizer(ws)
             except WorkbenchError as e:
