@@ -133,8 +133,10 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
             last_beat[0] = time.time()
 
     def reduce_sum(x: np.ndarray) -> np.ndarray:
+        if world == 1:  # no round trip through the device (a sync on a GPU)
+            return np.array(x, dtype=np.float64)
         t = torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
-        return accelerator.reduce(t, reduction="sum").cpu().numpy() if world > 1 else t.cpu().numpy()
+        return accelerator.reduce(t, reduction="sum").cpu().numpy()
 
     def reduce_max(x: list[float]) -> list[float]:
         if world == 1:
@@ -229,8 +231,8 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
 
         # 5. resume -------------------------------------------------------------------------------------
         step, best, bad_evals = 0, math.inf, 0
+        ck = ckpts.latest_checkpoint(run) if resume else None
         if resume:
-            ck = ckpts.latest_checkpoint(run)
             if ck is not None:
                 kw = {"load_module_strict": False} if is_ds else {"strict": cfg.peft.method == "none"}
                 accelerator.load_state(str(Path(ck["path"]) / "state"), **kw)
@@ -263,7 +265,7 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
             acc = np.zeros((2, T))
             with torch.no_grad(), accelerator.autocast():
                 for mb in plan.valid_batches(rank=rank, world=world, micro=MB):
-                    acc += _batch_sums(inner, mb, T, device)
+                    acc += _batch_sums(inner, _to_device(mb, device), T)
             model.train()
             acc = reduce_sum(acc)
             out: dict[str, Any] = {}
@@ -282,7 +284,8 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
             acc = np.zeros((2, T))
             with torch.no_grad(), accelerator.autocast():
                 for _ in range(coba.sample_valid_num):
-                    acc += _batch_sums(inner, plan.valid_sample(coba.updates, rank=rank, world=world, micro=MB), T, device)
+                    mb = plan.valid_sample(coba.updates, rank=rank, world=world, micro=MB)
+                    acc += _batch_sums(inner, _to_device(mb, device), T)
                     coba.updates += 1
             model.train()
             acc = reduce_sum(acc)
@@ -332,7 +335,7 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
         win = _Window(T, T_mode)
         t_start, step_start = time.time(), step
         nonfinite_run, end_state, end_message = 0, RunState.COMPLETED, ""
-        last_saved = ckpts.latest_checkpoint(run)["step"] if resume and ckpts.latest_checkpoint(run) else -1
+        last_saved = ck["step"] if resume and ck is not None else -1
         while step < total:
             # control: signals on any rank, control files on the main one; every rank agrees
             if main:
@@ -354,7 +357,7 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
             focal = None
             if T_mode == "focal_task" and GA > 1:  # coefficients of the whole step first
                 with torch.no_grad(), accelerator.autocast():
-                    sq = sum(_batch_sums(inner, mb, T, device, with_q=True) for mb in mbs)
+                    sq = sum(_batch_sums(inner, b, T, with_q=True) for b in batches)  # already on the device
                 sq = reduce_sum(sq)
                 focal = FocalCoefficients.from_sums(sq[0], sq[2], totals, cfg.loss.focal_gamma)
 
@@ -549,9 +552,9 @@ def _to_device(mb: Any, device: Any) -> dict[str, Any]:
     }
 
 
-def _batch_sums(model: Any, mb: Any, n_tasks: int, device: Any, *, with_q: bool = False) -> np.ndarray:
-    """[2 or 3, T]: per-task summed CE, trained targets (and summed target probability)."""
-    b = _to_device(mb, device)
+def _batch_sums(model: Any, b: dict[str, Any], n_tasks: int, *, with_q: bool = False) -> np.ndarray:
+    """[2 or 3, T] of a micro-batch already on the device (_to_device): per-task summed CE, trained
+    targets (and summed target probability)."""
     tl = model(b["input_ids"], b["position_ids"], b["sel"], b["targets"])
     s = token_sums(tl, b["token_sample"], b["sample_task"], n_tasks)
     rows = [s["S_t"], s["N_t"]] + ([s["Q_t"]] if with_q else [])
