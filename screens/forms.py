@@ -62,8 +62,8 @@ class AddDatasetForm(FormScreen[dict | None]):
                 yield Button("Cancel", id="cancel")
 
     def action_submit(self) -> None:
-        # The same checks as `workbench data add` (engine.data.catalog), shown inline.
-        from engine.data.catalog import check_name, looks_local
+        # Quick checks shown inline; the screen then adds it like `workbench data add` (reading its first rows).
+        from engine.data.catalog import check_name
         from engine.data.formats import check_format
         from engine.errors import InputError
 
@@ -81,4 +81,4 @@ class AddDatasetForm(FormScreen[dict | None]):
         except InputError as e:
             err.update(str(e))
             return
-        self.dismiss({"name": name, "source": source, "format": fmt, "local": looks_local(source)})
+        self.dismiss({"name": name, "source": source, "format": fmt})

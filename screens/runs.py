@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, SelectionList, Static, TabbedContent
 
+from engine.fsutil import read_json_or
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
 from screens.cli_jobs import workbench_argv
 from screens.runs_gpu import GpuPanel
@@ -141,7 +142,7 @@ class RunsScreen(WorkbenchScreen):
             # the monitor keeps the records it charts; the reader only feeds it what is new
             self._readers = (MetricsReader(run.metrics_path, keep=1), TextTail(run.stdout_log, keep=400))
         info = run.read_info()
-        tasks = info.get("tasks") or list((_read_json(run.mixture_json) or {}).get("tasks") or [])
+        tasks = info.get("tasks") or list((read_json_or(run.mixture_json) or {}).get("tasks") or [])
         self.query_one(RunMonitor).reset(run_id, [str(t) for t in tasks])
         self._poll()
 
@@ -182,7 +183,7 @@ class RunsScreen(WorkbenchScreen):
                 run = RunDir(self.ws.runs_dir / run_id)
                 mine = next((x for x in summaries if x.id == run_id), None)
                 payload.update(status=run.read_status(), summary=mine or summarize(run),
-                               data=_read_json(run.path / "data.json"))
+                               data=read_json_or(run.path / "data.json"))
         if time.time() - self._last_gpu >= self.GPU_EVERY_S:
             from engine.train.gpu import gpu_snapshot
 
@@ -383,9 +384,3 @@ def _live(run: Any) -> bool:
     from engine.runs import RunState
 
     return run.state() in (RunState.RUNNING, RunState.STOPPING, RunState.PENDING)
-
-
-def _read_json(path: Any) -> Any:
-    from engine.fsutil import read_json_or
-
-    return read_json_or(path)

@@ -65,11 +65,6 @@ def prose(text: str) -> str:
     return "".join(out)
 
 
-def has_unclosed_fence(text: str) -> bool:
-    bl = fenced_blocks(text)
-    return bool(bl) and not bl[-1].closed
-
-
 # Full-width ASCII variants (U+FF01..U+FF5E) and the CJK punctuation the contest baseline
 # rewrote, plus non-breaking spaces. Applied to code only.
 FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}

@@ -126,16 +126,3 @@ def ngram_hashes(hashes: np.ndarray, offsets: np.ndarray, n: int, *,
             grams, docs = grams[order], docs[order]
     return grams, docs.astype(np.int64)
 
-
-def per_doc_unique(grams: np.ndarray, docs: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
-    """(values, offsets) with each doc's distinct values sorted: values[offsets[i]:offsets[i+1]]."""
-    if grams.size == 0:
-        return grams, np.zeros(n_docs + 1, np.int64)
-    order = np.lexsort((grams, docs))
-    g, d = grams[order], docs[order]
-    keep = np.ones(g.size, dtype=bool)
-    keep[1:] = (g[1:] != g[:-1]) | (d[1:] != d[:-1])
-    g, d = g[keep], d[keep]
-    offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(d, minlength=n_docs), out=offsets[1:])
-    return g, offsets

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from engine.data.langs import record_languages
 from engine.data.sources import Loaded, get_entry, raw_rows, source_fingerprint
 from engine.data.stats import Accumulator
-from engine.data.store import iter_processed, read_report
+from engine.data.store import iter_processed
 from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json, read_json_or, stable_hash
 from engine.workspace import Workspace
@@ -43,11 +43,6 @@ def peek(ws: Workspace, name: str, *, rows: int = 5, offset: int = 0) -> dict[st
     return {"name": name, "location": entry.path or entry.hub, "format": loaded.format, "fields": fields,
             "columns": dict(entry.columns), "records": [public(r) | {"file": r["_file"], "line": r["_line"]} for r in recs],
             "bad": [b.to_json() | {"where": b.describe()} for b in loaded.bad]}
-
-
-def processed_stats(ws: Workspace, name: str) -> dict[str, Any] | None:
-    rep = read_report(ws.datasets_dir / name)
-    return rep.get("stats") if isinstance(rep, dict) else None
 
 
 def entry_stats(ws: Workspace, name: str, *, limit: int | None = None, tokens: bool = True, force: bool = False,

@@ -4,7 +4,6 @@ task for pass@k. `canonical` / `buggy` stand for the problem set's own reference
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,8 +90,3 @@ def resolve_samples(spec: str | Path | list[Any], problems: list[Problem]) -> li
         return out
     return read_samples(spec, index)
 
-
-def write_samples(path: str | Path, samples: Iterable[Sample]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for s in samples:
-            f.write(json.dumps({"task_id": s.task_id, s.kind: s.code}, ensure_ascii=False) + "\n")

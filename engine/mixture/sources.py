@@ -173,7 +173,3 @@ def load_source(folder: str | Path, name: str | None = None) -> SourceTable:
         _cache[key] = st
     return st
 
-
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()

@@ -64,10 +64,6 @@ class Problem:
     line: int | None = None          # 1-based line in that file
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
-    def has_tests(self) -> bool:
-        return bool(self.test.strip() or self.tests)
-
     def reference(self, which: str) -> str | None:
         """The set's own solution: which = "canonical" or "buggy"."""
         if which == "canonical":

@@ -11,8 +11,6 @@ from typing import Any, Callable
 from engine.errors import InputError, WorkbenchError
 from engine.problems.model import TASK_PREFIX, Problem, normalize_language
 
-SUITES = ("humanevalpack", "mbpp", "leetcode", "workbench")
-
 
 def detect_schema(row: dict[str, Any]) -> str | None:
     """Which schema a row is in, or None when it matches none."""

@@ -9,7 +9,6 @@ scores, stored in validations/<id>/ (layout in store.py, docs/validation.md).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import socket
 import sys
@@ -316,11 +315,3 @@ def _write_bigcode(vdir: ValidationDir, items: list[_Item], gens: list[dict[str,
         atomic_write_json(vdir.bigcode_dir / f"task_ids_{task}.json",
                           [problem_of[u].task_id for u in uids], indent=None)
 
-
-def load_result(vdir: ValidationDir) -> ValidationResult:
-    return ValidationResult(vdir.summary(), vdir.results(), vdir.generations(), vdir.meta(), vdir)
-
-
-def validation_json(result: ValidationResult) -> str:
-    return json.dumps({"id": result.id, "dir": str(result.dir.path) if result.dir else None,
-                       **result.summary}, indent=2, default=str)

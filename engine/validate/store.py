@@ -30,8 +30,6 @@ from typing import Any, Iterator
 from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json, read_json_or
 
-STATES = ("running", "completed", "failed")
-
 
 def new_validation_id(label: str = "val") -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in label).strip("-.")[:48] or "val"

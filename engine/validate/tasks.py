@@ -27,7 +27,6 @@ from engine.problems.model import Problem
 HARNESS_LANGS = ("python", "js", "java", "go", "cpp", "rust")
 LANG_OF_HARNESS = {"python": "python", "js": "javascript", "java": "java", "go": "go", "cpp": "cpp", "rust": "rust"}
 HARNESS_OF_LANG = {v: k for k, v in LANG_OF_HARNESS.items()}
-HEP_KINDS = ("synthesize", "fixtests", "fixdocs")
 CONTEST_TASKS = [f"humaneval{kind}-{lang}" for kind in ("synthesize", "fixtests")
                  for lang in ("python", "js", "java", "go", "cpp", "rust")] + ["mbpp"]
 
@@ -47,10 +46,6 @@ class Task:
     @property
     def languages(self) -> list[str]:
         return sorted({p.language for p in self.problems})
-
-    @property
-    def is_contest(self) -> bool:
-        return self.name in CONTEST_TASKS
 
     def uid(self, problem: Problem) -> str:
         """A problem id unique across tasks (HumanEvalPack reuses `Python/0` in every task)."""
