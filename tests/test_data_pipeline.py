@@ -15,7 +15,7 @@ from engine.data.pipeline import ProcessOptions, dropped_rows, process
 from engine.data.store import iter_processed, read_report
 from engine.data.summary import entry_stats
 from engine.workspace import DatasetEntry, ModelEntry, Workspace
-from tests.conftest import SHARED_DATA, run_cli, shared_data
+from tests.conftest import ROOT, SHARED_DATA, run_cli, shared_data
 
 LONG_PY = "```python\n" + "\n".join(
     f"def step_{i}(values):\n    total = sum(v * {i} for v in values if v > {i})\n    return total - {i}\n"
@@ -126,6 +126,15 @@ def test_language_filter_cache_and_rerun(data_ws: Workspace) -> None:
     s2 = entry_stats(data_ws, "planted")
     assert not s1["cached"] and s2["cached"] and s1["stats"] == s2["stats"]
     assert s1["stats"]["rows"] == 13 and s1["quarantined"] == 2
+    # a cache hit does not load the tokenizer (no transformers import: seconds saved per call)
+    import subprocess
+    import sys
+
+    code = ("import sys; from engine.workspace import Workspace; from engine.data.summary import entry_stats; "
+            f"s = entry_stats(Workspace.open({str(data_ws.root)!r}), 'planted'); "
+            "print(s['cached'], 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
+    assert out.stdout.split() == ["True", "False"], out.stderr
 
 
 def test_parallel_checks_give_the_same_result(data_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:

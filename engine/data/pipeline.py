@@ -36,8 +36,9 @@ from engine.data.sources import Loaded, get_entry, source_fingerprint
 from engine.data.stats import Accumulator
 from engine.data.store import read_report, write_processed
 from engine.data.syntax import syntax_error
+from engine.data.tokenizer import tokenizer_identity
 from engine.errors import InputError, WorkbenchError
-from engine.fsutil import atomic_write_json, file_fingerprint, stable_hash
+from engine.fsutil import atomic_write_json, stable_hash
 from engine.workspace import Workspace
 
 PIPELINE_VERSION = 1
@@ -280,7 +281,7 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
     out_dir = ws.datasets_dir / name
 
     # Identity of everything the result depends on, cheap to compute: an unchanged run is not redone.
-    tok_id = _tokenizer_identity(ws, opts.model)
+    tok_id = tokenizer_identity(ws, opts.model)
     bench_id = _benchmarks_identity(ws, opts) if opts.decontaminate else None
     key = stable_hash({"v": PIPELINE_VERSION, "opts": opts.model_dump(mode="json"), "template": template,
                        "max": max_tokens, "inputs": {i: source_fingerprint(ws, e) for i, e in entries.items()},
@@ -417,19 +418,6 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
     report["seconds"]["write"] = round(time.time() - t0, 3)
     atomic_write_json(out_dir / "report.json", report)
     return report
-
-
-def _tokenizer_identity(ws: Workspace, model: str | None) -> Any:
-    try:
-        where = ws.model_path(model)
-    except WorkbenchError:
-        return None
-    p = Path(where)
-    if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and ("token" in f.name or f.suffix in (".jinja", ".txt")
-                                                                  or f.name in ("vocab.json", "merges.txt")))
-        return {"path": str(p), "files": [file_fingerprint(f) for f in files]}
-    return {"hub": where}
 
 
 def _benchmarks_identity(ws: Workspace, opts: ProcessOptions) -> Any:

@@ -12,6 +12,7 @@ from engine.data.langs import record_languages
 from engine.data.sources import Loaded, get_entry, raw_rows, source_fingerprint
 from engine.data.stats import Accumulator
 from engine.data.store import iter_processed
+from engine.data.tokenizer import tokenizer_identity
 from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json, read_json_or, stable_hash
 from engine.workspace import Workspace
@@ -50,24 +51,24 @@ def entry_stats(ws: Workspace, name: str, *, limit: int | None = None, tokens: b
     """Stats of a catalog entry as it is (converted, not filtered); cached."""
     entry = get_entry(ws, name)
     tick = progress or (lambda s, d, t: None)
-    tokenizer, tok_fp, note = None, None, None
+    tokenizer, note = None, None
     template = ws.config.defaults.chat_template
-    if tokens:
-        try:
-            from engine.data.tokenizer import load_tokenizer
-            from engine.tokens import tokenizer_fingerprint
-
-            tick("loading tokenizer", 0, None)
-            tokenizer = load_tokenizer(ws)
-            tok_fp = tokenizer_fingerprint(tokenizer)
-        except WorkbenchError as e:
-            note = str(e)
-    key = stable_hash({"v": STATS_VERSION, "src": source_fingerprint(ws, entry), "limit": limit, "tok": tok_fp,
-                       "template": template, "seq": ws.config.defaults.seq_length})
+    # Keyed on the tokenizer's files, not the loaded tokenizer: a cache hit costs no transformers import.
+    tok_id = tokenizer_identity(ws) if tokens else None
+    key = stable_hash({"v": STATS_VERSION, "src": source_fingerprint(ws, entry), "limit": limit, "tok": tok_id,
+                       "tokens": tokens, "template": template, "seq": ws.config.defaults.seq_length})
     cache = ws.datasets_dir / CACHE_DIR / f"stats-{name}-{key}.json"
     hit = read_json_or(cache)
     if hit is not None and not force:
         return {**hit, "cached": True}
+    if tokens:
+        try:
+            from engine.data.tokenizer import load_tokenizer
+
+            tick("loading tokenizer", 0, None)
+            tokenizer = load_tokenizer(ws)
+        except WorkbenchError as e:
+            note = str(e)
     t0 = time.time()
     loaded = Loaded(ws, name, entry, limit=limit)
     acc = Accumulator(ws.config.defaults.seq_length)

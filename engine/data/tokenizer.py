@@ -9,10 +9,12 @@ callers in the app do this in a worker.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 from engine.chat import render_text
 from engine.errors import WorkbenchError
+from engine.fsutil import file_fingerprint
 from engine.workspace import Workspace
 
 
@@ -29,6 +31,22 @@ def load_tokenizer(ws: Workspace, model: str | None = None) -> Any:
         return AutoTokenizer.from_pretrained(where, trust_remote_code=bool(entry and entry.trust_remote_code))
     except Exception as e:  # hub/offline/format problems: say which model
         raise WorkbenchError(f"could not load the tokenizer of '{where}': {type(e).__name__}: {e}") from None
+
+
+def tokenizer_identity(ws: Workspace, model: str | None = None) -> Any:
+    """A cheap cache key for `model`'s tokenizer (default: the workspace's default model): its
+    tokenizer files' fingerprints, or the hub id. None when no model is configured. Loading the
+    tokenizer itself takes seconds; this does not."""
+    try:
+        where = ws.model_path(model)
+    except WorkbenchError:
+        return None
+    p = Path(where)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and ("token" in f.name or f.suffix in (".jinja", ".txt")
+                                                                  or f.name in ("vocab.json", "merges.txt")))
+        return {"path": str(p), "files": [file_fingerprint(f) for f in files]}
+    return {"hub": where}
 
 
 def token_lengths(tokenizer: Any, conversations: Sequence[list[dict[str, str]]], *, template: str = "chatml") -> list[int]:
