@@ -34,7 +34,8 @@ def run_progress_command(argv: list[str], *, on_progress: Callable[[dict[str, An
     """Run argv (blocking: call it in a thread worker); `on_progress` gets each progress event,
     `on_start` the process (to cancel it). Its own session: a cancel kills the whole group."""
     err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "false")}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
                             env=env, start_new_session=True)
     if on_start is not None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import tempfile
 from typing import Any
 
 from rich.text import Text
@@ -27,7 +25,6 @@ from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
 from screens.cli_jobs import workbench_argv
 from screens.mixtures_balance import BalanceView, render_warnings
 
-_PROGRESS = re.compile(r"^\s*(\w+)\s+(\d+)/(\d+)")
 
 
 def _reason(e: Exception) -> str:
@@ -654,7 +651,7 @@ class MixturesScreen(WorkbenchScreen):
         if not self._need_spec() or (self._dirty(self.current or "") and not self.action_save()):
             return
         if self._job_start(f"materialising {self.current}"):
-            self._cli_job(["mix", "materialize", self.current or "", "--json", "--progress"], "materialize")
+            self._cli_job(["mix", "materialize", self.current or ""], "materialize")
 
     def action_export(self) -> None:
         if not self._need_spec():
@@ -679,7 +676,7 @@ class MixturesScreen(WorkbenchScreen):
 
         def done(text: str | None) -> None:
             if text and self._job_start("importing an MFTCoder config"):
-                self._cli_job(["mix", "import-mftcoder", os.path.expanduser(text), "--json"], "import")
+                self._cli_job(["mix", "import-mftcoder", os.path.expanduser(text)], "import")
 
         self.app.push_screen(PromptForm("Import an MFTCoder config", "Config JSON (e.g. qwen_train_config_1_8B.json)",
                                         check=check, hint="its data_paths task folders become processed datasets; "
@@ -700,35 +697,16 @@ class MixturesScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="mix-job", name="mixture command", exit_on_error=False)
     def _cli_job(self, args: list[str], kind: str) -> None:
-        """Run `workbench ARGS` in a subprocess; its stderr progress lines drive the bar."""
-        import json
+        """Run `workbench ARGS --progress-jsonl` in a subprocess; its progress events drive the bar."""
+        from screens.cli_jobs import run_progress_command
 
-        cmd = workbench_argv(self.ws.root, *args)
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-               "TOKENIZERS_PARALLELISM": "false"}
-        with tempfile.TemporaryFile() as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-            assert proc.stderr is not None
-            buf, tail = b"", []
-            while True:
-                chunk = os.read(proc.stderr.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                *lines, buf = re.split(rb"[\r\n]", buf)
-                for raw in lines:
-                    line = raw.decode("utf-8", "replace")
-                    m = _PROGRESS.match(line)
-                    if m:
-                        self.app.call_from_thread(self._job_progress, m.group(1), int(m.group(2)), int(m.group(3)))
-                    elif line.strip():
-                        tail.append(line)
-            rc = proc.wait()
-            out.seek(0)
-            stdout = out.read().decode("utf-8", "replace")
-        if rc != 0:
-            raise RuntimeError("\n".join(tail[-8:]) or f"`{' '.join(cmd)}` exited with {rc}")
-        res = json.loads(stdout)
+        argv = workbench_argv(self.ws.root, *args, "--progress-jsonl")
+        out = run_progress_command(argv, on_progress=lambda ev: self.app.call_from_thread(
+            self._job_progress, str(ev.get("phase", "")), int(ev.get("done", 0)), int(ev.get("total", 0))))
+        if out.rc != 0 or not out.done:
+            detail = out.error or "\n".join(out.stderr_tail.strip().splitlines()[-8:])
+            raise RuntimeError(detail or f"`{' '.join(argv)}` exited with {out.rc}")
+        res = out.done
         if kind == "materialize":
             msg = (f"{'reused' if res['cached'] else 'wrote'} build {res['id']} · "
                    f"{sum(t['train_rows'] for t in res['tasks'].values()):,} train rows"

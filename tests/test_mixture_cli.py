@@ -73,6 +73,11 @@ def test_materialize_under_another_world_size_gives_the_same_build(ws: Workspace
                 (Path(res["build_dir"]) / task / f"{split}.jsonl").read_bytes()
     again = json.loads(mix(ws, "materialize", "w", "--no-tokenize", "--json").stdout)
     assert again["cached"] and again["id"] == res["id"]
+    # --progress-jsonl (what the Mixtures screen reads): progress events, then the result as a "done" event
+    events = [json.loads(x) for x in mix(ws, "materialize", "w", "--no-tokenize", "--progress-jsonl",
+                                         env={"WORLD_SIZE": "1"}).stdout.splitlines()]
+    assert events[-1]["event"] == "done" and events[-1]["id"] == res["id"]
+    assert all(e["event"] == "progress" and {"phase", "done", "total"} <= set(e) for e in events[:-1])
 
 
 def test_export_and_import_mftcoder(ws: Workspace, tmp_path: Path) -> None:
@@ -87,9 +92,10 @@ def test_export_and_import_mftcoder(ws: Workspace, tmp_path: Path) -> None:
     other = Workspace.init(tmp_path / "other")
     out = run_cli("--workspace", str(other.root), "mix", "import-mftcoder", str(out_dir / "train_config.json"),
                   "--name", "back", "--data-paths", f"[{out_dir}/evol_alpaca,{out_dir}/leetcode]",
-                  "--no-count-tokens", "--json")
+                  "--no-count-tokens", "--progress-jsonl")
     assert out.returncode == 0, out.stderr
-    imp = json.loads(out.stdout)
+    imp = json.loads(out.stdout.splitlines()[-1])   # the "done" event the Mixtures screen reads
+    assert imp["event"] == "done"
     assert {t: d["rows"] for t, d in imp["tasks"].items()} == res["tasks"] == {"evol_alpaca": 2017, "leetcode": 1890}
     assert (other.root / "configs" / "back.toml").exists()
     # an export target that is not ours is never overwritten

@@ -14,11 +14,37 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
 PROGRESS = typer.Option(None, "--progress/--no-progress",
                         help="Progress lines on stderr (default: when stderr is a terminal).")
+PROGRESS_JSONL = typer.Option(False, "--progress-jsonl",
+                              help="Progress and the result as JSON lines on stdout (for programs: the app).")
 
 
-def _reporter(flag: Optional[bool]) -> Any:
+def _reporter(flag: Optional[bool], jsonl: bool = False) -> Any:
+    if jsonl:
+        return _JsonlProgress()
     on = sys.stderr.isatty() if flag is None else flag
     return _progress if on else None
+
+
+class _JsonlProgress:
+    """`{"event": "progress", "phase", "done", "total"}` lines, at most four a second per phase."""
+
+    def __init__(self) -> None:
+        self.phase, self.last = "", 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if stage != "done" and (stage != self.phase or done >= total or now - self.last > 0.25):
+            self.phase, self.last = stage, now
+            _event(event="progress", phase=stage, done=done, total=total)
+
+
+def _event(**obj: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -264,12 +290,15 @@ def remove_cmd(name: str = typer.Argument(..., help="Mixture name."),
         typer.echo(f"removed {task + ('/' + source if source else '')} from {name}")
 
 
-def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: Optional[bool]) -> None:
+def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: Optional[bool], jsonl: bool) -> None:
     from engine.mixture.materialize import materialize
 
     ws = STATE.workspace()
-    res = materialize(ws, name, tokenize_cache=not no_tokenize, progress=_reporter(progress))
+    res = materialize(ws, name, tokenize_cache=not no_tokenize, progress=_reporter(progress, jsonl))
     out = res.to_dict()
+    if jsonl:
+        _event(event="done", **out)
+        return
     if as_json:
         emit_json(out)
         return
@@ -287,18 +316,20 @@ def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: Optional
 def materialize_cmd(name: str = typer.Argument(..., help="Mixture name."),
                     no_tokenize: bool = typer.Option(False, "--no-tokenize",
                                                      help="Write the JSONL only (no token cache)."),
-                    progress: Optional[bool] = PROGRESS, as_json: bool = JSON) -> None:
+                    progress: Optional[bool] = PROGRESS, progress_jsonl: bool = PROGRESS_JSONL,
+                    as_json: bool = JSON) -> None:
     """Write the build (per task train/valid JSONL + mixture.json) and its token cache for the
     workspace's default model tokenizer; an existing build with the same id is reused."""
-    _materialize(name, no_tokenize, as_json, progress)
+    _materialize(name, no_tokenize, as_json, progress, progress_jsonl)
 
 
 @app.command("materialise", hidden=True)
 @guarded
 def materialise_cmd(name: str = typer.Argument(...), no_tokenize: bool = typer.Option(False, "--no-tokenize"),
-                    progress: Optional[bool] = PROGRESS, as_json: bool = JSON) -> None:
+                    progress: Optional[bool] = PROGRESS, progress_jsonl: bool = PROGRESS_JSONL,
+                    as_json: bool = JSON) -> None:
     """Alias of materialize."""
-    _materialize(name, no_tokenize, as_json, progress)
+    _materialize(name, no_tokenize, as_json, progress, progress_jsonl)
 
 
 @app.command("export-mftcoder")
@@ -349,6 +380,7 @@ def import_cmd(
     no_count_tokens: bool = typer.Option(False, "--no-count-tokens",
                                          help="Skip token counting with the workspace tokenizer."),
     force: bool = typer.Option(False, "--force", help="Replace an existing mixture, datasets or run config."),
+    progress_jsonl: bool = PROGRESS_JSONL,
     as_json: bool = JSON,
 ) -> None:
     """Import an MFTCoder config and its task folders: processed datasets, a mixture spec and a
@@ -358,6 +390,9 @@ def import_cmd(
     ws = STATE.workspace()
     res = import_mftcoder(ws, config, name=name, data_paths=data_paths, run_config_out=run_config,
                           dataset_prefix=dataset_prefix, count=not no_count_tokens, force=force)
+    if progress_jsonl:
+        _event(event="done", **res)
+        return
     if as_json:
         emit_json(res)
         return
