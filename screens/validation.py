@@ -120,7 +120,7 @@ class ValidationScreen(WorkbenchScreen):
         running = False
         for v in items:
             m = v.meta()
-            st = v.status()
+            st = v.status(m)
             running |= st == "running"
             label = _short_id(v.id)
             if st == "running":
@@ -183,9 +183,10 @@ class ValidationScreen(WorkbenchScreen):
 
         v = ValidationDir(self.ws.validations_dir / vid)
         results = v.results()
-        status = v.status()
+        meta = v.meta()
+        status = v.status(meta)
         gens = {f"{g['uid']}#{g.get('sample', 0)}": g for g in v.generations()} if status != "running" else None
-        data = {"id": vid, "meta": v.meta(), "summary": v.summary(), "status": status,
+        data = {"id": vid, "meta": meta, "summary": v.summary(), "status": status,
                 "rows": rows_from_results(results), "results": {f"{r['uid']}#{r.get('sample', 0)}": r for r in results},
                 "gens": gens, "dir": v}
         with self._io:

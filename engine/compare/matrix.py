@@ -197,7 +197,7 @@ def _losses_and_pass(meta: dict[str, Any], logged: dict[str, Any]) -> tuple[floa
 
 def _apply_validation(row: CompareRow, v: Any) -> None:
     m, s = v.meta(), v.summary()
-    row.validation, row.status = v.id, v.status()
+    row.validation, row.status = v.id, v.status(m)
     ts = m.get("taskset") or {}
     row.taskset, row.fraction = ts.get("name"), _num(ts.get("fraction"))
     row.format = (m.get("format") or {}).get("name")
@@ -231,11 +231,11 @@ def collect(ws: Any) -> Matrix:
     outside: list[Any] = []
     failed = 0
     for v in list_validations(ws.validations_dir):
-        st = v.status()
-        if st == "failed":
+        m = v.meta()
+        if v.status(m) == "failed":
             failed += 1
             continue
-        ck = v.meta().get("checkpoint") or {}
+        ck = m.get("checkpoint") or {}
         if ck.get("run") and isinstance(ck.get("step"), int):
             by_ckpt.setdefault((str(ck["run"]), ck["step"]), []).append(v)
         else:

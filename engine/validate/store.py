@@ -75,10 +75,11 @@ class ValidationDir:
         atomic_write_json(self.progress_json, {"phase": phase, "done": done, "total": total,
                                                "updated": time.time(), **info})
 
-    def status(self) -> str:
+    def status(self, meta: dict[str, Any] | None = None) -> str:
         """running / completed / failed; a running validation whose heartbeat went quiet for
-        10 minutes and whose process is gone reads as failed."""
-        m = self.meta()
+        10 minutes and whose process is gone reads as failed. `meta`: this folder's meta() when
+        the caller has just read it (saves reading validation.json again)."""
+        m = self.meta() if meta is None else meta
         st = m.get("status", "running")
         if st == "running":
             pid = m.get("pid")

@@ -441,7 +441,7 @@ def show_cmd(
         rows = []
         for v in list_validations(ws.validations_dir):
             m = v.meta()
-            rows.append({"id": v.id, "status": v.status(), "model": (m.get("checkpoint") or {}).get("label")
+            rows.append({"id": v.id, "status": v.status(m), "model": (m.get("checkpoint") or {}).get("label")
                          or (m.get("checkpoint") or {}).get("model"), "tasks": (m.get("taskset") or {}).get("name"),
                          "format": (m.get("format") or {}).get("name"), "contest_score": m.get("contest_score"),
                          "pass@1": m.get("pass@1"), "problems": m.get("n_problems")})
