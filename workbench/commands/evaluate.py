@@ -221,19 +221,14 @@ def _settings(n: int, sample: bool, temperature: float, top_p: float, top_k: int
               max_new_tokens: Optional[int], max_length: Optional[int], batch_size: int, dtype: str,
               device: Optional[str], tensor_parallel: int, max_model_len: Optional[int], stop: str,
               trust_remote_code: bool):
-    from pydantic import ValidationError
-
-    from engine.errors import InputError
+    from engine.config import validate
     from engine.validate import GenSettings
 
-    try:
-        return GenSettings(n=n, do_sample=sample or n > 1, temperature=temperature, top_p=top_p, top_k=top_k,
-                           seed=seed, max_new_tokens=max_new_tokens, max_length=max_length, batch_size=batch_size,
-                           dtype=dtype, device=device, tensor_parallel=tensor_parallel, max_model_len=max_model_len,
-                           stop=stop, trust_remote_code=trust_remote_code)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise InputError(err["msg"], field=".".join(str(x) for x in err["loc"]) or None) from None
+    return validate(GenSettings, dict(n=n, do_sample=sample or n > 1, temperature=temperature, top_p=top_p,
+                                      top_k=top_k, seed=seed, max_new_tokens=max_new_tokens, max_length=max_length,
+                                      batch_size=batch_size, dtype=dtype, device=device,
+                                      tensor_parallel=tensor_parallel, max_model_len=max_model_len, stop=stop,
+                                      trust_remote_code=trust_remote_code))
 
 
 def _fmt(x: Any, digits: int = 3) -> str:

@@ -216,17 +216,11 @@ class _Progress:
 
 def _settings(batch_size: int, dtype: str, device: Optional[str], max_new_tokens: Optional[int],
               max_length: Optional[int]):
-    from pydantic import ValidationError
-
-    from engine.errors import InputError
+    from engine.config import validate
     from engine.validate.generate import GenSettings
 
-    try:
-        return GenSettings(n=1, do_sample=False, batch_size=batch_size, dtype=dtype, device=device,
-                           max_new_tokens=max_new_tokens, max_length=max_length)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise InputError(err["msg"], field=".".join(str(x) for x in err["loc"]) or None) from None
+    return validate(GenSettings, dict(n=1, do_sample=False, batch_size=batch_size, dtype=dtype, device=device,
+                                      max_new_tokens=max_new_tokens, max_length=max_length))
 
 
 def _print_check(rep: Any, problems: bool = False) -> None:
