@@ -124,3 +124,5 @@ def test_cli_show_compare_and_errors(replayed) -> None:
     bad = run_cli("eval", "run", "--model", "tiny", "--tasks", "no-such-set", env=env)
     assert bad.returncode == 1 and "unknown task set or task 'no-such-set'" in bad.stderr
     assert "Traceback" not in bad.stderr
+    bad = run_cli("eval", "run", "--model", "tiny", "--tasks", "toy", "--max-new-tokens", "0", env=env)
+    assert bad.returncode == 1 and "field 'max_new_tokens'" in bad.stderr and "Traceback" not in bad.stderr
