@@ -80,19 +80,20 @@ def demo_config(steps: int | None = None) -> Any:
 
 def start(ws: Workspace, *, steps: int | None = None, log: Log = print, threads: int | None = None) -> RunDir:
     """Prepare, create the run and start the demo detached. Returns the run."""
-    from engine.runs.launch import spawn_detached
-    from engine.train.launch import PROJECT_ROOT, _pythonpath, prepare_run
+    from engine.train.launch import launch, plan_launch, prepare_run
 
     prepare(ws, log=log)
     cfg = demo_config(steps)
-    run = prepare_run(ws.root, cfg, source_text=cfg.to_toml())
-    run.update_info(kind="demo")
-    env = {"PYTHONPATH": _pythonpath(), "TOKENIZERS_PARALLELISM": "false",
-           # one torch thread unless the user says otherwise: on a 2-core box a second thread
-           # beside any other work (the app, a compiler) makes steps 10-20x slower
-           "OMP_NUM_THREADS": str(threads or os.environ.get("OMP_NUM_THREADS") or 1)}
+    run = prepare_run(ws.root, cfg, source_text=cfg.to_toml(), kind="demo")
+    # The trainer's own CPU launch plan, with this module (train, then score) as the program.
+    plan = plan_launch(cfg, run.path)
+    plan.argv = [sys.executable, "-m", "engine.demo.run", str(run.path)]
+    plan.kind = "demo"
+    # one torch thread unless the user says otherwise: on a 2-core box a second thread
+    # beside any other work (the app, a compiler) makes steps 10-20x slower
+    plan.env["OMP_NUM_THREADS"] = str(threads or os.environ.get("OMP_NUM_THREADS") or 1)
     run.write_status(RunState.RUNNING, step=0, total_steps=cfg.loop.max_steps, phase="starting")
-    spawn_detached(run, [sys.executable, "-m", "engine.demo.run", str(run.path)], env=env, cwd=PROJECT_ROOT)
+    launch(run, plan)
     log(f"demo run {run.id} started: {run.path}")
     return run
 

@@ -55,7 +55,7 @@ def resolve_config(cfg: TrainConfig, workspace_root: Path | None, *, materialise
 
 
 def prepare_run(workspace_root: Path | None, cfg: TrainConfig, *, runs_dir: Path | None = None,
-                source_text: str | None = None, source_path: str | Path | None = None) -> RunDir:
+                source_text: str | None = None, source_path: str | Path | None = None, kind: str = "train") -> RunDir:
     resolved = resolve_config(cfg, workspace_root)
     build = Path(resolved.data.mixture)
     manifest = read_manifest(build)
@@ -69,7 +69,7 @@ def prepare_run(workspace_root: Path | None, cfg: TrainConfig, *, runs_dir: Path
     runs_dir = runs_dir or ((workspace_root / "runs") if workspace_root else None)
     if runs_dir is None:
         raise WorkbenchError("no runs folder: give a workspace")
-    run = create_run(runs_dir, name=cfg.name, kind="train", config=resolved.model_dump(mode="json"),
+    run = create_run(runs_dir, name=cfg.name, kind=kind, config=resolved.model_dump(mode="json"),
                      mixture={**manifest, "build": str(build)})
     atomic_write_text(run.path / "config.toml", source_text if source_text is not None else cfg.to_toml())
     run.update_info(workspace=str(workspace_root) if workspace_root else None,
