@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from engine.demo.curriculum import LANGS
 from engine.fsutil import atomic_write_json, read_json_or
 from engine.runs import RunDir, RunState
 from engine.workspace import Workspace
 
 PRESET = "tiny-cpu-demo"
-MIXTURE = "toy"
-TASKSET = "toy"
-LANGS = ("python", "javascript")
+MIXTURE = "toy"   # the mixture prepare() makes; the preset's [data] mixture names it
 Log = Callable[[str], None]
 
 
@@ -136,17 +135,20 @@ def orchestrate(run_dir: str | Path) -> int:
 
 def _score_checkpoints(run: RunDir, ws: Workspace, picks: list[dict[str, Any]], status: dict[str, Any],
                        validations: dict[str, Any], log: Log) -> None:
-    """Score the first and last checkpoints on every held-out problem (validations/<id>/)."""
+    """Score the first and last checkpoints on every held-out problem (validations/<id>/), with the
+    run's own in-training validation settings (task set, prompt format, answer length), unlimited."""
+    from engine.train.config import load_run_config
     from engine.validate.generate import GenSettings
     from engine.validate.run import run_validation
     from engine.validate.tasks import resolve_taskset
 
-    taskset = resolve_taskset(TASKSET, ws=ws)
+    val = load_run_config(run).validation
+    taskset = resolve_taskset(val.problems, ws=ws)
     for ck in picks:
         run.write_status(RunState.RUNNING, **{**status, "phase": f"demo: scoring {ck['name']} on every held-out problem"})
         log(f"demo: scoring {ck['name']} on {taskset.n_problems} held-out toy problems ...")
-        res = run_validation(ws=ws, model=ck["path"], tasks=taskset, fmt="chat", compare_modes=False,
-                             settings=GenSettings(max_new_tokens=64, batch_size=32),
+        res = run_validation(ws=ws, model=ck["path"], tasks=taskset, fmt=val.format, compare_modes=False,
+                             settings=GenSettings(max_new_tokens=val.max_new_tokens, batch_size=32),
                              label=f"demo-{run.id[-4:]}-{ck['name']}")
         s = res.summary
         validations[ck["name"]] = {"id": res.id, "step": ck["step"], "pass@1": s.get("pass@1"),
