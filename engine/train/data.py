@@ -275,13 +275,18 @@ class DataPlan:
     valid_packs: list[Pack]
     report: dict[str, Any]
     seed: int = 0
+    # the current epoch's order and the round-robin validation rows: computed once, not per step
+    _order: tuple[int, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+    _interleaved: list[Pack] | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- training order --------------------------------------------------------------------
     def steps_per_epoch(self, global_batch: int) -> int:
         return max(1, math.ceil(len(self.train_packs) / global_batch))
 
     def _epoch_order(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.train_packs))
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, np.random.default_rng([self.seed, epoch]).permutation(len(self.train_packs)))
+        return self._order[1]
 
     def global_batch(self, step: int, global_batch: int) -> list[Pack]:
         """Rows of optimizer step `step` (0-based), over all ranks and micro-batches."""
@@ -321,13 +326,13 @@ class DataPlan:
 
     def valid_interleaved(self) -> list[Pack]:
         """Validation rows in task round-robin order (for CoBa's per-step samples)."""
-        by_task: dict[int, list[Pack]] = {}
-        for p in self.valid_packs:
-            by_task.setdefault(p.task_id, []).append(p)
-        if not by_task:
-            return []
-        longest = max(len(v) for v in by_task.values())
-        return [v[i % len(v)] for i in range(longest) for v in by_task.values()]
+        if self._interleaved is None:
+            by_task: dict[int, list[Pack]] = {}
+            for p in self.valid_packs:
+                by_task.setdefault(p.task_id, []).append(p)
+            longest = max((len(v) for v in by_task.values()), default=0)
+            self._interleaved = [v[i % len(v)] for i in range(longest) for v in by_task.values()]
+        return self._interleaved
 
     def valid_sample(self, counter: int, *, rank: int, world: int, micro: int) -> MicroBatch:
         """The `counter`-th CoBa validation micro-batch of this rank (cyclic, deterministic)."""
