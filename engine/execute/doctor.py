@@ -52,7 +52,7 @@ def run_doctor(data_dir: str | Path | None = None, *, limit: int | None = None, 
     say = progress or (lambda _m: None)
     langs = languages or list(LANGUAGES)
     info = detect()
-    tools = probe_all()
+    tools = probe_all(langs)
     problems, source = _problems(data_dir, langs, limit)
     reports = {lang: LanguageReport(lang, tools[lang].version or "not found", list(tools[lang].missing))
                for lang in langs}
@@ -94,7 +94,7 @@ def run_doctor(data_dir: str | Path | None = None, *, limit: int | None = None, 
                     "uid_switch": info.uid_switch, "notes": list(info.notes)},
         "cache_dir": str(exec_cache_dir()),
         "tools": {lang: {"version": t.version, "commands": t.commands, "missing": list(t.missing), "notes": list(t.notes)}
-                  for lang, t in tools.items() if lang in langs},
+                  for lang, t in tools.items()},
         "languages": {lang: {**asdict(r), "ok": r.ok} for lang, r in reports.items()},
         "known_upstream": {k: v for k, v in KNOWN_UPSTREAM.items()
                            if any(k in r.known for r in reports.values())},

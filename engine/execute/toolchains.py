@@ -136,8 +136,8 @@ def probe(language: str) -> Tool:
             miss.append("boost headers (libboost-dev)")
         if not Path("/usr/include/openssl/md5.h").exists():
             miss.append("OpenSSL headers (libssl-dev)")
-        return Tool(language, {"g++": gpp}, _out([gpp, "--version"]).splitlines()[0] if _out([gpp, "--version"]) else "",
-                    tuple(miss))
+        version = _out([gpp, "--version"])
+        return Tool(language, {"g++": gpp}, version.splitlines()[0] if version else "", tuple(miss))
     if language == "go":
         go = _which("go")
         if not go:

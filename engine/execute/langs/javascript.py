@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from engine.execute.core import P_RUN, Context, Unit, chunks, run_env, run_jobs
+from engine.fsutil import atomic_write_text
 
 # Shared by both modes: the case reporter. `emit` writes a marker line to fd 3.
 _WB_FACTORY = r"""
@@ -119,10 +120,8 @@ def _script(ctx: Context, name: str, text: str) -> str:
     d = ctx.cache / "js"
     d.mkdir(parents=True, exist_ok=True)
     p = d / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.js"
-    if not p.exists():
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(p)
+    if not p.exists():  # named by content: a concurrent writer writes the same bytes
+        atomic_write_text(p, text)
     return str(p)
 
 
