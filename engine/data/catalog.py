@@ -6,8 +6,8 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from engine.fsutil import read_json_or
 from engine.workspace import DatasetEntry, Workspace

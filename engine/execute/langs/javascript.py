@@ -10,11 +10,12 @@ test case (and, outside any case, the program).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import threading
 from pathlib import Path
 
 from engine.execute.core import P_RUN, Context, Unit, chunks, run_env, run_jobs
-from engine.fsutil import atomic_write_text
 
 # Shared by both modes: the case reporter. `emit` writes a marker line to fd 3.
 _WB_FACTORY = r"""
@@ -120,8 +121,12 @@ def _script(ctx: Context, name: str, text: str) -> str:
     d = ctx.cache / "js"
     d.mkdir(parents=True, exist_ok=True)
     p = d / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.js"
-    if not p.exists():  # named by content: a concurrent writer writes the same bytes
-        atomic_write_text(p, text)
+    if not p.exists():
+        # Not fsutil.atomic_write_text: its mkstemp file is 0600, and the sandbox's throw-away uid
+        # must read this script. A per-writer temp name keeps concurrent evaluations apart.
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(p)
     return str(p)
 
 
