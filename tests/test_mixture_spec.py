@@ -116,8 +116,10 @@ def test_edits_return_new_validated_specs(tmp_path: Path) -> None:
         set_weight(spec, "code", "nope", 1)
     with pytest.raises(WorkbenchError, match="already"):
         add_task(spec, "code")
-    with pytest.raises(ValueError, match="letters"):
+    with pytest.raises(InputError, match="letters"):   # a user error, not a bare ValueError
         add_task(spec, "bad name")
+    with pytest.raises(InputError, match="less than or equal to 1000"):
+        set_weight(spec, "code", "alpaca", 2000)
     with pytest.raises(WorkbenchError, match="between 0 and 1"):
         set_task_valid_fraction(spec, "code", 1.0)
 
