@@ -7,7 +7,8 @@ from any interpreter. Protocol, JSON lines:
     stdin   first line: config   {"uid": int|null, "python": {"preimport": [...]}|null,
                                   "server": {"argv", "env", "cwd", "limits"}|null, "scratch": dir}
             then jobs            {"id", "mode": "exec"|"python"|"server", "argv", "env", "cwd",
-                                  "files": {name: text}, "source", "filename", "request",
+                                  "files": {name: text}, "stage": {name: path}, "source", "filename",
+                                  "request",
                                   "cases": n, "limits": {...}}
     stdout  one result per job   {"id", "exit", "signal", "done", "rc", "cases": [[status, detail]],
                                   "reason", "stdout", "stderr", "duration", "restarts", ...}
@@ -52,6 +53,25 @@ def _emit(obj: dict) -> None:
     while view:
         n = os.write(PROTO_FD, view)
         view = view[n:]
+
+
+def _inside(cwd: str, name: str) -> str:
+    """`name` as a path inside the job folder (never outside it)."""
+    p = os.path.normpath(os.path.join(cwd, name))
+    if not p.startswith(cwd + os.sep):
+        raise ValueError(f"job file {name!r} is outside the job folder")
+    return p
+
+
+def _stage(src: str, dst: str) -> None:
+    """Copy a build artefact (file or folder) into a program's own folder. The artefacts live in
+    folders only the supervisor may read, so a program sees its own and no other program's;
+    copyfile moves the bytes in the kernel (sendfile), so none of it enters this process."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, symlinks=True, copy_function=shutil.copy)
+    else:
+        shutil.copy(src, dst)  # keeps the exec bit
 
 
 def _rmtree(path: str) -> None:
@@ -301,8 +321,12 @@ class _WB:
         self._mark(f"D {rc}")
 
 
-def _run_python(source: str, filename: str, start: int, *, env: dict) -> None:
+def _run_python(source: str | None, filename: str, start: int, *, env: dict) -> None:
     import builtins
+
+    if source is None:
+        with open(filename, encoding="utf-8", errors="surrogateescape") as f:
+            source = f.read()
 
     os.environ.clear()
     os.environ.update(env)
@@ -439,10 +463,12 @@ class Supervisor:
         elif mode != "server":
             cwd, own_cwd = tempfile.mkdtemp(prefix="job-", dir=self.scratch), True
             for name, text in (job.get("files") or {}).items():
-                p = os.path.join(cwd, name)
+                p = _inside(cwd, name)
                 os.makedirs(os.path.dirname(p), exist_ok=True)
                 with open(p, "w", encoding="utf-8") as f:
                     f.write(text)
+            for name, src in (job.get("stage") or {}).items():
+                _stage(src, _inside(cwd, name))
             if self.uid is not None:
                 for root, dirs, files in os.walk(cwd):
                     for x in [root] + [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]:
@@ -531,7 +557,9 @@ class Supervisor:
             if env.get(k) == "." and cwd:
                 env[k] = cwd  # the program's own folder
         if mode == "python":
-            return _spawn(cwd, lim, uid, env=env, python=(job["source"], job.get("filename", "main.py"), start))
+            # without "source" the child reads the program from its own folder ("filename", staged):
+            # the supervisor, which every later program is forked from, then never holds sample code
+            return _spawn(cwd, lim, uid, env=env, python=(job.get("source"), job.get("filename", "main.py"), start))
         if mode == "exec":
             env["WB_START"] = str(start)
             return _spawn(cwd, lim, uid, argv=list(job["argv"]), env=env)
