@@ -105,7 +105,8 @@ def add_entry(ws: Workspace, name: str, source: str, *, format: str = "auto", co
               check: bool = False) -> tuple[DatasetEntry, dict[str, Any] | None]:
     """Add (or with `replace`, overwrite) a catalog entry and save workspace.toml. With `check`, a
     local source's first rows are read first (the entry and what was detected come back); one that
-    cannot be read is not added and the previous entry, if any, stays."""
+    cannot be a dataset (engine/data/source_check.py) is not added, nothing is written and the
+    previous entry, if any, stays."""
     from engine.data.formats import check_format
     from engine.errors import InputError
 
@@ -130,10 +131,10 @@ def add_entry(ws: Workspace, name: str, source: str, *, format: str = "auto", co
     ws.config.datasets[name] = entry
     peeked = None
     if check and entry.path is not None:
-        from engine.data.summary import peek
+        from engine.data.source_check import check_local_source
 
         try:
-            peeked = peek(ws, name, rows=2)
+            peeked = check_local_source(ws, name)
         except Exception:
             if previous is None:
                 del ws.config.datasets[name]

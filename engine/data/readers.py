@@ -3,12 +3,16 @@ and globs over them.
 
 Every row comes back as a `RawRow` that knows its file and line. A bad row (invalid JSON, bytes
 that are not UTF-8, a value that is not an object) comes back with `error` set instead of
-`data`, so the caller can quarantine it and keep every good row.
+`data`, so the caller can quarantine it and keep every good row. A file that cannot be read at
+all (a corrupt or truncated gzip archive, binary data where text is expected, UTF-16 text, a
+file that is not Parquet) raises one InputError naming the file instead.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
 import glob
 import gzip
 import io
@@ -16,15 +20,18 @@ import json
 import os
 import re
 import sys
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import InputError
 
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
             ".parquet": "parquet"}
 EXCERPT = 240
+SNIFF_BYTES = 8192      # how much of a text file is looked at for binary data
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
 
@@ -44,9 +51,7 @@ class RawRow:
 
 def file_kind(path: str | Path) -> str:
     """'jsonl' | 'json' | 'csv' | 'tsv' | 'parquet' from the name (a trailing .gz is allowed)."""
-    name = str(path).lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    name = str(path).lower().removesuffix(".gz")
     for suf, kind in SUFFIXES.items():
         if name.endswith(suf):
             return kind
@@ -80,22 +85,69 @@ def _is_data_file(p: Path) -> bool:
         return False
 
 
-def _open_bytes(path: Path) -> io.BufferedIOBase:
-    return gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")  # type: ignore[return-value]
+def _gzipped(path: Path) -> bool:
+    return str(path).lower().endswith(".gz")
+
+
+def _open_bytes(path: Path) -> gzip.GzipFile | io.BufferedReader:
+    return gzip.open(path, "rb") if _gzipped(path) else open(path, "rb")
 
 
 def read_rows(path: str | Path, *, limit: int | None = None) -> Iterator[RawRow]:
-    """Rows of one file; bad rows are yielded with `error` set (never raised)."""
+    """Rows of one file; bad rows are yielded with `error` set. A file that cannot be read at
+    all raises an InputError naming it (when iteration reaches the problem)."""
     path = Path(path)
     kind = file_kind(path)
-    reader = {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv, "tsv": _read_csv,
-              "parquet": _read_parquet}[kind]
     n = 0
-    for row in reader(path, kind) if kind in ("csv", "tsv") else reader(path):  # type: ignore[operator]
-        yield row
-        n += 1
-        if limit is not None and n >= limit:
-            return
+    try:
+        if kind != "parquet":
+            _check_text(path)
+        for row in _READERS[kind](path):
+            yield row
+            n += 1
+            if limit is not None and n >= limit:
+                return
+    except (OSError, EOFError, zlib.error, csv.Error) as e:
+        raise InputError(_read_failure(path, e), file=path) from None
+
+
+def _read_failure(path: Path, e: BaseException) -> str:
+    """One line for an error raised while reading a file (gzip raises three kinds)."""
+    if isinstance(e, csv.Error):
+        return f"not readable as {file_kind(path).upper()}: {e}"
+    if _gzipped(path) and not (isinstance(e, OSError) and e.errno is not None):
+        if isinstance(e, EOFError):
+            return "truncated gzip archive: it ends before the end-of-stream marker"
+        return f"corrupt gzip archive: {_first_line(e)}"
+    return f"cannot read: {e.strerror if isinstance(e, OSError) and e.strerror else _first_line(e)}"
+
+
+def _first_line(e: BaseException) -> str:
+    """An exception's message on one line (pyarrow's end in a newline, some run on)."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def _check_text(path: Path) -> None:
+    """Refuse binary data and UTF-16/32 text in a JSON/CSV file: read line by line it would
+    only give a quarantine full of undecodable "rows"."""
+    with _open_bytes(path) as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise InputError("the file is UTF-32 text; save it as UTF-8", file=path)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(head):
+        raise InputError("the file is UTF-16 text; save it as UTF-8", file=path)
+    if b"\x00" in head:
+        raise InputError(f"not a text file (binary data where {file_kind(path).upper()} text was expected)",
+                         file=path)
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a byte-order mark: ASCII text with a NUL in every other byte."""
+    if len(head) < 16:
+        return False
+    even, odd = head[0::2].count(0) / len(head[0::2]), head[1::2].count(0) / len(head[1::2])
+    return (even > 0.9 and odd < 0.1) or (odd > 0.9 and even < 0.1)
 
 
 def _excerpt(s: str | bytes) -> str:
@@ -105,8 +157,15 @@ def _excerpt(s: str | bytes) -> str:
     return s[:EXCERPT] + ("..." if len(s) > EXCERPT else "")
 
 
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return {int: "a number", float: "a number", str: "a string", list: "an array", dict: "an object"}.get(
+        type(value), type(value).__name__)
+
+
 def _not_object(value: Any) -> str:
-    return f"expected a JSON object per row, got {type(value).__name__}"
+    return f"expected a JSON object per row, got {_json_type(value)}"
 
 
 def _read_jsonl(path: Path) -> Iterator[RawRow]:
@@ -114,6 +173,8 @@ def _read_jsonl(path: Path) -> Iterator[RawRow]:
     index = 0
     with _open_bytes(path) as fh:
         for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):  # Windows tools write one
+                raw = raw[len(codecs.BOM_UTF8):]
             if not raw.strip():
                 continue
             try:
@@ -143,7 +204,7 @@ def _read_json(path: Path) -> Iterator[RawRow]:
     """A JSON array of objects (parsed element by element, so one bad element costs one row),
     a JSON object holding one such array, a single object, or JSON Lines saved as .json."""
     with _open_bytes(path) as fh:
-        text = fh.read().decode("utf-8", errors="surrogateescape")
+        text = fh.read().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
     f = str(path)
     dec = json.JSONDecoder()
     pos = _skip_ws(text, 0)
@@ -170,7 +231,7 @@ def _read_json(path: Path) -> Iterator[RawRow]:
         yield from _read_jsonl(path)
         return
     if text[pos] != "[":
-        yield RawRow(f, 1 + text.count("\n", 0, pos), 0, error="invalid JSON: expected an array or object",
+        yield RawRow(f, 1 + text.count("\n", 0, pos), 0, error=_not_rows(text[pos:]),
                      raw=_excerpt(text[pos:pos + EXCERPT]))
         return
     pos = _skip_ws(text, pos + 1)
@@ -207,6 +268,15 @@ def _read_json(path: Path) -> Iterator[RawRow]:
             pos = _skip_ws(text, pos + 1)
 
 
+def _not_rows(text: str) -> str:
+    """Why a .json file that starts with neither [ nor { holds no rows."""
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return "invalid JSON: expected an array of objects, an object or JSON Lines"
+    return f"expected a JSON array of objects (or an object, or JSON Lines), got {_json_type(value)}"
+
+
 def _checked(f: str, text: str, start: int, end: int, index: int, value: Any, line: int | None = None) -> RawRow:
     if line is None:
         line = 1 + text.count("\n", 0, start)
@@ -238,11 +308,11 @@ def _resync(text: str, pos: int, indent: int | None) -> int | None:
     return None
 
 
-def _read_csv(path: Path, kind: str) -> Iterator[RawRow]:
+def _read_csv(path: Path, *, kind: str) -> Iterator[RawRow]:
     csv.field_size_limit(sys.maxsize)
     f = str(path)
     with _open_bytes(path) as fb:
-        fh = io.TextIOWrapper(fb, encoding="utf-8", errors="surrogateescape", newline="")
+        fh = io.TextIOWrapper(fb, encoding="utf-8-sig", errors="surrogateescape", newline="")
         reader = csv.reader(fh, delimiter="\t" if kind == "tsv" else ",")
         header: list[str] | None = None
         index = 0
@@ -268,15 +338,30 @@ def _read_csv(path: Path, kind: str) -> Iterator[RawRow]:
 
 
 def _read_parquet(path: Path) -> Iterator[RawRow]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises its own error types
-        raise InputError(f"not a readable Parquet file ({e})", file=path) from None
     f = str(path)
     index = 0
-    for batch in pf.iter_batches(batch_size=2048):
-        for rec in batch.to_pylist():
-            yield RawRow(f, None, index, data=rec)
-            index += 1
+    try:
+        # Parquet reads its footer first: a gzipped file is decompressed whole, which also makes
+        # a corrupt archive fail as one (pyarrow would report "magic bytes not found")
+        source: Any = path
+        if _gzipped(path):
+            with gzip.open(path, "rb") as fh:
+                source = pa.BufferReader(fh.read())
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=2048):
+            for rec in batch.to_pylist():
+                yield RawRow(f, None, index, data=rec)
+                index += 1
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise InputError(_read_failure(path, e), file=path) from None
+    except (pa.ArrowException, OSError, ValueError) as e:
+        where = f" (at row {index})" if index else ""
+        raise InputError(f"not a readable Parquet file{where}: {_first_line(e)}", file=path) from None
+
+
+_READERS: dict[str, Callable[[Path], Iterator[RawRow]]] = {
+    "jsonl": _read_jsonl, "json": _read_json, "parquet": _read_parquet,
+    "csv": functools.partial(_read_csv, kind="csv"), "tsv": functools.partial(_read_csv, kind="tsv"),
+}

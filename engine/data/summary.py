@@ -6,10 +6,11 @@ and settings under datasets/.cache/), plus the saved stats of processed datasets
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.data.langs import record_languages
-from engine.data.sources import Loaded, get_entry, raw_rows, source_fingerprint
+from engine.data.sources import DETECT_ROWS, Loaded, get_entry, raw_rows, source_fingerprint
 from engine.data.stats import Accumulator
 from engine.data.store import iter_processed
 from engine.data.tokenizer import tokenizer_identity
@@ -38,9 +39,10 @@ def peek(ws: Workspace, name: str, *, rows: int = 5, offset: int = 0) -> dict[st
                 rec["other_languages"] = other
             recs.append(rec)
     fields: list[str] = []
-    for r in raw_rows(ws, entry, limit=1):
+    for r in raw_rows(ws, entry, limit=DETECT_ROWS):  # the first readable row's fields
         if r.data is not None:
             fields = list(r.data)
+            break
     return {"name": name, "location": entry.path or entry.hub, "format": loaded.format, "fields": fields,
             "columns": dict(entry.columns), "records": [public(r) | {"file": r["_file"], "line": r["_line"]} for r in recs],
             "bad": [b.to_json() | {"where": b.describe()} for b in loaded.bad]}
