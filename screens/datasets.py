@@ -200,9 +200,9 @@ class DatasetsScreen(WorkbenchScreen):
                       f"quarantined {rep.get('quarantined', 0)} unreadable rows"]
             if drops:
                 lines.append("dropped   " + ", ".join(f"{k} {v}" for k, v in drops.items()))
-            dec = rep.get("decontamination") or {}
-            if dec.get("skipped"):
-                lines.append(f"decontamination skipped: {esc(dec['skipped'])}")
+            from engine.data.notices import report_warnings
+
+            lines += [f"[yellow]warning: {esc(w)}[/yellow]" for w in report_warnings(rep)]
         else:
             lines += ["", "not processed yet: press [b]p[/b] to process it"]
         if row["description"]:
@@ -404,6 +404,10 @@ class DatasetsScreen(WorkbenchScreen):
         t.append(f"{name}", style="bold")
         t.append(f"  {'processed' if rep else 'as loaded (not filtered)'}{extra}\n\n", style="dim")
         if rep:
+            from engine.data.notices import report_warnings
+
+            for w in report_warnings(rep):  # first: a skipped decontamination must not be missed
+                t.append(f"warning: {w}\n\n", style="bold yellow")
             t.append(stats_text(stats, dropped=rep.get("dropped"), read=rep.get("read"),
                                 quarantined=rep.get("quarantined"), note=rep.get("tokenizer_note")))
         else:
@@ -475,13 +479,22 @@ class DatasetsScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="ds-process", name="dataset processing", exit_on_error=False)
     def _run_process(self, name: str, opts: Any) -> None:
         from engine.data.pipeline import process
+        from engine.errors import WorkbenchError
 
         try:
             rep = process(self.ws, name, opts, progress=self._progress_cb(f"process {name}"))
+        except WorkbenchError as e:  # an unreadable input (a corrupt archive, ...): one line, named
+            self.app.call_from_thread(self._process_failed, name, str(e))
+            return
         finally:
             self.app.call_from_thread(setattr, self, "processing", None)
             self.app.call_from_thread(self._job_done, None)
         self.app.call_from_thread(self._processed, name, rep)
+
+    def _process_failed(self, name: str, message: str) -> None:
+        from screens.dialogs import ErrorDialog
+
+        self.app.push_screen(ErrorDialog(f"cannot process {name}", message))
 
     def _processed(self, name: str, rep: dict) -> None:
         self.refresh_data()
@@ -497,6 +510,10 @@ class DatasetsScreen(WorkbenchScreen):
         self.query_one("#ds-tabs", TabbedContent).active = "tab-stats"
         self.query_one("#dataset-stats", Static).update(self._stats_render(name, rep["stats"], rep))
         self.notify(f"processed {name}: {rep['kept']} rows", timeout=4)
+        from engine.data.notices import report_warnings
+
+        for w in report_warnings(rep):  # the whole text is in the report on the stats tab
+            self.notify(w.split(": ")[0] + ": see the report", title="warning", severity="warning", timeout=10)
 
     # -- dropped rows -----------------------------------------------------------------------------
     def action_dropped(self) -> None:

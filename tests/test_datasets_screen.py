@@ -101,6 +101,10 @@ async def test_preview_stats_process_and_dropped(tmp_path: Path, tiny_model_dir:
         assert (ws.datasets_dir / "small" / "data.parquet").exists()
         assert "2 rows" in _screen_text(app)
         assert "drops per filter" in _content(app, "#dataset-stats")
+        # no [benchmarks] data_dir and the hub offline: the report says so first, in plain words
+        assert _content(app, "#dataset-stats").split("\n")[2].startswith(
+            "warning: decontamination skipped: no [benchmarks] data_dir in workspace.toml")
+        assert "warning: decontamination skipped" in _content(app, "#dataset-detail")
 
         # dropped rows by reason
         await pilot.press("x")
@@ -147,3 +151,34 @@ async def test_offline_hub_entry_filter_and_empty_state(tmp_path: Path, tiny_mod
         text = _content(app, "#datasets-empty")
         assert "The catalog is empty" in text and "Press a to add" in text
         assert app.screen.query_one("#datasets-empty").display
+
+
+async def test_corrupt_archive_is_one_line_on_the_screen(tmp_path: Path) -> None:
+    import gzip
+    import random
+
+    from screens.dialogs import ErrorDialog
+
+    ws = _workspace(tmp_path, tmp_path / "no-model")
+    shard = tmp_path / "shard.jsonl.gz"
+    rows = [json.dumps({"instruction": random.Random(i).randbytes(32).hex(), "output": "o"}) for i in range(200)]
+    shard.write_bytes(gzip.compress("\n".join(rows).encode())[:300])  # cut in its first rows
+    ws.config.datasets["shard"] = DatasetEntry(path=str(shard))
+    ws.config.defaults.model = None  # no tokenizer to load: the pipeline reaches the input at once
+    ws.save()
+    want = f"{shard}: truncated gzip archive: it ends before the end-of-stream marker"
+    app = WorkbenchApp(ws, build_demo=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        _select(app, "shard")
+        await pilot.press("v")  # the preview says it in place
+        await _until(pilot, lambda: "gzip" in _content(app, "#dataset-preview"))
+        assert _content(app, "#dataset-preview") == want
+        await pilot.press("p")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        assert app.screen.message == want
+        await pilot.press("escape")
+        await _until(pilot, lambda: not isinstance(app.screen, ErrorDialog) and app.screen.processing is None)
+        assert not (ws.datasets_dir / "shard" / "report.json").exists()

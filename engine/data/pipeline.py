@@ -22,16 +22,18 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from engine.config import StrictModel
 from engine.data import code as codemod
-from engine.data.catalog import check_name
 from engine.data import quality
+from engine.data.catalog import check_name
 from engine.data.langs import LANGUAGES, TaggedBlock, looks_like_code, record_languages, tag_rounds
+from engine.data.notices import decontamination_warnings
 from engine.data.sources import Loaded, get_entry, source_fingerprint
 from engine.data.stats import Accumulator
 from engine.data.store import read_report, write_processed
@@ -408,6 +410,7 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
         "dropped": {r: c for r, c in drops.counts.items()},
         "filters": [{"name": r, "dropped": drops.counts[r], "examples": drops.examples[r]} for r in REASONS],
         "decontamination": decon_report, "dedup": dedup_report, "stats": stats,
+        "warnings": decontamination_warnings(decon_report),
     }
     t0 = time.time()
     tick("writing", 0, len(kept))
@@ -420,32 +423,31 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
     return report
 
 
-def _benchmarks_identity(ws: Workspace, opts: ProcessOptions) -> Any:
-    from engine.data.benchmarks import benchmarks_fingerprint
+def _which_benchmarks(ws: Workspace, opts: ProcessOptions) -> list[str]:
+    return list(opts.benchmarks if opts.benchmarks is not None else ws.config.benchmarks.decontaminate)
 
-    which = opts.benchmarks if opts.benchmarks is not None else ws.config.benchmarks.decontaminate
-    d = ws.benchmarks_dir()
-    return {"dir": str(d), "which": list(which), "fp": benchmarks_fingerprint(d, which) if d else None}
+
+def _benchmarks_identity(ws: Workspace, opts: ProcessOptions) -> Any:
+    from engine.data.benchmarks import copies_identity
+
+    return copies_identity(ws, _which_benchmarks(ws, opts))
 
 
 def _benchmark_index(ws: Workspace, opts: ProcessOptions) -> tuple[Any, dict[str, Any]]:
-    from engine.data.benchmarks import benchmark_files, benchmarks_fingerprint, load_items
+    """The decontamination index and its report part; without benchmark text, the report says
+    why it was skipped. `missing` names the parts that were asked for but not checked."""
+    from engine.data.benchmarks import benchmarks_fingerprint, load_copies
     from engine.data.decontam import build_index
 
-    which = opts.benchmarks if opts.benchmarks is not None else ws.config.benchmarks.decontaminate
-    d = ws.benchmarks_dir()
-    if d is None:
-        return None, {"skipped": "no benchmark folder: set [benchmarks] data_dir in workspace.toml"}
-    if not d.is_dir():
-        return None, {"skipped": f"benchmark folder not found: {d}"}
-    files = benchmark_files(d, which)
-    if not files:
-        return None, {"skipped": f"no benchmark files under {d} for {which}"}
-    items = load_items(d, which)
-    index = build_index(items, ngram=opts.decontam_ngram)
-    info = {"data_dir": str(d), "benchmarks": sorted(files), "items": len(items),
-            "files": {k: [str(p) for p in v] for k, v in files.items()},
-            "fingerprint": benchmarks_fingerprint(d, which), "boilerplate_ngrams": index.stopped}
+    copies = load_copies(ws, _which_benchmarks(ws, opts))
+    if not copies.items:
+        return None, {"skipped": copies.summary(), "source": copies.origin, "missing": copies.missing}
+    index = build_index(copies.items, ngram=opts.decontam_ngram)
+    info = {"source": copies.origin, "data_dir": copies.data_dir, "benchmarks": sorted(copies.sources),
+            "items": len(copies.items), "files": copies.sources, "missing": copies.missing,
+            "fingerprint": benchmarks_fingerprint(copies.data_dir, _which_benchmarks(ws, opts))
+            if copies.data_dir else None,
+            "boilerplate_ngrams": index.stopped}
     return index, info
 
 

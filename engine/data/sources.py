@@ -14,9 +14,10 @@ for the quarantine file; every good row becomes a record.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.data.catalog import hub_cache_dirs, mirror_dir
 from engine.data.formats import RowError, check_format, convert_row, detect, record_id
@@ -94,10 +95,20 @@ def hub_offline(ws: Workspace) -> bool:
         os.environ.get("HF_DATASETS_OFFLINE") == "1"
 
 
+def hub_copy_state(ws: Workspace, hub_id: str) -> str:
+    """Where a hub dataset would be read from now: "mirror" (the workspace's [hub] mirror),
+    "cached" (the Hugging Face cache), "online" (the hub answers) or "offline"."""
+    m = mirror_dir(ws, hub_id)
+    if m is not None and m.is_dir():
+        return "mirror"
+    if any(d.exists() for d in hub_cache_dirs(hub_id)):
+        return "cached"
+    return "online" if not hub_offline(ws) and hub_reachable() else "offline"
+
+
 def _hub_dataset(ws: Workspace, entry: DatasetEntry, where: str) -> Any:
     try:
-        if where == entry.hub and not any(d.exists() for d in hub_cache_dirs(entry.hub)) and \
-                (hub_offline(ws) or not hub_reachable()):
+        if where == entry.hub and hub_copy_state(ws, entry.hub) == "offline":
             raise ConnectionError("the hub cannot be reached from here")
         import datasets
     except ConnectionError as e:
@@ -124,21 +135,31 @@ def _not_available(ws: Workspace, entry: DatasetEntry, reason: str) -> Any:
         f"Put a copy in the mirror folder (<mirror>/{entry.hub}/...), or load it once online. ({reason})")
 
 
+_REACHABLE: dict[str, tuple[float, bool]] = {}
+REACHABLE_TTL = 60.0   # seconds an answer is reused: one slow lookup, not one per dataset
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the hub's host name resolves (a quick test before the hub client's long retries)."""
     import socket
+    import time
     from urllib.parse import urlparse
 
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    seen = _REACHABLE.get(host)
+    if seen is not None and time.monotonic() - seen[0] < REACHABLE_TTL:
+        return seen[1]
     old = socket.getdefaulttimeout()
     try:
         socket.setdefaulttimeout(timeout)
         socket.getaddrinfo(host, 443)
-        return True
+        ok = True
     except OSError:
-        return False
+        ok = False
     finally:
         socket.setdefaulttimeout(old)
+    _REACHABLE[host] = (time.monotonic(), ok)
+    return ok
 
 
 def _looks_offline(e: Exception) -> bool:

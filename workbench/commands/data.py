@@ -95,6 +95,14 @@ def _print_stats(st: dict[str, Any]) -> None:
         typer.echo("answers/sample  " + "  ".join(f"{k}: {v}" for k, v in turns.items()) + f"  (mean {st.get('turns_mean')})")
 
 
+def _print_warnings(rep: dict[str, Any]) -> None:
+    """A processed dataset's warnings, last, where they are seen (a skipped decontamination)."""
+    from engine.data.notices import report_warnings
+
+    for w in report_warnings(rep):
+        typer.secho(f"warning: {w}", fg=typer.colors.YELLOW, bold=True)
+
+
 def _print_record(rec: dict[str, Any], width: int = 400) -> None:
     where = f"  ({rec['file']}:{rec['line']})" if rec.get("file") else ""
     langs = ",".join(rec.get("languages") or []) or "-"
@@ -280,13 +288,15 @@ def stats_cmd(
     """Rows, token lengths (p50/p90/p99/max, histogram), language share, answers per sample and,
     for a processed dataset, drops per filter. Cached."""
     from engine.data.catalog import check_name
+    from engine.data.notices import report_warnings
     from engine.data.store import read_report
 
     ws = STATE.workspace()
     rep = read_report(ws.datasets_dir / check_name(name))
     if rep is not None and not raw and "stats" in rep:
         out = {"name": name, "processed": True, "cached": True, "stats": rep["stats"], "read": rep.get("read"),
-               "quarantined": rep.get("quarantined"), "dropped": rep.get("dropped"), "kept": rep.get("kept")}
+               "quarantined": rep.get("quarantined"), "dropped": rep.get("dropped"), "kept": rep.get("kept"),
+               "warnings": report_warnings(rep)}
     else:
         from engine.data.summary import entry_stats
 
@@ -308,6 +318,8 @@ def stats_cmd(
         typer.echo(f"unreadable rows {out['quarantined']}  e.g. {out['bad_examples'][0]}")
     if out.get("tokenizer_note"):
         typer.echo(f"note: {out['tokenizer_note']}")
+    if out.get("processed"):
+        _print_warnings(rep or {})
 
 
 @app.command("process")
@@ -377,9 +389,6 @@ def process_cmd(
             f = next(x for x in rep["filters"] if x["name"] == reason)
             ex = f["examples"][0]
             typer.echo(f"  dropped {reason:16} {n:>7}   e.g. {ex['id']}: {ex['detail'][:90]}")
-    dec = rep.get("decontamination") or {}
-    if dec.get("skipped"):
-        typer.echo(f"  decontamination skipped: {dec['skipped']}")
     near = (rep.get("dedup") or {}).get("near")
     if near:
         typer.echo(f"  near-duplicates: {near['clusters']} clusters (Jaccard >= {near['threshold']}, "
@@ -387,6 +396,7 @@ def process_cmd(
     if rep.get("tokenizer_note"):
         typer.echo(f"  token length filter {rep['tokenizer_note']}")
     _print_stats(rep["stats"])
+    _print_warnings(rep)
 
 
 @app.command("export")
