@@ -8,10 +8,16 @@ return (and optionally write) per-sample results and a summary.
                         overall, per language and per task; wall time
 Samples already in OUT/results.jsonl with the same program are not run again (resume), and
 identical programs are run once (within a call and, with the result cache, across calls).
+
+Text: the assembled program is normalised once (`samples.clean_text`: a lone surrogate, which no
+file can hold, becomes U+FFFD); everything is then written as JSON that any text survives
+(`samples.json_text`), so no output of a model or a program can stop a run or its resume.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -19,20 +25,24 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
+from engine.errors import WorkbenchError
 from engine.execute.core import P_START, Context, Limits, Scheduler, Unit, rmtree_quiet
 from engine.execute.passk import summarize
-from engine.execute.samples import Sample, resolve_samples
-from engine.errors import WorkbenchError
+from engine.execute.samples import Sample, clean_program, json_text, resolve_samples
 from engine.execute.verdicts import Outcome, classify
-from engine.fsutil import atomic_write_json, atomic_write_text
+from engine.fsutil import atomic_write_text
 from engine.problems.assemble import assemble
 from engine.problems.model import Problem
 
-EXECUTOR_VERSION = "2"  # part of every result-cache key: bump when verdict semantics change
+# Part of every result-cache key: bump when verdict semantics change. 3: one program per process
+# image in every language, the allowlist sandbox, early exits fail.
+EXECUTOR_VERSION = "3"
+
 Progress = Callable[[int, int, dict[str, Any]], None]
 
 
@@ -50,9 +60,11 @@ class ExecReport:
         return out
 
 
-def program_key(problem: Problem, text: str, limits: Limits, fingerprint: str) -> str:
+def program_key(problem: Problem, text: str, limits: Limits, fingerprint: str, sandbox: str = "") -> str:
+    """The result-cache key: executor version, language, toolchain fingerprint, limits, sandbox
+    mode and the program itself (its tests included)."""
     h = hashlib.sha256()
-    for part in (EXECUTOR_VERSION, problem.language, fingerprint, limits.signature(), text):
+    for part in (EXECUTOR_VERSION, problem.language, fingerprint, limits.signature(), sandbox, text):
         h.update(part.encode("utf-8", "replace"))
         h.update(b"\0")
     return h.hexdigest()[:32]
@@ -85,7 +97,13 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     t_start = time.monotonic()
     from engine.execute.langs import instrument, runner_for
     from engine.execute.sandbox import detect
-    from engine.execute.toolchains import exec_cache_dir, probe, probe_all
+    from engine.execute.toolchains import (
+        build_cache_dir,
+        probe,
+        probe_all,
+        results_cache_path,
+        toolchain_cache_dir,
+    )
 
     limits = limits or Limits()
     if timeout is not None:
@@ -107,6 +125,10 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     previous = _read_previous(results_file) if (results_file and resume) else {}
 
     probe_all(sorted({by_id[s.task_id].language for s in sample_list}))  # in parallel, cached
+    info = detect(sandbox)
+    # Only a sandbox that keeps programs apart (bubblewrap: nothing one leaves reaches the next)
+    # gives verdicts that may be served to later runs.
+    isolated = info.mode == "bwrap"
     # assemble, key, dedupe
     records: dict[tuple[str, int], dict[str, Any]] = {}
     pending: dict[str, list[tuple[Sample, Any]]] = defaultdict(list)
@@ -114,9 +136,9 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     plans: dict[tuple[str, str], Any] = {}
     for s in sample_list:
         p = by_id[s.task_id]
-        prog = assemble(p, s.code, s.kind)
+        prog = clean_program(assemble(p, s.code, s.kind))
         tool = probe(p.language)
-        key = program_key(p, prog.text, limits, tool.fingerprint)
+        key = program_key(p, prog.text, limits, tool.fingerprint, info.mode)
         prev = previous.get((s.task_id, s.index))
         if prev is not None and prev.get("key") == key and prev.get("verdict") != "infra_error":
             records[(s.task_id, s.index)] = prev
@@ -135,9 +157,9 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
 
         from engine.execute.cache import ResultCache
 
-        base = exec_cache_dir() if cache is True else Path(cache)
+        path = results_cache_path() if cache is True else Path(cache) / "results.sqlite"
         try:
-            rcache = ResultCache(base / "results.sqlite")
+            rcache = ResultCache(path)
             cached = rcache.get_many(list(units))
         except (sqlite3.Error, OSError):
             rcache, cached = None, {}  # an unusable cache only costs time
@@ -148,7 +170,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     out_f = None
     if results_file:
         results_file.parent.mkdir(parents=True, exist_ok=True)
-        out_f = open(results_file, "a", encoding="utf-8")
+        out_f = open(results_file, "a", encoding="utf-8")  # noqa: SIM115 - closed in the finally below
         if previous and not records:
             out_f.truncate(0)
 
@@ -165,13 +187,11 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
                 records[(s.task_id, s.index)] = rec
                 done_count[0] += 1
                 if out_f:
-                    out_f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    out_f.write(json_text(rec) + "\n")
                     out_f.flush()
                 if progress:
-                    try:
+                    with contextlib.suppress(Exception):  # a progress display must not stop execution
                         progress(done_count[0], total, rec)
-                    except Exception:  # noqa: BLE001 - a progress display must not stop execution
-                        pass
 
     # cache hits first
     for key, val in cached.items():
@@ -183,7 +203,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
                              "resumed": len(records)}
     scheduler = Scheduler(workers)
     scratch = Path(tempfile.mkdtemp(prefix="wb-exec-", dir=_scratch_base()))
-    os.chmod(scratch, 0o755)
+    os.chmod(scratch, 0o711)  # programs pass through it to their supervisor's folder, never list it
     emitted: set[str] = set()
 
     def emit_for(lang_units: dict[str, Unit]) -> Callable[[Unit, Outcome], None]:
@@ -194,27 +214,29 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
                 emitted.add(u.key)
             c = classify(out, u.language)
             dur = float((out.run or {}).get("duration", 0.0))
-            if rcache and c["verdict"] != "infra_error":
+            if rcache and isolated:
                 rcache.put(u.key, {**c, "duration": dur})
             finish(u, c, dur, False)
         return emit
 
+    # the problem sets' folders stay hidden even where they sit inside a mapped system folder
+    hidden = tuple(sorted({os.path.dirname(os.path.abspath(p.source)) for p in problems
+                           if p.source and os.path.isfile(p.source)}))
     try:
-        info = detect(sandbox)
         by_lang: dict[str, list[Unit]] = defaultdict(list)
         for u in units.values():
             by_lang[u.language].append(u)
         for lang, lus in sorted(by_lang.items()):
             tool = probe(lang)
             ctx = Context(limits, info, scratch, tool, workers, emit_for({u.key: u for u in lus}),
-                          scheduler.submit, exec_cache_dir())
+                          scheduler.submit, toolchain_cache_dir(), build_cache_dir(), hidden)
             if not tool.runnable:
                 for u in lus:
                     ctx.emit(u, Outcome("infra_error", f"{lang} toolchain incomplete: missing {', '.join(tool.missing)}",
                                         n_cases=u.plan.n))
                 continue
             start = runner_for(lang)
-            scheduler.submit(P_START, lambda start=start, ctx=ctx, lus=lus: start(ctx, lus))
+            scheduler.submit(P_START, functools.partial(start, ctx, lus))
         scheduler.run()
         internal = "\n".join(scheduler.errors)[-3000:]
         for u in list(units.values()):
@@ -233,29 +255,21 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     summary["cache_hits"] = len(cached)
     summary["resumed"] = stats["resumed"]
     summary["limits"] = {"timeout": limits.timeout, "sample_timeout": limits.total, "memory_mb": limits.memory_mb,
-                         "output_kb": limits.output_kb}
-    summary["sandbox"] = detect(sandbox).describe()
+                         "output_kb": limits.output_kb, "scratch_mb": limits.scratch_mb,
+                         "build_memory_mb": limits.build_memory_mb}
+    summary["sandbox"] = info.describe()
     if scheduler.errors:
         summary["internal_errors"] = len(scheduler.errors)
-    if out_path:
-        atomic_write_text(results_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
-        atomic_write_json(out_path / "summary.json", summary)
+    if out_path and results_file:
+        atomic_write_text(results_file, "".join(json_text(r) + "\n" for r in ordered))
+        atomic_write_text(out_path / "summary.json", json_text(summary, indent=2) + "\n")
     return ExecReport(ordered, summary, out_path, stats)
 
 
 def _scratch_base() -> str | None:
-    """Where programs get their folders: a RAM disk when there is a roomy one (thousands of small
-    folders are made and removed), else the system temp dir. $WORKBENCH_EXEC_TMP overrides."""
-    env = os.environ.get("WORKBENCH_EXEC_TMP")
-    if env:
-        return env
-    try:
-        st = os.statvfs("/dev/shm")
-        if st.f_bavail * st.f_frsize >= 2 << 30 and os.access("/dev/shm", os.W_OK):
-            return "/dev/shm"
-    except OSError:
-        pass
-    return None
+    """Where build folders go: $WORKBENCH_EXEC_TMP, else the system temp dir -- not /dev/shm,
+    whose RAM nothing caps (programs write only into their capped sandbox tmpfs)."""
+    return os.environ.get("WORKBENCH_EXEC_TMP") or None
 
 
 def _ordered(records: dict[tuple[str, int], dict[str, Any]], problems: Iterable[Problem]) -> list[dict[str, Any]]:

@@ -1,5 +1,7 @@
-"""Result cache: classified results keyed by (program, tests, limits, toolchain), so an identical
-program is executed once, across runs. SQLite, safe for several processes."""
+"""Result cache: classified results keyed by (executor version, program, tests, toolchain, limits,
+sandbox), so an identical program is executed once, across runs. SQLite, safe for several
+processes. It lives outside every folder a sandbox maps (engine.execute.toolchains), and keeps
+no verdict that says more about the machine than about the program (`UNCACHED`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,11 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from engine.execute.samples import json_text
+
+# A timeout depends on the machine's load, an infra_error on its setup: run them again next time.
+UNCACHED = ("infra_error", "timeout")
 
 
 class ResultCache:
@@ -33,18 +40,22 @@ class ResultCache:
         c = self._conn()
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
-            q = "SELECT key, value FROM results WHERE key IN (%s)" % ",".join("?" * len(part))
+            q = "SELECT key, value FROM results WHERE key IN ({})".format(",".join("?" * len(part)))
             for k, v in c.execute(q, part):
                 try:
-                    out[k] = json.loads(v)
+                    value = json.loads(v)
                 except json.JSONDecodeError:
                     continue
+                if isinstance(value, dict) and value.get("verdict") not in UNCACHED:
+                    out[k] = value
         return out
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        if value.get("verdict") in UNCACHED:
+            return
         try:
             self._conn().execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)",
-                                 (key, json.dumps(value, ensure_ascii=False), time.time()))
+                                 (key, json_text(value), time.time()))
         except sqlite3.Error:
             pass  # a cache write failing must not fail the evaluation
 

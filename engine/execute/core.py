@@ -31,6 +31,11 @@ from engine.problems.model import Problem
 # Task priorities (lower runs first): builds start early so compilers overlap with runs.
 P_START, P_BUILD, P_SINGLE, P_RUN = 0, 10, 20, 30
 
+# Build folders (`Context.new_dir`) are 0700: programs get their artefacts only through a job's
+# "stage" (the supervisor copies them into the program's own folder). False while a language
+# runner still runs programs out of its build folders (they must then be world-readable).
+BUILD_DIRS_PRIVATE = False
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -49,6 +54,8 @@ class Limits:
     nproc: int = 256
     fsize_mb: int = 64
     nofile: int = 256
+    scratch_mb: int = 256         # writable space of a program: its folder (staged files too), /tmp, /dev/shm
+    build_memory_mb: int = 2048   # resident memory of a compile step, all its processes together
 
     @property
     def total(self) -> float:
@@ -57,7 +64,8 @@ class Limits:
     def signature(self) -> str:
         """What of the limits can change a verdict (part of the result-cache key)."""
         return (f"t{self.timeout}/s{self.total}/w{self.wall_factor}/x{self.max_timeouts}/m{self.memory_mb}"
-                f"/o{self.output_kb}/p{self.nproc}/f{self.fsize_mb}")
+                f"/o{self.output_kb}/p{self.nproc}/f{self.fsize_mb}/d{self.scratch_mb}/c{self.compile_timeout}"
+                f"/b{self.build_memory_mb}")
 
     def run(self, *, memory_extra_mb: int = 0, relative: bool = False, memory: bool = True,
             nproc: int | None = None, cpu: bool = True) -> dict[str, Any]:
@@ -68,9 +76,13 @@ class Limits:
                 "nproc": nproc or self.nproc, "output": self.output_kb << 10, "keep": 8192}
 
     def build(self, n_programs: int = 1) -> dict[str, Any]:
+        """Limits of a compile step: time, and resident memory summed over the compiler's
+        processes ("rss", watched by the supervisor: an address-space limit breaks the JVM, Go and
+        rustc, which reserve far more than they use)."""
         t = self.compile_timeout + 2.0 * n_programs
         return {"timeout": t, "total": t, "cpu": int(t) + 1, "memory": None, "fsize": 2 << 30,
-                "nofile": 8192, "nproc": 4096, "output": 4 << 20, "keep": 1 << 20}
+                "nofile": 8192, "nproc": 4096, "output": 4 << 20, "keep": 1 << 20,
+                "rss": self.build_memory_mb << 20}
 
 
 @dataclass
@@ -94,19 +106,27 @@ class Context:
     workers: int
     emit: Callable[[Unit, Outcome], None]
     submit: Callable[[int, Callable[[], None]], None]
-    cache: Path
+    cache: Path                       # toolchain cache: sample-free, read-only in every sandbox
+    build_cache: Path                 # compiler caches (GOCACHE): read-write in compile steps only
+    hidden: tuple[str, ...] = ()      # more folders no sandbox shows (the problem sets')
 
     def new_dir(self, prefix: str) -> str:
+        """A build folder: the workbench's only (0700) once programs get artefacts by "stage"."""
         d = tempfile.mkdtemp(prefix=prefix, dir=self.scratch)
-        os.chmod(d, 0o755)
+        os.chmod(d, 0o700 if BUILD_DIRS_PRIVATE else 0o755)
         return d
 
-    def supervisor(self, **kw: Any) -> Supervisor:
-        # the whole scratch folder (built batches) is visible read-only; the supervisor's own
-        # folder, where programs get their working directories, is writable
+    def supervisor(self, *, build: bool = False, **kw: Any) -> Supervisor:
+        """A supervisor whose sandbox shows the system, the toolchain, the toolchain cache and
+        `ro`; a compile step (`build`) also gets its `rw` folders, a program the scratch folder
+        read-only, for its supervisor to stage artefacts from (the 0700 build folders in it
+        stay closed to the program's uid)."""
         from engine.execute.toolchains import toolchain_dirs
 
-        kw["ro"] = (str(self.scratch),) + toolchain_dirs(self.tool) + tuple(kw.get("ro", ()))
+        own = (str(self.cache),) + (() if build else (str(self.scratch),))
+        kw["ro"] = own + toolchain_dirs(self.tool) + tuple(kw.get("ro", ()))
+        kw.setdefault("scratch_mb", self.limits.scratch_mb)
+        kw.setdefault("hide", self.hidden)
         return Supervisor(self.new_dir("sup-"), self.sandbox, **kw)
 
 
@@ -193,14 +213,20 @@ def chunks(items: list[Any], workers: int, *, min_size: int = 8, per_worker: int
 
 def compile_step(ctx: Context, workdir: str, argv: list[str], env: dict[str, str], n_programs: int = 1,
                  rw: tuple[str, ...] = (), ro: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Run a compiler inside the sandbox (no network, read-only system, as the workbench's uid
-    because toolchains may live under /root); returns the supervisor's result."""
-    sup = ctx.supervisor(rw=(workdir,) + rw, ro=ro, as_root=True)
+    """Run a compiler inside the sandbox (no network, the same file-system allowlist as programs
+    plus its build folder and `ctx.build_cache` writable, as the workbench's uid because
+    toolchains may live under /root), under the build's time and memory limits; returns the
+    supervisor's result (a build over its memory limit fails with a log that says so)."""
+    sup = ctx.supervisor(build=True, rw=(workdir, str(ctx.build_cache)) + rw, ro=ro, as_root=True)
     try:
-        return sup.run({"id": "build", "mode": "exec", "argv": argv, "env": env, "cwd": workdir, "cases": 0,
-                        "limits": ctx.limits.build(n_programs), "workdir": workdir})
+        res = sup.run({"id": "build", "mode": "exec", "argv": argv, "env": env, "cwd": workdir, "cases": 0,
+                       "limits": ctx.limits.build(n_programs), "workdir": workdir})
     finally:
         sup.close()
+    if res.get("reason") == "memory":
+        res["stderr"] = f"compiler ran out of memory (limit {ctx.limits.build_memory_mb} MiB)\n" + \
+            (res.get("stderr") or "")
+    return res
 
 
 def build_ok(res: dict[str, Any]) -> bool:

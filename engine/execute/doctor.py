@@ -1,20 +1,22 @@
 """`workbench eval doctor`: is this machine able to judge model code faithfully?
 
-It checks every toolchain and its dependencies, says which sandbox layers are in force, then
-runs the canonical solutions (all must pass) and the buggy solutions (none may pass) of every
+It checks every toolchain and its dependencies, lists each sandbox layer (file-system view,
+network, pid, ipc, uid, rlimits, scratch cap, build limits, build folders) as in force or missing
+and why, then runs the canonical solutions (all must pass) and the buggy solutions (none may pass) of every
 language: HumanEvalPack when a local copy is found, else the built-in self-test suite.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.execute.api import execute
-from engine.execute.core import Limits
-from engine.execute.sandbox import detect
+from engine.execute.core import BUILD_DIRS_PRIVATE, Limits
+from engine.execute.sandbox import SandboxInfo, detect, layers
 from engine.execute.toolchains import exec_cache_dir, probe_all
 from engine.problems.model import LANGUAGES, Problem
 
@@ -89,9 +91,7 @@ def run_doctor(data_dir: str | Path | None = None, *, limit: int | None = None, 
     out = {
         "ok": all(r.ok for r in reports.values()),
         "source": source,
-        "sandbox": {"mode": info.mode, "description": info.describe(), "network_isolated": info.network_isolated,
-                    "pid_isolated": info.pid_isolated, "fs_readonly": info.fs_readonly,
-                    "uid_switch": info.uid_switch, "notes": list(info.notes)},
+        "sandbox": sandbox_report(info),
         "cache_dir": str(exec_cache_dir()),
         "tools": {lang: {"version": t.version, "commands": t.commands, "missing": list(t.missing), "notes": list(t.notes)}
                   for lang, t in tools.items()},
@@ -101,6 +101,17 @@ def run_doctor(data_dir: str | Path | None = None, *, limit: int | None = None, 
         "seconds": round(time.monotonic() - t0, 1),
     }
     return out
+
+
+def sandbox_report(info: SandboxInfo, limits: Limits | None = None) -> dict[str, Any]:
+    """The sandbox's mode, its layers (each in force or not, with what it does or why not)."""
+    lim = limits or Limits()
+    ls = layers(info, scratch_mb=lim.scratch_mb, build_memory_mb=lim.build_memory_mb,
+                build_timeout=lim.compile_timeout, build_dirs_hidden=BUILD_DIRS_PRIVATE)
+    return {"mode": info.mode, "description": info.describe(), "network_isolated": info.network_isolated,
+            "pid_isolated": info.pid_isolated, "fs_readonly": info.fs_readonly, "fs_allowlist": info.fs_allowlist,
+            "uid_switch": info.uid_switch, "notes": list(info.notes),
+            "layers": [asdict(x) for x in ls], "missing": [x.name for x in ls if not x.in_force]}
 
 
 def _problems(data_dir: str | Path | None, langs: list[str], limit: int | None) -> tuple[list[Problem], str]:

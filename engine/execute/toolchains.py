@@ -1,9 +1,15 @@
 """Toolchains of the six languages: where they are, their versions (part of every result-cache
-key), and the shared caches the runners build once (Rust crates, the Java runtime classes, Go's
-build cache).
+key), and the executor's cache folders.
 
-The cache folder is $WORKBENCH_EXEC_CACHE, else `.cache/exec` in a source checkout (where
-scripts/system-deps.sh also puts js-md5), else the user cache dir (XDG).
+The cache root is $WORKBENCH_EXEC_CACHE, else `.cache/exec` in a source checkout (where
+scripts/system-deps.sh also puts js-md5), else the user cache dir (XDG). It holds three things
+that the sandbox treats differently:
+
+    toolchain/       built only from the toolchains and the harness (Rust rlibs, the Java runtime
+                     classes, JS helper scripts, the supervisor script): read-only in every sandbox
+    build/           compiler caches that may hold objects built from samples (GOCACHE): read-write
+                     in compile steps only, never visible to programs
+    results.sqlite   the result cache: never visible inside any sandbox
 """
 
 from __future__ import annotations
@@ -40,10 +46,28 @@ def exec_cache_dir() -> Path:
     return d
 
 
+def toolchain_cache_dir() -> Path:
+    """Sample-free artefacts, mapped read-only into every sandbox (`Context.cache`)."""
+    d = exec_cache_dir() / "toolchain"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def build_cache_dir() -> Path:
+    """Compiler caches that may hold sample-derived objects (`Context.build_cache`)."""
+    d = exec_cache_dir() / "build"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def results_cache_path() -> Path:
+    """The result cache (engine.execute.cache): outside both folders above, so never in a sandbox."""
+    return exec_cache_dir() / "results.sqlite"
+
 
 def _out(argv: list[str]) -> str:
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
         return (p.stdout + p.stderr).strip()
     except (OSError, subprocess.TimeoutExpired):
         return ""
@@ -70,7 +94,9 @@ class Tool:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(f"{self.language}|{self.version}|{sorted(self.commands.items())}".encode()).hexdigest()[:16]
+        """What of the toolchain can change a verdict (part of the result-cache key)."""
+        ident = f"{self.language}|{self.version}|{sorted(self.commands.items())}|{sorted(self.extra.items())}"
+        return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
 def _which(*names: str) -> str | None:
@@ -103,17 +129,27 @@ def crate_dir(name: str) -> Path | None:
     return Path(found[-1]) if found else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def probe(language: str) -> Tool:
     """Find one language's toolchain (cached for the process)."""
     if language == "python":
-        missing = []
-        notes = []
+        missing: list[str] = []
+        notes: list[str] = []
         import importlib.util
 
+        extra: dict[str, str] = {}
         if importlib.util.find_spec("numpy") is None:  # the reference prelude imports it
             notes.append("numpy is not installed: programs that use it fail as infra_error")
-        return Tool("python", {"python": sys.executable}, sys.version.split()[0], tuple(missing), tuple(notes))
+        else:
+            from importlib.metadata import PackageNotFoundError
+            from importlib.metadata import version as dist_version
+
+            try:
+                extra["numpy"] = dist_version("numpy")
+            except PackageNotFoundError:
+                extra["numpy"] = "unknown"
+        return Tool("python", {"python": sys.executable}, sys.version.split()[0], tuple(missing), tuple(notes),
+                    extra=extra)
     if language == "javascript":
         node = _which("node", "nodejs")
         if not node:
@@ -123,15 +159,14 @@ def probe(language: str) -> Tool:
                     extra={"node_path": str(md5) if md5 else ""}, partial=True)
     if language == "java":
         javac, java = _which("javac"), _which("java")
-        miss = tuple(n for n, p in (("javac", javac), ("java", java)) if not p)
-        if miss:
-            return Tool(language, {}, "", miss)
-        return Tool(language, {"javac": javac, "java": java}, _out([javac, "-version"]))  # type: ignore[dict-item]
+        if not (javac and java):
+            return Tool(language, {}, "", tuple(n for n, p in (("javac", javac), ("java", java)) if not p))
+        return Tool(language, {"javac": javac, "java": java}, _out([javac, "-version"]))
     if language == "cpp":
         gpp = _which("g++")
         if not gpp:
             return Tool(language, {}, "", ("g++",))
-        miss = []
+        miss: list[str] = []
         if not Path("/usr/include/boost/any.hpp").exists():
             miss.append("boost headers (libboost-dev)")
         if not Path("/usr/include/openssl/md5.h").exists():

@@ -32,23 +32,30 @@ BUILTINS = ("humanevalpack", "mbpp", "leetcode")
 def read_rows(path: str | Path) -> Iterator[tuple[int | None, Any]]:
     """(line, row) pairs of a .jsonl / .jsonl.gz / .json file; bad JSON names file and line."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder, not a file", file=path)
     if not path.is_file():
         raise InputError("file not found", file=path)
     opener = gzip.open if path.name.endswith(".gz") else open
     stem = path.name[:-3] if path.name.endswith(".gz") else path.name
     try:
-        with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-            if stem.endswith(".json"):
+        if stem.endswith(".json"):
+            with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
                 try:
                     data = json.load(f)
                 except json.JSONDecodeError as e:
                     raise InputError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
-                if not isinstance(data, list):
-                    raise InputError("expected a JSON array of problems", file=path, line=1)
-                for row in data:
-                    yield None, row
-                return
-            for i, line in enumerate(f, 1):
+            if not isinstance(data, list):
+                raise InputError("expected a JSON array of problems", file=path, line=1)
+            for row in data:
+                yield None, row
+            return
+        with opener(path, "rb") as f:  # type: ignore[operator]
+            for i, raw in enumerate(f, 1):
+                try:  # line by line, so that a bad byte is reported with its line
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(f"not UTF-8 text (byte {e.start + 1} of the line)", file=path, line=i) from None
                 if not line.strip():
                     continue
                 try:

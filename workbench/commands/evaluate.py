@@ -68,7 +68,7 @@ def exec_cmd(
 
     from engine.errors import WorkbenchError
     from engine.execute import Limits, execute
-    from engine.execute.samples import resolve_samples
+    from engine.execute.samples import json_text, resolve_samples
     from engine.problems import load_problems, normalize_language
 
     langs = [normalize_language(x) for x in language] if language else None
@@ -85,7 +85,10 @@ def exec_cmd(
     if not probs:
         raise WorkbenchError(f"{problems}: no problems in {', '.join(langs or [])}")
     ids = {p.task_id for p in probs}
+    n_all = len(sample_list)
     sample_list = [s for s in sample_list if s.task_id in ids]
+    if not sample_list:  # nothing to run is a mistake, not a green run
+        raise WorkbenchError(f"{samples}: none of its {n_all} samples is for the {len(probs)} selected problems")
     lim = Limits(timeout=timeout, sample_timeout=sample_timeout, memory_mb=memory)
     tty = sys.stderr.isatty() and not as_json
 
@@ -102,7 +105,7 @@ def exec_cmd(
     if as_json:
         brief = {k: v for k, v in s.items() if k != "tasks"}
         brief.update({"results": str(out / "results.jsonl"), "summary": str(out / "summary.json")})
-        sys.stdout.write(json.dumps(brief, ensure_ascii=False, separators=(",", ":")) + "\n")
+        sys.stdout.write(json_text(brief) + "\n")
         return
     for lang, ls in s["languages"].items():
         p1 = ls["pass@k"].get("pass@1")
@@ -138,7 +141,10 @@ def doctor_cmd(
         emit_json(rep)
     else:
         sb = rep["sandbox"]
-        typer.echo(f"sandbox  {sb['description']}")
+        typer.echo(f"sandbox  {sb['mode']}")
+        for layer in sb["layers"]:
+            mark = "ok  " if layer["in_force"] else "MISSING"
+            typer.echo(f"  {mark:7} {layer['name']:16} {layer['detail']}")
         for note in sb["notes"]:
             typer.echo(f"         ! {note}")
         typer.echo(f"cache    {rep['cache_dir']}\nsuite    {rep['source']}\n")
