@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.execute import Limits, Sample, execute
-from engine.execute import sandbox
+from engine.execute import Limits, Sample, execute, sandbox
 from engine.execute.sandbox import detect
 from engine.problems import problem_from_row
 from tests.conftest import ROOT
@@ -183,7 +182,8 @@ def test_the_parent_and_bystanders_are_alive(arena) -> None:
 
 def _ours(uids: set[int], exclude: set[int]) -> dict[int, str]:
     """Processes left by this run: children of this test process (supervisors, bubblewrap), any
-    process of a throw-away uid this run used, and the escaped `sleep`s."""
+    process of a throw-away uid this run used (each supervisor's block: one uid per program),
+    and the escaped `sleep`s."""
     out = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) in exclude:
@@ -194,7 +194,7 @@ def _ours(uids: set[int], exclude: set[int]) -> dict[int, str]:
             ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if STRAY_SLEEP in cmd or uid in uids or ppid == os.getpid():
+        if STRAY_SLEEP in cmd or any(b <= uid < b + sandbox.UID_BLOCK for b in uids) or ppid == os.getpid():
             out[int(pid)] = f"uid {uid}: {cmd}"
     return out
 
