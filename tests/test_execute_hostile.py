@@ -99,6 +99,9 @@ def arena(tmp_path_factory: pytest.TempPathFactory):
                                                 "start_new_session=True, stdout=subprocess.DEVNULL, "
                                                 "stderr=subprocess.DEVNULL)\n    if os.fork() == 0:\n        os.setsid()\n"
                                                 f"        os.execvp('sleep', ['sleep', '{STRAY_SLEEP}'])\n    return x + 1\n"),
+        # a flood of fd 3 (the case-report pipe) with no newline: the supervisor keeps none of it
+        "marker_flood": _py("marker_flood", "def f(x):\n    for _ in range(256):\n        os.write(3, b'B' * (1 << 20))\n"
+                                            "    return x + 1\n"),
         "cpp_fork_bomb": _hep("CPP/901", "#include<unistd.h>\nint f(int x){\n", CPP_TEST,
                               "    while (1) fork();\n    return x + 1;\n}\n"),
         "cpp_memory_bomb": _hep("CPP/902", "#include<vector>\nint f(int x){\n", CPP_TEST,
@@ -147,6 +150,7 @@ def test_every_attack_gets_a_contained_verdict(arena) -> None:
     assert v["memory_bomb"] == "oom"
     assert v["infinite_loop"] == "timeout"
     assert v["output_flood"] == "output_limit"
+    assert v["marker_flood"] in ("passed", "failed", "runtime_error")
     assert v["network"] == "runtime_error"
     assert v["cpp_fork_bomb"] in ("timeout", "runtime_error")
     assert v["cpp_memory_bomb"] == "oom"

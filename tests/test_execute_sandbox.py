@@ -130,6 +130,30 @@ def test_the_view_maps_no_checkout_home_or_data_folder() -> None:
     assert covered[covered.index("/usr/share/doc") - 1] == "--tmpfs"
 
 
+def test_a_program_reads_its_staged_artefacts_and_no_other_build_folder(tmp_path: Path) -> None:
+    from engine.execute import core
+    from engine.execute.toolchains import probe
+
+    info = bwrap_only()
+    if not (core.BUILD_DIRS_PRIVATE and info.uid_switch):
+        pytest.skip("build folders are still world-readable (core.BUILD_DIRS_PRIVATE) or there is no throw-away uid")
+    ctx = core.Context(CoreLimits(), info, tmp_path, probe("python"), 1, lambda u, o: None, lambda p, f: None,
+                       toolchain_cache_dir(), build_cache_dir())
+    os.chmod(tmp_path, 0o711)
+    mine, other = Path(ctx.new_dir("mine-")), Path(ctx.new_dir("other-"))
+    (mine / "main.py").write_text("import sys\nprint(open('data.txt').read(), file=sys.stderr)\n"
+                                  f"for p in ({str(other / 'secret.txt')!r}, {str(other)!r}, {str(mine)!r}):\n"
+                                  "    try:\n        open(p).read() if p.endswith('.txt') else __import__('os').listdir(p)\n"
+                                  "        print('LEAK', p)\n    except OSError:\n        pass\n")
+    (mine / "data.txt").write_text("own artefact")
+    (other / "secret.txt").write_text("the neighbour's program")
+    job = {"id": "j", "mode": "python", "filename": "main.py", "cases": 0, "limits": CoreLimits().run(relative=True),
+           "stage": {"main.py": str(mine / "main.py"), "data.txt": str(mine / "data.txt")}}
+    with ctx.supervisor(python_preimport=[]) as sup:
+        res = sup.run(job)
+    assert "own artefact" in res["stderr"] and "LEAK" not in res["stdout"], res
+
+
 # -- what a program leaves for the next --------------------------------------------------------
 
 LEAVE = """

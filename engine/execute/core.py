@@ -82,7 +82,7 @@ class Limits:
         t = self.compile_timeout + 2.0 * n_programs
         return {"timeout": t, "total": t, "cpu": int(t) + 1, "memory": None, "fsize": 2 << 30,
                 "nofile": 8192, "nproc": 4096, "output": 4 << 20, "keep": 1 << 20,
-                "rss": self.build_memory_mb << 20}
+                "rss": self.build_memory_mb << 20 if self.build_memory_mb > 0 else None}  # (0: no limit)
 
 
 @dataclass

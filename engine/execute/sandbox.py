@@ -131,9 +131,12 @@ def layers(info: SandboxInfo, *, scratch_mb: int, build_memory_mb: int, build_ti
         Layer("rlimits", True, "CPU time, address space (per language), file size, open files, core dumps off, "
                                "message queues" + (", processes" if info.uid_switch else "")),
         Layer("scratch cap", info.scratch_capped,
-              f"{scratch_mb} MiB tmpfs per program for its folder, /tmp and /dev/shm, emptied after it" if bw else
+              f"{scratch_mb} MiB tmpfs per program for its folder, /tmp and /dev/shm, emptied after it"
+              if bw and info.scratch_capped else
+              "a tmpfs per program for its folder, /tmp and /dev/shm, emptied after it, but not capped (this "
+              "bubblewrap has no --size)" if bw else
               f"{scratch_mb} MiB tmpfs for the program's folder; /tmp and /dev/shm are the machine's (not "
-              "capped, not emptied)" if us and info.scratch_capped else
+              "capped, not emptied)" if us else
               "no mount namespace: only the file-size limit applies; /tmp and /dev/shm are shared"),
         Layer("build limits", True,
               f"compile steps: {build_memory_mb} MiB of resident memory over all the compiler's processes "
@@ -166,11 +169,15 @@ def detect(prefer: str = "auto") -> SandboxInfo:
     root = _is_root()
     bwrap = shutil.which("bwrap")
     if prefer in ("auto", "bwrap") and bwrap:
-        probe = [bwrap, *_system_view(), "--perms", "1777", "--size", str(1 << 20), "--tmpfs", SANDBOX_TMP,
-                 *_dev_view(), "--proc", "/proc", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-                 "--die-with-parent", "--new-session", "--remount-ro", "/", "true"]
-        if _try(probe):
+        def probe(size: list[str]) -> bool:
+            return _try([bwrap, *_system_view(), "--perms", "1777", *size, "--tmpfs", SANDBOX_TMP, *_dev_view(),
+                         "--proc", "/proc", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
+                         "--new-session", "--remount-ro", "/", "true"])
+        if probe(["--size", str(1 << 20)]):
             return SandboxInfo("bwrap", root, True, True, True, True, True, True, tuple(notes))
+        if probe([]):
+            notes.append("this bubblewrap has no --size (it needs 0.6 or later): the programs' scratch is not capped")
+            return SandboxInfo("bwrap", root, True, True, True, True, True, False, tuple(notes))
         notes.append("bwrap is installed but cannot build the sandbox here (needs root or user namespaces, "
                      "bubblewrap >= 0.5)")
     elif prefer in ("auto", "bwrap"):
@@ -361,7 +368,8 @@ def bwrap_view(*, ro: tuple[str, ...], rw: tuple[str, ...], scratch_mb: int, hid
             m.add("ro", p, ["--ro-bind", p, p])
     for dest, src in _etc_standins().items():
         m.add("file", dest, ["--ro-bind", src, dest])
-    m.add("tmpfs", SANDBOX_TMP, ["--perms", "1777", "--size", str(scratch_mb << 20), "--tmpfs", SANDBOX_TMP])
+    size = ["--size", str(scratch_mb << 20)] if scratch_mb else []  # (0: this bubblewrap cannot cap it)
+    m.add("tmpfs", SANDBOX_TMP, ["--perms", "1777", *size, "--tmpfs", SANDBOX_TMP])
     m.add("tmpfs", "/dev", _dev_view())
     m.add("proc", "/proc", ["--proc", "/proc"])
     protected = protected_paths(hide)
@@ -370,8 +378,8 @@ def bwrap_view(*, ro: tuple[str, ...], rw: tuple[str, ...], scratch_mb: int, hid
     for p in dict.fromkeys(needed + tuple(wanted)):
         if os.path.exists(p) and not any(_within(p, w) for w in rw):
             m.add("ro", p, ["--ro-bind", p, p])
-    for p in rw:
-        if os.path.exists(p):
+    for p in dict.fromkeys(rw):
+        if os.path.exists(p) and not any(_within(p, w) and p != w for w in rw):
             m.add("rw", p, ["--bind", p, p])
     for q in protected:
         # (not /usr/share or /usr/local themselves: toolchains live there)
@@ -439,14 +447,15 @@ class Supervisor:
         bw = self.info.mode == "bwrap"
         return {"uid": self.uid, "scratch": SANDBOX_JOBS if bw else self.scratch, "server": self.server,
                 "tmp": {"root": SANDBOX_TMP, "shm": SANDBOX_SHM} if bw else None,
-                "ipc_private": self.info.ipc_private,
+                "ipc_private": self.info.ipc_private, "pid_private": self.info.pid_isolated,
                 "python": {"preimport": self.python_preimport, "env": self.python_env or {}}
                 if self.python_preimport is not None else None}
 
     def start(self) -> Self:
         os.chmod(self.scratch, 0o755)
         self.uid = new_uid() if (self.info.uid_switch and not self.as_root) else None
-        argv = command_prefix(self.info, scratch=self.scratch, rw=self.rw, ro=self.ro, scratch_mb=self.scratch_mb,
+        argv = command_prefix(self.info, scratch=self.scratch, rw=self.rw, ro=self.ro,
+                              scratch_mb=self.scratch_mb if self.info.scratch_capped else 0,
                               hide=self.hide) + [sys.executable, "-I", supervisor_script()]
         env = clean_env(self.python_env)
         try:

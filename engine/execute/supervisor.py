@@ -499,6 +499,7 @@ class Supervisor:
         self.server: Proc | None = None
         self.server_cwd: str | None = None
         self.ipc_private = bool(cfg.get("ipc_private"))
+        self.pid_private = bool(cfg.get("pid_private"))
         self.tmp = cfg.get("tmp")
         self.tmp_keep: set[str] = set()
         if self.tmp:
@@ -537,9 +538,26 @@ class Supervisor:
                     continue
         return False
 
+    def _others(self) -> bool:
+        """Is any live process but ours (and the namespace's init) left in our PID namespace?"""
+        me = os.getpid()
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in (1, me):
+                try:
+                    with open(f"/proc/{name}/stat", "rb") as f:
+                        if f.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                            return True
+                except OSError:
+                    continue
+        return False
+
     def sweep(self) -> None:
-        """Kill every process of the program's uid (after each attempt)."""
+        """Kill every process the program left (after each attempt): all of its uid's, or, with
+        no uid of its own, every process of our PID namespace but ourselves."""
         if self.uid is None:
+            if self.pid_private and self._others():
+                with contextlib.suppress(OSError):
+                    os.kill(-1, signal.SIGKILL)  # (spares the caller and init)
             return
         for _ in range(3):
             if not self._leftovers():
@@ -572,6 +590,10 @@ class Supervisor:
                 _rmtree(os.path.join(root, entry))
         for entry in os.listdir(shm):
             _rmtree(os.path.join(shm, entry))
+        server = os.path.basename(self.server_cwd or "")
+        for entry in os.listdir(self.scratch):  # (what a program of our own uid put beside its folder)
+            if entry != server:
+                _rmtree(os.path.join(self.scratch, entry))
 
     def _reap_all(self) -> None:
         while True:
