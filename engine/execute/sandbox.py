@@ -288,8 +288,13 @@ def protected_paths(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     caller's (the problem sets' folders)."""
     from engine.execute.toolchains import PROJECT_ROOT, exec_cache_dir
 
-    cands = [str(PROJECT_ROOT), str(exec_cache_dir()), os.path.expanduser("~"), os.getcwd(),
-             os.environ.get("WORKBENCH_BENCHMARKS", ""), *extra]
+    try:
+        cwd = os.getcwd()
+    except OSError:  # (it was removed under us)
+        cwd = ""
+    checkout = str(PROJECT_ROOT) if (PROJECT_ROOT / "pyproject.toml").is_file() else ""  # (not site-packages)
+    cands = [checkout, str(exec_cache_dir()), os.path.expanduser("~"), cwd, os.environ.get("WORKBENCH_BENCHMARKS", ""),
+             *extra]
     system = ("/",) + SYSTEM_DIRS + ("/etc", "/proc", "/dev", "/tmp")
     out = set()
     for p in cands:
