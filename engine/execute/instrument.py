@@ -366,18 +366,20 @@ def cpp_cases(test: str) -> CasePlan:
 
 
 def cpp_rename_main(test: str) -> str | None:
-    """The test's `int main(...)` renamed to `__wb_main` with a `return 0;` before its end."""
+    """The test's `int main(...)` renamed to `int __wb_main(int, char**)` (its own parameters
+    kept when it has them) with a `return 0;` before its end: the harness's `main` calls it."""
     m = mask(test, "cpp")
-    hit = re.search(r"\bint\s+main\s*\([^)]*\)\s*\{", m)
+    hit = re.search(r"\bint\s+main\s*\(([^)]*)\)\s*\{", m)
     if not hit:
         return None
     op = hit.end() - 1
     cl = match_close(m, op)
     if cl < 0:
         return None
-    head = test[hit.start():op + 1]
-    return test[:hit.start()] + re.sub(r"\bmain\b", "__wb_main", head, count=1) + test[op + 1:cl] + \
-        "\nreturn 0;\n" + test[cl:]
+    params = hit.group(1).strip()
+    head = "int __wb_main(int, char**) {" if params in ("", "void") else \
+        re.sub(r"\bmain\b", "__wb_main", test[hit.start():op + 1], count=1)
+    return test[:hit.start()] + head + test[op + 1:cl] + "\nreturn 0;\n" + test[cl:]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -422,6 +424,21 @@ def go_cases(test: str) -> CasePlan:
     return CasePlan("".join(out), tuple(labels))
 
 
+_GO_TEST_FN = re.compile(r"\bfunc\s+Test\w*\s*\(\s*\w+\s+\*testing\.T\s*\)\s*\{")
+
+
+def go_done_markers(test: str) -> tuple[str, int]:
+    """Every `func TestX(t *testing.T)` made to count itself done when it returns (the harness
+    reports "done" once all of them have): the text and the number of test functions."""
+    m = mask(test, "go")
+    out, pos, n = [], 0, 0
+    for hit in _GO_TEST_FN.finditer(m):
+        out.append(test[pos:hit.end()] + "\n    defer __wbDone()\n")
+        pos, n = hit.end(), n + 1
+    out.append(test[pos:])
+    return "".join(out), n
+
+
 def _go_statements(body_m: str) -> list[tuple[int, int]]:
     """Depth-0 statements of a Go block body (masked): they end at a newline (a `;` may be part
     of a `for` header, so several statements on one line stay one)."""
@@ -459,8 +476,13 @@ def rust_cases(test: str) -> CasePlan:
         labels.append(_label(inner))
         pos = cl + 1
     out.append(test[pos:])
-    text = "".join(out)
-    # every #[test] function reports "done" when it returns normally
-    text = re.sub(r"(#\s*\[\s*test\s*\][\s\S]*?\bfn\s+\w+\s*\(\s*\)\s*(?:->[^{]*)?\{)",
-                  r"\1 let __wb_done = crate::__wb::Done;", text)
-    return CasePlan(text, tuple(labels))
+    return CasePlan(rust_done_markers("".join(out))[0], tuple(labels))
+
+
+_RUST_TEST_FN = re.compile(r"(#\s*\[\s*test\s*\][\s\S]*?\bfn\s+\w+\s*\(\s*\)\s*(?:->[^{]*)?\{)")
+
+
+def rust_done_markers(test: str) -> tuple[str, int]:
+    """Every `#[test]` function made to count itself done when it returns normally (the harness
+    reports "done" once all of them have): the text and the number of test functions."""
+    return _RUST_TEST_FN.subn(r"\1 let __wb_done = crate::__wb::Done;", test)

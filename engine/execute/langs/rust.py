@@ -1,20 +1,48 @@
-"""Rust: one `rustc --test` crate per batch, each program in its own module (`mod __wb_pN`),
-linked against prebuilt rand (the 0.4 API shim), regex and md5; each program then runs its
-tests in its own process (`./batch __wb_pN:: --test-threads=1`). Debug build with overflow
-checks, as `cargo test` (the reference) builds. Programs with crate-level attributes and
-programs of a batch that fails to build are compiled on their own."""
+"""Rust: compile-only batches, one binary per program.
+
+Programs that pass the admission rule (`admit.rust_admissible`: items only fn/struct/enum/union/
+trait/impl/type/const/use/mod, no `static` anywhere, attributes from an allowlist, no extern
+items, no macros but the standard library's expression macros, no `#[test]` outside the test
+part) are compiled into one crate (`--crate-type staticlib --cfg test`), each in a module whose
+name is drawn per batch, with its `#[test]` functions turned into plain functions and an entry
+point per program. Each program is then linked into a binary of its own whose `main` is its own
+entry (`--gc-sections`): the binary holds none of its neighbours' code, and runs its tests as
+libtest does with one thread. Debug build with overflow checks, as `cargo test` (the reference)
+builds; regex, md5 and a rand 0.4 shim are built once. Everything else builds alone with
+`rustc --test`.
+"""
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
+import secrets
+import shlex
 import subprocess
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from engine.execute.core import (BatchPlan, Context, P_SINGLE, Unit, build_env, build_log, build_ok, chunks,
-                                 compile_step, drive_batches, run_env, run_jobs, run_single)
-from engine.execute.instrument import mask
+from engine.execute.core import (
+    P_SINGLE,
+    BatchPlan,
+    Context,
+    Unit,
+    build_env,
+    build_log,
+    build_ok,
+    chunks,
+    compile_step,
+    drive_batches,
+    run_env,
+    run_jobs,
+    run_single,
+)
+from engine.execute.instrument import rust_done_markers
+from engine.execute.langs.admit import parse, rust_admissible, rust_tests, text_of
 from engine.execute.langs.rust_support import RAND_SHIM, WB_MACROS, WB_MODULE
 from engine.execute.toolchains import crate_dir
 from engine.execute.verdicts import Outcome
@@ -24,6 +52,10 @@ UNICODE = ["unicode", "unicode-age", "unicode-bool", "unicode-case", "unicode-ge
            "unicode-script", "unicode-segment"]
 RUSTFLAGS = ["--edition", "2021", "-C", "opt-level=0", "-C", "debuginfo=0", "-C", "debug-assertions=on",
              "-C", "overflow-checks=on", "--cap-lints", "allow"]
+# what a staticlib needs from the system when linked into an executable (recorded per toolchain)
+NATIVE_LIBS_DEFAULT = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
+LINK_FLAGS = ["-pie", "-Wl,--gc-sections", "-Wl,--strip-debug", "-Wl,--eh-frame-hdr", "-Wl,-z,noexecstack",
+              "-Wl,-z,relro,-z,now"]
 
 
 def _feats(names: list[str]) -> list[str]:
@@ -40,20 +72,34 @@ def rustc_path(ctx: Context) -> str:
     return real if real and os.path.exists(real) else ctx.tool.commands["rustc"]
 
 
+def _native_libs(rustc: str, d: Path) -> None:
+    """Record the system libraries a staticlib of this toolchain needs (`native-libs.txt`)."""
+    (d / "empty.rs").write_text("")
+    p = subprocess.run([rustc, "--crate-type", "staticlib", "--print", "native-static-libs", "-o",
+                        str(d / "libempty.a"), str(d / "empty.rs")], capture_output=True, text=True, check=False, timeout=300)
+    m = re.search(r"native-static-libs: (.*)", p.stderr)
+    (d / "native-libs.txt").write_text(m.group(1).strip() if m else " ".join(NATIVE_LIBS_DEFAULT))
+    for f in ("empty.rs", "libempty.a"):
+        (d / f).unlink(missing_ok=True)
+
+
 def deps_dir(ctx: Context) -> str:
     """rlibs of rand (shim), regex (+regex-syntax) and md5, built once per rustc version."""
     rustc = rustc_path(ctx)
-    srcs = {c: crate_dir(c) for c in ("regex", "regex-syntax", "md5")}
-    if any(v is None for v in srcs.values()):
-        raise RuntimeError("missing Rust crate sources: " + ", ".join(k for k, v in srcs.items() if v is None))
+    found = {c: crate_dir(c) for c in ("regex", "regex-syntax", "md5")}
+    srcs = {k: v for k, v in found.items() if v is not None}
+    if len(srcs) < len(found):
+        raise RuntimeError("missing Rust crate sources: " + ", ".join(k for k in found if k not in srcs))
     tag = hashlib.sha256((ctx.tool.version + RAND_SHIM + repr(sorted((k, str(v)) for k, v in srcs.items())))
                          .encode()).hexdigest()[:12]
     d = ctx.cache / "rust" / f"deps-{tag}"
     done = d / "ok"
-    if done.exists():
+    if done.exists() and (d / "native-libs.txt").exists():
         return str(d)
     with file_lock(ctx.cache / "rust" / ".lock"):
         if done.exists():
+            if not (d / "native-libs.txt").exists():
+                _native_libs(rustc, d)
             return str(d)
         d.mkdir(parents=True, exist_ok=True)
         (d / "rand.rs").write_text(RAND_SHIM)
@@ -70,9 +116,10 @@ def deps_dir(ctx: Context) -> str:
             base + ["--edition", "2015", "--crate-name", "md5", str(srcs["md5"] / "src/lib.rs")],
         ]
         for argv in steps:
-            p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
+            p = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, timeout=900)
             if p.returncode != 0:
                 raise RuntimeError("building the Rust crates failed:\n" + p.stderr[-2000:])
+        _native_libs(rustc, d)
         done.write_text("ok\n")
     return str(d)
 
@@ -82,10 +129,77 @@ def extern_flags(deps: str) -> list[str]:
             "--extern", f"regex={deps}/libregex.rlib", "--extern", f"md5={deps}/libmd5.rlib"]
 
 
-def batchable(u: Unit) -> bool:
-    m = mask(u.program.code + "\n" + u.plan.test, "rust")
-    return (not re.search(r"#!\s*\[", m) and m.count("{") == m.count("}") and "__wb" not in u.program.code
-            and "#[test]" in m.replace(" ", ""))
+def batch_test(test: str) -> str | None:
+    """The instrumented test part as plain code a batch entry can call: `#[test]` attributes
+    dropped, test functions and the modules holding them made `pub(crate)`."""
+    root = parse("rust", test)
+    if root is None:
+        return None
+    data = test.encode("utf-8", "surrogatepass")
+    edits: list[tuple[int, int, bytes]] = []
+
+    def public(item: Any) -> None:
+        if not any(c.type == "visibility_modifier" for c in item.children):
+            start = next(c for c in item.children if c.type in ("fn", "mod")).start_byte
+            edits.append((start, start, b"pub(crate) "))
+
+    def visit(items: list[Any]) -> bool:
+        found = False
+        for k, item in enumerate(items):
+            if item.type == "attribute_item" and text_of(item).replace(" ", "") == "#[test]":
+                edits.append((item.start_byte, item.end_byte, b""))
+                fn = next((x for x in items[k + 1:] if x.type == "function_item"), None)
+                if fn is not None:
+                    public(fn)
+                found = True
+            elif item.type == "mod_item" and item.child_by_field_name("body") is not None:
+                body = item.child_by_field_name("body")
+                if visit([c for c in body.children if c.type not in ("{", "}")]):
+                    public(item)
+                    found = True
+        return found
+
+    visit(list(root.children))
+    for a, b, rep in sorted(edits, reverse=True):
+        data = data[:a] + rep + data[b:]
+    return data.decode("utf-8", "surrogatepass")
+
+
+@dataclass
+class Batch:
+    dir: str
+    units: list[Unit]
+    tag: str
+    ranges: list[tuple[int, int]]
+
+
+def batch_source(units: list[Unit], tag: str) -> tuple[str, list[tuple[int, int]]]:
+    parts = [WB_MACROS + WB_MODULE.replace("__WB_TESTS__", "usize::MAX")]  # (each entry reports done)
+    ranges = []
+    line = parts[0].count("\n") + 1
+    for i, u in enumerate(units):
+        tests = rust_tests(u.program.test)
+        test = batch_test(u.plan.test)
+        assert test is not None  # admitted programs parse
+        table = ", ".join(f'("{t.path}", {t.path} as fn())' for t in tests)
+        block = (f"#[allow(dead_code, unused_imports)]\npub mod __wb_{tag}_{i} {{\n{u.program.code}\n{test}\n"
+                 f"pub(crate) fn __wb_tests() -> Vec<(&'static str, fn())> {{ vec![{table}] }}\n}}\n"
+                 f"#[no_mangle]\npub extern \"C\" fn __wb_main_{tag}_{i}() -> i32 "
+                 f"{{ crate::__wb::run(&__wb_{tag}_{i}::__wb_tests()) }}\n")
+        ranges.append((line, line + block.count("\n")))
+        line += block.count("\n")
+        parts.append(block)
+    return "".join(parts), ranges
+
+
+def _linker_flags(sysroot: str) -> list[str]:
+    """rustc's own choice of linker: the toolchain's lld through `cc` when it ships one."""
+    found = glob.glob(os.path.join(sysroot, "lib", "rustlib", "*", "bin", "gcc-ld")) if sysroot else []
+    return [f"-B{found[0]}", "-fuse-ld=lld"] if found else []
+
+
+def admissible(u: Unit) -> bool:
+    return rust_admissible(u.program.code, u.program.test) and batch_test(u.plan.test) is not None
 
 
 def start(ctx: Context, units: list[Unit]) -> None:
@@ -98,66 +212,83 @@ def start(ctx: Context, units: list[Unit]) -> None:
     rustc = rustc_path(ctx)
     sysroot = ctx.tool.extra.get("sysroot", "")
     ro = (deps,) + ((sysroot,) if sysroot else ())
+    native = Path(deps, "native-libs.txt").read_text().split()
+    link = ["cc", *_linker_flags(sysroot), *LINK_FLAGS]
 
-    def compile_(d: str, src: str, out: str, n: int) -> dict:
-        return compile_step(ctx, d, [rustc, "--test", *RUSTFLAGS, *extern_flags(deps), "-o", out, src],
-                            build_env(ctx, d), n_programs=n, ro=ro)
+    def build_script(n: int, tag: str) -> str:
+        q = shlex.quote
+        rc = [rustc, "--crate-type", "staticlib", "--crate-name", "wbbatch", "--cfg", "test", *RUSTFLAGS,
+              *extern_flags(deps), "-o", "libbatch.a", "batch.rs"]
+        lines = ["set -u", " ".join(map(q, rc)) + " || exit 1", "mkdir -p bin"]
+        for i in range(n):
+            entry = f"__wb_main_{tag}_{i}"
+            argv = [*link, "-o", f"bin/{i}", f"-Wl,-u,{entry}", f"-Wl,--defsym=main={entry}", "libbatch.a", *native]
+            lines.append(" ".join(map(q, argv)) + f" >bin/{i}.log 2>&1 || true")
+        return "\n".join(lines) + "\n"
 
-    def build_batch(group: list[Unit]) -> tuple[bool, str, dict]:
+    def build_batch(group: list[Unit]) -> tuple[bool, str, Batch]:
         d = ctx.new_dir("rust-")
-        parts = [WB_MACROS, WB_MODULE]
-        ranges = []
-        line = sum(p.count("\n") for p in parts) + 1
-        for i, u in enumerate(group):
-            block = f"mod __wb_p{i} {{\n{u.program.code}\n{u.plan.test}\n}}\n"
-            ranges.append((line, line + block.count("\n")))
-            line += block.count("\n")
-            parts.append(block)
-        Path(d, "batch.rs").write_text("".join(parts))
-        res = compile_(d, "batch.rs", "batch", len(group))
-        return build_ok(res), build_log(res), {"dir": d, "group": list(group), "ranges": ranges}
+        tag = secrets.token_hex(8)
+        src, ranges = batch_source(group, tag)
+        Path(d, "batch.rs").write_text(src, encoding="utf-8", errors="surrogatepass")
+        Path(d, "build.sh").write_text(build_script(len(group), tag))
+        res = compile_step(ctx, d, ["/bin/sh", "build.sh"], build_env(ctx, d), n_programs=len(group), ro=ro)
+        return build_ok(res), build_log(res), Batch(d, list(group), tag, ranges)
 
-    def blame(log: str, group: list[Unit], art: dict) -> set[int]:
-        out = set()
+    def blame(log: str, group: list[Unit], b: Batch) -> set[int]:
+        out: set[int] = set()
         for m in re.finditer(r"batch\.rs:(\d+):\d+", log):
             ln = int(m.group(1))
-            for i, (a, b) in enumerate(art["ranges"]):
-                if a <= ln <= b:
-                    out.add(i)
+            out.update(i for i, (a, z) in enumerate(b.ranges) if a <= ln <= z)
         return out
 
-    def run_batch(part: list[Unit], art: dict) -> None:
-        index = {u.key: i for i, u in enumerate(art["group"])}
-        binary = os.path.join(art["dir"], "batch")
+    def run_batch(part: list[Unit], b: Batch) -> None:
+        index = {u.key: i for i, u in enumerate(b.units)}
+        runnable = []
+        for u in part:
+            binary = os.path.join(b.dir, "bin", str(index[u.key]))
+            if os.path.exists(binary):
+                runnable.append(u)
+            else:
+                log = Path(binary + ".log").read_text(errors="replace") if os.path.exists(binary + ".log") else ""
+                ctx.emit(u, Outcome("compile_error", log.strip() or "link failed", n_cases=max(u.plan.n, 1)))
 
-        def job(u: Unit) -> dict:
+        def job(u: Unit) -> dict[str, Any]:
             return {"id": u.key, "mode": "exec", "cases": u.plan.n, "limits": ctx.limits.run(), "env": run_env(),
-                    "argv": [binary, f"__wb_p{index[u.key]}::", "--test-threads=1", "-q"]}
-        run_jobs(ctx, part, job, {"ro": ro})
+                    "argv": ["./prog"], "stage": {"prog": os.path.join(b.dir, "bin", str(index[u.key]))}}
+        if runnable:
+            run_jobs(ctx, runnable, job, {})
 
     def single(u: Unit) -> None:
         def write(d: str, instrumented: bool) -> tuple[int, int]:
             code = u.program.code
             lead = re.match(r"(\s*(?:#!\s*\[[^\]]*\]\s*)*)", code)
             head = lead.group(1) if lead else ""
-            pre = head + (WB_MACROS if instrumented else "")
-            src = pre + code[len(head):] + "\n" + (u.plan.test if instrumented else u.program.test) + \
-                ("\n" + WB_MODULE if instrumented else "")
-            Path(d, "main.rs").write_text(src)
+            if instrumented:  # (rust_cases marked its test functions already)
+                test, n = u.plan.test, u.plan.test.count("crate::__wb::Done;")
+            else:
+                test, n = rust_done_markers(u.program.test)
+            pre = head + WB_MACROS
+            src = pre + code[len(head):] + "\n" + test + "\n" + WB_MODULE.replace("__WB_TESTS__", str(n))
+            Path(d, "main.rs").write_text(src, encoding="utf-8", errors="surrogatepass")
             lo = pre.count("\n") + 1
             return lo, lo + code[len(head):].count("\n")
 
-        def job(d: str, instrumented: bool) -> dict:
+        def job(d: str, instrumented: bool) -> dict[str, Any]:
+            # (a test part without test functions has nothing to report done: a clean exit is all)
+            none = rust_done_markers(u.program.test)[1] == 0
             return {"id": u.key, "mode": "exec", "cases": u.plan.n if instrumented else 0, "limits": ctx.limits.run(),
-                    "env": run_env(), "argv": [os.path.join(d, "main"), "--test-threads=1", "-q"],
-                    "done_on_exit0": not instrumented}
+                    "env": run_env(), "argv": ["./prog", "--test-threads=1", "-q"],
+                    "stage": {"prog": os.path.join(d, "main")}, "done_on_exit0": none}
 
-        run_single(ctx, u, prefix="rust1-", filename="main.rs", write=write, job=job, sup_kwargs={"ro": ro},
-                   compile_=lambda d: compile_(d, "main.rs", "main", 1))
+        run_single(ctx, u, prefix="rust1-", filename="main.rs", write=write, job=job,
+                   compile_=lambda d: compile_step(ctx, d, [rustc, "--test", *RUSTFLAGS, *extern_flags(deps),
+                                                            "-o", "main", "main.rs"], build_env(ctx, d), ro=ro))
 
     plan = BatchPlan("rust", build_batch, blame, run_batch, single, max_batch=120)
-    ok = [u for u in units if batchable(u)]
+    ok = [u for u in units if admissible(u)]
     drive_batches(ctx, plan, chunks(ok, ctx.workers, min_size=24, per_worker=1) if ok else [])
+    okeys = {u.key for u in ok}
     for u in units:
-        if not batchable(u):
-            ctx.submit(P_SINGLE, lambda u=u: single(u))
+        if u.key not in okeys:
+            ctx.submit(P_SINGLE, partial(single, u))

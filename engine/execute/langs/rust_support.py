@@ -169,6 +169,7 @@ macro_rules! __wb_assert_ne {
 WB_MODULE = r"""
 #[allow(dead_code)]
 mod __wb {
+    pub const TESTS: usize = __WB_TESTS__;
     use std::io::Write;
     use std::sync::Mutex;
     use std::collections::HashMap;
@@ -215,7 +216,33 @@ mod __wb {
             }
         }
     }
+    // "D 0" once every test function of the test part has returned normally (`TESTS` of them:
+    // set per build); a panic or an exit before that leaves the program not done
+    static FINISHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     pub struct Done;
-    impl Drop for Done { fn drop(&mut self) { if !std::thread::panicking() { emit("D 0"); } } }
+    impl Drop for Done {
+        fn drop(&mut self) {
+            if !std::thread::panicking() && FINISHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == TESTS {
+                emit("D 0");
+            }
+        }
+    }
+    extern "C" { fn signal(sig: i32, handler: usize) -> usize; }
+    /// A batched program's entry (called from its binary's `main`): runs its tests as libtest
+    /// does with one thread (each on a fresh thread named after it, one after the other), in
+    /// source order; exit status 101 when one failed.
+    pub fn run(tests: &[(&str, fn())]) -> i32 {
+        unsafe { signal(13, 1); }  // SIGPIPE ignored, as Rust's own runtime start does
+        let mut failed = false;
+        for (name, f) in tests {
+            let f = *f;
+            match std::thread::Builder::new().name(name.to_string()).spawn(f) {
+                Ok(h) => failed |= h.join().is_err(),
+                Err(_) => failed = true,
+            }
+        }
+        let _ = std::io::stdout().flush();
+        if failed { 101 } else { emit("D 0"); 0 }
+    }
 }
 """
