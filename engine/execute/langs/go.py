@@ -1,20 +1,38 @@
-"""Go: programs are grouped into packages whose files declare no name twice (HumanEval reuses
-names such as `IsPalindrome`), each package is built with one `go test -c` (vet included, as
-`go test` does) against Debian's testify in GOPATH mode with a warm build cache, and each
-program runs its own test functions in its own process (`pkg.test -test.run '^TestX$'`).
-Programs of a package that fails to build are built on their own, as the reference does
-(`go test main_test.go`)."""
+"""Go: one package and one test binary per program.
+
+A package's `init()` functions and package-level variable initialisers run in every binary
+built from it, so programs never share a package. They share the build: one `go test` builds
+many packages at once (vet included, as `go test` does; warm build cache in
+`ctx.build_cache`), and a copying `-exec` program collects each package's test binary instead of
+running it, so no program runs at build time. Each program then runs its own binary in its own
+folder. Against Debian's testify in GOPATH mode, as the reference (`go test main_test.go`).
+"""
 
 from __future__ import annotations
 
 import os
-import re
+import secrets
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from engine.execute.core import (BatchPlan, Context, P_SINGLE, Unit, build_env, build_log, build_ok,
-                                 compile_step, drive_batches, run_env, run_jobs, run_single)
-from engine.execute.instrument import mask
+from engine.execute.core import (
+    P_BUILD,
+    P_RUN,
+    Context,
+    Unit,
+    build_env,
+    build_log,
+    chunks,
+    compile_step,
+    errors_only_in,
+    run_env,
+    run_jobs,
+    run_single,
+)
+from engine.execute.instrument import go_done_markers
 from engine.execute.toolchains import GOCODE
+from engine.execute.verdicts import Outcome
 
 HELPER = r"""package main
 
@@ -23,6 +41,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -31,6 +50,7 @@ var __wbLast = -1
 var __wbEnded = true
 var __wbRep = map[int]string{}
 var __wbOut = os.NewFile(3, "wb")
+var __wbFinished int32
 
 func __wbMark(s string) {
 	s = strings.ReplaceAll(s, "\n", " ")
@@ -100,164 +120,111 @@ func __wbCase(id int, f func()) {
 	f()
 }
 
+// "D 0" once every test function of the test part has returned (__wbTests of them): an exit or
+// a panic before that leaves the program not done.
 func __wbDone() {
 	if r := recover(); r != nil {
 		panic(r)
 	}
-	__wbMark("D 0")
+	if atomic.AddInt32(&__wbFinished, 1) == __wbTests {
+		__wbMark("D 0")
+	}
 }
 """
 
-_DECL = re.compile(r"^(?:func\s+([A-Za-z_]\w*)\s*[\[(]|(?:type|var|const)\s+([A-Za-z_]\w*))", re.M)
-_BLOCK = re.compile(r"^(?:type|var|const)\s*\(", re.M)
+# -exec program of the batch build: keep the test binary (the package folder is its cwd)
+COPY = '#!/bin/sh\nexec cp "$1" ./prog.test\n'
+GOFLAGS = ["-count=1", "-gcflags=-e", "-ldflags=-s -w"]
 
 
-def identifiers(text: str) -> set[str]:
-    """Package-level names a Go file declares (what must not clash inside one package)."""
-    m = mask(text, "go")
-    names = {a or b for a, b in _DECL.findall(m)}
-    for hit in _BLOCK.finditer(m):
-        depth, j = 1, hit.end()
-        line_start = True
-        while j < len(m) and depth:
-            ch = m[j]
-            if ch in "([{":
-                depth += 1
-            elif ch in ")]}":
-                depth -= 1
-            elif ch == "\n":
-                line_start = True
-                j += 1
-                continue
-            if line_start and depth == 1 and (ch.isalpha() or ch == "_"):
-                w = re.match(r"[A-Za-z_]\w*", m[j:])
-                if w:
-                    names.add(w.group(0))
-            if not ch.isspace():
-                line_start = False
-            j += 1
-    names.discard("init")
-    names.discard("_")
-    return names
+def _test(u: Unit, instrumented: bool) -> tuple[str, int]:
+    """The test part and its number of test functions (each reports itself done)."""
+    if instrumented:
+        return u.plan.test, u.plan.test.count("defer __wbDone()")
+    return go_done_markers(u.program.test)
 
 
-def test_names(text: str) -> list[str]:
-    return re.findall(r"^func\s+(Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", mask(text, "go"), re.M)
+def _write(pkg: Path, u: Unit, instrumented: bool) -> tuple[int, int]:
+    test, n = _test(u, instrumented)
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "main_test.go").write_text(u.program.code + "\n" + test, encoding="utf-8", errors="surrogatepass")
+    (pkg / "wb_helper_test.go").write_text(HELPER + f"\nconst __wbTests = {n}\n")
+    return 1, u.program.code.count("\n") + 1
 
 
-def _file(u: Unit, instrumented: bool) -> str:
-    return u.program.code + "\n" + (u.plan.test if instrumented else u.program.test)
-
-
-_IMPORT_BLOCK = re.compile(r"^import\s*\(([^)]*)\)|^import\s+([^\n]+)", re.M)
-
-
-def unused_import(text: str) -> bool:
-    """Does a file import a package it never uses? Go refuses to compile that, and one such file
-    would fail a whole package (HumanEvalPack Go/27 does it; models do it often)."""
-    m = mask(text, "go")
-    specs: list[tuple[str, str]] = []
-    for hit in _IMPORT_BLOCK.finditer(m):
-        a, b = hit.span()
-        body = text[a:b]
-        for line in body.splitlines():
-            q = re.search(r'(?:^|\s|\()(\w+|\.|_)?\s*"([^"]+)"', line)
-            if q:
-                specs.append((q.group(1) or "", q.group(2)))
-    code = _IMPORT_BLOCK.sub("", m)
-    for alias, path in specs:
-        if alias in (".", "_"):
-            continue
-        name = alias or path.rsplit("/", 1)[-1]
-        if not re.search(r"\b" + re.escape(name) + r"\s*\.", code):
-            return True
-    return False
-
-
-def batchable(u: Unit) -> bool:
-    text = _file(u, True)
-    m = mask(text, "go")
-    return (m.count("{") == m.count("}") and bool(test_names(text)) and not unused_import(text)
-            and re.search(r"^package\s+main\b", m, re.M) is not None and "__wb" not in u.program.code)
-
-
-def group(units: list[Unit], workers: int, max_size: int = 90) -> list[list[Unit]]:
-    """Greedy packing into packages without clashing names (at least `workers` packages)."""
-    n_min = max(1, min(workers, len(units) // 24 or 1))
-    bins: list[tuple[set[str], list[Unit]]] = [(set(), []) for _ in range(n_min)]
-    for u in units:
-        ids = identifiers(_file(u, True))
-        best = None
-        for b in sorted(bins, key=lambda b: len(b[1])):
-            if len(b[1]) < max_size and not (ids & b[0]):
-                best = b
-                break
-        if best is None:
-            best = (set(), [])
-            bins.append(best)
-        best[0].update(ids)
-        best[1].append(u)
-    return [b[1] for b in bins if b[1]]
+def _sections(log: str) -> dict[str, str]:
+    """`go test`'s output per package: the lines under each `# <import path>` header."""
+    out: dict[str, list[str]] = {}
+    cur: list[str] | None = None
+    for line in log.splitlines():
+        if line.startswith("# "):
+            cur = out.setdefault(line[2:].split()[0], [])
+        elif line.startswith(("ok ", "FAIL", "?")):
+            cur = None
+        elif cur is not None:
+            cur.append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
 
 
 def start(ctx: Context, units: list[Unit]) -> None:
     go = ctx.tool.commands["go"]
-    gocache = ctx.cache / "go-build"
+    gocache = ctx.build_cache / "go"
     gocache.mkdir(parents=True, exist_ok=True)
 
-    def genv(d: str) -> dict:
-        return build_env(ctx, d, {"GOPATH": f"{d}/gopath{os.pathsep}{GOCODE}", "GO111MODULE": "off",
+    def genv(d: str, gopath: str) -> dict[str, str]:
+        return build_env(ctx, d, {"GOPATH": f"{gopath}{os.pathsep}{GOCODE}", "GO111MODULE": "off",
                                   "GOCACHE": str(gocache), "CGO_ENABLED": "0", "GOFLAGS": "", "GOENV": "off",
                                   "GOPROXY": "off", "GOTMPDIR": d, "GOTELEMETRY": "off"})
 
-    def build(d: str, n: int) -> dict:
-        return compile_step(ctx, d, [go, "test", "-c", "-gcflags=-e", "-o", "prog.test", "."], genv(d), n_programs=n,
-                            rw=(str(gocache),), ro=(str(GOCODE),))
-
-    def build_batch(grp: list[Unit]) -> tuple[bool, str, dict]:
-        d = ctx.new_dir("go-")
-        Path(d, "wb_helper_test.go").write_text(HELPER)
-        for i, u in enumerate(grp):
-            Path(d, f"p{i}_test.go").write_text(_file(u, True))
-        res = build(d, len(grp))
-        return build_ok(res), build_log(res), {"dir": d, "group": list(grp)}
-
-    def blame(log: str, grp: list[Unit], art: dict) -> set[int]:
-        out = set()
-        for m in re.finditer(r"(?m)^(?:\./|[^\s:]*/)?p(\d+)_test\.go:\d+", log):
-            if int(m.group(1)) < len(grp):
-                out.add(int(m.group(1)))
-        return out
-
-    def run_batch(part: list[Unit], art: dict) -> None:
-        binary = os.path.join(art["dir"], "prog.test")
-
-        def job(u: Unit) -> dict:
-            names = "|".join(test_names(_file(u, True)))
-            return {"id": u.key, "mode": "exec", "cases": u.plan.n, "limits": ctx.limits.run(memory_extra_mb=2048),
-                    "env": run_env(), "argv": [binary, "-test.run", f"^({names})$", "-test.paniconexit0"]}
-        run_jobs(ctx, part, job, {})
+    def job(u: Unit, binary: str, instrumented: bool) -> dict[str, Any]:
+        # (a test part without test functions has nothing to report done: a clean exit is all)
+        return {"id": u.key, "mode": "exec", "cases": u.plan.n if instrumented else 0,
+                "limits": ctx.limits.run(memory_extra_mb=2048), "env": run_env(),
+                "argv": ["./prog.test", "-test.paniconexit0"], "stage": {"prog.test": binary},
+                "done_on_exit0": _test(u, instrumented)[1] == 0}
 
     def single(u: Unit) -> None:
         def write(d: str, instrumented: bool) -> tuple[int, int]:
-            Path(d, "main_test.go").write_text(_file(u, instrumented))
-            if instrumented:
-                Path(d, "wb_helper_test.go").write_text(HELPER)
-            return 1, u.program.code.count("\n") + 1
+            return _write(Path(d), u, instrumented)
 
-        def job(d: str, instrumented: bool) -> dict:
-            return {"id": u.key, "mode": "exec", "cases": u.plan.n if instrumented else 0,
-                    "limits": ctx.limits.run(memory_extra_mb=2048), "env": run_env(),
-                    "argv": [os.path.join(d, "prog.test"), "-test.paniconexit0"], "done_on_exit0": not instrumented}
+        run_single(ctx, u, prefix="go1-", filename="main_test.go", write=write,
+                   job=lambda d, inst: job(u, os.path.join(d, "prog.test"), inst),
+                   compile_=lambda d: compile_step(ctx, d, [go, "test", "-c", *GOFLAGS, "-o", "prog.test", "."],
+                                                   genv(d, os.path.join(d, "gopath")), ro=(str(GOCODE),)))
 
-        run_single(ctx, u, prefix="go1-", filename="main_test.go", write=write, job=job, compile_=lambda d: build(d, 1))
+    def batch(group: list[Unit]) -> None:
+        d = ctx.new_dir("go-")
+        tag = "b" + secrets.token_hex(8)          # the import path prefix: no program can name another
+        root = Path(d, "gopath", "src", tag)
+        lines = {}
+        for i, u in enumerate(group):
+            lines[i] = _write(root / f"p{i}", u, True)
+        copier = Path(d, "copy.sh")
+        copier.write_text(COPY)
+        copier.chmod(0o755)
+        res = compile_step(ctx, d, [go, "test", "-exec", str(copier), *GOFLAGS, f"{tag}/..."],
+                           genv(d, os.path.join(d, "gopath")), n_programs=len(group), ro=(str(GOCODE),))
+        log = build_log(res)
+        sections = _sections(log)
+        built = []
+        for i, u in enumerate(group):
+            binary = root / f"p{i}" / "prog.test"
+            if binary.exists():
+                built.append((u, str(binary)))
+                continue
+            own = sections.get(f"{tag}/p{i}", "")
+            if own and errors_only_in(own, "main_test.go", *lines[i]):
+                ctx.emit(u, Outcome("compile_error", own, n_cases=max(u.plan.n, 1)))
+            elif not own and res.get("reason") is not None:  # the whole build broke a limit
+                ctx.emit(u, Outcome("compile_error", log, n_cases=max(u.plan.n, 1)))
+            else:  # instrumentation or the harness may be at fault: build it alone, as written too
+                ctx.submit(P_BUILD, partial(single, u))
+        paths = {u.key: b for u, b in built}
 
-    plan = BatchPlan("go", build_batch, blame, run_batch, single, max_batch=120)
-    ok = [u for u in units if batchable(u)]
-    drive_batches(ctx, plan, group(ok, ctx.workers) if ok else [])
-    for u in units:
-        if not batchable(u):
-            ctx.submit(P_SINGLE, lambda u=u: single(u))
+        def batch_job(v: Unit) -> dict[str, Any]:
+            return job(v, paths[v.key], True)
+        for part in chunks([u for u, _ in built], ctx.workers):
+            ctx.submit(P_RUN, partial(run_jobs, ctx, part, batch_job, {}))
 
-
-__all__ = ["start", "identifiers", "group"]
+    for group in chunks(units, ctx.workers, min_size=24, per_worker=1):
+        ctx.submit(P_BUILD, partial(batch, group))

@@ -1,20 +1,48 @@
-"""Java: one `javac` for a whole batch (each program in its own package `pN`, so the many
-`Main` and `Solution` classes do not clash), then one warm JVM per worker runs program after
-program (`wbrt.Runner` calls `pN.Main.main`). A program that exits the JVM, hangs or leaves
-threads behind gets a fresh JVM. Programs that do not fit a package, and programs of a batch
-that fails to compile, are compiled and run on their own (`javac Main.java; java Main`)."""
+"""Java: one `javac` for many programs, one JVM per program.
+
+javac runs no program code at compile time (annotation processing is off), so programs that
+declare no package of their own (`admit.java_admissible`) are compiled together, each in a
+package whose name is drawn per batch (the many `Main` and `Solution` classes do not clash, and
+no program can name another's). Each program then runs in a JVM of its own whose class path
+holds only its own package's classes and the harness (`wbrt`), both copied into its folder:
+`wbrt.Runner` calls its `Main.main` and reports "done" only when it returns. Programs of a batch
+that fails to compile (after the programs javac blames are taken out) and programs with a
+package of their own are compiled and run alone (`javac Main.java; java Main`).
+
+The JVM starts in ~50 ms: the JDK's default class-data archive covers the JDK classes, and the
+harness and programs are compiled with `-XDstringConcat=inline` (plain StringBuilder code rather
+than an invokedynamic bootstrap in every JVM). An AppCDS archive of the harness gained nothing
+measurable on top.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import secrets
 import subprocess
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from engine.execute.core import (BatchPlan, Context, P_SINGLE, Unit, build_env, build_log, build_ok,
-                                 compile_step, drive_batches, run_env, run_jobs, run_single)
+from engine.execute.core import (
+    P_SINGLE,
+    BatchPlan,
+    Context,
+    Unit,
+    build_env,
+    build_log,
+    build_ok,
+    compile_step,
+    drive_batches,
+    run_env,
+    run_jobs,
+    run_single,
+)
 from engine.execute.instrument import mask
+from engine.execute.langs.admit import java_admissible
 from engine.execute.verdicts import Outcome
 from engine.fsutil import file_lock
 
@@ -46,7 +74,7 @@ public final class WB {
         } catch (IOException e) { }
     }
 
-    public static synchronized void reset(int s) { start = s; last = -1; ended = true; rep.clear(); }
+    static synchronized void reset(int s) { start = s; last = -1; ended = true; rep.clear(); }
 
     static void end(int i, String st, String d) {
         String p = rep.get(i);
@@ -76,86 +104,59 @@ public final class WB {
         }
     }
 
-    public static void done(int rc) { emit("D " + rc); }
+    static void done(int rc) { emit("D " + rc); }
 }
 """
 
 RUNNER_JAVA = r"""
 package wbrt;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
-import java.nio.charset.StandardCharsets;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
+/** Runs one program's `Main.main` and reports "done" when it returns; then, as `java Main`
+ *  does, the JVM ends when the program's other threads have ended (exit status 0), or at
+ *  once with status 1 when main threw. */
 public final class Runner {
-    static final Pattern CLS = Pattern.compile("\"cls\"\\s*:\\s*\"([\\w.$]+)\"");
-    static final Pattern START = Pattern.compile("\"start\"\\s*:\\s*(\\d+)");
-
-    static int run(String cls, int start) {
-        WB.reset(start);
+    public static void main(String[] a) throws Exception {
+        String s = System.getenv("WB_START");
+        WB.reset(s == null ? 0 : Integer.parseInt(s));
+        int rc = 0;
         try {
-            Class<?> c = Class.forName(cls);
-            Method m = c.getMethod("main", String[].class);
+            Method m = Class.forName(a[0]).getMethod("main", String[].class);
             m.invoke(null, (Object) new String[0]);
-            return 0;
         } catch (InvocationTargetException e) {
-            Throwable t = e.getCause() != null ? e.getCause() : e;
-            t.printStackTrace();
-            return 1;
+            (e.getCause() != null ? e.getCause() : e).printStackTrace();
+            rc = 1;
         } catch (Throwable t) {
             t.printStackTrace();
-            return 1;
+            rc = 1;
         } finally {
             System.out.flush();
             System.err.flush();
         }
-    }
-
-    static int live() {
-        int n = 0;
-        for (Thread t : Thread.getAllStackTraces().keySet()) if (t.isAlive() && !t.isDaemon()) n++;
-        return n;
-    }
-
-    public static void main(String[] a) throws Exception {
-        if (a.length >= 2 && a[0].equals("--once")) {
-            String s = System.getenv("WB_START");
-            int rc = run(a[1], s == null ? 0 : Integer.parseInt(s));
-            WB.done(rc);
-            System.exit(rc);
-        }
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        int base = live();
-        String line;
-        while ((line = in.readLine()) != null) {
-            Matcher mc = CLS.matcher(line), ms = START.matcher(line);
-            if (!mc.find()) continue;
-            int start = ms.find() ? Integer.parseInt(ms.group(1)) : 0;
-            int rc = run(mc.group(1), start);
-            WB.done(rc);
-            if (live() > base) System.exit(0);  // it left threads running: the next program gets a fresh JVM
-        }
+        WB.done(rc);
+        if (rc != 0) System.exit(rc);
     }
 }
 """
 
+# javac warms up slowly: its own JIT stops at C1; inline string concatenation saves every JVM
+# the invokedynamic bootstrap of StringConcatFactory
 JAVAC_J = ["-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-J-Xshare:auto", "-J-XX:-UsePerfData"]
-JAVAC_FLAGS = ["-encoding", "UTF-8", "-nowarn", "-Xlint:none", "-proc:none"]
+JAVAC_FLAGS = ["-encoding", "UTF-8", "-nowarn", "-Xlint:none", "-proc:none", "-XDstringConcat=inline"]
 
 
 def jvm_flags(memory_mb: int) -> list[str]:
-    return ["-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xshare:auto", f"-Xmx{memory_mb}m", "-Xss8m",
-            "-XX:ReservedCodeCacheSize=96m", "-XX:CompressedClassSpaceSize=128m", "-XX:MaxMetaspaceSize=384m",
-            "-XX:ErrorFile=/dev/null", "-Djava.awt.headless=true", "-Dfile.encoding=UTF-8"]
+    return ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xshare:auto", f"-Xmx{memory_mb}m",
+            "-Xss8m", "-XX:ReservedCodeCacheSize=96m", "-XX:CompressedClassSpaceSize=128m",
+            "-XX:MaxMetaspaceSize=384m", "-XX:ErrorFile=/dev/null", "-Djava.awt.headless=true",
+            "-Dfile.encoding=UTF-8"]
 
 
 def runtime_dir(ctx: Context) -> str:
-    """wbrt.WB and wbrt.Runner, compiled once per javac version."""
-    tag = hashlib.sha256((WB_JAVA + RUNNER_JAVA + ctx.tool.version).encode()).hexdigest()[:12]
+    """The compiled harness (`<dir>/wbrt/*.class`), built once per javac version."""
+    tag = hashlib.sha256((WB_JAVA + RUNNER_JAVA + " ".join(JAVAC_FLAGS) + ctx.tool.version).encode()).hexdigest()[:12]
     d = ctx.cache / "java" / f"rt-{tag}"
     if (d / "classes" / "wbrt" / "Runner.class").exists():
         return str(d / "classes")
@@ -166,7 +167,7 @@ def runtime_dir(ctx: Context) -> str:
             (src / "WB.java").write_text(WB_JAVA)
             (src / "Runner.java").write_text(RUNNER_JAVA)
             p = subprocess.run([ctx.tool.commands["javac"], *JAVAC_J, *JAVAC_FLAGS, "-d", str(d / "classes"),
-                                str(src / "WB.java"), str(src / "Runner.java")], capture_output=True, text=True,
+                                str(src / "WB.java"), str(src / "Runner.java")], capture_output=True, text=True, check=False,
                                timeout=300)
             if p.returncode != 0:
                 raise RuntimeError("cannot build the Java runtime helper:\n" + p.stderr[-2000:])
@@ -174,10 +175,16 @@ def runtime_dir(ctx: Context) -> str:
     return str(d / "classes")
 
 
-def batchable(u: Unit) -> bool:
-    m = mask(u.program.code + "\n" + u.plan.test, "java")
-    return (not re.search(r"^\s*package\s", m, re.M) and re.search(r"\bclass\s+Main\b", m) is not None
-            and m.count("{") == m.count("}"))
+@dataclass
+class Batch:
+    dir: str
+    units: list[Unit]
+    packages: list[str]
+
+
+def _main_class(text: str) -> str:
+    m = re.search(r"^\s*package\s+([\w.]+)\s*;", mask(text, "java"), re.MULTILINE)
+    return (m.group(1) + ".Main") if m else "Main"
 
 
 def start(ctx: Context, units: list[Unit]) -> None:
@@ -188,60 +195,60 @@ def start(ctx: Context, units: list[Unit]) -> None:
         for u in units:
             ctx.emit(u, Outcome("infra_error", str(e), n_cases=u.plan.n))
         return
-    mem = ctx.limits.memory_mb
     lim_run = ctx.limits.run(memory_extra_mb=2048, nproc=ctx.limits.nproc + 256)
-    env = run_env()
+    argv0 = [java, *jvm_flags(ctx.limits.memory_mb), "-cp", "classes", "wbrt.Runner"]
 
-    def build_batch(group: list[Unit]) -> tuple[bool, str, dict]:
+    def job(u: Unit, classes: dict[str, str], main: str, cases: int) -> dict[str, Any]:
+        """Run `main` with the class path `classes/`: the harness and the program's own classes."""
+        stage = {"classes/wbrt": os.path.join(rt, "wbrt"), **{f"classes/{k}": v for k, v in classes.items()}}
+        return {"id": u.key, "mode": "exec", "cases": cases, "limits": lim_run, "env": run_env(),
+                "argv": [*argv0, main], "stage": stage}
+
+    def build_batch(group: list[Unit]) -> tuple[bool, str, Batch]:
         d = ctx.new_dir("java-")
+        tag = secrets.token_hex(8)
+        pkgs = [f"p{tag}_{i}" for i in range(len(group))]
         files = []
-        for i, u in enumerate(group):
-            pkg = Path(d) / "src" / f"p{i}"
-            pkg.mkdir(parents=True)
-            (pkg / "Main.java").write_text(f"package p{i};\n" + u.program.code + "\n" + u.plan.test)
-            files.append(f"src/p{i}/Main.java")
+        for pkg, u in zip(pkgs, group):
+            src = Path(d, "src", pkg)
+            src.mkdir(parents=True)
+            (src / "Main.java").write_text(f"package {pkg};\n" + u.program.code + "\n" + u.plan.test,
+                                           encoding="utf-8", errors="surrogatepass")
+            files.append(f"src/{pkg}/Main.java")
         res = compile_step(ctx, d, [javac, *JAVAC_J, *JAVAC_FLAGS, "-cp", rt, "-d", "classes", *files],
                            build_env(ctx, d), n_programs=len(group), ro=(rt,))
-        return build_ok(res), build_log(res), {"dir": d, "group": list(group)}
+        return build_ok(res), build_log(res), Batch(d, list(group), pkgs)
 
-    def blame(log: str, group: list[Unit], art: dict) -> set[int]:
-        return {int(m.group(1)) for m in re.finditer(r"src/p(\d+)/Main\.java:\d+", log) if int(m.group(1)) < len(group)}
+    def blame(log: str, group: list[Unit], b: Batch) -> set[int]:
+        index = {p: i for i, p in enumerate(b.packages)}
+        return {index[m.group(1)] for m in re.finditer(r"src/(p\w+)/Main\.java:\d+", log) if m.group(1) in index}
 
-    def run_batch(part: list[Unit], art: dict) -> None:
-        index = {u.key: i for i, u in enumerate(art["group"])}
-        cp = os.path.join(art["dir"], "classes") + os.pathsep + rt
-        server = {"argv": [java, *jvm_flags(mem), "-cp", cp, "wbrt.Runner"], "env": env, "limits": {**lim_run, "cpu": None}}
-
-        def job(u: Unit) -> dict:
-            return {"id": u.key, "mode": "server", "cases": u.plan.n, "limits": lim_run,
-                    "request": {"cls": f"p{index[u.key]}.Main"}}
-        run_jobs(ctx, part, job, {"server": server, "ro": (rt,)},
-                 outcome=lambda u, r: Outcome(run=r, n_cases=u.plan.n, labels=u.plan.labels))
+    def run_batch(part: list[Unit], b: Batch) -> None:
+        pkg = {u.key: p for u, p in zip(b.units, b.packages)}
+        run_jobs(ctx, part, lambda u: job(u, {pkg[u.key]: os.path.join(b.dir, "classes", pkg[u.key])},
+                                          f"{pkg[u.key]}.Main", u.plan.n), {})
 
     def single(u: Unit) -> None:
         def write(d: str, instrumented: bool) -> tuple[int, int]:
-            Path(d, "Main.java").write_text(u.program.code + "\n" + (u.plan.test if instrumented else u.program.test))
+            Path(d, "Main.java").write_text(u.program.code + "\n" + (u.plan.test if instrumented else u.program.test),
+                                            encoding="utf-8", errors="surrogatepass")
             return 1, u.program.code.count("\n") + 1
 
-        def job(d: str, instrumented: bool) -> dict:
-            cls = _main_class(u.program.code + "\n" + u.program.test)
-            return {"id": u.key, "mode": "exec", "cases": u.plan.n if instrumented else 0, "limits": lim_run,
-                    "env": env, "argv": [java, *jvm_flags(mem), "-cp", d + os.pathsep + rt, "wbrt.Runner", "--once", cls]}
+        def single_job(d: str, instrumented: bool) -> dict[str, Any]:
+            out = Path(d, "classes")
+            classes = {p.name: str(p) for p in out.iterdir()} if out.is_dir() else {}
+            return job(u, classes, _main_class(u.program.code + "\n" + u.program.test),
+                       u.plan.n if instrumented else 0)
 
-        run_single(ctx, u, prefix="java1-", filename="Main.java", write=write, job=job, sup_kwargs={"ro": (rt,)},
-                   compile_=lambda d: compile_step(ctx, d, [javac, *JAVAC_J, *JAVAC_FLAGS, "-cp", rt, "-d", ".",
+        run_single(ctx, u, prefix="java1-", filename="Main.java", write=write, job=single_job,
+                   compile_=lambda d: compile_step(ctx, d, [javac, *JAVAC_J, *JAVAC_FLAGS, "-cp", rt, "-d", "classes",
                                                             "Main.java"], build_env(ctx, d), ro=(rt,)))
 
     plan = BatchPlan("java", build_batch, blame, run_batch, single, max_batch=200)
-    batch_units = [u for u in units if batchable(u)]
+    batched = [u for u in units if java_admissible(u.program.code + "\n" + u.plan.test)]
+    keys = {u.key for u in batched}
     # one javac for the lot: javac warms up slowly, so two half batches cost more CPU than one
-    groups = [batch_units] if batch_units else []
-    drive_batches(ctx, plan, groups)
+    drive_batches(ctx, plan, [batched] if batched else [])
     for u in units:
-        if not batchable(u):
-            ctx.submit(P_SINGLE, lambda u=u: single(u))
-
-
-def _main_class(text: str) -> str:
-    m = re.search(r"^\s*package\s+([\w.]+)\s*;", mask(text, "java"), re.M)
-    return (m.group(1) + ".Main") if m else "Main"
+        if u.key not in keys:
+            ctx.submit(P_SINGLE, partial(single, u))
