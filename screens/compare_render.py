@@ -49,10 +49,13 @@ def cell(row: CompareRow, col: Column, best: dict[str, Any], pick: str = "") -> 
         return Text(label + ("" if row.status == "completed" else f" ({row.status})"),
                     style="" if row.status == "completed" else "yellow")
     if col.key == "contest":
-        if v is not None:
-            return Text(f"{v:.4f}", style="bold green" if best.get("contest") == v else "bold")
+        c = row.contest
+        if c is not None and c.full:
+            return Text(c.cell(), style="bold green" if best.get("contest") == v else "bold")
+        if c is not None and row.status == "completed" and not row.contest_missing:
+            return Text(c.cell(), style="yellow")      # every contest task, on a subset of their problems
         n = row.contest_tasks_scored
-        return Text(f"{n}/13" if n else "-", style="dim")
+        return Text(f"{n}/{len(CONTEST_TASKS)}" if n else "-", style="dim")
     digits = 4 if col.key == "valid_loss" else 3
     style = "green" if v is not None and best.get(col.key) == v else ""
     return Text(_f(v, digits), style=style)
@@ -79,20 +82,22 @@ def row_details(row: CompareRow, mark: Any = None) -> Text:
     if row.validation:
         t.append(f"\nvalidation {row.validation}: {row.taskset} · format {row.format} · {row.n_problems} problems · "
                  f"{row.status}" + ("" if row.greedy in (None, True) else " · sampled (not greedy)"))
-        if row.contest_score is not None:
-            t.append("\npredicted contest score ", style="bold")
-            t.append(f"{row.contest_score:.4f}", style="bold green")
-            t.append(" (mean pass@1 over the 13 contest tasks"
-                     + (f", on a fixed {row.fraction:.0%} subset)" if row.fraction and row.fraction < 1 else ")"))
+        c = row.contest
+        n = len(CONTEST_TASKS)
+        if c is not None and c.full:
+            t.append("\npredicted ", style="bold")
+            t.append(c.headline(), style="bold green")
+        elif c is not None and not row.contest_missing:
+            t.append("\n" + c.headline(), style="yellow")
         elif row.status == "completed":
             missing = row.contest_missing
-            if len(missing) == len(CONTEST_TASKS):
+            if len(missing) == n:
                 t.append("\nno contest task scored: no predicted contest score", style="dim")
             else:
-                t.append(f"\nno predicted contest score: {len(missing)} of 13 contest tasks missing: ", style="yellow")
+                t.append(f"\nno predicted contest score: {len(missing)} of {n} contest tasks missing: ", style="yellow")
                 t.append(", ".join(short_task(m) for m in missing))
-                if row.contest_partial is not None:
-                    t.append(f"\nmean pass@1 over the {13 - len(missing)} scored: {row.contest_partial:.4f}", style="dim")
+                if c is not None:
+                    t.append("\n" + c.headline(), style="dim")
     else:
         t.append("\nnot validated yet: score it on the Validation screen (4, then v)", style="dim")
     if row.valid_loss is not None or row.valid_losses:
@@ -121,7 +126,7 @@ def comparison_text(cmp: Any) -> Text:
     t.append(f"pass@1 {_f(cmp.pass_a)} → {_f(cmp.pass_b)}: ", style="bold")
     t.append(iv.verdict(), style=f"bold {style}")
     if cmp.contest is not None:
-        t.append("\ncontest score: ")
+        t.append(f"\n{cmp.contest_scope}: ")
         t.append(cmp.contest.verdict(), style="bold")
     if len(cmp.tasks) > 1:
         t.append("\n")

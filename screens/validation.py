@@ -43,9 +43,12 @@ class ValidationScreen(WorkbenchScreen):
     MODE = "validation"
     TITLE_TEXT = "Validation"
     HELP = ("Validations (validations/<id>/): a checkpoint's generations executed in the sandbox, scored per "
-            "task and language, with the predicted contest score (mean pass@1 over the 13 contest tasks). "
+            "task and language, with the predicted contest score (mean pass@1 over the contest tasks: a score on "
+            "fewer problems is labelled 'subset (N of M problems)'; infra errors count as failures and are "
+            "shown; a problem set whose own canonical solutions fail is named in a warning). "
             "v scores a checkpoint (a workspace model, a run checkpoint or a path) with a task set and prompt "
-            "format in the background. In the problem table: / filters (lang:python task:mbpp "
+            "format in the background; F scores the selected validation's checkpoint on the full contest set. "
+            "In the problem table: / filters (lang:python task:mbpp "
             "verdict:compile_error fail pass flip, or any text), s sorts by test-case pass rate, enter opens "
             "the case (prompt as sent, raw output, program as executed, test, message) and n / N jump to the "
             "next / previous failing case. x cancels a validation started here. "
@@ -53,6 +56,8 @@ class ValidationScreen(WorkbenchScreen):
     BINDINGS = [
         Binding("v", "new_validation", "Validate", id="validation.new",
                 tooltip="Score a checkpoint: choose it, a task set and a prompt format"),
+        Binding("F", "full_contest", "Full contest", key_display="F", id="validation.full",
+                tooltip="Score the selected validation's checkpoint on every problem of the contest tasks"),
         Binding("slash", "filter", "Filter", key_display="/", id="validation.filter",
                 tooltip="Filter problems: lang:X task:X verdict:X fail pass flip, or any text"),
         Binding("s", "cycle_sort", "Sort", id="validation.sort",
@@ -112,6 +117,7 @@ class ValidationScreen(WorkbenchScreen):
 
     # -- the validations list -------------------------------------------------------------------
     def refresh_data(self) -> None:
+        from engine.validate.score import contest_from_meta
         from engine.validate.store import list_validations
 
         items = list_validations(self.ws.validations_dir)
@@ -126,7 +132,8 @@ class ValidationScreen(WorkbenchScreen):
             if st == "running":
                 p = v.progress()
                 st = f"{p.get('phase', 'running')} {p.get('done', 0)}/{p.get('total', '?')}" if p else "running"
-            rows.append((v.id, (label, st[:18], _f(m.get("contest_score"), 4), _f(m.get("pass@1")))))
+            c = contest_from_meta(m)
+            rows.append((v.id, (label, st[:18], c.cell() if c else "-", _f(m.get("pass@1")))))
         keys = [k for k, _ in rows]
         if [str(k.value) for k in t.rows] != keys:
             t.clear()
@@ -199,6 +206,8 @@ class ValidationScreen(WorkbenchScreen):
 
     # -- the selected validation ----------------------------------------------------------------
     def _show_detail(self, data: dict[str, Any] | None) -> None:
+        from engine.validate.score import contest_view, infra_note
+
         header = self.query_one("#val-header", Static)
         bar = self.query_one("#lang-bar", Static)
         if data is None:
@@ -220,15 +229,20 @@ class ValidationScreen(WorkbenchScreen):
                  f"status {data['status']}")
         if m.get("error"):
             t.append(f"\n{m['error']}", style="red")
+        gt = s.get("ground_truth") or m.get("ground_truth") or {}
+        for line in gt.get("warnings") or []:
+            t.append(f"\n⚠ {line}", style="bold red")
+        for line in gt.get("notes") or []:
+            t.append(f"\n{line}", style="dim")
         if s:
-            if s.get("contest_score") is not None:
-                t.append("\ncontest score ", style="bold")
-                t.append(f"{s['contest_score']:.4f}", style="bold green")
-                t.append(" (mean pass@1, 13 tasks)")
-            elif s.get("contest_partial") is not None:
-                t.append(f"\n{s.get('contest_tasks')} of 13 contest tasks, mean pass@1 {s['contest_partial']:.4f}")
+            c = contest_view(s, m)
+            if c is not None:
+                t.append("\n" + c.headline(), style="bold green" if c.full else "yellow")
             pk = "  ".join(f"{k} {_f(v)}" for k, v in (s.get("pass@k") or {}).items())
+            infra = int(s.get("infra_errors") or 0)
             t.append(f"\n{pk}  test pass rate {_f(s.get('test_pass_rate'))}  ({s.get('n_problems', 0)} problems)")
+            if infra:
+                t.append(f"  {infra_note(infra)} (workbench eval doctor)", style="bold red")
             if pp.get("compared"):
                 f = pp.get("flips") or {}
                 t.append(f"\n{pp.get('alt_mode')} post-processing: pass@1 {_f((pp.get('alt') or {}).get('pass@1'))}; "
@@ -379,6 +393,30 @@ class ValidationScreen(WorkbenchScreen):
 
         self.app.push_screen(form, done)
 
+    def action_full_contest(self) -> None:
+        """Score the selected validation's checkpoint (same format and backend) on every problem
+        of the contest tasks."""
+        from screens.validation_form import eval_run_argv
+
+        if self._proc is not None:
+            self.notify("a validation started here is still running (x cancels it)", severity="warning")
+            return
+        m = (self._cache.get(self._selected or "") or {}).get("meta") or {}
+        ck = m.get("checkpoint") or {}
+        if ck.get("run") and isinstance(ck.get("step"), int):
+            choice: dict[str, Any] = {"model": f"{ck['run']}@{ck['step']}"}
+        elif ck.get("model") and ck.get("model") != "<in memory>":
+            choice = {"model": str(ck.get("path") or ck["model"]), "adapter": None if ck.get("path") else ck.get("adapter")}
+        elif self.ws.config.defaults.model:
+            choice = {"model": self.ws.config.defaults.model}
+        else:
+            self.notify("select a validation (its checkpoint is scored) or press v", severity="warning")
+            return
+        choice.update({"full": True, "format": (m.get("format") or {}).get("name") or "contest",
+                       "backend": m.get("backend") if m.get("backend") in ("hf", "vllm") else "hf"})
+        self.notify(f"scoring {choice['model']} on the full contest set ({choice['format']} format)", timeout=3)
+        self._start(eval_run_argv(str(self.ws.root), choice))
+
     def _start(self, argv: list[str]) -> None:
         label = self.query_one("#val-run-label", Static)
         label.update("starting `workbench eval run` ...")
@@ -413,8 +451,8 @@ class ValidationScreen(WorkbenchScreen):
             self.refresh_data()
             self._focus_validation(self._run_id)   # follow the new validation while it runs
         phase = ev.get("phase", "")
-        names = {"load": "loading model", "generate": "generating", "execute": "executing",
-                 "execute-alt": "executing (other mode)", "score": "scoring"}
+        names = {"ground-truth": "checking canonical solutions", "load": "loading model", "generate": "generating",
+                 "execute": "executing", "execute-alt": "executing (other mode)", "score": "scoring"}
         rate = f"  {ev['tokens_per_s']:.0f} tok/s" if isinstance(ev.get("tokens_per_s"), (int, float)) else ""
         label.update(f"{names.get(phase, phase)} {ev.get('done', 0)}/{ev.get('total', '?')}{rate}")
         bar.update(total=max(1, int(ev.get("total") or 1)), progress=int(ev.get("done") or 0))
@@ -429,7 +467,8 @@ class ValidationScreen(WorkbenchScreen):
             return
         vid = done.get("id") or self._run_id
         if rc == 0:
-            label.update(f"done: contest score {_f(done.get('contest_score'), 4)}, pass@1 {_f(done.get('pass_at_1'))}")
+            c = done.get("contest") or {}
+            label.update("done: " + (f"{c['label']}, " if c.get("label") else "") + f"pass@1 {_f(done.get('pass_at_1'))}")
             self.notify("validation finished", timeout=3)
         else:
             label.update("cancelled" if rc == -signal.SIGTERM else f"failed (exit code {rc})")
@@ -463,6 +502,8 @@ class ValidationScreen(WorkbenchScreen):
     def palette_commands(self) -> list[PaletteCommand]:
         cmds = [PaletteCommand("validation: new", "Score a checkpoint with a task set and prompt format",
                                self.action_new_validation),
+                PaletteCommand("validation: full contest", "Score the selected checkpoint on every contest problem",
+                               self.action_full_contest),
                 PaletteCommand("validation: filter problems", "Filter by language, task, verdict or text",
                                self.action_filter),
                 PaletteCommand("validation: sort by pass rate", "Cycle the problem order (worst first, best first)",

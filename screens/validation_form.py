@@ -114,12 +114,16 @@ class NewValidationForm(FormScreen[dict | None]):
 
 
 def eval_run_argv(ws_root: str, choice: dict[str, Any]) -> list[str]:
-    """The `workbench eval run` command line for a form result (progress as JSON lines)."""
+    """The `workbench eval run` command line for a form result (progress as JSON lines);
+    `full` scores every problem of the contest tasks instead of `tasks`."""
     from screens.cli_jobs import workbench_argv
 
-    argv = workbench_argv(ws_root, "eval", "run", "--model", choice["model"],
-                          "--tasks", choice["tasks"], "--format", choice["format"], "--backend", choice["backend"],
+    which = ["--full"] if choice.get("full") else ["--tasks", choice["tasks"]]
+    argv = workbench_argv(ws_root, "eval", "run", "--model", choice["model"], *which,
+                          "--format", choice["format"], "--backend", choice["backend"],
                           "--n", str(choice.get("n", 1)), "--progress-jsonl")
+    if choice.get("adapter"):
+        argv += ["--adapter", choice["adapter"]]
     if choice.get("max_new_tokens"):
         argv += ["--max-new-tokens", str(choice["max_new_tokens"])]
     if choice.get("limit"):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from engine.compare import (clear_mark, collect, compare_validations, find_row, mark_checkpoint, paired_bootstrap,
                             read_mark, sort_rows)
 from engine.errors import InputError, WorkbenchError
-from engine.validate.tasks import CONTEST_TASKS
+from engine.validate.tasks import CONTEST_TASKS, contest_size, contest_task_size
 from tests.test_compare_fixtures import ckpt_info, compare_ws, contest_problems, passes, write_validation  # noqa: F401
 
 
@@ -42,8 +42,9 @@ def test_matrix_rows_and_values(compare_ws) -> None:
     # two of 13 contest tasks: no predicted score, the eleven missing are named
     assert a200q.contest_score is None and a200q.contest_tasks_scored == 2
     assert set(a200q.contest_missing) == set(CONTEST_TASKS) - {"humanevalsynthesize-python", "mbpp"}
-    assert a200q.fraction == 0.2 and a200q.contest_partial == pytest.approx(
+    assert a200q.fraction == 0.2 and a200q.contest.score == pytest.approx(
         (a200q.tasks["humanevalsynthesize-python"] + a200q.tasks["mbpp"]) / 2)
+    assert not a200q.contest.full and a200q.contest.scope == f"subset (10 of {contest_size()} problems)"
     base = m.rows[-1]
     assert base.run is None and base.checkpoint == "base" and base.spec == compare_ws["base"]
     assert m.mark is None and not any(r.marked for r in m.rows)
@@ -62,6 +63,30 @@ def test_matrix_keeps_validations_of_removed_checkpoints_and_hides_failed(compar
     # checkpoint.json went with the folder: the loss comes from metrics.jsonl (per task only in checkpoint.json)
     assert a100.valid_loss == pytest.approx(1.25) and a100.valid_losses == {}
     assert m.failed_validations == 1 and len(m.rows) == 5
+
+
+def test_subset_of_every_contest_task_is_labelled_and_ranks_after_full_scores(compare_ws) -> None:
+    """contest-quick scores all contest tasks on a fixed share of their problems: never the contest score."""
+    ws, run_a = compare_ws["ws"], compare_ws["run_a"]
+    quick = write_validation(ws, label="a200-cq", checkpoint=ckpt_info(run_a, 200, compare_ws["base"]),
+                             problems=contest_problems(per_task=5), solved=passes(0.9, 5), taskset="contest-quick",
+                             totals={t: contest_task_size(t) for t in CONTEST_TASKS})
+    m = collect(ws)
+    (row,) = [r for r in m.rows if r.validation == quick.id]
+    assert row.contest_score is None and row.contest is not None and not row.contest.full
+    assert row.contest.cell().endswith(f"subset 65/{contest_size()}")
+    ranked = sort_rows(m.rows, "contest", None, m.tasks)
+    # its 0.9 beats the full-set scores (~0.2-0.3) but ranks after them: a subset never flatters
+    assert [r.validation for r in ranked[:3]] == [compare_ws["v200"].id, compare_ws["v100"].id, quick.id]
+    out = _cli(ws, "table", "--sort", "contest")
+    assert out.exit_code == 0 and f"subset 65/{contest_size()}" in out.stdout
+    data = json.loads(_cli(ws, "table", "--json").stdout)
+    (j,) = [r for r in data["rows"] if r["validation"] == quick.id]
+    assert j["contest_score"] is None and j["contest"]["label"].startswith(f"subset (65 of {contest_size()} problems)")
+    out = _cli(ws, "diff", compare_ws["v200"].id, quick.id)      # compared on their 65 common problems
+    assert out.exit_code == 0 and f"contest subset (65 of {contest_size()} problems): " in out.stdout
+    full = _cli(ws, "diff", compare_ws["v100"].id, compare_ws["v200"].id)
+    assert "\ncontest score: " in full.stdout
 
 
 def test_sorting_best_first_missing_last(compare_ws) -> None:

@@ -50,8 +50,10 @@ def write_validation(ws: Any, *, label: str, checkpoint: dict[str, Any], problem
                      solved: Callable[[str, str], bool], totals: dict[str, int] | None = None,
                      settings: dict[str, Any] | None = None, fmt: str = "contest", status: str = "completed",
                      created: float | None = None, taskset: str = "contest",
-                     program: Callable[[str, str], str] | None = None) -> ValidationDir:
-    """A validation folder as `workbench eval run` leaves it (results, summary, bigcode files)."""
+                     program: Callable[[str, str], str] | None = None,
+                     infra: Callable[[str, str], bool] | None = None) -> ValidationDir:
+    """A validation folder as `workbench eval run` leaves it (results, summary, bigcode files);
+    `infra` picks samples the machine could not judge (infra_error)."""
     from engine.validate.generate import GenSettings
 
     v = ValidationDir(ws.validations_dir / new_validation_id(label))
@@ -60,21 +62,23 @@ def write_validation(ws: Any, *, label: str, checkpoint: dict[str, Any], problem
     for task, ids in problems.items():
         for tid in ids:
             ok = solved(task, tid)
+            verdict = "infra_error" if infra and infra(task, tid) else ("passed" if ok else "failed")
             records.append({"uid": f"{task}/{tid}", "task": task, "task_id": tid, "language": language_of(task),
-                            "sample": 0, "verdict": "passed" if ok else "failed", "tests_passed": 3 if ok else 1,
+                            "sample": 0, "verdict": verdict, "tests_passed": 3 if ok else 1,
                             "tests_total": 3, "duration": 0.01, "detail": "", "failed_tests": [], "program": "",
                             "mode": "compatible"})
-    info = [{"name": t, "kind": "mbpp" if t == "mbpp" else t.split("-")[0].removeprefix("humaneval"),
-             "languages": [language_of(t)]} for t in problems]
-    summary = summarize(records, info)
     totals = totals or {t: len(ids) for t, ids in problems.items()}
+    info = [{"name": t, "kind": "mbpp" if t == "mbpp" else t.split("-")[0].removeprefix("humaneval"),
+             "languages": [language_of(t)], "total": totals[t]} for t in problems]
+    summary = summarize(records, info)
     meta = {"id": v.id, "status": status, "created": created if created is not None else time.time(),
             "host": __import__("socket").gethostname(), "pid": os.getpid(), "checkpoint": checkpoint,
             "taskset": {"name": taskset, "fraction": 1.0 if all(len(problems[t]) == totals[t] for t in problems) else 0.2,
                         "seed": 0, "tasks": {t: {"kind": "x", "spec": t, "problems": len(ids), "total": totals[t]}
                                              for t, ids in problems.items()}},
             "format": {"name": fmt}, "backend": "hf", "settings": settings or GenSettings().model_dump(),
-            "contest_score": summary.get("contest_score"), "pass@1": summary.get("pass@1"),
+            "contest_score": summary.get("contest_score"), "contest": summary.get("contest"),
+            "pass@1": summary.get("pass@1"),
             "n_problems": summary.get("n_problems")}
     if status == "completed":
         write_jsonl(v.results_jsonl, records)

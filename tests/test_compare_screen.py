@@ -157,3 +157,26 @@ async def test_bindings_and_palette(compare_ws) -> None:
         next(c for c in cmds if c.title == "compare: sort by valid loss").callback()
         await asyncio.sleep(0)
         assert [r.valid_loss for r in app.screen._view][:2] == [0.9, 0.9]
+
+
+async def test_a_subset_score_is_labelled_as_one(compare_ws) -> None:
+    """All contest tasks on a fixed share of their problems (contest-quick): the cell and the
+    details say "subset", never "contest score"."""
+    from engine.validate.tasks import CONTEST_TASKS, contest_size, contest_task_size
+    from tests.test_compare_fixtures import ckpt_info, contest_problems, passes, write_validation
+
+    ws = compare_ws["ws"]
+    quick = write_validation(ws, label="a200-cq", checkpoint=ckpt_info(compare_ws["run_a"], 200, compare_ws["base"]),
+                             problems=contest_problems(per_task=5), solved=passes(0.5, 6), taskset="contest-quick",
+                             totals={t: contest_task_size(t) for t in CONTEST_TASKS})
+    app = WorkbenchApp(ws, build_demo=False, start_mode="compare")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        s = app.screen
+        i = next(k for k, r in enumerate(s._view) if r.validation == quick.id)
+        assert _cells(s, i)[3].endswith(f"subset 65/{contest_size()}")
+        s.query_one("#matrix", DataTable).move_cursor(row=i)
+        await _settle(app, pilot)
+        detail = _static(s, "#compare-detail")
+        assert f"subset (65 of {contest_size()} problems): mean pass@1" in detail
+        assert "predicted contest score" not in detail and "(not the contest score)" in detail

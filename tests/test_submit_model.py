@@ -76,6 +76,10 @@ def test_build_with_the_tiny_model(lora_ws, tmp_path: Path) -> None:
     # the files: one per task, three problems each, one string per problem; zipped and checked
     names = ["python"] + (["humanevalsynthesize-python"] if hep else [])
     assert res.tasks == names and res.trial and not res.contest_ready
+    if hep:   # a trial's predicted score is a labelled subset, and its batching is a noted departure
+        assert res.predicted["contest"]["scope"] == "subset (3 of 2468 problems)"
+        assert res.predicted["contest_score"] is None
+    assert any(n.startswith("differs from the contest's generation: batched (8 prompts") for n in res.notes)
     assert sorted(p.name for p in res.folder.iterdir()) == sorted(f"generations_{t}_tiny-lora.json" for t in names)
     for t in names:
         data = json.loads((res.folder / f"generations_{t}_tiny-lora.json").read_text())

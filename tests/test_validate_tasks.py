@@ -11,8 +11,9 @@ import pytest
 from engine.errors import InputError, WorkbenchError
 from engine.validate.checkpoints import list_choices, resolve_checkpoint
 from engine.validate.review import filter_rows, next_failing, rows_from_results, sort_rows
-from engine.validate.score import compare, flips, summarize
-from engine.validate.tasks import CONTEST_TASKS, load_task, resolve_taskset, select_subset, task_kind
+from engine.validate.score import compare, contest_from_meta, contest_view, flips, summarize
+from engine.validate.tasks import (CONTEST_TASKS, contest_size, contest_task_size, load_task, resolve_taskset,
+                                   select_subset, task_kind)
 from tests.conftest import shared_data
 
 
@@ -114,22 +115,64 @@ def _rec(uid: str, task: str, lang: str, verdict: str, sample: int = 0, passed: 
             "verdict": verdict, "tests_passed": passed, "tests_total": total, "duration": 0.1}
 
 
-def test_scores_pass_at_k_test_rate_and_contest_score() -> None:
+def _contest_records(verdict_of=lambda t, i: "passed" if i == 1 else "failed") -> list[dict]:
     recs = []
     for t in CONTEST_TASKS:
         lang = "python" if t == "mbpp" else t.split("-")[1].replace("js", "javascript")
-        recs += [_rec(f"{t}/1", t, lang, "passed", passed=4), _rec(f"{t}/2", t, lang, "failed", passed=1)]
-    s = summarize(recs, [{"name": t, "kind": "x"} for t in CONTEST_TASKS])
-    assert s["contest_score"] == pytest.approx(0.5) and s["contest_partial"] is None
+        recs += [_rec(f"{t}/{i}", t, lang, verdict_of(t, i), passed=4 if verdict_of(t, i) == "passed" else 1)
+                 for i in (1, 2)]
+    return recs
+
+
+def test_scores_pass_at_k_test_rate_and_contest_score() -> None:
+    recs = _contest_records()
+    # every problem of every contest task: the contest score
+    s = summarize(recs, [{"name": t, "kind": "x", "total": 2} for t in CONTEST_TASKS])
+    assert s["contest_score"] == pytest.approx(0.5) and s["contest_subset"] is None and s["contest"]["full"]
+    assert s["contest"]["label"] == f"contest score 0.5000 (mean pass@1 over the {len(CONTEST_TASKS)} contest tasks)"
     assert s["tasks"]["mbpp"]["test_pass_rate"] == pytest.approx((1 + 0.25) / 2)
     assert set(s["languages"]) == {"python", "javascript", "java", "go", "cpp", "rust"}
-    part = summarize(recs[:4], [{"name": t, "kind": "x"} for t in CONTEST_TASKS[:2]])
-    assert part["contest_score"] is None and part["contest_partial"] == pytest.approx(0.5)
-    # n = 3 samples, 1 correct: pass@1 = 1/3, pass@2 = 2/3, pass@3 = 1; infra errors are left out
+    # every contest task, but two problems of each of their real sizes: a labelled subset, no contest score
+    sub = summarize(recs, [{"name": t, "kind": "x", "total": contest_task_size(t)} for t in CONTEST_TASKS])
+    assert sub["contest_score"] is None and sub["contest_subset"] == pytest.approx(0.5)
+    assert sub["contest"]["label"].startswith(f"subset (26 of {contest_size()} problems): mean pass@1 0.5000 over 13 of")
+    assert "contest score" not in sub["contest"]["label"].replace("not the contest score", "")
+    part = summarize(recs[:4], [{"name": t, "kind": "x", "total": 164} for t in CONTEST_TASKS[:2]])
+    assert part["contest_score"] is None and part["contest_subset"] == pytest.approx(0.5)
+    assert part["contest"]["tasks"] == 2 and part["contest"]["of"] == contest_size()
+    # n = 4 samples, 1 correct, one of them an infra error: it counts as a failure (pass@1 1/4)
     many = [_rec("t/1", "t", "python", v, sample=i) for i, v in enumerate(["passed", "failed", "failed", "infra_error"])]
     s = summarize(many, [{"name": "t", "kind": "custom"}])
-    assert s["pass@k"] == pytest.approx({"pass@1": 1 / 3, "pass@2": 2 / 3, "pass@3": 1.0})
-    assert s["infra_errors"] == 1 and s["verdicts"]["infra_error"] == 1
+    assert s["pass@k"] == pytest.approx({"pass@1": 1 / 4, "pass@2": 1 / 2, "pass@4": 1.0})
+    assert s["infra_errors"] == 1 and s["verdicts"]["infra_error"] == 1 and s["test_pass_rate"] < 1 / 4
+
+
+def test_an_infra_error_lowers_the_contest_score_and_is_shown() -> None:
+    tasks = [{"name": t, "kind": "x", "total": 2} for t in CONTEST_TASKS]
+    clean = summarize(_contest_records(lambda t, i: "passed"), tasks)
+    broken = summarize(_contest_records(lambda t, i: "infra_error" if (t, i) == ("mbpp", 2) else "passed"), tasks)
+    assert clean["contest_score"] == pytest.approx(1.0)
+    # the contest counted a sample it could not judge as wrong: mbpp drops to 1/2, the mean by 1/26
+    assert broken["contest_score"] == pytest.approx(1.0 - 0.5 / len(CONTEST_TASKS))
+    assert broken["contest"]["infra_errors"] == 1
+    assert broken["contest"]["label"].endswith("; 1 infra error counted as a failure")
+    c = contest_view(broken)
+    assert c is not None and c.cell() == f"{broken['contest_score']:.4f} (1 infra)"
+
+
+def test_contest_view_reads_summaries_written_before_the_contest_block() -> None:
+    recs = _contest_records()
+    new = summarize(recs, [{"name": t, "kind": "x"} for t in CONTEST_TASKS])
+    old = {k: v for k, v in new.items() if k not in ("contest", "contest_subset")}
+    for t in old["tasks"].values():
+        t.pop("total")
+    old["contest_score"] = 0.5                      # what the old code wrote for a 20 % subset too
+    meta = {"taskset": {"tasks": {t: {"problems": 2, "total": contest_task_size(t)} for t in CONTEST_TASKS}},
+            "contest_score": 0.5}
+    c = contest_view(old, meta)
+    assert c is not None and not c.full and c.problems == 26 and c.of == contest_size()
+    m = contest_from_meta(meta)
+    assert m is not None and not m.full and "subset (26 of" in m.headline()
 
 
 def test_flips_and_compare() -> None:

@@ -187,4 +187,44 @@ async def test_start_a_validation_from_the_form(demo_root, tmp_path) -> None:
         assert v.status() == "completed" and v.meta()["format"]["name"] == "chat"
         assert v.meta()["taskset"]["tasks"]["toy"]["problems"] == 3
         assert screen._selected == v.id and screen.query_one("#problems").row_count == 3
-        assert "done: contest score" in _text(app)
+        assert "done: pass@1" in _text(app)                 # a toy set: no contest task, no contest score
+
+
+async def test_subset_label_infra_errors_ground_truth_and_the_full_contest_key(workspace) -> None:
+    """A contest-quick-like validation reads "subset (N of M problems)" and never "contest
+    score"; its infra errors are shown beside it; a set whose canonical solution fails is named
+    in red; F scores the selected checkpoint on the full contest set."""
+    from engine.validate.tasks import CONTEST_TASKS, contest_size, contest_task_size
+    from tests.test_compare_fixtures import contest_problems, passes, write_validation
+
+    quick = write_validation(workspace, label="quick", checkpoint={"model": "models/base", "adapter": None,
+                                                                    "label": "base", "run": "r1", "step": 200},
+                             problems=contest_problems(per_task=5), solved=passes(0.5, 7), taskset="contest-quick",
+                             totals={t: contest_task_size(t) for t in CONTEST_TASKS},
+                             infra=lambda t, i: t == "mbpp" and i == "11")
+    rows = toy_rows(2)
+    rows[0] = {**rows[0], "canonical_solution": rows[0]["canonical_solution"].replace("return", "return 1 +", 1)}
+    path = write_toy(workspace.root / "data" / "toy.jsonl", rows)
+    gt = run_validation(ws=workspace, loaded=ReplayBackend(toy_answerer(rows)), tasks=str(path), fmt="chat",
+                        label="gt", settings=GenSettings(max_new_tokens=16), compare_modes=False)
+    app = WorkbenchApp(workspace, build_demo=False, start_mode="validation")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        screen._focus_validation(quick.id)
+        await _settle(app, pilot)
+        shot = _text(app)
+        assert f"subset 65/{contest_size()} (1 infra)" in shot                       # the list's cell
+        assert f"subset (65 of {contest_size()} problems): mean pass@1" in shot     # the header
+        assert "(not the contest score)" in shot and "contest score 0." not in shot
+        assert "1 infra error counted as a failure" in shot
+        started: list[list[str]] = []
+        screen._start = started.append                                            # the argv F would run
+        await pilot.press("F")
+        await pilot.pause(0.1)
+        (argv,) = started
+        assert "--full" in argv and "--tasks" not in argv and argv[argv.index("--model") + 1] == "r1@200"
+        screen._focus_validation(gt.id)
+        await _settle(app, pilot)
+        shot = _text(app)
+        assert f"ground truth: toy: 1 of 4 canonical solutions fail: {rows[0]['task_id']} (failed)" in shot

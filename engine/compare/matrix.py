@@ -3,10 +3,12 @@
 a validation of something outside the runs (a base model, a merged folder) gets its own row.
 
 Per row: pass@1 per task and overall (from validations/<id>/summary.json), the predicted
-contest score (mean pass@1 over the 13 contest tasks — only when all 13 were scored; which
-are missing otherwise), the validation loss (checkpoint.json, else metrics.jsonl at that step)
-and the in-training pass@1 measured at that step (`pass@1`, `pass@1/<task or language>`).
-Rows sort by any column; missing values always sort last.
+contest score (mean pass@1 over the contest tasks: the contest score only for every problem of
+every contest task; a subset's is labelled "subset (N of M problems)"; which tasks are missing
+otherwise), its infra errors (counted as failures), the validation loss (checkpoint.json, else
+metrics.jsonl at that step) and the in-training pass@1 measured at that step (`pass@1`,
+`pass@1/<task or language>`). Rows sort by any column; missing values always sort last, and
+the contest column puts full-set scores before subset scores.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from engine.validate.score import ContestScore, contest_view
 from engine.validate.tasks import CONTEST_TASKS
 
 _LANG_SHORT = {"python": "py", "js": "js", "java": "java", "go": "go", "cpp": "cpp", "rust": "rs"}
@@ -41,8 +44,7 @@ class CompareRow:
     n_problems: int = 0
     pass_at_1: float | None = None             # over all problems of the validation
     tasks: dict[str, float | None] = field(default_factory=dict)
-    contest_score: float | None = None         # all 13 contest tasks scored
-    contest_partial: float | None = None       # mean over the contest tasks that were scored
+    contest: ContestScore | None = None        # the contest score, or a subset's (its label says which)
     contest_missing: list[str] = field(default_factory=list)
     valid_loss: float | None = None
     valid_losses: dict[str, float] = field(default_factory=dict)
@@ -73,10 +75,16 @@ class CompareRow:
     def contest_tasks_scored(self) -> int:
         return sum(1 for t in CONTEST_TASKS if self.tasks.get(t) is not None)
 
+    @property
+    def contest_score(self) -> float | None:
+        """The contest score: only for every problem of every contest task."""
+        return self.contest.score if self.contest is not None and self.contest.full else None
+
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        return {**asdict(self), "spec": self.spec, "label": self.label}
+        return {**asdict(self), "contest": self.contest.to_dict() if self.contest else None,
+                "contest_score": self.contest_score, "spec": self.spec, "label": self.label}
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ def value(row: CompareRow, key: str) -> Any:
     if key == "validation":
         return row.validation
     if key == "contest":
-        return row.contest_score
+        return row.contest.score if row.contest is not None else None
     if key == "pass@1":
         return row.pass_at_1
     if key == "valid_loss":
@@ -151,6 +159,8 @@ def sort_rows(rows: Iterable[CompareRow], key: str | None, descending: bool | No
 
     def k(r: CompareRow) -> Any:
         v = value(r, key)
+        if key == "contest":   # a subset's score never ranks among full-set scores
+            return (bool(r.contest and r.contest.full) == bool(descending), v)
         return v.lower() if isinstance(v, str) else v
 
     return sorted(have, key=k, reverse=descending) + missing
@@ -208,10 +218,7 @@ def _apply_validation(row: CompareRow, v: Any) -> None:
     row.pass_at_1 = _num(s.get("pass@1", m.get("pass@1")))
     task_names = list((ts.get("tasks") or {}).keys()) or list((s.get("tasks") or {}).keys())
     row.tasks = {t: _num(((s.get("tasks") or {}).get(t) or {}).get("pass@1")) for t in task_names}
-    row.contest_score = _num(s.get("contest_score"))
-    scored = [t for t in CONTEST_TASKS if row.tasks.get(t) is not None]
-    if row.contest_score is None and scored:
-        row.contest_partial = sum(row.tasks[t] for t in scored) / len(scored)  # type: ignore[misc]
+    row.contest = contest_view(s, m)
     row.contest_missing = [t for t in CONTEST_TASKS if row.tasks.get(t) is None] if row.status == "completed" else []
 
 

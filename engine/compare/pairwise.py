@@ -1,7 +1,7 @@
 """Two validations side by side, problem by problem: which problems B solves that A did not
 (gains), which it lost, and whether the pass@1 difference is more than noise (a paired
 bootstrap over the problems both scored; per task too, and for the predicted contest score
-when both scored all 13 contest tasks).
+when both scored every contest task — over every problem of them, else labelled as a subset).
 
     cmp = compare_validations(open_validation(d, "a"), open_validation(d, "b"))
     cmp.overall.verdict()   # '+3.1 points, 95% CI [-1.2, 7.4]: within noise'
@@ -41,7 +41,9 @@ class Comparison:
     only_b: int
     overall: Interval                          # mean over common problems of (B - A)
     tasks: dict[str, Interval] = field(default_factory=dict)
-    contest: Interval | None = None            # difference of the contest score (13 tasks, macro)
+    contest: Interval | None = None            # difference of the contest score (every contest task, macro)
+    contest_problems: int = 0                  # contest problems both scored
+    contest_of: int = 0                        # problems of the full contest set
     gains: list[Change] = field(default_factory=list)
     losses: list[Change] = field(default_factory=list)
     pass_a: float | None = None                # pass@1 of each over the common problems
@@ -52,7 +54,20 @@ class Comparison:
                 "only_a": self.only_a, "only_b": self.only_b, "pass_a": self.pass_a, "pass_b": self.pass_b,
                 "overall": self.overall.to_dict(), "tasks": {t: i.to_dict() for t, i in self.tasks.items()},
                 "contest": self.contest.to_dict() if self.contest else None,
+                "contest_scope": self.contest_scope if self.contest else None,
                 "gains": [asdict(c) for c in self.gains], "losses": [asdict(c) for c in self.losses]}
+
+
+    @property
+    def contest_full(self) -> bool:
+        return self.contest_problems >= self.contest_of > 0
+
+    @property
+    def contest_scope(self) -> str:
+        """What the contest interval is over, as every score says it."""
+        if self.contest_full:
+            return "contest score"
+        return f"contest subset ({self.contest_problems} of {self.contest_of} problems)"
 
 
 def _shown(p: dict[str, Any]) -> str:
@@ -69,9 +84,9 @@ def _label(meta: dict[str, Any], vid: str) -> str:
 def compare_validations(a: Any, b: Any, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
                         confidence: float = DEFAULT_CONFIDENCE, labels: tuple[str, str] | None = None) -> Comparison:
     """A = before, B = after. Problems are matched by uid (task/task_id); a problem counts
-    as solved at a pass rate >= 0.5 (pass/fail at n = 1). Infra errors are left out, as in
+    as solved at a pass rate >= 0.5 (pass/fail at n = 1). Infra errors count as failures, as in
     the scores. `labels` name the two sides (default: the checkpoints' labels)."""
-    from engine.validate.score import per_problem
+    from engine.validate.score import contest_view, per_problem
 
     for v in (a, b):
         if v.status() != "completed":
@@ -89,10 +104,12 @@ def compare_validations(a: Any, b: Any, *, resamples: int = DEFAULT_RESAMPLES, s
     order = list(dict.fromkeys(tasks_of))
     for t in order:
         per_task[t] = paired_bootstrap([d for d, tt in zip(diffs, tasks_of) if tt == t], **kw)
-    contest = None
+    contest, contest_n, contest_of = None, 0, 0
     if all(t in per_task for t in CONTEST_TASKS):
         idx = [i for i, t in enumerate(tasks_of) if t in CONTEST_TASKS]
         contest = paired_bootstrap([diffs[i] for i in idx], strata=[tasks_of[i] for i in idx], macro=True, **kw)
+        views = [contest_view(v.summary(), v.meta()) for v in (a, b)]
+        contest_n, contest_of = len(idx), max((c.of for c in views if c), default=len(idx))
     gains, losses = [], []
     for u in common:
         x, y = pa[u], pb[u]
@@ -108,7 +125,8 @@ def compare_validations(a: Any, b: Any, *, resamples: int = DEFAULT_RESAMPLES, s
         a=a.id, b=b.id, a_label=labels[0] if labels else _label(a.meta(), a.id),
         b_label=labels[1] if labels else _label(b.meta(), b.id), common=n,
         only_a=sum(1 for u in pa if u not in pb), only_b=sum(1 for u in pb if u not in pa),
-        overall=overall, tasks=per_task, contest=contest, gains=sorted(gains, key=key),
+        overall=overall, tasks=per_task, contest=contest, contest_problems=contest_n, contest_of=contest_of,
+        gains=sorted(gains, key=key),
         losses=sorted(losses, key=key),
         pass_a=sum(pa[u]["pass_rate"] for u in common) / n if n else None,
         pass_b=sum(pb[u]["pass_rate"] for u in common) / n if n else None)

@@ -366,15 +366,25 @@ def _generate(ws: Any, ck: Any, names: list[str], specs: list[str], res: BuildRe
 def _describe_source(v: Any, res: BuildResult) -> None:
     m, s = v.meta(), v.summary()
     fmt = (m.get("format") or {}).get("name")
-    res.predicted = {"contest_score": s.get("contest_score"), "pass@1": s.get("pass@1"),
+    from engine.validate.score import contest_view
+
+    contest = contest_view(s, m)
+    res.predicted = {"contest_score": s.get("contest_score"), "contest": contest.to_dict() if contest else None,
+                     "infra_errors": s.get("infra_errors"), "pass@1": s.get("pass@1"),
                      "tasks": {t: (s.get("tasks") or {}).get(t, {}).get("pass@1") for t in res.tasks},
                      "format": fmt, "backend": m.get("backend"), "settings": m.get("settings")}
     if fmt and fmt != "contest":
         res.notes.append(f"generated with the {fmt!r} prompt format; the contest's own generation used 'contest'")
     st = m.get("settings") or {}
     if st.get("max_new_tokens") or st.get("max_length"):
-        res.notes.append(f"generation was capped (max_new_tokens {st.get('max_new_tokens')}, max_length "
-                         f"{st.get('max_length')}); the contest allowed 2000 tokens of prompt + generation")
+        res.notes.append(f"generation length set by hand (max_new_tokens {st.get('max_new_tokens')}, max_length "
+                         f"{st.get('max_length')}); the contest passed max_length 2000 and let the checkpoint's "
+                         "generation_config decide")
+    differs = sorted({d for g in (m.get("generation") or {}).values() for d in g.get("differs") or []})
+    res.notes += [f"differs from the contest's generation: {d}" for d in differs]
+    if contest is not None and contest.infra_errors:
+        res.notes.append(f"{contest.infra_errors} infra errors counted as failures in the predicted score: "
+                         "run `workbench eval doctor`")
 
 
 def _write(v: Any, names: list[str], expected: dict[str, list[dict[str, Any]]], res: BuildResult, force: bool,

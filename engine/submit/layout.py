@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import WorkbenchError
-from engine.validate.tasks import HARNESS_LANGS
+from engine.validate.tasks import HARNESS_LANGS, HEP_PROBLEMS, MBPP_PROBLEMS
 
-HEP_PROBLEMS = 164
-MBPP_PROBLEMS = 500
 MBPP_FIRST_ID = 11
 # task_id prefix of each HumanEvalPack language file
 HEP_ID_PREFIX = {"python": "Python", "js": "JavaScript", "java": "Java", "go": "Go", "cpp": "CPP", "rust": "Rust"}

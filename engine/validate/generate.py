@@ -9,13 +9,15 @@ friends are imported only inside the backends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, model_validator
 
 from engine.config import StrictModel
 from engine.errors import WorkbenchError
+from engine.validate.length import LengthRule
 
 Progress = Callable[[str, int, int, dict[str, Any]], None]   # (phase, done, total, info)
 BACKENDS = ("hf", "vllm")
@@ -33,18 +35,20 @@ class GenSettings(StrictModel):
     seed: int = 0
     max_new_tokens: int | None = Field(None, gt=0)
     max_length: int | None = Field(None, gt=0, description="prompt + generation tokens")
-    batch_size: int = Field(16, ge=1, description="prompts per generate call (hf)")
+    batch_size: int | None = Field(None, ge=1, description="prompts per generate call (hf); unset: the prompt "
+                                   "format's (contest: 1, one prompt per call as the harness ran it), else 16")
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     device: str | None = Field(None, description="hf: cuda, cpu, cuda:1 ... (default: cuda when available)")
     tensor_parallel: int = Field(1, ge=1, description="vllm: GPUs per model")
     max_model_len: int | None = Field(None, gt=0, description="vllm: context length to reserve")
     stop: Literal["auto", "harness", "eos"] = Field(
-        "auto", description="harness: also stop at the harness's stop words / block end (faster); eos: only at "
-                            "end tokens; auto: harness when the primary post-processing is compatible")
+        "auto", description="harness: stop as the harness did, at its stop words / block end (checked after every "
+                            "token); eos: only at end tokens; auto: harness when the primary post-processing is "
+                            "compatible")
     trust_remote_code: bool = False
 
     @model_validator(mode="after")
-    def _sampling(self) -> "GenSettings":
+    def _sampling(self) -> GenSettings:
         if self.n > 1 and not self.do_sample:
             self.do_sample = True   # greedy samples would all be the same
         if self.do_sample and self.temperature == 0:
@@ -52,20 +56,25 @@ class GenSettings(StrictModel):
         return self
 
 
+DEFAULT_BATCH_SIZE = 16
+
+
 @dataclass(frozen=True)
 class GenRequest:
+    """One prompt. The length is already resolved as transformers resolves it (length.py):
+    `max_new_tokens` when set wins; else `max_length` counts the prompt."""
+
     prompt: str
     add_special_tokens: bool = True
-    stop: tuple[str, ...] = ()       # stop strings besides the end tokens
+    stop: tuple[str, ...] = ()       # stop strings besides the end tokens, checked after every token
     check: str | None = None         # harness check_fn: python | java | brace
     max_new_tokens: int | None = 512
     max_length: int | None = None    # prompt + generation tokens (the contest's max_length_generation)
+    end_tokens: tuple[str, ...] = ()  # this request's end tokens (empty: the backend's)
 
     def budget(self, prompt_tokens: int) -> int:
-        """New tokens this request may generate (0 when the prompt alone fills max_length)."""
-        caps = [c for c in (self.max_new_tokens, None if self.max_length is None else self.max_length - prompt_tokens)
-                if c is not None]
-        return max(0, min(caps)) if caps else 512
+        """New tokens this request may generate."""
+        return LengthRule(self.max_new_tokens, self.max_length, "").budget(prompt_tokens)
 
 
 @dataclass
@@ -101,6 +110,24 @@ def check_fn(kind: str | None, text: str) -> bool:
         open_brackets = 2 if kind == "java" else 1
         return text.count("{") + open_brackets == text.count("}")
     return False
+
+
+def harness_stopped(text: str, stops: tuple[str, ...] | list[str], check: str | None) -> bool:
+    """bigcode EndOfFunctionCriteria on one decoded generation: a stop word in it, or check_fn."""
+    return any(s in text for s in stops) or check_fn(check, text)
+
+
+def harness_cut(tokenizer: Any, ids: list[int], stops: tuple[str, ...] | list[str], check: str | None) -> int | None:
+    """The number of tokens the harness keeps of `ids`: it decodes the generation after every
+    new token (`batch_decode`, special tokens kept) and stops at the first length where
+    `harness_stopped` holds. None when it never does. A longer greedy run of the same model
+    holds these tokens as its prefix, so cutting it here gives exactly the harness's output."""
+    if not stops and not check:
+        return None
+    for k in range(1, len(ids) + 1):
+        if harness_stopped(tokenizer.decode(ids[:k], skip_special_tokens=False), stops, check):
+            return k
+    return None
 
 
 def open_backend(name: str, model: str, *, adapter: str | None = None, settings: GenSettings | None = None,

@@ -1,19 +1,26 @@
-"""The transformers backend: batched, left-padded `generate`, greedy or sampled.
+"""The transformers backend: `generate`, one prompt per call or batched (left-padded), greedy or
+sampled.
 
 Prompts are sorted by length (longest first, so a batch that does not fit fails at once) and
-cut into batches; each row stops on its own at an end token, at its harness stop word /
-check_fn when asked, or at its own length budget (the contest's max length counts the prompt),
-so one long answer does not make its neighbours' results differ from a one-at-a-time run.
+cut into batches of `GenSettings.batch_size` (the contest format: 1, as the harness ran it).
+Each row stops on its own at an end token, at its harness stop word / check_fn (checked after
+every token, as the harness did) or at its own length budget, so one long answer does not
+change what its neighbours keep. Batching still changes the arithmetic each row sees (padding,
+other matrix shapes, and models such as Qwen-1 that number positions from the padded start),
+so a batched greedy answer can differ from the one-at-a-time answer where two tokens are
+nearly tied: an option, off under the contest format.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import WorkbenchError
-from engine.validate.generate import GenOutput, GenRequest, GenSettings, Progress, check_fn
+from engine.validate.generate import DEFAULT_BATCH_SIZE, GenOutput, GenRequest, GenSettings, Progress, harness_stopped
+from engine.validate.length import CheckpointGeneration, loaded_generation
 
 
 def torch_dtype(name: str, device: str) -> Any:
@@ -88,13 +95,25 @@ def _end_ids(model: Any, tokenizer: Any, end_tokens: list[str]) -> list[int]:
     return ids
 
 
-def make_row_stop(tokenizer: Any, start: int, rows: list[tuple[tuple[str, ...], str | None, int]],
-                  end_ids: list[int] | tuple[int, ...] = ()) -> Any:
-    """A StoppingCriteria marking each row done on its own: length budget, stop string, check_fn."""
+@dataclass(frozen=True)
+class RowSpec:
+    """How one row of a batch stops: its stop strings and check_fn (the harness's), its length
+    budget and its end-token ids."""
+
+    stops: tuple[str, ...]
+    check: str | None
+    budget: int
+    end_ids: frozenset[int]
+
+
+def make_row_stop(tokenizer: Any, start: int, rows: list[RowSpec]) -> Any:
+    """A StoppingCriteria marking each row done on its own: end token, length budget, stop
+    string / check_fn. transformers calls it after every new token; the stop words are checked
+    on every call, as bigcode's EndOfFunctionCriteria does, so a row keeps exactly the tokens
+    the harness kept (checking less often keeps a few more, which can change what the
+    post-processing extracts)."""
     import torch
     from transformers import StoppingCriteria
-
-    ends = set(end_ids)
 
     class RowStop(StoppingCriteria):
         def __init__(self) -> None:
@@ -103,21 +122,16 @@ def make_row_stop(tokenizer: Any, start: int, rows: list[tuple[tuple[str, ...], 
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             n_gen = input_ids.shape[1] - start
-            every = 1 if n_gen < 64 else 4       # decoding is O(length): check less often later
-            last = input_ids[:, -1].tolist() if n_gen > 0 else []
-            for r, (stops, check, budget) in enumerate(rows):
+            gen = input_ids[:, start:].tolist() if n_gen > 0 else [[] for _ in rows]
+            for r, spec in enumerate(rows):
                 if self.done[r]:
                     continue
-                if last and last[r] in ends:      # generate itself stops this row at its end token
+                if gen[r] and gen[r][-1] in spec.end_ids:
                     self.done[r] = True
-                elif n_gen >= budget:
+                elif n_gen >= spec.budget or (spec.stops or spec.check) and n_gen > 0 and harness_stopped(
+                        tokenizer.decode(gen[r], skip_special_tokens=False), spec.stops, spec.check):
                     self.done[r] = True
                     self.stopped_at[r] = n_gen
-                elif (stops or check) and n_gen % every == 0:
-                    text = tokenizer.decode(input_ids[r, start:], skip_special_tokens=False)
-                    if any(s in text for s in stops) or check_fn(check, text):
-                        self.done[r] = True
-                        self.stopped_at[r] = n_gen
             return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
     return RowStop()
@@ -137,12 +151,12 @@ class HFBackend:
         self._end_tokens = end_tokens
 
     @classmethod
-    def load(cls, model: str, *, adapter: str | None = None, settings: GenSettings) -> "HFBackend":
+    def load(cls, model: str, *, adapter: str | None = None, settings: GenSettings) -> HFBackend:
         m, tok, device = load_model(model, adapter, settings=settings)
         return cls(m, tok, device=device, source={"model": model, "adapter": adapter})
 
     @classmethod
-    def from_loaded(cls, model: Any, tokenizer: Any) -> "HFBackend":
+    def from_loaded(cls, model: Any, tokenizer: Any) -> HFBackend:
         return cls(model, tokenizer)
 
     def end_tokens(self, fmt_eos: str | None = None) -> list[str]:
@@ -164,6 +178,10 @@ class HFBackend:
     def close(self) -> None:
         self.model = None
 
+    def generation_defaults(self) -> CheckpointGeneration:
+        """The loaded model's generation config: what generate() starts from (length.py)."""
+        return loaded_generation(self.model)
+
     def generate(self, requests: list[GenRequest], settings: GenSettings, progress: Progress | None = None,
                  *, end_tokens: list[str] | None = None) -> list[list[GenOutput]]:
         import torch
@@ -171,11 +189,13 @@ class HFBackend:
         tok = self.tokenizer
         model = self.model
         ends = end_tokens or self._end_tokens or self.end_tokens()
-        end_ids = _end_ids(model, tok, ends)
-        pad_id = tok.pad_token_id if tok.pad_token_id is not None else (end_ids[0] if end_ids else 0)
+        shared = _end_ids(model, tok, ends)
+        row_ends = [frozenset(_end_ids(model, tok, list(r.end_tokens)) if r.end_tokens else shared) for r in requests]
+        pad_id = tok.pad_token_id if tok.pad_token_id is not None else (shared[0] if shared else 0)
         enc = [tok(r.prompt, add_special_tokens=r.add_special_tokens)["input_ids"] for r in requests]
         order = sorted(range(len(requests)), key=lambda i: (-len(enc[i]), i))
         n_ret = settings.n if settings.do_sample else 1
+        size = settings.batch_size or DEFAULT_BATCH_SIZE
         results: list[list[GenOutput] | None] = [None] * len(requests)
         if settings.do_sample:
             torch.manual_seed(settings.seed)
@@ -187,10 +207,10 @@ class HFBackend:
         t0 = time.monotonic()
         gen_tokens = 0
         try:
-            for b0 in range(0, len(order), settings.batch_size):
-                batch = order[b0:b0 + settings.batch_size]
+            for b0 in range(0, len(order), size):
+                batch = order[b0:b0 + size]
                 outs = self._generate_batch([requests[i] for i in batch], [enc[i] for i in batch], settings,
-                                            n_ret, end_ids, pad_id)
+                                            n_ret, [row_ends[i] for i in batch], pad_id)
                 for i, o in zip(batch, outs):
                     results[i] = o if settings.do_sample else [o[0]] * settings.n
                     gen_tokens += sum(x.n_tokens for x in o)
@@ -204,35 +224,24 @@ class HFBackend:
         return [r or [] for r in results]
 
     def _generate_batch(self, reqs: list[GenRequest], ids: list[list[int]], settings: GenSettings, n_ret: int,
-                        end_ids: list[int], pad_id: int) -> list[list[GenOutput]]:
+                        ends: list[frozenset[int]], pad_id: int) -> list[list[GenOutput]]:
         import torch
 
         tok = self.tokenizer
         budgets = [r.budget(len(x)) for r, x in zip(reqs, ids)]
-        out: list[list[GenOutput]] = [[] for _ in reqs]
-        live = [k for k, b in enumerate(budgets) if b > 0]
-        for k, b in enumerate(budgets):
-            if b <= 0:   # the prompt alone fills the length budget
-                out[k] = [GenOutput("", 0, "length") for _ in range(n_ret)]
-        if not live:
-            return out
-        ids = [ids[k] for k in live]
         width = max(len(x) for x in ids)
         input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
         attn = torch.zeros((len(ids), width), dtype=torch.long)
         for r, x in enumerate(ids):
             input_ids[r, width - len(x):] = torch.tensor(x, dtype=torch.long)
             attn[r, width - len(x):] = 1
-        dev = self.device
-        rows = []
-        for k in live:
-            rows += [(reqs[k].stop, reqs[k].check, budgets[k])] * n_ret
-        max_new = max(budgets[k] for k in live)
-        crit = make_row_stop(tok, width, rows, end_ids)
-        kwargs: dict[str, Any] = dict(max_new_tokens=max_new, pad_token_id=pad_id, use_cache=True,
-                                      num_return_sequences=n_ret, stopping_criteria=[crit])
-        if end_ids:
-            kwargs["eos_token_id"] = end_ids
+        rows = [RowSpec(req.stop, req.check, b, e) for req, b, e in zip(reqs, budgets, ends) for _ in range(n_ret)]
+        crit = make_row_stop(tok, width, rows)
+        kwargs: dict[str, Any] = {"max_new_tokens": max(budgets), "pad_token_id": pad_id, "use_cache": True,
+                                  "num_return_sequences": n_ret, "stopping_criteria": [crit]}
+        common = frozenset.intersection(*ends)
+        if common:   # the rows' other end tokens are RowStop's: generate must not stop a row at another's
+            kwargs["eos_token_id"] = sorted(common)
         if settings.do_sample:
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p,
                           top_k=settings.top_k)     # 0 = off (None would mean the model's default, often 50)
@@ -240,21 +249,23 @@ class HFBackend:
             # num_beams=1: a model's generation_config asking for beam search must not turn greedy into it
             kwargs.update(do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None)
         with torch.no_grad():
-            gen = self.model.generate(input_ids=input_ids.to(dev), attention_mask=attn.to(dev), **kwargs)
+            gen = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attn.to(self.device),
+                                      **kwargs)
         gen = gen[:, width:].tolist()
-        end_set = set(end_ids)
-        for j, k in enumerate(live):
-            for s in range(n_ret):
-                r = j * n_ret + s
-                stopped = crit.stopped_at[r]
-                limit = min(budgets[k], stopped if stopped is not None else budgets[k])
-                row = gen[r][:limit]
-                finish, cut = ("stop" if stopped is not None and stopped < budgets[k] else "length"), len(row)
-                for p, t in enumerate(row):
-                    if t in end_set:
-                        finish, cut = "eos", p + 1
-                        break
-                row = row[:cut]
-                text = tok.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-                out[k].append(GenOutput(text, len(row), finish))
+        out: list[list[GenOutput]] = [[] for _ in reqs]
+        for r, spec in enumerate(rows):
+            row, finish = _kept(gen[r], crit.stopped_at[r], spec)
+            text = tok.decode(row, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            out[r // n_ret].append(GenOutput(text, len(row), finish))
         return out
+
+
+def _kept(tokens: list[int], stopped_at: int | None, spec: RowSpec) -> tuple[list[int], str]:
+    """The tokens a row keeps (up to its stop, its budget or its first end token) and why it ended."""
+    limit = min(spec.budget, stopped_at if stopped_at is not None else spec.budget)
+    row = tokens[:limit]
+    finish = "stop" if stopped_at is not None and stopped_at < spec.budget else "length"
+    for p, t in enumerate(row):
+        if t in spec.end_ids:
+            return row[:p + 1], "eos"
+    return row, finish

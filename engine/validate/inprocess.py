@@ -63,8 +63,10 @@ def validate_loaded(model: Any, tokenizer: Any, problems: Any, *, fmt: str = "ch
     ts = taskset_from_problems(problems)
     backend = HFBackend.from_loaded(model, tokenizer)
     settings = GenSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, stop="eos")
+    # no ground-truth check: a training hook has no one to warn; `eval run` checks the set when it is scored
     res = run_validation(loaded=backend, tasks=ts, fmt=fmt, postprocess=postprocess, settings=settings,
-                         compare_modes=False, write=False, workers=workers, timeout=timeout, exec_cache=exec_cache)
+                         compare_modes=False, write=False, workers=workers, timeout=timeout, exec_cache=exec_cache,
+                         ground_truth=False)
     s = res.summary
     return QuickResult(
         pass_at_1=s.get("pass@1"), by_task={k: v.get("pass@1") for k, v in s["tasks"].items()},

@@ -18,6 +18,7 @@ or `kind:<kind>`).
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +77,11 @@ class PromptFormat(StrictModel):
     add_special_tokens: bool = Field(True, description="harness: tokenizer adds its special tokens (BOS)")
     max_length: int | None = Field(None, gt=0, description="prompt + generation tokens")
     max_new_tokens: int | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, ge=1, description="prompts per generate call when the run does not say "
+                                                          "(contest: 1, as the harness generated)")
     rules: list[FormatRule] = Field(default_factory=list)
 
-    def for_task(self, task: Task) -> "PromptFormat":
+    def for_task(self, task: Task) -> PromptFormat:
         """This format with the first matching rule applied (rules dropped)."""
         data = self.model_dump()
         data["rules"] = []
@@ -94,7 +97,7 @@ FORMATS: dict[str, PromptFormat] = {
         name="contest",
         description="the contest baseline's generation script: HumanEvalPack prompts raw, MBPP (and "
                     "LeetCode/custom sets) in ChatML, eos <|im_end|>, greedy, max length 2000",
-        style="harness", eos="<|im_end|>", postprocess="compatible", max_length=2000,
+        style="harness", eos="<|im_end|>", postprocess="compatible", max_length=2000, batch_size=1,
         rules=[FormatRule(tasks=["kind:mbpp", "kind:leetcode", "kind:custom"],
                           prefix=CONTEST_PREFIX, suffix=CONTEST_SUFFIX)]),
     "instruct": PromptFormat(
@@ -232,6 +235,26 @@ def chat_text(tokenizer: Any, user: str, system: str | None = None) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
+def harness_end_tokens(tokenizer: Any, fmt_eos: str | None, extra_ids: Any = ()) -> list[str]:
+    """The end tokens the harness's generation stopped at: its eos (`--eos`, else the
+    tokenizer's), a stop word appended by bigcode, and the model's generation_config eos ids,
+    which `generate` stops at. Nothing else: an end-looking special token the harness did not
+    stop at must not end an answer early here."""
+    out: list[str] = []
+    for t in [fmt_eos or getattr(tokenizer, "eos_token", None), *_tokens_of(tokenizer, extra_ids)]:
+        if isinstance(t, str) and t and t not in out:
+            out.append(t)
+    return out
+
+
+def _tokens_of(tokenizer: Any, ids: Any) -> list[str]:
+    out = []
+    for i in ids or ():
+        with contextlib.suppress(Exception):   # an id outside the vocab is simply not an end token
+            out.append(tokenizer.convert_ids_to_tokens(int(i)))
+    return out
+
+
 def end_tokens(tokenizer: Any, fmt_eos: str | None = None, extra_ids: Any = ()) -> list[str]:
     """Tokens that end an answer: the format's eos, the tokenizer's, the model's
     generation_config eos ids, and special tokens that read as an end marker."""
@@ -245,12 +268,9 @@ def end_tokens(tokenizer: Any, fmt_eos: str | None = None, extra_ids: Any = ()) 
 
     add(fmt_eos)
     add(getattr(tokenizer, "eos_token", None))
-    for i in extra_ids or ():
-        try:
-            add(tokenizer.convert_ids_to_tokens(int(i)))
-        except Exception:  # noqa: BLE001 - an id outside the vocab is simply not an end token
-            pass
+    for t in _tokens_of(tokenizer, extra_ids):
+        add(t)
     for t in getattr(tokenizer, "all_special_tokens", []) or []:
-        if re.search(r"end|eot|</s>", t, re.I) and not re.search(r"start|begin", t, re.I):
+        if re.search(r"end|eot|</s>", t, re.IGNORECASE) and not re.search(r"start|begin", t, re.IGNORECASE):
             add(t)
     return out

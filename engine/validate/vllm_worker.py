@@ -6,9 +6,10 @@ from the project's). `run(request)` is the same code in process.
 
 REQUEST.json: {"model", "adapter", "tokenizer", "dtype", "tensor_parallel", "max_model_len",
 "trust_remote_code", "enforce_eager", "seed", "n", "do_sample", "temperature", "top_p", "top_k",
-"end_tokens", "requests": [{"prompt", "add_special_tokens", "stop", "max_new_tokens",
-"max_length"}]}
-OUT.jsonl: one line per request: {"i", "outputs": [{"text", "n_tokens", "finish"}]}.
+"repetition_penalty", "end_tokens", "requests": [{"prompt", "add_special_tokens", "stop",
+"max_tokens" (the new-token budget, resolved by the caller), "end_tokens" (optional: this
+request's own)}]}
+OUT.jsonl: one line per request: {"i", "outputs": [{"text", "n_tokens", "finish", "token_ids"}]}.
 Progress goes to stderr as `WBPROGRESS done total tokens`.
 """
 
@@ -18,7 +19,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -62,34 +64,40 @@ def run(req: dict[str, Any], progress: Callable[[int, int, int], None] | None = 
         lora = LoRARequest("adapter", 1, adapter)
     tok = llm.get_tokenizer()
     unk = getattr(tok, "unk_token_id", None)
-    end_ids = []
-    for t in req.get("end_tokens") or []:
-        i = tok.convert_tokens_to_ids(t)
-        if isinstance(i, int) and i >= 0 and i != unk and i not in end_ids:
-            end_ids.append(i)
+
+    def ids_of(tokens: list[str]) -> list[int]:
+        out: list[int] = []
+        for t in tokens:
+            i = tok.convert_tokens_to_ids(t)
+            if isinstance(i, int) and i >= 0 and i != unk and i not in out:
+                out.append(i)
+        return out
+
+    end_ids = ids_of(req.get("end_tokens") or [])
     limit = llm.llm_engine.model_config.max_model_len
     reqs = req["requests"]
-    prompts, params, budgets = [], [], []
+    prompts, params, budgets, row_ends = [], [], [], []
     for r in reqs:
         ids = tok(r["prompt"], add_special_tokens=bool(r.get("add_special_tokens", True)))["input_ids"]
-        caps = [c for c in (r.get("max_new_tokens"), (r["max_length"] - len(ids)) if r.get("max_length") else None,
-                            limit - len(ids)) if c is not None]
-        budget = max(0, min(caps))
+        budget = max(0, min(int(r["max_tokens"]), limit - len(ids)))   # vLLM cannot go past its context
         budgets.append(budget)
+        ends = ids_of(r["end_tokens"]) if r.get("end_tokens") else end_ids
+        row_ends.append(ends)
         prompts.append({"prompt_token_ids": ids})
         sample = bool(req.get("do_sample"))
         params.append(SamplingParams(
             n=int(req.get("n", 1)) if sample else 1, temperature=float(req.get("temperature", 0.2)) if sample else 0.0,
             top_p=float(req.get("top_p", 1.0)) if sample else 1.0,
             top_k=int(req.get("top_k") or 0) if sample else 0,    # 0 = off
+            repetition_penalty=float(req.get("repetition_penalty") or 1.0),
             seed=int(req.get("seed", 0)) if sample else None, max_tokens=max(1, budget), stop=list(r.get("stop") or []),
-            stop_token_ids=end_ids, include_stop_str_in_output=True, skip_special_tokens=False,
+            stop_token_ids=ends, include_stop_str_in_output=True, skip_special_tokens=False,
             spaces_between_special_tokens=False))
     results: list[list[dict[str, Any]] | None] = [None] * len(reqs)
     todo = [i for i, b in enumerate(budgets) if b > 0]
     for i, b in enumerate(budgets):
         if b <= 0:
-            results[i] = [{"text": "", "n_tokens": 0, "finish": "length"}]
+            results[i] = [{"text": "", "n_tokens": 0, "finish": "length", "token_ids": []}]
     chunk = max(64, len(todo) // 8 + 1)   # a few progress reports without starving the scheduler
     done, tokens = len(reqs) - len(todo), 0
     t_gen = time.time()
@@ -103,11 +111,12 @@ def run(req: dict[str, Any], progress: Callable[[int, int, int], None] | None = 
                 finish = "length" if fin == "length" else ("eos" if c.stop_reason is None or
                                                            isinstance(c.stop_reason, int) else "stop")
                 text = c.text
-                if finish == "eos" and c.token_ids and c.token_ids[-1] in end_ids:
+                if finish == "eos" and c.token_ids and c.token_ids[-1] in row_ends[i]:
                     end_text = tok.convert_ids_to_tokens(c.token_ids[-1])
                     if isinstance(end_text, str) and not text.endswith(end_text):
                         text += end_text   # keep the end token, as the hf backend does
-                res.append({"text": text, "n_tokens": len(c.token_ids), "finish": finish})
+                res.append({"text": text, "n_tokens": len(c.token_ids), "finish": finish,
+                            "token_ids": list(c.token_ids)})
                 tokens += len(c.token_ids)
             results[i] = res
         done += len(part)
@@ -131,8 +140,7 @@ def main(argv: list[str]) -> int:
     outs = run(req, progress)
     tmp = argv[2] + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        for i, o in enumerate(outs):
-            f.write(json.dumps({"i": i, "outputs": o}, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps({"i": i, "outputs": o}, ensure_ascii=False) + "\n" for i, o in enumerate(outs))
     os.replace(tmp, argv[2])
     return 0
 

@@ -128,12 +128,18 @@ def doctor_cmd(
     language: Optional[list[str]] = typer.Option(None, "--language", "-l", help="Only this language (repeatable)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Programs in parallel."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    problems: Optional[str] = typer.Option(None, "--problems", "-p", help="Instead: check this problem set's own "
+                                           "canonical solutions (a task set, task names or problem files), as "
+                                           "`eval run` does before scoring."),
 ) -> None:
     """Check every toolchain and the sandbox, then run the canonical (must pass) and buggy (must
     fail) solutions of every language. Exit code 1 when anything is wrong."""
     from engine.execute.doctor import run_doctor
     from engine.problems import normalize_language
 
+    if problems:
+        _doctor_problems(problems, data_dir, limit, workers, as_json)
+        return
     langs = [normalize_language(x) for x in language] if language else None
     say = None if as_json else (lambda m: typer.echo(f"  {m}", err=True))
     rep = run_doctor(_data_dir(data_dir), limit=limit, workers=workers, languages=langs, progress=say)
@@ -166,11 +172,37 @@ def doctor_cmd(
         raise typer.Exit(1)
 
 
+def _doctor_problems(spec: str, data_dir: Optional[Path], limit: Optional[int], workers: Optional[int],
+                     as_json: bool) -> None:
+    """`eval doctor --problems SET`: the set's canonical solutions under the executor (fresh)."""
+    from engine.validate.groundtruth import check_ground_truth, summary_of
+    from engine.validate.run import judging_limits
+    from engine.validate.tasks import resolve_taskset
+
+    ws = STATE.workspace()
+    ts = resolve_taskset(spec, ws=ws, data_dir=_data_dir(data_dir), limit=limit)
+    checks = check_ground_truth(ts, limits=judging_limits(), workers=workers, cache=False)
+    out = summary_of(checks)
+    if as_json:
+        emit_json(out)
+    else:
+        typer.echo(f"{'PROBLEM SET':32} {'CANONICAL PASS':>15} {'FAIL':>6} {'KNOWN':>6}")
+        for c in checks:
+            passed = c.checked - len(c.failed) - len(c.known)
+            typer.echo(f"{c.task:32} {f'{passed}/{c.checked}':>15} {len(c.failed):>6} {len(c.known):>6}"
+                       + ("" if c.checked else "  (no canonical solutions)"))
+        _print_ground_truth(out)
+        typer.echo("\n" + ("every canonical solution passes" if out["ok"] else "CANONICAL SOLUTIONS FAIL (see above)"))
+    if not out["ok"]:
+        raise typer.Exit(1)
+
+
 # -- validation: `eval run`, `eval ab`, `eval show`, `eval compare`, `eval formats`, `eval prompt` --
 # (engine/validate; docs/validation.md)
 
 
-_PHASES = {"load": "loading model", "generate": "generation", "execute": "execution",
+_PHASES = {"ground-truth": "ground truth (canonical solutions)", "load": "loading model", "generate": "generation",
+           "execute": "execution",
            "execute-alt": "execution (other post-processing)", "score": "scoring"}
 
 
@@ -224,7 +256,7 @@ class _ValProgress:
 
 
 def _settings(n: int, sample: bool, temperature: float, top_p: float, top_k: int, seed: int,
-              max_new_tokens: Optional[int], max_length: Optional[int], batch_size: int, dtype: str,
+              max_new_tokens: Optional[int], max_length: Optional[int], batch_size: Optional[int], dtype: str,
               device: Optional[str], tensor_parallel: int, max_model_len: Optional[int], stop: str,
               trust_remote_code: bool):
     from engine.config import validate
@@ -241,22 +273,46 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}" if isinstance(x, (int, float)) else "-"
 
 
-def _print_summary(s: dict, vid: Optional[str], path: Optional[str]) -> None:
+def _contest_line(s: dict, meta: Optional[dict] = None) -> Optional[str]:
+    """The contest score with its scope and infra errors (engine.validate.score.ContestScore)."""
+    from engine.validate.score import contest_view
+
+    c = contest_view(s, meta)
+    return c.headline() if c else None
+
+
+def _print_ground_truth(gt: Optional[dict]) -> None:
+    if not gt:
+        return
+    for line in gt.get("warnings") or []:
+        typer.echo(f"WARNING {line}")
+    for line in gt.get("notes") or []:
+        typer.echo(f"        {line}")
+
+
+def _print_summary(s: dict, vid: Optional[str], path: Optional[str], meta: Optional[dict] = None) -> None:
+    from engine.validate.score import infra_note
+
+    _print_ground_truth(s.get("ground_truth"))
     typer.echo(f"{'task':30} {'pass@1':>7} {'tests':>7} {'problems':>9}  verdicts")
     for name, t in s.get("tasks", {}).items():
         v = {k: c for k, c in (t.get("verdicts") or {}).items() if c}
+        shown = f"{t.get('problems', 0)}" if t.get("total") in (None, t.get("problems")) else \
+            f"{t.get('problems', 0)}/{t.get('total')}"
         typer.echo(f"{name:30} {_fmt(t.get('pass@1')):>7} {_fmt(t.get('test_pass_rate')):>7} "
-                   f"{t.get('problems', 0):>9}  " + " ".join(f"{k}={c}" for k, c in v.items()))
+                   f"{shown:>9}  " + " ".join(f"{k}={c}" for k, c in v.items()))
     typer.echo("")
     for lang, t in s.get("languages", {}).items():
         typer.echo(f"  {lang:12} pass@1 {_fmt(t.get('pass@1'))}  tests {_fmt(t.get('test_pass_rate'))}  "
                    f"({t.get('problems', 0)} problems)")
     pk = " ".join(f"{k} {_fmt(v)}" for k, v in (s.get("pass@k") or {}).items())
-    typer.echo(f"\noverall         {pk}  test pass rate {_fmt(s.get('test_pass_rate'))}  ({s.get('n_problems', 0)} problems)")
-    if s.get("contest_score") is not None:
-        typer.echo(f"contest score   {_fmt(s['contest_score'], 4)}  (mean pass@1 over the 13 contest tasks)")
-    elif s.get("contest_partial") is not None:
-        typer.echo(f"contest tasks   {s.get('contest_tasks')} of 13 scored, mean pass@1 {_fmt(s['contest_partial'], 4)}")
+    infra = s.get("infra_errors") or 0
+    typer.echo(f"\noverall         {pk}  test pass rate {_fmt(s.get('test_pass_rate'))}  ({s.get('n_problems', 0)} "
+               f"problems" + (f"; {infra_note(infra)}: `workbench eval doctor`" if infra else "")
+               + ")")
+    line = _contest_line(s, meta)
+    if line:
+        typer.echo(line)
     pp = s.get("postprocess") or {}
     if pp.get("compared"):
         f = pp.get("flips") or {}
@@ -271,12 +327,31 @@ def _print_summary(s: dict, vid: Optional[str], path: Optional[str]) -> None:
         typer.echo(f"\nvalidation {vid}" + (f"  ({path})" if path else ""))
 
 
+def _print_explain(exp: dict) -> None:
+    ck = exp["checkpoint"]
+    gc = exp["generation_config"]
+    typer.echo(f"checkpoint   {ck.get('label')}: {ck.get('model')}" + (f" + adapter {ck['adapter']}" if ck.get("adapter")
+                                                                      else ""))
+    typer.echo(f"gen. config  {gc.get('source') or 'none found (not a local folder)'}"
+               + (f": max_new_tokens {gc['max_new_tokens']}" if gc.get("max_new_tokens") else ""))
+    ts = exp["taskset"]
+    typer.echo(f"task set     {ts['name']}: {sum(t['problems'] for t in ts['tasks'].values())} problems, "
+               f"format {exp['format']}\n")
+    for name, eff in exp["effective"].items():
+        typer.echo(f"── {name} " + "─" * max(0, 60 - len(name)))
+        for line in eff.lines():
+            typer.echo(f"  {line}")
+
+
 @app.command("run")
 @guarded
 def run_cmd(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model folder, adapter folder, checkpoint folder, RUN_ID@STEP|best|last, or a [models] name (default: the workspace's default model)."),
     adapter: Optional[str] = typer.Option(None, "--adapter", help="A peft adapter applied (not merged) on --model."),
     tasks: str = typer.Option("contest-quick", "--tasks", "-t", help="A task set ([tasksets.*]: contest, contest-quick, leetcode, toy ...) or task names / problem files joined with commas."),
+    full: bool = typer.Option(False, "--full", help="Every problem of the contest tasks (the full contest set; instead of --tasks/--fraction/--limit)."),
+    explain: bool = typer.Option(False, "--explain", help="Print the effective generation settings per task (limit and where it came from, stop words, eos, batching, post-processing) and stop: nothing is generated."),
+    ground_truth: bool = typer.Option(True, "--ground-truth/--no-ground-truth", help="Check the problem sets' own canonical solutions before scoring (cached)."),
     fmt: str = typer.Option("contest", "--format", "-f", help="Prompt format: contest, instruct, chat, chat-prefill, or a .toml file (`workbench eval formats`)."),
     backend: str = typer.Option("hf", "--backend", "-b", help="hf (transformers) or vllm."),
     n: int = typer.Option(1, "--n", help="Samples per problem (n > 1 samples; pass@k for k <= n)."),
@@ -290,7 +365,7 @@ def run_cmd(
     seed: int = typer.Option(0, "--seed"),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Cap on generated tokens (default: the format's)."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Cap on prompt + generated tokens (contest: 2000)."),
-    batch_size: int = typer.Option(16, "--batch-size", help="Prompts per generate call (hf)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Prompts per generate call (hf; default: the format's, contest 1 as the harness ran it, else 16). Batching can change greedy outputs."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, bf16, fp16 or fp32."),
     device: Optional[str] = typer.Option(None, "--device", help="hf: cuda, cpu, cuda:1 ..."),
     tensor_parallel: int = typer.Option(1, "--tensor-parallel", help="vllm: GPUs per model."),
@@ -307,32 +382,63 @@ def run_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     progress_jsonl: bool = typer.Option(False, "--progress-jsonl", help="Progress and the result as JSON lines on stdout."),
 ) -> None:
-    """Score a checkpoint: generate with the task set's prompts, post-process, execute in the
-    sandbox, and store everything in validations/<id>/ (pass@k, test pass rate, contest score)."""
+    """Score a checkpoint: check the problem sets' canonical solutions, generate with the task
+    set's prompts, post-process, execute in the sandbox, and store everything in
+    validations/<id>/ (pass@k, test pass rate, contest score)."""
     from engine.validate import run_validation
+    from engine.validate.run import explain_validation
 
     ws = STATE.workspace()
     settings = _settings(n, sample, temperature, top_p, top_k, seed, max_new_tokens, max_length, batch_size, dtype,
                          device, tensor_parallel, max_model_len, stop, trust_remote_code)
+    taskset = _taskset(ws, tasks, full, fraction, limit, data_dir)
+    if explain:
+        exp = explain_validation(ws=ws, model=model, adapter=adapter, tasks=taskset, fmt=fmt, backend=backend,
+                                 settings=settings, postprocess=postprocess)
+        if as_json:
+            emit_json({k: v for k, v in exp.items() if k != "effective"})
+        else:
+            _print_explain(exp)
+        return
     mode = "jsonl" if progress_jsonl else ("quiet" if as_json else "bar")
     with _ValProgress(mode) as prog:
+        def say(m: str) -> None:
+            prog.event(event="warning", message=m)
+            if mode != "jsonl":
+                typer.echo(m, err=True)
+
         try:
-            res = run_validation(ws=ws, model=model, adapter=adapter, tasks=tasks, fmt=fmt, backend=backend,
+            res = run_validation(ws=ws, model=model, adapter=adapter, tasks=taskset, fmt=fmt, backend=backend,
                                  settings=settings, postprocess=postprocess, compare_modes=compare_modes, out=out,
                                  label=label, workers=workers, timeout=timeout, progress=prog, data_dir=data_dir,
-                                 fraction=fraction, limit=limit, vllm_python=vllm_python,
-                                 log=lambda m: typer.echo(m, err=True))
+                                 vllm_python=vllm_python, log=say, ground_truth=ground_truth)
         except Exception as e:
             prog.event(event="error", message=str(e))
             raise
     if progress_jsonl:
         prog.event(event="done", id=res.id, dir=str(res.dir.path) if res.dir else None,
-                   contest_score=res.summary.get("contest_score"), pass_at_1=res.summary.get("pass@1"))
+                   contest_score=res.summary.get("contest_score"), contest=res.summary.get("contest"),
+                   pass_at_1=res.summary.get("pass@1"), infra_errors=res.summary.get("infra_errors"),
+                   ground_truth=(res.summary.get("ground_truth") or {}).get("warnings"))
         return
     if as_json:
         emit_json({"id": res.id, "dir": str(res.dir.path) if res.dir else None, **res.summary})
         return
-    _print_summary(res.summary, res.id, str(res.dir.path) if res.dir else None)
+    _print_summary(res.summary, res.id, str(res.dir.path) if res.dir else None, res.meta)
+
+
+def _taskset(ws: Any, tasks: str, full: bool, fraction: Optional[float], limit: Optional[int],
+             data_dir: Optional[str]) -> Any:
+    """The task set to score: `--full` is every problem of the contest tasks."""
+    from engine.validate.tasks import full_contest_taskset, resolve_taskset
+
+    if not full:
+        return resolve_taskset(tasks, ws=ws, data_dir=data_dir, fraction=fraction, limit=limit)
+    if fraction is not None or limit is not None:
+        from engine.errors import WorkbenchError
+
+        raise WorkbenchError("--full scores every problem of the contest tasks: drop --fraction / --limit")
+    return full_contest_taskset(ws=ws, data_dir=data_dir)
 
 
 @app.command("ab")
@@ -346,7 +452,7 @@ def ab_cmd(
     backend: str = typer.Option("hf", "--backend", "-b"),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
     max_length: Optional[int] = typer.Option(None, "--max-length"),
-    batch_size: int = typer.Option(16, "--batch-size"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Default: each format's (contest 1)."),
     dtype: str = typer.Option("auto", "--dtype"),
     fraction: Optional[float] = typer.Option(None, "--fraction"),
     limit: Optional[int] = typer.Option(None, "--limit"),
@@ -390,8 +496,14 @@ def _print_compare(cmp: dict, la: str, lb: str) -> None:
     for t, v in cmp["tasks"].items():
         d = v["delta"]
         typer.echo(f"{t:30} {_fmt(v['a']):>9} {_fmt(v['b']):>9} {('+' if d and d > 0 else '') + _fmt(d):>8}")
-    if cmp.get("a_contest_score") is not None and cmp.get("b_contest_score") is not None:
-        typer.echo(f"{'contest score':30} {_fmt(cmp['a_contest_score'], 4):>9} {_fmt(cmp['b_contest_score'], 4):>9}")
+    ca, cb = cmp.get("a_contest"), cmp.get("b_contest")
+    if ca and cb:
+        both_full = ca.get("full") and cb.get("full")
+        name = "contest score" if both_full else "contest subset"
+        typer.echo(f"{name:30} {_fmt(ca.get('score'), 4):>9} {_fmt(cb.get('score'), 4):>9}")
+        for side, c in ((la, ca), (lb, cb)):
+            if not c.get("full") or c.get("infra_errors"):
+                typer.echo(f"  {side}: {c.get('label')}")
     typer.echo(f"\n{len(cmp['gained'])} problems pass only with {lb}, {len(cmp['lost'])} only with {la} "
                f"(of {cmp['common']} in both)")
     for label, ids in ((f"only {lb}", cmp["gained"]), (f"only {la}", cmp["lost"])):
@@ -424,6 +536,12 @@ def compare_cmd(
     _print_compare(cmp, "A", "B")
 
 
+def _contest_cell(c: dict) -> str:
+    from engine.validate.score import ContestScore
+
+    return ContestScore.from_dict(c).cell()
+
+
 @app.command("show")
 @guarded
 def show_cmd(
@@ -436,15 +554,19 @@ def show_cmd(
     """List validations, or show one: summary, failing problems, or one case in full (prompt as
     sent, raw output, program as executed, verdict and message)."""
     from engine.validate import list_validations, open_validation
+    from engine.validate.score import contest_from_meta
 
     ws = STATE.workspace()
     if ident is None:
         rows = []
         for v in list_validations(ws.validations_dir):
             m = v.meta()
+            c = contest_from_meta(m)
             rows.append({"id": v.id, "status": v.status(m), "model": (m.get("checkpoint") or {}).get("label")
                          or (m.get("checkpoint") or {}).get("model"), "tasks": (m.get("taskset") or {}).get("name"),
-                         "format": (m.get("format") or {}).get("name"), "contest_score": m.get("contest_score"),
+                         "format": (m.get("format") or {}).get("name"),
+                         "contest_score": c.score if c and c.full else None,
+                         "contest": c.to_dict() if c else None,
                          "pass@1": m.get("pass@1"), "problems": m.get("n_problems")})
         if as_json:
             emit_json(rows)
@@ -452,8 +574,10 @@ def show_cmd(
         if not rows:
             typer.echo("no validations yet: `workbench eval run --model PATH --tasks SET`")
         for r in rows:
+            c = r["contest"]
             typer.echo(f"{r['id']:44} {r['status']:9} {str(r['model'])[:24]:24} {str(r['tasks'])[:16]:16} "
-                       f"{str(r['format']):12} pass@1 {_fmt(r['pass@1'])}  contest {_fmt(r['contest_score'], 4)}")
+                       f"{str(r['format']):12} pass@1 {_fmt(r['pass@1'])}  contest "
+                       + (_contest_cell(c) if c else "-"))
         return
     v = open_validation(ws.validations_dir, ident)
     if case:
@@ -483,7 +607,7 @@ def show_cmd(
         if p:
             typer.echo(f"  {p.get('phase')}: {p.get('done')}/{p.get('total')}")
         return
-    _print_summary(s, v.id, str(v.path))
+    _print_summary(s, v.id, str(v.path), v.meta())
     if failing or task:
         typer.echo("")
         for r in rows:
@@ -514,29 +638,46 @@ def prompt_cmd(
     data_dir: Optional[str] = typer.Option(None, "--data-dir"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Print the exact prompt text a format sends for some problems (nothing is generated)."""
+    """Print the exact prompt text a format sends for some problems, and the generation settings
+    each task runs with (limit and where it came from, stop words, eos, batching,
+    post-processing); nothing is generated. Give --model for its generation_config.json."""
     from engine.validate import build_prompt, load_format, resolve_checkpoint, resolve_taskset
+    from engine.validate.generate import GenSettings
+    from engine.validate.length import CheckpointGeneration, read_checkpoint_generation
+    from engine.validate.run import effective_generation
 
     ws = STATE.workspace()
     f = load_format(fmt, ws)
     tok = None
+    ckgen = CheckpointGeneration()
     needs_tok = f.style == "chat" or any(r.style == "chat" for r in f.rules)
     if model or needs_tok:
         from engine.validate.hf import load_tokenizer
 
         ck = resolve_checkpoint(model or ws.model_path(), ws)
         tok = load_tokenizer(ck.model, ck.adapter)
+        ckgen = read_checkpoint_generation(ck.model)
     ts = resolve_taskset(tasks, ws=ws, data_dir=data_dir)
+    eff = effective_generation(ts, f, GenSettings(), backend="hf", tokenizer=tok, checkpoint=ckgen)
     out = []
     for t in ts.tasks:
         probs = [p for p in t.problems if p.task_id == problem] if problem else list(t.problems[:limit])
         for p in probs:
             bp = build_prompt(t, p, f, tok)
             out.append({"task": t.name, "task_id": p.task_id, "prompt": bp.text, "eos": bp.eos,
-                        "stop": list(bp.harness_stops), "postprocess": f.for_task(t).postprocess})
+                        "stop": list(bp.harness_stops), "postprocess": f.for_task(t).postprocess,
+                        "generation": eff[t.name].to_dict()})
     if as_json:
         emit_json(out)
         return
+    if ckgen.source is None:
+        typer.echo("(no --model: a checkpoint's generation_config.json, which can set max_new_tokens, is not read)")
+    shown: set[str] = set()
     for o in out:
+        if o["task"] not in shown:
+            shown.add(o["task"])
+            typer.echo(f"══ {o['task']}: generation settings")
+            for line in eff[o["task"]].lines():
+                typer.echo(f"  {line}")
         typer.echo(f"── {o['task']} {o['task_id']} (eos {o['eos']!r}, {o['postprocess']}) " + "─" * 20)
         typer.echo(o["prompt"])

@@ -77,8 +77,7 @@ def table_cmd(
             elif c.key == "validation":
                 cells.append(v or "-")
             elif c.key == "contest":
-                cells.append(_f(v, 4) if v is not None else (f"{r.contest_tasks_scored}/13" if r.contest_tasks_scored
-                                                             else "-"))
+                cells.append(_contest_cell(r))
             elif c.key == "step":
                 cells.append(str(v) if v is not None else "-")
             elif c.key == "valid_loss":
@@ -94,6 +93,15 @@ def table_cmd(
         typer.echo(f"\nmarked to submit: {m.mark.describe()}")
     if m.failed_validations:
         typer.echo(f"({m.failed_validations} failed validations not shown)")
+
+
+def _contest_cell(r: Any) -> str:
+    """The contest score, a subset's labelled as one, or how many contest tasks were scored."""
+    from engine.validate.tasks import CONTEST_TASKS
+
+    if r.contest is not None and (r.contest.full or not r.contest_missing):
+        return r.contest.cell()
+    return f"{r.contest_tasks_scored}/{len(CONTEST_TASKS)}" if r.contest_tasks_scored else "-"
 
 
 @app.command("diff")
@@ -132,7 +140,7 @@ def diff_cmd(
                                                   if cmp.only_a or cmp.only_b else ""))
     typer.echo(f"pass@1 {_f(cmp.pass_a)} -> {_f(cmp.pass_b)}: {cmp.overall.verdict()}")
     if cmp.contest:
-        typer.echo(f"contest score: {cmp.contest.verdict()}")
+        typer.echo(f"{cmp.contest_scope}: {cmp.contest.verdict()}")
     if len(cmp.tasks) > 1:
         for t, iv in cmp.tasks.items():
             typer.echo(f"  {t:30} {iv.verdict()}")
@@ -214,7 +222,7 @@ class _Progress:
         self.phase = phase
 
 
-def _settings(batch_size: int, dtype: str, device: Optional[str], max_new_tokens: Optional[int],
+def _settings(batch_size: Optional[int], dtype: str, device: Optional[str], max_new_tokens: Optional[int],
               max_length: Optional[int]):
     from engine.config import validate
     from engine.validate.generate import GenSettings
@@ -269,7 +277,9 @@ def build_cmd(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Prompt format for new generations (default "
                                       "contest); a reused validation must have it when given."),
     backend: str = typer.Option("hf", "--backend", "-b", help="hf or vllm."),
-    batch_size: int = typer.Option(16, "--batch-size"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Prompts per generate call (default: the "
+                                             "format's; contest 1, as the harness generated). Batching can change "
+                                             "greedy outputs."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, bf16, fp16 or fp32."),
     device: Optional[str] = typer.Option(None, "--device"),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Cap generated tokens (the contest "
@@ -315,9 +325,9 @@ def build_cmd(
             how = "reused" if res.reused else "generated"
             typer.echo(f"generations {how}: validation {res.validation}")
             p = res.predicted
-            if p.get("contest_score") is not None:
-                typer.echo(f"predicted contest score {p['contest_score']:.4f} (mean pass@1 over the 13 tasks; "
-                           "the baseline scored 0.0933)")
+            if p.get("contest"):
+                typer.echo("predicted " + p["contest"]["label"] + ("; the baseline scored 0.0933"
+                                                                 if p["contest"].get("full") else ""))
             _print_check(res.check)
             typer.echo(f"folder {res.folder}\nzip    {res.zip}")
         for n in res.notes:

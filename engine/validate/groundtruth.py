@@ -1,0 +1,183 @@
+"""Ground truth before scores: before a model is scored on a problem set, the set's own
+canonical solutions go through the executor (`execute(..., "canonical")`) under the limits the
+model will be judged by. A set whose reference solutions fail scores any model low for the
+set's fault or the machine's (BigCodeBench once reported a ground-truth pass rate of 0.000 on
+a broken environment), so a failure is a warning that names the set and the problems.
+
+The check is cached per problem set, keyed by the set's content, the toolchains of its
+languages, the sandbox mode, the limits and the executor version: a second run of the same set
+on the same machine reads the verdicts back. Canonical solutions that fail in every harness
+(`engine.execute.doctor.KNOWN_UPSTREAM`, upstream data bugs) are listed apart, not as failures.
+
+    checks = check_ground_truth(taskset)
+    [c.warning() for c in checks if c.warning()]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.execute.core import Limits
+from engine.fsutil import atomic_write_json, read_json_or
+from engine.problems.model import Problem
+from engine.validate.tasks import Task, TaskSet
+
+CACHE_VERSION = "1"     # bump when what a cached check holds changes
+SHOWN = 8               # failing problems named in a one-line warning
+
+
+@dataclass(frozen=True)
+class Failure:
+    task_id: str
+    verdict: str
+    detail: str = ""
+
+
+@dataclass
+class SetCheck:
+    """One problem set's canonical solutions under the executor."""
+
+    task: str                      # the set (a task of the task set)
+    problems: int                  # problems in the set
+    checked: int                   # problems with a canonical solution
+    failed: list[Failure] = field(default_factory=list)   # canonical solutions that do not pass
+    known: list[Failure] = field(default_factory=list)    # ... because of a known upstream data bug
+    cached: bool = False
+    key: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def infra_errors(self) -> int:
+        return sum(f.verdict == "infra_error" for f in self.failed)
+
+    def warning(self) -> str | None:
+        """One line naming the set, how many canonical solutions fail and which; None when none do."""
+        if not self.failed:
+            return None
+        names = ", ".join(f"{f.task_id} ({f.verdict})" for f in self.failed[:SHOWN])
+        more = f" and {len(self.failed) - SHOWN} more" if len(self.failed) > SHOWN else ""
+        hint = "; the toolchain could not judge some: `workbench eval doctor`" if self.infra_errors else ""
+        return (f"ground truth: {self.task}: {len(self.failed)} of {self.checked} canonical solutions fail: "
+                f"{names}{more}{hint}")
+
+    def note(self) -> str | None:
+        """The known upstream data bugs seen, apart from the failures."""
+        if not self.known:
+            return None
+        return f"ground truth: {self.task}: known upstream data bugs (not counted): " + \
+            ", ".join(f.task_id for f in self.known)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "problems": self.problems, "checked": self.checked, "ok": self.ok,
+                "failed": [dataclasses.asdict(f) for f in self.failed],
+                "known": [dataclasses.asdict(f) for f in self.known], "cached": self.cached, "key": self.key,
+                "warning": self.warning(), "note": self.note()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, cached: bool = False) -> SetCheck:
+        return cls(str(d["task"]), int(d["problems"]), int(d["checked"]),
+                   [Failure(**f) for f in d.get("failed") or []], [Failure(**f) for f in d.get("known") or []],
+                   cached, str(d.get("key") or ""))
+
+
+def _known_upstream() -> dict[str, str]:
+    from engine.execute.doctor import KNOWN_UPSTREAM
+
+    return KNOWN_UPSTREAM
+
+
+def _problem_text(p: Problem) -> str:
+    """Everything of a problem that decides how its canonical solution is judged."""
+    d = {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name not in ("raw", "source", "line")}
+    return json.dumps(d, sort_keys=True, default=list, ensure_ascii=False)
+
+
+def set_key(task: Task, limits: Limits, sandbox: str) -> str:
+    """The cache key of one set's check: content, toolchains, sandbox, limits, executor."""
+    from engine.execute.api import EXECUTOR_VERSION
+    from engine.execute.toolchains import probe
+
+    h = hashlib.sha256()
+    fingerprints = {lang: probe(lang).fingerprint for lang in sorted({p.language for p in task.problems})}
+    for part in (CACHE_VERSION, EXECUTOR_VERSION, limits.signature(), sandbox, json.dumps(fingerprints)):
+        h.update(part.encode())
+        h.update(b"\0")
+    for p in task.problems:
+        h.update(_problem_text(p).encode("utf-8", "replace"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def cache_dir() -> Path:
+    from engine.execute.toolchains import exec_cache_dir
+
+    return exec_cache_dir() / "ground-truth"
+
+
+def _verdicts(task: Task, results: dict[str, dict[str, Any]], key: str) -> SetCheck:
+    known = _known_upstream()
+    check = SetCheck(task.name, len(task.problems), 0, key=key)
+    for p in task.problems:
+        r = results.get(task.uid(p))
+        if r is None:
+            continue
+        check.checked += 1
+        if r["verdict"] == "passed":
+            continue
+        f = Failure(p.task_id, r["verdict"], str(r.get("detail") or "")[:300])
+        upstream = p.suite == "humanevalpack" and p.task_id in known and r["verdict"] != "infra_error"
+        (check.known if upstream else check.failed).append(f)
+    return check
+
+
+def check_ground_truth(taskset: TaskSet, *, limits: Limits | None = None, workers: int | None = None,
+                       cache: bool = True, progress: Callable[[int, int], None] | None = None) -> list[SetCheck]:
+    """Run (or read back) the canonical solutions of every task of `taskset`, one `SetCheck`
+    per task in order. Tasks whose problems carry no canonical solution are reported with
+    `checked` 0."""
+    from engine.execute import execute
+    from engine.execute.sandbox import detect
+
+    limits = limits or Limits()
+    mode = detect().mode
+    out: dict[str, SetCheck] = {}
+    todo: list[tuple[Task, str]] = []
+    for task in taskset.tasks:
+        key = set_key(task, limits, mode)
+        hit = read_json_or(cache_dir() / f"{key}.json", None) if cache else None
+        if isinstance(hit, dict) and hit.get("task") == task.name:
+            out[task.name] = SetCheck.from_dict(hit, cached=True)
+        else:
+            todo.append((task, key))
+    runnable = [dataclasses.replace(p, task_id=t.uid(p)) for t, _ in todo for p in t.problems
+                if p.canonical_solution is not None]
+    results: dict[str, dict[str, Any]] = {}
+    if runnable:
+        def tick(done: int, total: int, _rec: dict[str, Any]) -> None:
+            if progress:
+                progress(done, total)
+
+        rep = execute(runnable, "canonical", workers=workers, limits=limits, cache=cache, progress=tick)
+        results = {str(r["task_id"]): r for r in rep.results}
+    for task, key in todo:
+        check = _verdicts(task, results, key)
+        out[task.name] = check
+        if cache and not check.infra_errors:   # a broken toolchain is retried next time
+            atomic_write_json(cache_dir() / f"{key}.json", check.to_dict())
+    return [out[t.name] for t in taskset.tasks]
+
+
+def summary_of(checks: list[SetCheck]) -> dict[str, Any]:
+    """What validation.json / summary.json keep: per set, and every warning line."""
+    return {"sets": [c.to_dict() for c in checks], "ok": all(c.ok for c in checks),
+            "warnings": [w for c in checks if (w := c.warning())],
+            "notes": [n for c in checks if (n := c.note())]}
