@@ -69,7 +69,7 @@ def test_bad_rows_name_file_line_and_field(tmp_path: Path) -> None:
         load_problems(str(f))
     assert (e.value.line, e.value.field) == (2, "test")
     _jsonl(f, [{"task_id": "q", "hello": 1}])
-    with pytest.raises(InputError, match="unknown problem schema"):
+    with pytest.raises(InputError, match="unknown problem layout"):
         load_problems(str(f))
     _jsonl(f, [HEP_PY, HEP_PY])
     with pytest.raises(InputError) as e:

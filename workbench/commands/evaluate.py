@@ -59,6 +59,8 @@ def exec_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N problems (per language)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run everything, ignoring the shared result cache."),
     fresh: bool = typer.Option(False, "--fresh", help="Do not resume from OUT/results.jsonl."),
+    base_only: bool = typer.Option(False, "--base-only", help="evalplus sets (HumanEval+, MBPP+): judge the base "
+                                   "inputs alone, the base score (default: base + plus inputs, the + score)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one line of JSON."),
 ) -> None:
     """Execute samples against a problem set in the sandbox: per-sample verdicts and test-case pass
@@ -69,10 +71,13 @@ def exec_cmd(
     from engine.errors import WorkbenchError
     from engine.execute import Limits, execute
     from engine.execute.samples import json_text, resolve_samples
-    from engine.problems import load_problems, normalize_language
+    from engine.problems import base_only as evalplus_base_only
+    from engine.problems import load_problems, normalize_language, prepare, stdio_unsupported
 
     langs = [normalize_language(x) for x in language] if language else None
     every = load_problems(problems, _data_dir(data_dir))
+    if base_only:
+        every = evalplus_base_only(every)
     # Samples are checked against the whole set (a samples file for all of it is fine), then
     # narrowed to the problems --language / --limit keep.
     sample_list = resolve_samples(samples, every)
@@ -89,6 +94,11 @@ def exec_cmd(
     sample_list = [s for s in sample_list if s.task_id in ids]
     if not sample_list:  # nothing to run is a mistake, not a green run
         raise WorkbenchError(f"{samples}: none of its {n_all} samples is for the {len(probs)} selected problems")
+    io_judged = [p for p in probs if p.judge != "program"]
+    if io_judged:
+        raise WorkbenchError(stdio_unsupported(io_judged[0]) + (f" ({len(io_judged)} of the {len(probs)} problems "
+                                                                "are judged that way)" if len(io_judged) > 1 else ""))
+    prepare(probs, progress=None if as_json else (lambda m: typer.echo(m, err=True)))
     lim = Limits(timeout=timeout, sample_timeout=sample_timeout, memory_mb=memory)
     tty = sys.stderr.isatty() and not as_json
 
