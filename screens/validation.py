@@ -227,6 +227,8 @@ class ValidationScreen(WorkbenchScreen):
         t.append(f"\ntasks {(m.get('taskset') or {}).get('name')}  format {fmt}  "
                  f"post-processing {pp.get('mode') or m.get('postprocess') or '-'}  backend {m.get('backend')}  "
                  f"status {data['status']}")
+        if s.get("profile"):   # the limits profile the programs were judged under (issue 12, item 1)
+            t.append(f"  limits {s['profile']}")
         if m.get("error"):
             t.append(f"\n{m['error']}", style="red")
         gt = s.get("ground_truth") or m.get("ground_truth") or {}

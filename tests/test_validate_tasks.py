@@ -158,6 +158,9 @@ def test_an_infra_error_lowers_the_contest_score_and_is_shown() -> None:
     assert broken["contest"]["label"].endswith("; 1 infra error counted as a failure")
     c = contest_view(broken)
     assert c is not None and c.cell() == f"{broken['contest_score']:.4f} (1 infra)"
+    # the limits profile the programs were judged under travels with the score when the executor names one
+    judged = summarize(_contest_records(lambda t, i: "passed"), tasks, profile="contest")
+    assert judged["profile"] == "contest" and judged["contest"]["label"].endswith("judged under the contest limits profile")
 
 
 def test_contest_view_reads_summaries_written_before_the_contest_block() -> None:

@@ -319,7 +319,7 @@ def _print_summary(s: dict, vid: Optional[str], path: Optional[str], meta: Optio
     infra = s.get("infra_errors") or 0
     typer.echo(f"\noverall         {pk}  test pass rate {_fmt(s.get('test_pass_rate'))}  ({s.get('n_problems', 0)} "
                f"problems" + (f"; {infra_note(infra)}: `workbench eval doctor`" if infra else "")
-               + ")")
+               + (f"; judged under the {s['profile']} limits profile" if s.get("profile") else "") + ")")
     line = _contest_line(s, meta)
     if line:
         typer.echo(line)
