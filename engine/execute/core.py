@@ -32,9 +32,10 @@ from engine.problems.model import Problem
 P_START, P_BUILD, P_SINGLE, P_RUN = 0, 10, 20, 30
 
 # Build folders (`Context.new_dir`) are 0700: programs get their artefacts only through a job's
-# "stage" (the supervisor copies them into the program's own folder). False while a language
-# runner still runs programs out of its build folders (they must then be world-readable).
-BUILD_DIRS_PRIVATE = False
+# "stage" (the supervisor copies them into the program's own folder), so a program reads its own
+# artefacts and no other program's. (A runner that ran programs out of its build folder would
+# need them world-readable: False.)
+BUILD_DIRS_PRIVATE = True
 
 
 @dataclass(frozen=True)
