@@ -6,6 +6,7 @@ data bugs are listed apart, and the check is cached by the set's content."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -83,3 +84,26 @@ def test_known_upstream_data_bugs_are_listed_apart(workspace) -> None:
         pytest.skip("the Go toolchain is not usable here (scripts/system-deps.sh)")
     assert check.checked == 2 and check.ok and [f.task_id for f in check.known] == ["Go/27"]
     assert check.warning() is None and check.note() == "ground truth: go-two: known upstream data bugs (not counted): Go/27"
+
+
+def test_peer_problem_files_are_checked_and_scored_under_their_own_ids(workspace) -> None:
+    """evalplus problems (expected outputs computed from the canonical solution and kept under
+    the problem's own id) go through the ground-truth check and a scored validation; a file
+    without canonical solutions (MultiPL-E) says there was nothing to check."""
+    fixtures = Path(__file__).parent / "fixtures" / "problems"
+    plus = str(fixtures / "HumanEvalPlus.jsonl.gz")
+    ts = resolve_taskset(f"{plus},{fixtures / 'multipl-e' / 'humaneval-py.jsonl'}", ws=workspace)
+    checked, multiple = check_ground_truth(ts, cache=False)
+    assert checked.checked == checked.problems > 0 and checked.ok
+    assert multiple.checked == 0 and multiple.note() == (f"ground truth: humaneval-py: no canonical solutions to "
+                                                          f"check ({multiple.problems} problems)")
+    task = ts.tasks[0]
+    by_prompt = {p.prompt.strip(): p for p in task.problems}
+
+    def answer(prompt: str) -> str:      # the canonical solution, fenced, as a chat model would give it
+        p = next(q for k, q in by_prompt.items() if k and k in prompt)
+        return f"```python\n{p.prompt}{p.canonical_solution}```<|im_end|>"
+
+    res = run_validation(ws=workspace, loaded=ReplayBackend(answer), tasks=plus, fmt="chat", label="plus",
+                         settings=GenSettings(max_new_tokens=16), compare_modes=False)
+    assert res.summary["pass@1"] == 1.0 and res.summary["ground_truth"]["ok"]

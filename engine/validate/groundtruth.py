@@ -70,7 +70,10 @@ class SetCheck:
                 f"{names}{more}{hint}")
 
     def note(self) -> str | None:
-        """The known upstream data bugs seen, apart from the failures."""
+        """The known upstream data bugs seen, apart from the failures; or that nothing could be
+        checked."""
+        if not self.checked:
+            return f"ground truth: {self.task}: no canonical solutions to check ({self.problems} problems)"
         if not self.known:
             return None
         return f"ground truth: {self.task}: known upstream data bugs (not counted): " + \
@@ -95,10 +98,21 @@ def _known_upstream() -> dict[str, str]:
     return KNOWN_UPSTREAM
 
 
+def _content(value: Any) -> Any:
+    """A JSON-able form of a problem's fields: nested records (evalplus inputs, io cases) by their
+    compared fields (an evalplus input set's output cache is not content)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.compare}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    return repr(value)
+
+
 def _problem_text(p: Problem) -> str:
     """Everything of a problem that decides how its canonical solution is judged."""
-    d = {f.name: getattr(p, f.name) for f in dataclasses.fields(p) if f.name not in ("raw", "source", "line")}
-    return json.dumps(d, sort_keys=True, default=list, ensure_ascii=False)
+    d = {f.name: getattr(p, f.name) for f in dataclasses.fields(p)
+         if f.compare and f.name not in ("source", "line")}
+    return json.dumps(d, sort_keys=True, default=_content, ensure_ascii=False)
 
 
 def set_key(task: Task, limits: Limits, sandbox: str) -> str:
@@ -123,11 +137,11 @@ def cache_dir() -> Path:
     return exec_cache_dir() / "ground-truth"
 
 
-def _verdicts(task: Task, results: dict[str, dict[str, Any]], key: str) -> SetCheck:
+def _verdicts(task: Task, results: dict[tuple[str, str], dict[str, Any]], key: str) -> SetCheck:
     known = _known_upstream()
     check = SetCheck(task.name, len(task.problems), 0, key=key)
     for p in task.problems:
-        r = results.get(task.uid(p))
+        r = results.get((p.task_id, _problem_text(p)))
         if r is None:
             continue
         check.checked += 1
@@ -137,6 +151,26 @@ def _verdicts(task: Task, results: dict[str, dict[str, Any]], key: str) -> SetCh
         upstream = p.suite == "humanevalpack" and p.task_id in known and r["verdict"] != "infra_error"
         (check.known if upstream else check.failed).append(f)
     return check
+
+
+def _rounds(tasks: list[Task]) -> list[dict[str, tuple[str, Problem]]]:
+    """The problems to run, in as few executor calls as ids allow: one problem per task id in a
+    call (ids stay as the set wrote them: an evalplus problem's expected outputs are keyed by
+    its own id), and a problem two tasks share (HumanEvalPack synthesize and fix) run once."""
+    rounds: list[dict[str, tuple[str, Problem]]] = []
+    for task in tasks:
+        for p in task.problems:
+            if p.canonical_solution is None:
+                continue
+            text = _problem_text(p)
+            for r in rounds:
+                have = r.get(p.task_id)
+                if have is None or have[0] == text:
+                    r[p.task_id] = (text, p)
+                    break
+            else:
+                rounds.append({p.task_id: (text, p)})
+    return rounds
 
 
 def check_ground_truth(taskset: TaskSet, *, limits: Limits | None = None, workers: int | None = None,
@@ -158,16 +192,19 @@ def check_ground_truth(taskset: TaskSet, *, limits: Limits | None = None, worker
             out[task.name] = SetCheck.from_dict(hit, cached=True)
         else:
             todo.append((task, key))
-    runnable = [dataclasses.replace(p, task_id=t.uid(p)) for t, _ in todo for p in t.problems
-                if p.canonical_solution is not None]
-    results: dict[str, dict[str, Any]] = {}
-    if runnable:
-        def tick(done: int, total: int, _rec: dict[str, Any]) -> None:
-            if progress:
-                progress(done, total)
+    rounds = _rounds([t for t, _ in todo])
+    total = sum(len(r) for r in rounds)
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rounds:
+        offset = len(results)
 
-        rep = execute(runnable, "canonical", workers=workers, limits=limits, cache=cache, progress=tick)
-        results = {str(r["task_id"]): r for r in rep.results}
+        def tick(done: int, _total: int, _rec: dict[str, Any], offset: int = offset) -> None:
+            if progress:
+                progress(offset + done, total)
+
+        rep = execute([p for _, p in r.values()], "canonical", workers=workers, limits=limits, cache=cache,
+                      progress=tick)
+        results.update({(str(x["task_id"]), r[str(x["task_id"])][0]): x for x in rep.results})
     for task, key in todo:
         check = _verdicts(task, results, key)
         out[task.name] = check

@@ -244,6 +244,7 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
             be.close()
 
         gens: list[dict[str, Any]] = []
+        exec_id = _exec_ids(items)
         samples, alt_samples = [], []
         from engine.execute.samples import Sample
 
@@ -254,37 +255,38 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                      "sample": s, "prompt": it.prompt.text, "raw": o.text, "tokens": o.n_tokens, "finish": o.finish,
                      "mode": it.mode, "code": main.code, "kind": main.kind, "extract": main.note,
                      "test": _test_of(it.problem, main)}
-                samples.append(Sample(it.uid, main.code, main.kind, s))
+                samples.append(Sample(exec_id[it.uid], main.code, main.kind, s))
                 if compare_modes:
                     alt = extract(_other(it.mode), it.task, it.problem, it.prompt, o.text, end_tokens=ends,
                                   special=special)
                     g.update({"alt_mode": _other(it.mode), "alt_code": alt.code, "alt_kind": alt.kind,
                               "alt_extract": alt.note})
                     if (alt.code, alt.kind) != (main.code, main.kind):
-                        alt_samples.append(Sample(it.uid, alt.code, alt.kind, s))
+                        alt_samples.append(Sample(exec_id[it.uid], alt.code, alt.kind, s))
                 gens.append(g)
         if vdir:
             write_jsonl(vdir.generations_jsonl, gens)
             _write_bigcode(vdir, items, gens)
 
-        uid_problems = [dataclasses.replace(it.problem, task_id=it.uid) for it in items]
+        exec_problems = [dataclasses.replace(it.problem, task_id=exec_id[it.uid]) for it in items]
+        uid_of = {v: k for k, v in exec_id.items()}
         from engine.execute import execute
 
         def exec_progress(phase: str) -> Callable[[int, int, dict[str, Any]], None]:
             return lambda done, total, rec: report(phase, done, total, {"verdict": rec.get("verdict", "")})
 
         t0 = time.monotonic()
-        rep = execute(uid_problems, samples, out_dir=vdir.exec_dir if vdir else None, workers=workers,
+        rep = execute(exec_problems, samples, out_dir=vdir.exec_dir if vdir else None, workers=workers,
                       limits=limits, progress=exec_progress("execute"), cache=exec_cache)
         timings["execute_s"] = round(time.monotonic() - t0, 3)
-        by_key = {(r["task_id"], int(r["sample"])): r for r in rep.results}
+        by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in rep.results}
         alt_by_key: dict[tuple[str, int], dict[str, Any]] = {}
         if alt_samples:
             t0 = time.monotonic()
-            alt_rep = execute(uid_problems, alt_samples, out_dir=vdir.exec_alt_dir if vdir else None, workers=workers,
+            alt_rep = execute(exec_problems, alt_samples, out_dir=vdir.exec_alt_dir if vdir else None, workers=workers,
                               limits=limits, progress=exec_progress("execute-alt"), cache=exec_cache)
             timings["execute_alt_s"] = round(time.monotonic() - t0, 3)
-            alt_by_key = {(r["task_id"], int(r["sample"])): r for r in alt_rep.results}
+            alt_by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in alt_rep.results}
 
         report("score", 0, 1, {})
         records, alt_records = [], []
@@ -337,6 +339,17 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                          "error": f"{type(e).__name__}: {e}" if not isinstance(e, KeyboardInterrupt) else "interrupted"})
             atomic_write_json(vdir.meta_json, meta)
         raise
+
+
+def _exec_ids(items: list[_Item]) -> dict[str, str]:
+    """uid -> the id the executor sees: the problem's own id where no other task uses it (an
+    evalplus problem's expected outputs are keyed by it), else the uid (task/id), as
+    HumanEvalPack reuses `Python/0` in every task."""
+    from collections import Counter
+
+    uses = Counter(it.problem.task_id for it in items)
+    ids = {it.uid: it.problem.task_id if uses[it.problem.task_id] == 1 else it.uid for it in items}
+    return ids if len(set(ids.values())) == len(ids) else {u: u for u in ids}   # an own id that is another's uid
 
 
 def _ground_truth(taskset: TaskSet, limits: Limits, workers: int | None, cache: bool, report: _Reporter,
