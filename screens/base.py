@@ -8,9 +8,14 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widget import Widget
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
+
+from screens.footer import KeyFooter
+from screens.layout import ZOOM_BINDING, mark_zoomed, sync_breakpoints, toggle_zoom
 
 if TYPE_CHECKING:
     from engine.workspace import Workspace
@@ -34,11 +39,21 @@ class PaletteCommand:
     callback: Callable[[], Any]
 
 
+def pane(title: str, **kw: Any) -> Vertical:
+    """A bordered pane (`.pane`) with its title in the top border: no line spent on a heading.
+    `z` zooms the pane that holds the focus."""
+    box = Vertical(**{**kw, "classes": f"pane {kw.get('classes', '')}".strip()})
+    box.border_title = title
+    return box
+
+
 class ScreenTabs(Static):
-    """Top bar: the five screens with their keys, the current one highlighted, and the workspace."""
+    """Top bar: the screens with their keys, the current one highlighted, and the workspace
+    (dropped first when the bar does not fit; titles shrink to their key at narrow widths)."""
 
     DEFAULT_CSS = """
-    ScreenTabs { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    ScreenTabs { dock: top; height: 1; background: $panel; color: $foreground; padding: 0 1;
+                 text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, current: str, workspace_label: str = "") -> None:
@@ -49,17 +64,32 @@ class ScreenTabs(Static):
     def render(self) -> Any:
         from rich.text import Text
 
-        t = Text()
+        width = self.content_region.width or self.app.size.width
+        full = sum(len(f" {i} {title}  ") for i, (_, title) in enumerate(SCREENS, 1)) + 13
+        t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" workbench ", style="bold reverse")
         t.append("  ")
         for i, (mode, title) in enumerate(SCREENS, 1):
-            style = "bold reverse" if mode == self.current else ""
-            t.append(f" {i} {title} ", style=style)
+            current = mode == self.current
+            shown = title if current or full <= width else title[:3]   # the current one always in full
+            t.append(f" {i} {shown} ", style="bold reverse" if current else "")
             t.append(" ")
-        if self.workspace_label:
+        if self.workspace_label and len(t) + 3 + len(self.workspace_label) <= width:
             t.append("   ")
             t.append(self.workspace_label, style="dim")
         return t
+
+    def on_resize(self) -> None:
+        self.refresh()
+
+
+def home_short(path: Any) -> str:
+    """`/home/me/ws` -> `~/ws` (what a user types; also the same on every machine's home)."""
+    import os
+
+    text, home = str(path), os.path.expanduser("~")
+    inside = home not in ("", "/") and (text == home or text.startswith(home + os.sep))
+    return "~" + text[len(home):] if inside else text
 
 
 class EmptyState(Static):
@@ -87,7 +117,10 @@ class WorkbenchScreen(Screen):
         Binding("left_square_bracket", "focus_prev_pane", "Prev pane", show=False, id="screen.pane.prev",
                 key_display="[", tooltip="Move focus to the previous pane"),
         Binding("r", "refresh_data", "Refresh", id="screen.refresh", tooltip="Re-read this screen's data"),
+        ZOOM_BINDING,
     ]
+    # the tab bar and the key bar stay when a pane is zoomed
+    ALLOW_IN_MAXIMIZED_VIEW = "ScreenTabs, Footer"
 
     @property
     def ws(self) -> "Workspace":
@@ -96,7 +129,7 @@ class WorkbenchScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ScreenTabs(self.MODE, self._workspace_label())
         yield from self.compose_body()
-        yield Footer()
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -104,7 +137,7 @@ class WorkbenchScreen(Screen):
     def _workspace_label(self) -> str:
         try:
             ws = self.ws
-            return f"{ws.config.workspace.name}{' (demo)' if ws.config.workspace.demo else ''} · {ws.root}"
+            return f"{ws.config.workspace.name}{' (demo)' if ws.config.workspace.demo else ''} · {home_short(ws.root)}"
         except Exception:
             return ""
 
@@ -113,7 +146,16 @@ class WorkbenchScreen(Screen):
         """Re-read what the screen shows. Override; keep it cheap or start a worker."""
 
     def on_screen_resume(self) -> None:
+        # (Textual calls this for every class of the MRO, so subclasses' own handlers add to it)
+        sync_breakpoints(self)   # a resize while another screen was on top left the classes stale
         self.refresh_data()
+
+    # Layout ----------------------------------------------------------------------------------
+    def action_zoom(self) -> None:
+        toggle_zoom(self)
+
+    def watch_maximized(self, previous: Widget | None, current: Widget | None) -> None:
+        mark_zoomed(previous, current)
 
     def action_refresh_data(self) -> None:
         self.refresh_data()

@@ -18,11 +18,11 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.widgets import DataTable, ProgressBar, Static
 
-from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.cli_jobs import workbench_argv
+from screens.layout import HintedTable
 
 _BUILD_PHASES = {"resolve": "resolving", "merge": "merging LoRA", "load": "loading the model",
                  "generate": "generating", "execute": "executing (predicted score)", "score": "scoring",
@@ -58,19 +58,18 @@ class CompareScreen(WorkbenchScreen):
     REFRESH_S = 2.0
 
     def compose_body(self) -> ComposeResult:
-        with Vertical(classes="pane", id="matrix-pane"):
-            yield Static("Checkpoints × tasks", classes="pane-title")
+        with pane("Checkpoints × tasks", id="matrix-pane"):
             yield Static("", id="matrix-info", classes="muted")
             yield EmptyState("", id="compare-empty")
-            yield DataTable(id="matrix", cursor_type="row", zebra_stripes=True)
-        with Vertical(classes="pane", id="compare-pane"):
+            # the run column stays put while ← / → scroll the task columns
+            yield HintedTable(id="matrix", cursor_type="row", zebra_stripes=True, fixed_columns=1)
+        with pane("Selected", id="compare-pane"):
             yield Static("", id="compare-detail", classes="detail")
-            yield DataTable(id="changes", cursor_type="row", zebra_stripes=True)
+            yield HintedTable(id="changes", cursor_type="row", zebra_stripes=True)
             yield Static("", id="build-label", classes="detail")
             yield ProgressBar(id="build-progress", show_eta=False)
 
     def on_mount(self) -> None:
-        self.query_one("#compare-pane").styles.height = "45%"
         self.query_one("#changes", DataTable).add_columns("", "task", "problem", "before → after")
         self.query_one("#changes", DataTable).display = False
         self.query_one("#build-progress", ProgressBar).display = False

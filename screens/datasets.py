@@ -20,8 +20,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, ProgressBar, Static, TabbedContent, TabPane
 
-from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
-from screens.datasets_views import dropped_text, preview_text, stats_text
+from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
+from screens.datasets_views import dropped_text, kv, preview_text, stats_text
+from screens.layout import HintedTable
 
 PAGE = 20
 
@@ -39,10 +40,6 @@ class DatasetsScreen(WorkbenchScreen):
                 tooltip="Filter the catalog by name, location or state (enter keeps, esc clears)"),
         Binding("v", "preview", "Preview", id="datasets.preview",
                 tooltip="Rows rendered with the chat template, trained (loss-masked-in) tokens highlighted"),
-        Binding("n", "step_row(1)", "Next row", id="datasets.row.next",
-                tooltip="Next row in the preview or in the dropped rows"),
-        Binding("b", "step_row(-1)", "Prev row", id="datasets.row.prev",
-                tooltip="Previous row in the preview or in the dropped rows"),
         Binding("t", "toggle_tokens", "Tokens", show=False, id="datasets.preview.tokens",
                 tooltip="Show token boundaries in the preview (alternating shades)"),
         Binding("s", "stats", "Stats", id="datasets.stats",
@@ -51,6 +48,10 @@ class DatasetsScreen(WorkbenchScreen):
                 tooltip="Convert, normalise, filter, decontaminate and dedup into datasets/NAME/ (in the background)"),
         Binding("x", "dropped", "Dropped", id="datasets.dropped",
                 tooltip="Browse the rows processing dropped, by reason (and the unreadable ones)"),
+        Binding("n", "step_row(1)", "Next row", id="datasets.row.next",
+                tooltip="Next row in the preview or in the dropped rows"),
+        Binding("b", "step_row(-1)", "Prev row", id="datasets.row.prev",
+                tooltip="Previous row in the preview or in the dropped rows"),
         Binding("escape", "back", "Back", show=False, id="datasets.back",
                 tooltip="Close the filter, or go back to the details tab"),
     ]
@@ -69,12 +70,11 @@ class DatasetsScreen(WorkbenchScreen):
     # -- layout ---------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="split"):
-            with Vertical(classes="pane", id="catalog-pane"):
-                yield Static("Catalog", classes="pane-title")
+            with pane("Catalog", id="catalog-pane"):
                 yield Input(placeholder="filter: name, location or state", id="catalog-filter", disabled=True)
                 yield EmptyState("", id="datasets-empty")
-                yield DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
-            with Vertical(classes="pane", id="detail-pane"):
+                yield HintedTable(id="catalog", cursor_type="row", zebra_stripes=True)
+            with pane("Dataset", id="detail-pane"):
                 with TabbedContent(id="ds-tabs", initial="tab-details"):
                     with TabPane("Details", id="tab-details"):
                         with VerticalScroll():
@@ -87,7 +87,7 @@ class DatasetsScreen(WorkbenchScreen):
                             yield Static("", id="dataset-stats", classes="detail")
                     with TabPane("Dropped", id="tab-dropped"):
                         with Vertical():
-                            yield DataTable(id="drop-reasons", cursor_type="row", zebra_stripes=True)
+                            yield HintedTable(id="drop-reasons", cursor_type="row", zebra_stripes=True)
                             with VerticalScroll(id="dropped-scroll"):
                                 yield Static("", id="dataset-dropped", classes="detail")
                 yield Static("", id="ds-job", classes="detail")
@@ -181,22 +181,23 @@ class DatasetsScreen(WorkbenchScreen):
         if row is None:
             detail.update("[dim]nothing selected[/dim]")
             return
+        width = detail.content_region.width or 200   # long values wrap under their column
         lines = [f"[b]{esc(row['name'])}[/b]", ""]
         if row["catalog"]:
             e = self.ws.config.datasets[row["name"]]
-            lines += [f"source    {row['kind']}", f"location  {esc(row['location'])}", f"format    {esc(row['format'])}"]
+            lines += [kv("source", row["kind"], width), kv("location", row["location"], width),
+                      kv("format", row["format"], width)]
             if e.columns:
-                lines.append("columns   " + esc(", ".join(f"{k}={v}" for k, v in e.columns.items())))
+                lines.append(kv("columns", ", ".join(f"{k}={v}" for k, v in e.columns.items()), width))
             if e.streaming:
                 lines.append("streaming yes")
-            state = esc(row["state"]) if row["ok"] else f"[red]{esc(row['state'])}[/red]"
-            lines.append(f"state     {state}")
+            lines.append(kv("state", row["state"], width, style="" if row["ok"] else "red"))
         rep = row["report"]
         if rep:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rep.get("created", 0)))
             drops = {k: v for k, v in (rep.get("dropped") or {}).items() if v}
             lines += ["", f"[b]processed[/b] {when}: {rep.get('rows')} rows kept of {rep.get('read')} read",
-                      f"inputs    {esc(', '.join(rep.get('inputs') or {}))}",
+                      kv("inputs", ", ".join(rep.get("inputs") or {}), width),
                       f"quarantined {rep.get('quarantined', 0)} unreadable rows"]
             if drops:
                 lines.append("dropped   " + ", ".join(f"{k} {v}" for k, v in drops.items()))
@@ -209,6 +210,9 @@ class DatasetsScreen(WorkbenchScreen):
             lines += ["", esc(row["description"])]
         lines += ["", "[dim]v preview · s stats · p process · x dropped rows · / filter[/dim]"]
         detail.update("\n".join(lines))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_detail)   # re-wrap the details for the new width
 
     # -- filter -----------------------------------------------------------------------------------
     def action_filter(self) -> None:
@@ -353,7 +357,7 @@ class DatasetsScreen(WorkbenchScreen):
             t.append(pv["note"] + "\n", style="yellow")
         if pv.get("bad"):
             t.append(f"{len(pv['bad'])} unreadable rows on this page, e.g. {pv['bad'][0]['where']}\n", style="red")
-        t.append(preview_text(pv["records"][i], pv["previews"][i], boundaries=self._boundaries))
+        t.append(preview_text(pv["records"][i], pv["previews"][i], boundaries=self._boundaries, root=self.ws.root))
         target.update(t)
 
     def action_step_row(self, delta: int) -> None:
@@ -567,7 +571,7 @@ class DatasetsScreen(WorkbenchScreen):
             return
         t = Text()
         t.append(f"{d['reason']}  (n next · b previous)\n", style="dim")
-        t.append(dropped_text(d["rows"][d["index"]], d["index"], len(d["rows"])))
+        t.append(dropped_text(d["rows"][d["index"]], d["index"], len(d["rows"]), root=self.ws.root))
         target.update(t)
 
     # -- palette ----------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class ProcessForm(FormScreen["tuple[str, Any] | None"]):
                 with Vertical():
                     yield Label("Rows/input (blank: all)")
                     yield Input(value="", id="limit")
-            with Horizontal():
+            with Horizontal(id="process-checks"):
                 yield Checkbox("quality filters", True, id="quality")
                 yield Checkbox("syntax check", True, id="syntax")
                 yield Checkbox("decontaminate", True, id="decontaminate")

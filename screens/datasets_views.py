@@ -4,6 +4,7 @@ and plain records (dropped rows, rows without a tokenizer). Pure functions → r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -15,6 +16,32 @@ TRAINED = "bold #000000 on #87d787"
 TRAINED_ALT = "bold #000000 on #5faf5f"
 PROMPT = "#a8a8a8"
 PROMPT_ALT = "#a8a8a8 on #303030"
+
+
+def shown_path(path: Any, root: Path | None = None) -> str:
+    """A file as the user reads it: relative to the workspace when inside it, else as given."""
+    if root is not None:
+        try:
+            return str(Path(path).relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def kv(label: str, value: str, width: int, *, style: str = "") -> str:
+    """`label     value` as markup; a long value wraps at spaces, hyphens or slashes and its
+    continuation lines stay under the value, never back at the label."""
+    import textwrap
+
+    from rich.markup import escape
+
+    pad = 10
+    value = value.replace("/", "/\u200b")   # a break opportunity after each slash
+    lines = textwrap.wrap(value, max(16, width - pad), break_on_hyphens=True) or [""]
+    body = ("\n" + " " * pad).join(escape(x.replace("\u200b", "")) for x in lines)
+    if style:
+        body = f"[{style}]{body}[/{style}]"
+    return f"{label:<{pad}}{body}"
 
 
 def _bar(frac: float, width: int = BAR) -> str:
@@ -72,7 +99,8 @@ def stats_text(st: dict[str, Any], *, dropped: dict[str, int] | None = None, rea
     return t
 
 
-def preview_text(rec: dict[str, Any], pv: dict[str, Any] | None, *, boundaries: bool = False) -> Text:
+def preview_text(rec: dict[str, Any], pv: dict[str, Any] | None, *, boundaries: bool = False,
+                 root: Path | None = None) -> Text:
     """A record: header, then its rendered text with trained tokens highlighted (or the plain
     turns when there is no preview)."""
     t = Text()
@@ -80,7 +108,7 @@ def preview_text(rec: dict[str, Any], pv: dict[str, Any] | None, *, boundaries: 
     t.append(f"{rec['id']}", style="bold")
     t.append(f"   languages: {langs}", style="dim")
     if rec.get("file"):
-        t.append(f"   {rec['file']}:{rec.get('line')}", style="dim")
+        t.append(f"   {shown_path(rec['file'], root)}:{rec.get('line')}", style="dim")
     t.append("\n")
     if pv is None:
         t.append(plain_rounds(rec["chat_rounds"]))
@@ -108,11 +136,12 @@ def plain_rounds(rounds: list[dict[str, str]]) -> Text:
     return t
 
 
-def dropped_text(row: dict[str, Any], index: int, total: int) -> Text:
+def dropped_text(row: dict[str, Any], index: int, total: int, root: Path | None = None) -> Text:
     t = Text()
     t.append(f"{index + 1}/{total}  ", style="dim")
     if "chat_rounds" not in row:  # a quarantined (unreadable) row
-        where = f"{row['file']}:{row['line']}" if row.get("line") is not None else f"{row['file']} row {row.get('index')}"
+        file = shown_path(row["file"], root)
+        where = f"{file}:{row['line']}" if row.get("line") is not None else f"{file} row {row.get('index')}"
         t.append(where + "\n", style="bold")
         if row.get("field"):
             t.append(f"field '{row['field']}': ", style="yellow")
@@ -122,7 +151,7 @@ def dropped_text(row: dict[str, Any], index: int, total: int) -> Text:
         return t
     t.append(f"{row['id']}", style="bold")
     if row.get("file"):
-        t.append(f"   {row['file']}:{row.get('line')}", style="dim")
+        t.append(f"   {shown_path(row['file'], root)}:{row.get('line')}", style="dim")
     t.append("\n" + row["detail"] + "\n\n", style="yellow")
     t.append(plain_rounds(row["chat_rounds"]))
     return t

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, Static
+
+from screens.layout import HintedTable
 
 
 class ErrorDialog(ModalScreen[None]):
@@ -87,7 +89,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(f"Help — {self.title_text}", id="help-title")
             if self.notes:
                 yield Static(self.notes, id="help-notes")
-            table: DataTable = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            table = HintedTable(id="help-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("key", "action", "id", "what it does")
             for row in self.rows:
                 table.add_row(*row)

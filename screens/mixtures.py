@@ -18,11 +18,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, ProgressBar, Static, Tree
 
-from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.cli_jobs import workbench_argv
+from screens.layout import HintedTable
 from screens.mixtures_balance import BalanceView, render_warnings
 
 
@@ -96,14 +97,14 @@ class MixturesScreen(WorkbenchScreen):
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="split"):
-            with Vertical(classes="pane", id="mix-left"):
-                yield Static("Mixtures", classes="pane-title")
+            with pane("Mixtures", id="mix-left"):
                 yield EmptyState("", id="mixtures-empty")
-                yield DataTable(id="mixtures", cursor_type="row", zebra_stripes=True)
+                yield HintedTable(id="mixtures", cursor_type="row", zebra_stripes=True)
                 yield Static("Tasks and sources", classes="pane-title", id="mix-tree-title")
                 yield Tree("mixture", id="mix-tree")
-            with VerticalScroll(classes="pane", id="mix-right"):
-                yield Static("Balance (after sampling)", classes="pane-title")
+            right = VerticalScroll(classes="pane", id="mix-right")
+            right.border_title = "Balance (after sampling)"
+            with right:
                 yield BalanceView("", id="mix-balance")
                 yield Static("Warnings", classes="pane-title")
                 yield Static("", id="mix-warnings")

@@ -19,12 +19,13 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, SelectionList, Static, TabbedContent
+from textual.containers import Horizontal
+from textual.widgets import DataTable, SelectionList, TabbedContent
 
 from engine.fsutil import read_json_or
-from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.cli_jobs import workbench_argv
+from screens.layout import HintedTable
 from screens.runs_gpu import GpuPanel
 from screens.runs_monitor import CHARTS, RunMonitor, fmt_eta
 
@@ -62,16 +63,14 @@ class RunsScreen(WorkbenchScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="split"):
-            with Vertical(classes="pane", id="runs-pane"):
-                yield Static("Runs", classes="pane-title")
+            with pane("Runs", id="runs-pane", classes="strip"):
                 yield EmptyState("", id="runs-empty")
-                yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+                yield HintedTable(id="runs", cursor_type="row", zebra_stripes=True)
                 yield GpuPanel("", id="gpu-panel")
-            with Vertical(classes="pane", id="run-detail-pane"):
+            with pane("Monitor", id="run-detail-pane"):
                 yield RunMonitor(id="monitor")
 
     def on_mount(self) -> None:
-        self.query_one("#runs-pane").styles.width = 52
         self.query_one("#runs", DataTable).add_columns("run", "state", "step", "loss", "ETA")
         self._selected: str | None = None
         self._readers: tuple[Any, Any] | None = None   # (MetricsReader, TextTail) of the selected run
@@ -360,8 +359,11 @@ class RunsScreen(WorkbenchScreen):
             toggles.highlighted = 0
 
     def action_toggle_gpu(self) -> None:
-        panel = self.query_one(GpuPanel)
-        panel.display = not panel.display
+        # a screen class, not the panel's own display: the layout hides it by default below 140
+        # columns, and the user's choice holds across resizes
+        shown = self.query_one(GpuPanel).display
+        self.set_class(not shown, "-gpu-on")
+        self.set_class(shown, "-gpu-off")
 
     def palette_commands(self) -> list[PaletteCommand]:
         cmds = [PaletteCommand("runs: launch a training run", "Open the launch form", self.action_launch),

@@ -1,12 +1,16 @@
 """The live monitor of one run: a stats line, per-task train / validation loss charts (tasks
 toggled in a list beside them), learning rate, throughput and task weights, and the log tail.
-It is fed incrementally (new metric records, new log lines) by the Runs screen's poller."""
+It is fed incrementally (new metric records, new log lines) by the Runs screen's poller.
+On a short or narrow terminal the stats take three lines, most telling first, and the charts
+drop their axis label: the plot keeps the rows."""
 
 from __future__ import annotations
 
 import math
 import time
 from typing import Any
+
+from textual.events import Resize
 
 from rich.markup import escape as esc
 from textual.app import ComposeResult
@@ -15,6 +19,7 @@ from textual.widgets import RichLog, SelectionList, Static, TabbedContent, TabPa
 from textual_plotext import PlotextPlot
 
 from engine.runs.registry import fmt_eta
+from screens.layout import is_narrow, is_short
 
 MAX_POINTS = 1500  # per series drawn; longer series are thinned (every k-th point, last kept)
 
@@ -28,6 +33,9 @@ CHARTS = [
     ("weights", "Task weights", ["weight/{task}"]),
     ("mem", "GPU memory GB", ["gpu_mem_gb"]),
 ]
+# tab labels short enough for all seven tabs to fit 80 columns (the chart carries the full title)
+TAB_LABELS = {"loss": "loss", "valid": "valid", "pass": "pass@1", "lr": "lr", "tput": "tok/s",
+              "weights": "weights", "mem": "GPU mem"}
 
 
 def _num(v: Any, fmt: str = ".4f") -> str:
@@ -61,19 +69,30 @@ class RunMonitor(Vertical):
         self.tasks: list[str] = []
         self.run_id: str | None = None
         self._dirty = True
+        self._compact: bool | None = None
+        self._stats: tuple[Any, dict[str, Any], dict[str, Any] | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("[dim]no run selected[/dim]", id="monitor-stats")
         with Horizontal(id="monitor-body"):
             with TabbedContent(id="monitor-tabs"):
                 for tab, title, _ in CHARTS:
-                    with TabPane(title, id=f"tab-{tab}"):
+                    with TabPane(TAB_LABELS[tab], id=f"tab-{tab}"):
                         yield PlotextPlot(id=f"plot-{tab}")
             yield SelectionList[str](id="task-toggles")
         yield RichLog(id="run-log", max_lines=400, wrap=False, markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#task-toggles", SelectionList).border_title = "tasks (space)"
+
+    def on_resize(self, event: Resize) -> None:
+        compact = is_short(self) or is_narrow(self)
+        if compact != self._compact:   # re-lay the text and the charts for the new size
+            self._compact = compact
+            self._dirty = True
+            self.redraw()
+            if self._stats is not None:
+                self.show_stats(*self._stats)
 
     # -- feeding ----------------------------------------------------------------------------
     def reset(self, run_id: str | None, tasks: list[str]) -> None:
@@ -152,10 +171,11 @@ class RunMonitor(Vertical):
             for label, key in self.chart_keys(tab):
                 xs, ys = thin(*self.series(key))
                 if xs:
-                    plt.plot(xs, ys, label=label, marker="braille")
+                    # compact: no legend over the few rows there are (the task list names the lines)
+                    plt.plot(xs, ys, label=None if self._compact else label, marker="braille")
                     drawn += 1
             plt.title(title if drawn else f"{title}: no data yet")
-            plt.xlabel("step")
+            plt.xlabel("" if self._compact else "step")
             plot.refresh()
 
     def last_value(self, key: str) -> Any:
@@ -167,10 +187,16 @@ class RunMonitor(Vertical):
         return None
 
     def show_stats(self, summary: Any, status: dict[str, Any], data: dict[str, Any] | None = None) -> None:
+        self._stats = (summary, status, data)
         last = {k: self.last_value(k) for k in ("lr", "tokens_per_s", "gpu_mem_gb", "grad_norm", "pass@1",
                                                 "validate_s")}
         beat = status.get("updated")
-        age = f"{time.time() - beat:.0f}s ago" if isinstance(beat, (int, float)) else "-"
+        clock = getattr(self.app, "clock", time.time)   # injectable: snapshots freeze it
+        age = f"{max(0.0, clock() - beat):.0f}s ago" if isinstance(beat, (int, float)) else "-"
+        if self._compact:
+            self.query_one("#monitor-stats", Static).update("\n".join(self._compact_lines(summary, status, data,
+                                                                                         last, age)))
+            return
         total = summary.total_steps or "?"
         parts = [
             f"[b]{esc(summary.name)}[/b]  [b]{summary.state.value}[/b]  step {summary.step}/{total}   "
@@ -200,5 +226,29 @@ class RunMonitor(Vertical):
             parts.append(tail)
         self.query_one("#monitor-stats", Static).update("\n".join(parts))
 
+    def _compact_lines(self, summary: Any, status: dict[str, Any], data: dict[str, Any] | None,
+                       last: dict[str, Any], age: str) -> list[str]:
+        """Three lines (each cut at the edge, not wrapped): where the run is, how it learns,
+        what else it says."""
+        total = summary.total_steps or "?"
+        mem = f"   mem {_num(last['gpu_mem_gb'], '.1f')} GB" if last["gpu_mem_gb"] is not None else ""
+        p1 = f"   pass@1 {_num(last['pass@1'], '.1%')}" if last["pass@1"] is not None else ""
+        lines = [f"[b]{esc(summary.name)}[/b] [b]{summary.state.value}[/b]  step {summary.step}/{total}  "
+                 f"ETA {fmt_eta(summary.eta_s)}  beat {age}",
+                 f"loss {_num(summary.loss)}{p1}   lr {_num(last['lr'], '.3g')}   "
+                 f"tok/s {_num(last['tokens_per_s'], ',.0f')}{mem}   grad {_num(last['grad_norm'], '.3g')}"]
+        best, phase = status.get("best_valid_loss"), status.get("phase")
+        extra = [f"phase {esc(str(phase))}" if phase else "", f"best valid {_num(best)}" if best is not None else "",
+                 esc(summary.message or "")]
+        if data:
+            dropped = sum(int(data.get(k, 0) or 0) for k in ("dropped_overlong", "dropped_no_trained",
+                                                               "dropped_truncated_to_no_trained"))
+            extra.append(f"data: fill {_num((data.get('fill') or {}).get('train'), '.0%')}, "
+                         f"truncated {data.get('truncated', 0)}, dropped {dropped}")
+        if any(extra):
+            lines.append("[dim]" + " · ".join(x for x in extra if x) + "[/dim]")
+        return lines
+
     def clear_stats(self, text: str) -> None:
+        self._stats = None
         self.query_one("#monitor-stats", Static).update(text)

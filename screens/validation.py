@@ -17,10 +17,11 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
+from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
+from screens.layout import HintedTable
 
 VERDICT_STYLE = {"passed": "green", "failed": "red", "compile_error": "magenta", "runtime_error": "red",
                  "timeout": "yellow", "oom": "yellow", "output_limit": "yellow", "infra_error": "blue"}
@@ -77,24 +78,23 @@ class ValidationScreen(WorkbenchScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="split"):
-            with Vertical(classes="pane", id="val-list-pane"):
-                yield Static("Validations", classes="pane-title")
+            with pane("Validations", id="val-list-pane", classes="strip"):
                 yield EmptyState("", id="validation-empty")
-                yield DataTable(id="validations", cursor_type="row", zebra_stripes=True)
+                yield HintedTable(id="validations", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="val-run-label")
                 yield ProgressBar(id="val-run-progress", show_eta=False)
-            with Vertical(classes="pane", id="val-detail-pane"):
+            with pane("Problems", id="val-detail-pane"):
                 yield Static("", id="val-header", classes="detail")
                 yield Static("", id="lang-bar", classes="detail")
                 yield Input(placeholder="filter: lang:python task:mbpp verdict:compile_error fail pass flip ...",
                             id="problem-filter")
                 yield Static("", id="problems-info", classes="muted")
-                yield DataTable(id="problems", cursor_type="row", zebra_stripes=True)
+                yield HintedTable(id="problems", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#val-list-pane").styles.width = 64
         self.query_one("#validations", DataTable).add_columns("validation", "status", "contest", "pass@1")
-        self.query_one("#problems", DataTable).add_columns("task", "problem", "lang", "verdict", "tests", "rate", "time")
+        # what a reviewer reads first on the left: at 80 columns task, problem, verdict and tests show
+        self.query_one("#problems", DataTable).add_columns("task", "problem", "verdict", "tests", "rate", "time", "lang")
         self.query_one("#problem-filter", Input).display = False
         self.query_one("#val-run-progress", ProgressBar).display = False
         self._selected: str | None = None
@@ -268,6 +268,7 @@ class ValidationScreen(WorkbenchScreen):
         return t
 
     def _fill_problems(self) -> None:
+        from engine.compare.matrix import short_task
         from engine.validate.review import filter_rows, sort_rows
 
         table = self.query_one("#problems", DataTable)
@@ -276,8 +277,8 @@ class ValidationScreen(WorkbenchScreen):
         table.clear()
         for r in self._view:
             verdict = Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, ""))
-            table.add_row(r.task, r.task_id, r.language, verdict, f"{r.tests_passed}/{r.tests_total}",
-                          f"{r.pass_rate:.2f}", f"{r.duration:.2f}s", key=r.key)
+            table.add_row(short_task(r.task), r.task_id, verdict, f"{r.tests_passed}/{r.tests_total}",
+                          f"{r.pass_rate:.2f}", f"{r.duration:.2f}s", r.language, key=r.key)
         info = f"{len(self._view)} of {len(self._rows)} samples"
         if self._filter:
             info += f" · filter: {self._filter}"

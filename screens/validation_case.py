@@ -14,6 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from screens.layout import ZOOM_BINDING, mark_zoomed, sync_breakpoints, toggle_zoom
+
 
 def _code(text: str) -> Text:
     return Text(text or "", no_wrap=False)
@@ -28,7 +30,7 @@ class CasePane(Vertical):
     """
 
     def __init__(self, title: str, pane_id: str) -> None:
-        super().__init__(id=pane_id)
+        super().__init__(id=pane_id, classes="pane")
         self.title_text = title
 
     def compose(self) -> ComposeResult:
@@ -65,7 +67,9 @@ class CaseScreen(Screen):
                 key_display="]", tooltip="Focus the next pane (arrows then scroll it)"),
         Binding("left_square_bracket", "app.focus_previous", "Prev pane", show=False,
                 id="validation.case.pane.prev", key_display="[", tooltip="Focus the previous pane"),
+        ZOOM_BINDING,
     ]
+    ALLOW_IN_MAXIMIZED_VIEW = "#case-header, Footer"
     DEFAULT_CSS = """
     CaseScreen #case-header { height: auto; padding: 0 1; background: $panel; }
     CaseScreen .case-row { height: 1fr; }
@@ -93,6 +97,15 @@ class CaseScreen(Screen):
 
     def on_mount(self) -> None:
         self.show_case(self.key)
+
+    def on_screen_resume(self) -> None:
+        sync_breakpoints(self)
+
+    def action_zoom(self) -> None:
+        toggle_zoom(self)
+
+    def watch_maximized(self, previous: Any, current: Any) -> None:
+        mark_zoomed(previous, current)
 
     def show_case(self, key: str) -> None:
         self.key = key

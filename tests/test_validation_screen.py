@@ -63,7 +63,7 @@ async def test_table_filter_sort_case_and_next_failing(reviewed) -> None:
         # sort by test-case pass rate: worst first
         await pilot.press("s")
         await pilot.pause(0.2)
-        rates = [float(table.get_row_at(i)[5]) for i in range(table.row_count)]
+        rates = [float(table.get_row_at(i)[4]) for i in range(table.row_count)]
         assert rates == sorted(rates) and rates[0] == 0.0 and rates[-1] == 1.0
         await pilot.press("s", "s")      # back to task order
         await pilot.pause(0.2)

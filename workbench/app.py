@@ -8,8 +8,9 @@ subprocesses, and post results back as messages.
 from __future__ import annotations
 
 import subprocess
+import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from textual import work
 from textual.app import App
@@ -20,6 +21,7 @@ from engine.workspace import Workspace
 from screens.base import SCREENS
 from screens.cli_jobs import workbench_argv
 from screens.dialogs import ErrorDialog, HelpScreen
+from screens.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS
 from screens.palette import WorkbenchCommands
 from workbench.theme import WORKBENCH_THEME
 
@@ -48,6 +50,9 @@ class WorkbenchApp(App[None]):
         "compare": _lazy("screens.compare", "CompareScreen"),
     }
     COMMANDS = {WorkbenchCommands}
+    # -narrow / -medium / -wide and -short / -tall on every screen (modals included): the CSS adapts
+    HORIZONTAL_BREAKPOINTS = HORIZONTAL_BREAKPOINTS
+    VERTICAL_BREAKPOINTS = VERTICAL_BREAKPOINTS
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (running trainings keep going)"),
         Binding("question_mark,f1", "help", "Help", id="app.help",
@@ -56,11 +61,13 @@ class WorkbenchApp(App[None]):
                   tooltip=f"Switch to the {title} screen") for i, (mode, title) in enumerate(SCREENS, 1)],
     ]
 
-    def __init__(self, workspace: Workspace, *, start_mode: str = "datasets", build_demo: bool = True) -> None:
+    def __init__(self, workspace: Workspace, *, start_mode: str = "datasets", build_demo: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.ws = workspace
         self.start_mode = start_mode
         self.build_demo = build_demo
+        self.clock = clock   # what "12s ago" is measured against (tests pass a fixed one)
 
     def on_mount(self) -> None:
         self.register_theme(WORKBENCH_THEME)
