@@ -20,13 +20,14 @@ from screens.layout import ZOOM_BINDING, mark_zoomed, sync_breakpoints, toggle_z
 if TYPE_CHECKING:
     from engine.workspace import Workspace
 
-# (mode name, title) in key order 1..5
+# (mode name, title) in key order 1..6
 SCREENS: list[tuple[str, str]] = [
     ("datasets", "Datasets"),
     ("mixtures", "Mixtures"),
     ("runs", "Runs"),
     ("validation", "Validation"),
     ("compare", "Compare"),
+    ("models", "Models"),
 ]
 
 

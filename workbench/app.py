@@ -1,6 +1,6 @@
-"""The Textual app: five screens (modes) over one workspace.
+"""The Textual app: six screens (modes) over one workspace.
 
-Keys: 1-5 / tab / shift+tab switch screens, ? or F1 help, ctrl+p palette, q quit.
+Keys: 1-6 / tab / shift+tab switch screens, ? or F1 help, ctrl+p palette, q quit.
 Torch is never imported here: heavy work runs in worker threads that call the engine or start
 subprocesses, and post results back as messages.
 """
@@ -48,6 +48,7 @@ class WorkbenchApp(App[None]):
         "runs": _lazy("screens.runs", "RunsScreen"),
         "validation": _lazy("screens.validation", "ValidationScreen"),
         "compare": _lazy("screens.compare", "CompareScreen"),
+        "models": _lazy("screens.models", "ModelsScreen"),
     }
     COMMANDS = {WorkbenchCommands}
     # -narrow / -medium / -wide and -short / -tall on every screen (modals included): the CSS adapts

@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from workbench.commands import data, demo, evaluate, mix, runs, submit, train
+from workbench.commands import data, demo, evaluate, mix, model, runs, submit, train
 from workbench.context import STATE, emit_json, guarded
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data", help="Datasets: catalog, load, convert, stats, filter, dedup, decontaminate.")
 app.add_typer(mix.app, name="mix", help="Mixtures: tasks, weights and budgets, balance, materialise, MFTCoder interop.")
+app.add_typer(model.app, name="model", help="Models: import (Qwen-1 -> native Qwen2, MFTCoder adapters), list, show.")
 app.add_typer(train.app, name="train", help="Training runs: launch, monitor, stop, resume, merge.")
 app.add_typer(runs.app, name="runs", help="Inspect run directories (any kind of run).")
 app.add_typer(evaluate.app, name="eval", help="Validation: generate, execute in the sandbox, pass@k.")
