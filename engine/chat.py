@@ -151,7 +151,7 @@ def encode_segments(tokenizer: Any, segs: Sequence[Segment]) -> Encoded:
             ids.extend(part)
             mask.extend([int(s.trained)] * len(part))
         return Encoded(ids, mask)
-    ids = list(enc["input_ids"])
+    ids, offsets = _split_at_boundaries(tokenizer, text, list(enc["input_ids"]), list(offsets), spans)
     mask = [0] * len(ids)
     j = 0
     for i, (a, b) in enumerate(offsets):
@@ -160,6 +160,29 @@ def encode_segments(tokenizer: Any, segs: Sequence[Segment]) -> Encoded:
         if j < len(spans) and spans[j][0] <= a < spans[j][1] and b > a:
             mask[i] = 1
     return Encoded(ids, mask)
+
+
+def _split_at_boundaries(tokenizer: Any, text: str, ids: list[int], offsets: list[tuple[int, int]],
+                         spans: list[tuple[int, int]]) -> tuple[list[int], list[tuple[int, int]]]:
+    """A token that crosses the edge of a trained span (Qwen's `\\s*[\\r\\n]+` joins the newline
+    after `assistant` with an answer's leading newline) is re-encoded as the pieces on each side,
+    so exactly the span is trained, as MFTCoder's per-segment tokenisation does."""
+    edges = sorted({e for sp in spans for e in sp})
+    if not edges:
+        return ids, offsets
+    out_ids: list[int] = []
+    out_off: list[tuple[int, int]] = []
+    for tid, (a, b) in zip(ids, offsets):
+        cuts = [e for e in edges if a < e < b]
+        if not cuts:
+            out_ids.append(tid)
+            out_off.append((a, b))
+            continue
+        for lo, hi in zip([a, *cuts], [*cuts, b]):
+            part = tokenizer(text[lo:hi], add_special_tokens=False, return_offsets_mapping=True)
+            out_ids.extend(part["input_ids"])
+            out_off.extend((lo + x, lo + y) for x, y in part["offset_mapping"])
+    return out_ids, out_off
 
 
 def encode(tokenizer: Any, rounds: Sequence[dict[str, str]], *, template: str = "chatml") -> Encoded:

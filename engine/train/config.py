@@ -11,7 +11,7 @@ files), so keys are only ever added, never renamed:
     [loop]    epochs, max_steps, micro_batch_size, grad_accum, log_every, eval_every, save_every,
               keep_last, keep_best, best_metric, early_stopping_patience, max_nonfinite_steps,
               seed, bf16, gradient_checkpointing
-    [loss]    mode, task_weights, focal_gamma, coba_*
+    [loss]    mode, scope, task_weights, focal_gamma, coba_*
     [launch]  num_gpus, num_machines, machine_rank, main_process_ip, main_process_port,
               deepspeed_stage, offload_optimizer, offload_params
     [export]  tensorboard, wandb, wandb_project
@@ -29,6 +29,8 @@ from pydantic import Field, field_validator, model_validator
 from engine.config import StrictModel, dump_toml, load_model, validate
 
 LOSS_MODES = ("case1", "case2", "case3", "case4", "coba", "focal_sample", "focal_task")
+LOSS_SCOPES = ("global", "micro_batch")
+MICRO_BATCH_MODES = ("case1", "case2", "case3", "case4", "coba")   # what MFTCoder has
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -106,6 +108,9 @@ class LoopSection(StrictModel):
 
 class LossSection(StrictModel):
     mode: Literal["case1", "case2", "case3", "case4", "coba", "focal_sample", "focal_task"] = "case3"
+    scope: Literal["global", "micro_batch"] = Field(
+        "global", description="global: the objective over the whole optimizer step (all ranks, all micro-batches); "
+                              "micro_batch: MFTCoder's, computed in each micro-batch on each GPU and averaged")
     task_weights: dict[str, float] = Field(default_factory=dict)
     focal_gamma: float = Field(2.0, ge=0)
     coba_warmup_steps: int = Field(100, ge=1)
@@ -123,6 +128,13 @@ class LossSection(StrictModel):
         if v and not any(w > 0 for w in v.values()):
             raise ValueError("every task weight is 0")
         return v
+
+    @model_validator(mode="after")
+    def _scope(self) -> "LossSection":
+        if self.scope == "micro_batch" and self.mode not in MICRO_BATCH_MODES:
+            raise ValueError(f"scope = \"micro_batch\" reproduces MFTCoder, which has {', '.join(MICRO_BATCH_MODES)}; "
+                             f"mode = \"{self.mode}\" needs scope = \"global\"")
+        return self
 
 
 class LaunchSection(StrictModel):

@@ -140,6 +140,11 @@ def check_environment(cfg: Any = None, *, workspace_root: Path | None = None) ->
             out.append(Check("gpu memory", status, f"weights about {per_gpu:.1f} GiB per GPU, {free:.1f} GiB free on "
                                                    "the fullest GPU" + ("" if status == OK else
                                                                         " - may not fit (activations come on top)")))
+    elif cfg.model.path.startswith("models/") and workspace_root is not None:
+        name = cfg.model.path.split("/", 1)[1]
+        out.append(Check("model", FAIL, f"{cfg.model.path} is not in the workspace yet; import it first: "
+                                        f"workbench model import SRC --name {name}  (SRC: a folder or hub id, "
+                                        "e.g. Qwen/Qwen-1_8B)"))
     else:
         import os
 

@@ -29,7 +29,8 @@ from engine.runs import MetricsWriter, RunDir, RunState
 from engine.runs import control
 from engine.train import checkpoints as ckpts
 from engine.train.config import load_run_config
-from engine.train.losses import FocalCoefficients, StepTotals, effective_weights, local_counts, objective_part, token_sums
+from engine.train.losses import (FocalCoefficients, StepTotals, effective_weights, local_counts, micro_batch_part,
+                                 objective_part, token_sums)
 
 HEARTBEAT_S = 1.0
 
@@ -365,7 +366,7 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
             poisoned = False
             part_total = torch.zeros((), dtype=torch.float64, device=device)
             dev_stats = torch.zeros((4, T), dtype=torch.float64, device=device)  # S_t, N_t, Q_t, focal factor
-            for b in batches:
+            for mb, b in zip(mbs, batches):
                 with accelerator.accumulate(model):
                     token_loss = model(b["input_ids"], b["position_ids"], b["sel"], b["targets"])
                     sums = token_sums(token_loss, b["token_sample"], b["sample_task"], T)
@@ -374,8 +375,11 @@ def train(run_dir: str | Path, *, resume: bool = False, echo: Callable[[str], No
                                         sums["Q_t"].detach().double().cpu().numpy()])
                         g = reduce_sum(loc)
                         focal = FocalCoefficients.from_sums(g[0], g[1], totals, cfg.loss.focal_gamma)
-                    part = objective_part(T_mode, sums, b["sample_task"], totals, gamma=cfg.loss.focal_gamma,
-                                          focal=focal)
+                    if cfg.loss.scope == "micro_batch":   # MFTCoder: each micro-batch balanced on its own
+                        part = micro_batch_part(T_mode, sums, b["sample_task"], mb, alpha, n_micro_batches=GA * world)
+                    else:
+                        part = objective_part(T_mode, sums, b["sample_task"], totals, gamma=cfg.loss.focal_gamma,
+                                              focal=focal)
                     if is_ds:  # DeepSpeed updates inside backward(): a non-finite part must not reach it
                         poisoned |= reduce_max([0.0 if bool(torch.isfinite(part.detach())) else 1.0])[0] > 0
                         if poisoned:  # an exact zero gradient from this micro-batch instead of NaN

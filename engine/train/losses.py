@@ -17,7 +17,9 @@ weight (`[loss] task_weights`, default 1).
                   P_t = (1/N_t) sum_{b in t} sum_k P_bk   (task-level focal loss; gamma=0: case3)
 
 (MFTCoder's case1-4 computed these inside one micro-batch on one GPU; here every sum runs over
-the whole step, so task balance does not depend on the micro-batch size or the GPU count.)
+the whole step, so task balance does not depend on the micro-batch size or the GPU count.
+`[loss] scope = "micro_batch"` computes them MFTCoder's way instead, for a team that must match
+its baseline: `micro_batch_part`.)
 
 How the sums become per-micro-batch losses: the denominators (N_t, B_t, B, sum alpha) are token
 and sample counts, known before any forward pass; they are summed across ranks first
@@ -162,3 +164,15 @@ def objective_part(mode: str, sums: dict[str, Any], sample_task: Any, totals: St
         N = T(np.maximum(totals.tokens, 1.0))
         return (alpha * present * (T(focal.a) * S_t + T(focal.b) * Q_t) / N).sum() / A
     raise ValueError(f"unknown loss mode {mode!r}")
+
+
+def micro_batch_part(mode: str, sums: dict[str, Any], sample_task: Any, micro_batch: Any, alpha: np.ndarray, *,
+                     n_micro_batches: int) -> Any:
+    """MFTCoder's scope: the objective of this micro-batch alone (its own task and sample
+    counts), divided by the number of micro-batches in the step over all ranks (grad_accum x
+    world). The loop's backward scaling undoes that division, so the update is the mean of the
+    micro-batch losses, as accelerate's gradient accumulation and DDP's averaging make it in
+    MFTCoder (exact when rows are samples, i.e. packing off: MFTCoder counts a pack as one sample)."""
+    counts = local_counts([micro_batch], len(alpha))
+    totals = StepTotals(tokens=counts[0], samples=counts[1], alpha=alpha)
+    return objective_part(mode, sums, sample_task, totals) / n_micro_batches

@@ -1,6 +1,10 @@
 """Export a checkpoint as a standard Hugging Face model folder: LoRA adapters are merged into
 the base weights (`merge_and_unload`); a full fine-tune's weights are copied. The result loads
-with `AutoModelForCausalLM.from_pretrained` and needs neither peft nor this project."""
+with `AutoModelForCausalLM.from_pretrained` and needs neither peft nor this project.
+
+A model trained on ChatML ends its answers with `<|im_end|>`: that becomes the merged model's
+eos (config, generation_config and tokenizer), as MFTCoder's merge script writes it, so plain
+`generate` stops where the model was trained to stop."""
 
 from __future__ import annotations
 
@@ -44,12 +48,15 @@ def merge_checkpoint(run: RunDir, which: str | int | None = "best", out: str | P
         from peft import PeftModel
 
         base = ck.get("base_model") or cfg["model"]["path"]
+        from engine.models.remote import explain_load_error, preflight
+
         kw = {"dtype": torch_dtype} if int(__import__("transformers").__version__.split(".")[0]) >= 5 \
             else {"torch_dtype": torch_dtype}
+        preflight(base, trust_remote_code=trust)
         try:
             model = AutoModelForCausalLM.from_pretrained(base, trust_remote_code=trust, **kw)
-        except OSError as e:
-            raise WorkbenchError(f"cannot load the base model '{base}': {e}") from None
+        except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
+            raise explain_load_error(base, e) from None
         model = PeftModel.from_pretrained(model, str(ck_dir / "adapter"))
         merged = model.merge_and_unload()
         merged.config.use_cache = True
@@ -57,8 +64,9 @@ def merge_checkpoint(run: RunDir, which: str | int | None = "best", out: str | P
         merged.save_pretrained(str(dest), safe_serialization=True)
         tok_src = ck_dir / "adapter" if (ck_dir / "adapter" / "tokenizer_config.json").exists() else base
         AutoTokenizer.from_pretrained(str(tok_src), trust_remote_code=trust).save_pretrained(str(dest))
+    eos = _set_trained_eos(dest, cfg["model"].get("template", "chatml"), trust)
     info = {"run": run.id, "checkpoint": ck["name"], "step": ck["step"], "base_model": base, "weights": weights,
-            "dtype": dtype, "seconds": round(time.time() - t0, 2), "path": str(dest),
+            "dtype": dtype, "seconds": round(time.time() - t0, 2), "path": str(dest), "eos_token": eos,
             **{k: v for k, v in ck.items() if k.startswith("valid_loss")}}
     atomic_write_json(dest / "workbench-merge.json", info)
     return info
@@ -71,3 +79,35 @@ def _run_config(run: RunDir) -> dict[str, Any]:
         return json.loads(run.config_json.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise WorkbenchError(f"cannot read {run.config_json}: {e}") from None
+
+
+def _set_trained_eos(dest: Path, template: str, trust: bool) -> str | None:
+    """Make `<|im_end|>` the eos of a merged ChatML-trained model (config.json, generation_config
+    eos first, tokenizer), keeping the tokenizer's pad (or using the eos, as MFTCoder does, when
+    there is none). Returns the eos token now in force."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(dest), trust_remote_code=trust)
+    end = "<|im_end|>"
+    end_id = tok.convert_tokens_to_ids(end) if template == "chatml" else None
+    if not isinstance(end_id, int) or end_id < 0 or end_id == getattr(tok, "unk_token_id", None):
+        return getattr(tok, "eos_token", None)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else end_id
+    cfg_path = dest / "config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg.update(eos_token_id=end_id, pad_token_id=pad_id)
+    atomic_write_json(cfg_path, cfg)
+    gen_path = dest / "generation_config.json"
+    gen = json.loads(gen_path.read_text(encoding="utf-8")) if gen_path.is_file() else {}
+    old = gen.get("eos_token_id")
+    others = [i for i in ([old] if isinstance(old, int) else list(old or [])) if i != end_id]
+    gen.update(eos_token_id=[end_id, *others] if others else end_id, pad_token_id=pad_id)
+    atomic_write_json(gen_path, gen)
+    if tok.eos_token != end:
+        tok.eos_token = end
+        if tok.pad_token is None:
+            tok.pad_token = end
+        tok.save_pretrained(str(dest))
+    return end

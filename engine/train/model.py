@@ -20,20 +20,6 @@ from engine.errors import WorkbenchError
 # positions only.
 FAST_LOSS_MODEL_TYPES = {"qwen2", "qwen3", "llama", "mistral", "starcoder2"}
 
-# LoRA targets per architecture (model_type from config.json); others get peft's "all-linear".
-DEFAULT_TARGETS: dict[str, list[str]] = {
-    "qwen": ["c_attn", "c_proj", "w1", "w2"],   # Qwen1 (trust_remote_code), MFTCoder's choice
-    **{t: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-       for t in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "llama", "mistral", "mixtral", "gemma", "gemma2",
-                 "deepseek", "deepseek_v2", "yi", "internlm2")},
-    "starcoder2": ["q_proj", "k_proj", "v_proj", "o_proj", "c_fc", "c_proj"],
-    "gpt_bigcode": ["c_attn", "c_proj", "c_fc"],
-    "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
-    "chatglm": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
-    "baichuan": ["W_pack", "o_proj", "gate_proj", "up_proj", "down_proj"],
-    "phi": ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"],
-}
-
 # Memory for the output layer's logits (bf16 logits + fp32 softmax kept for backward, ~6 bytes a
 # value). Within it the logits of all trained positions are computed at once; beyond it they are
 # computed in chunks that are recomputed in backward (activation checkpointing): less memory,
@@ -42,7 +28,10 @@ LOSS_LOGITS_BUDGET: int | None = None
 
 
 def default_target_modules(model_type: str | None) -> list[str] | str:
-    return DEFAULT_TARGETS.get((model_type or "").lower(), "all-linear")
+    """The family's LoRA targets (engine.models.families), "all-linear" when not known."""
+    from engine.models.families import lora_targets
+
+    return lora_targets(model_type)
 
 
 def _dtype_kw(dtype: Any) -> dict[str, Any]:
@@ -67,13 +56,19 @@ def resolve_attn(choice: str, *, on_gpu: bool, half: bool) -> str | None:
 
 
 def load_tokenizer(path: str, *, trust_remote_code: bool = False) -> tuple[Any, int]:
-    """The tokenizer and the id used for padding (pad, else eos, else 0)."""
+    """The tokenizer (ChatML when it has no chat template) and the id used for padding (pad,
+    else eos, else 0)."""
     from transformers import AutoTokenizer
 
+    from engine.models.families import ensure_chat_template
+    from engine.models.remote import explain_load_error, preflight
+
+    preflight(path, trust_remote_code=trust_remote_code, what="tokenizer")
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except OSError as e:
-        raise WorkbenchError(f"cannot load the tokenizer of '{path}': {e}") from None
+    except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
+        raise explain_load_error(path, e) from None
+    ensure_chat_template(tok)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     return tok, int(pad if pad is not None else 0)
 
@@ -93,11 +88,14 @@ def load_for_training(cfg: Any, *, device: Any, bf16: bool) -> Any:
             import bitsandbytes  # noqa: F401
         except ImportError:
             raise WorkbenchError("QLoRA needs bitsandbytes: pip install 'workbench[gpu]' (or bitsandbytes)") from None
+    from engine.models.remote import explain_load_error, preflight
+
     dtype = torch.bfloat16 if bf16 else torch.float32
+    preflight(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
     try:
         hf_cfg = AutoConfig.from_pretrained(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
-    except (OSError, ValueError) as e:
-        raise WorkbenchError(f"cannot load the model config of '{cfg.model.path}': {e}") from None
+    except (OSError, ValueError, ImportError, KeyError) as e:
+        raise explain_load_error(cfg.model.path, e) from None
     kwargs: dict[str, Any] = {"trust_remote_code": cfg.model.trust_remote_code, **_dtype_kw(dtype)}
     attn = resolve_attn(cfg.model.attn_implementation, on_gpu=on_gpu, half=bf16)
     if attn and not cfg.model.trust_remote_code:
@@ -111,8 +109,11 @@ def load_for_training(cfg: Any, *, device: Any, bf16: bool) -> Any:
         kwargs["device_map"] = {"": device}
     try:
         model = AutoModelForCausalLM.from_pretrained(cfg.model.path, **kwargs)
-    except (OSError, ValueError, ImportError) as e:
-        raise WorkbenchError(f"cannot load the model '{cfg.model.path}': {e}") from None
+    except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
+        raise explain_load_error(cfg.model.path, e) from None
+    if cfg.model.trust_remote_code:
+        # a hub id's remote code is on disk only now: check it before the first forward pass
+        preflight(cfg.model.path, trust_remote_code=True)
     model.config.use_cache = False
     gc_kwargs = {"use_reentrant": False}
     if method == "qlora":

@@ -118,6 +118,10 @@ def resolve_checkpoint(spec: str, ws: Any = None, *, adapter: str | None = None)
         raise WorkbenchError(f"{p}: not a model folder (no config.json), adapter (adapter_config.json), "
                              "checkpoint (checkpoint.json) or run directory")
     if ws is not None and spec in ws.config.models:
+        where = Path(ws.model_path(spec))
+        if (where / "adapter_config.json").is_file() and not (where / "config.json").is_file():
+            c = resolve_checkpoint(str(where), ws)   # an imported adapter: its base from adapter_config.json
+            return _with_adapter(Checkpoint(c.model, c.adapter, spec), adapter, ws)
         return _with_adapter(Checkpoint(ws.model_path(spec), None, spec), adapter, ws)
     if p.suffix or spec.startswith((".", "/", "~")):
         raise WorkbenchError(f"model path not found: {spec}")

@@ -44,14 +44,18 @@ def default_device(requested: str | None = None) -> str:
 def load_tokenizer(model: str, adapter: str | None = None, *, trust_remote_code: bool = False) -> Any:
     from transformers import AutoTokenizer
 
+    from engine.models.families import ensure_chat_template
+    from engine.models.remote import preflight
+
     src = adapter if adapter and (Path(adapter) / "tokenizer_config.json").exists() else model
+    preflight(src, trust_remote_code=trust_remote_code, what="tokenizer")
     try:
         tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, ImportError) as e:
         raise WorkbenchError(f"cannot load the tokenizer of {src}: {e}") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    return tok
+    return ensure_chat_template(tok)   # ChatML when the tokenizer has none
 
 
 def load_model(model: str, adapter: str | None = None, *, settings: GenSettings) -> tuple[Any, Any, str]:
@@ -63,11 +67,14 @@ def load_model(model: str, adapter: str | None = None, *, settings: GenSettings)
     device = default_device(settings.device)
     dtype = torch_dtype(settings.dtype, device)
     tok = load_tokenizer(model, adapter, trust_remote_code=settings.trust_remote_code)
+    from engine.models.remote import explain_load_error, preflight
+
     kw = {"dtype": dtype} if int(transformers.__version__.split(".")[0]) >= 5 else {"torch_dtype": dtype}
+    preflight(model, trust_remote_code=settings.trust_remote_code)
     try:
         m = AutoModelForCausalLM.from_pretrained(model, trust_remote_code=settings.trust_remote_code, **kw)
-    except OSError as e:
-        raise WorkbenchError(f"cannot load the model {model}: {e}") from None
+    except (OSError, ValueError, ImportError, AttributeError) as e:
+        raise explain_load_error(model, e) from None
     if adapter:
         from peft import PeftModel
 

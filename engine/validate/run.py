@@ -176,6 +176,11 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                 raise WorkbenchError("no model given")
             model = ws.model_path()
         ckpt = model if isinstance(model, Checkpoint) else resolve_checkpoint(str(model), ws, adapter=adapter)
+        if ws is not None and not settings.trust_remote_code:
+            from engine.models.catalog import trusts_remote_code
+
+            if trusts_remote_code(ws, ckpt.model, run=ckpt.run):   # [models] / the run said so: no flag needed
+                settings = settings.model_copy(update={"trust_remote_code": True})
 
     vdir: ValidationDir | None = None
     if write:
