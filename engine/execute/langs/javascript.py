@@ -70,13 +70,18 @@ def program(u: Unit) -> str:
     return u.program.code + "\n" + HELPER + "\n" + u.plan.test + "\n;__wb.done();\n"
 
 
-def start(ctx: Context, units: list[Unit]) -> None:
+def node_command(ctx: Context, script: str = "main.js") -> tuple[list[str], dict[str, str], tuple[str, ...]]:
+    """How a program runs under node: argv (heap limit, stack, the blocking-output preload
+    `wb_preload.js` beside the script), its environment, and the folders its supervisor maps."""
     node = ctx.tool.commands["node"]
     node_path = ctx.tool.extra.get("node_path", "")
     env = run_env({"NODE_PATH": node_path} if node_path else None)
-    argv = [node, f"--max-old-space-size={ctx.limits.memory_mb}", "--stack-size=4000", "-r", "./wb_preload.js",
-            "main.js"]
-    ro = (node_path,) if node_path else ()
+    argv = [node, f"--max-old-space-size={ctx.limits.memory_mb}", "--stack-size=4000", "-r", "./wb_preload.js", script]
+    return argv, env, ((node_path,) if node_path else ())
+
+
+def start(ctx: Context, units: list[Unit]) -> None:
+    argv, env, ro = node_command(ctx)
 
     def job(u: Unit) -> dict[str, Any]:
         return {"id": u.key, "mode": "exec", "argv": argv, "files": {"main.js": program(u), "wb_preload.js": PRELOAD}, "cases": u.plan.n,

@@ -52,6 +52,9 @@ UNICODE = ["unicode", "unicode-age", "unicode-bool", "unicode-case", "unicode-ge
            "unicode-script", "unicode-segment"]
 RUSTFLAGS = ["--edition", "2021", "-C", "opt-level=0", "-C", "debuginfo=0", "-C", "debug-assertions=on",
              "-C", "overflow-checks=on", "--cap-lints", "allow"]
+# Whole programs judged on stdin/stdout cases (engine.execute.iocases): an optimised build, as
+# contest judges build Rust (Codeforces, AtCoder: -O), so solutions written for them run in time.
+STDIO_RUSTFLAGS = ["--edition", "2021", "-C", "opt-level=2", "-C", "debuginfo=0", "--cap-lints", "allow"]
 # what a staticlib needs from the system when linked into an executable (recorded per toolchain)
 NATIVE_LIBS_DEFAULT = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
 LINK_FLAGS = ["-pie", "-Wl,--gc-sections", "-Wl,--strip-debug", "-Wl,--eh-frame-hdr", "-Wl,-z,noexecstack",
@@ -127,6 +130,18 @@ def deps_dir(ctx: Context) -> str:
 def extern_flags(deps: str) -> list[str]:
     return ["-L", f"dependency={deps}", "--extern", f"rand={deps}/librand.rlib",
             "--extern", f"regex={deps}/libregex.rlib", "--extern", f"md5={deps}/libmd5.rlib"]
+
+
+def rustc_argv(rustc: str, deps: str, src: str, out: str, *, test: bool = True,
+               flags: list[str] = RUSTFLAGS) -> list[str]:
+    """rustc building one program on its own: a libtest binary (`test`), or a plain one."""
+    return [rustc, *(["--test"] if test else []), *flags, *extern_flags(deps), "-o", out, src]
+
+
+def compile_ro(ctx: Context, deps: str) -> tuple[str, ...]:
+    """What a Rust compile step must see read-only: the prebuilt crates and the toolchain."""
+    sysroot = ctx.tool.extra.get("sysroot", "")
+    return (deps,) + ((sysroot,) if sysroot else ())
 
 
 def batch_test(test: str) -> str | None:
@@ -211,7 +226,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
         return
     rustc = rustc_path(ctx)
     sysroot = ctx.tool.extra.get("sysroot", "")
-    ro = (deps,) + ((sysroot,) if sysroot else ())
+    ro = compile_ro(ctx, deps)
     native = Path(deps, "native-libs.txt").read_text().split()
     link = ["cc", *_linker_flags(sysroot), *LINK_FLAGS]
 
@@ -282,8 +297,8 @@ def start(ctx: Context, units: list[Unit]) -> None:
                     "stage": {"prog": os.path.join(d, "main")}, "done_on_exit0": none}
 
         run_single(ctx, u, prefix="rust1-", filename="main.rs", write=write, job=job,
-                   compile_=lambda d: compile_step(ctx, d, [rustc, "--test", *RUSTFLAGS, *extern_flags(deps),
-                                                            "-o", "main", "main.rs"], build_env(ctx, d), ro=ro))
+                   compile_=lambda d: compile_step(ctx, d, rustc_argv(rustc, deps, "main.rs", "main"), build_env(ctx, d),
+                                                   ro=ro))
 
     plan = BatchPlan("rust", build_batch, blame, run_batch, single, max_batch=120)
     ok = [u for u in units if admissible(u)]
