@@ -1,6 +1,6 @@
 """Peer problem files through the executor: each layout's canonical solutions pass under
 `eval exec --samples canonical`, its buggy samples fail, evalplus's expected outputs come from the
-sandbox (cached, transferable in parts), and stdin/stdout sets are refused in one line."""
+sandbox (cached, transferable in parts). (stdin/stdout sets: tests/test_execute_stdio.py)"""
 
 from __future__ import annotations
 
@@ -153,24 +153,6 @@ def test_multipl_e_completions_run_as_multipl_e_runs_them(name: str) -> None:
         assert {k: v for k, v in got.items() if k[1] == 1} == {(p.task_id, 1): "failed" for p in problems}
     if name == "rs.json":
         assert [r["tests_total"] for r in rep.results if r["sample"] == 0] == [3, 2]    # main's asserts, one by one
-
-
-# -- stdin/stdout -----------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("problems", ["apps.jsonl", "codecontests.jsonl", "livecodebench.jsonl"])
-def test_eval_exec_refuses_stdio_sets_in_one_line(tmp_path: Path, problems: str) -> None:
-    r = run_cli("eval", "exec", "-p", str(FIX / problems), "-s", "canonical" if problems != "livecodebench.jsonl"
-                else str(_lcb_samples(tmp_path)), "-o", str(tmp_path / "o"))
-    assert r.returncode == 1 and "Traceback" not in r.stderr
-    lines = [x for x in r.stderr.strip().splitlines() if x.strip()]
-    assert len(lines) == 1 and "stdin/stdout judging is not available yet" in lines[0]
-    assert not (tmp_path / "o" / "results.jsonl").exists()
-
-
-def _lcb_samples(tmp_path: Path) -> Path:
-    f = tmp_path / "lcb-samples.jsonl"
-    f.write_text(json.dumps({"task_id": "abc900_a", "solution": "print(2 * int(input()))\n"}) + "\n")
-    return f
 
 
 def _count_rounds(monkeypatch: pytest.MonkeyPatch) -> list[int]:

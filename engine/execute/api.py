@@ -95,6 +95,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     folder for a private cache; `sandbox` is auto | bwrap | unshare | none. Samples already in
     OUT/results.jsonl with the same program are kept (not infra errors: those are retried)."""
     t_start = time.monotonic()
+    from engine.execute import iocases
     from engine.execute.langs import instrument, runner_for
     from engine.execute.sandbox import detect
     from engine.execute.toolchains import (
@@ -135,10 +136,12 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     units: dict[str, Unit] = {}
     plans: dict[tuple[str, str], Any] = {}
     for s in sample_list:
-        p = by_id[s.task_id]
-        prog = clean_program(assemble(p, s.code, s.kind))
+        p = iocases.sample_problem(by_id[s.task_id], s.language)   # (io problems: in the sample's language)
+        io = iocases.is_io(p)
+        prog = clean_program(iocases.program(p, s.code, s.kind) if io else assemble(p, s.code, s.kind))
         tool = probe(p.language)
-        key = program_key(p, prog.text, limits, tool.fingerprint, info.mode)
+        # (an io problem's cases and limits decide its verdict as much as its program does)
+        key = program_key(p, prog.text + (iocases.signature(p) if io else ""), limits, tool.fingerprint, info.mode)
         prev = previous.get((s.task_id, s.index))
         if prev is not None and prev.get("key") == key and prev.get("verdict") != "infra_error":
             records[(s.task_id, s.index)] = prev
@@ -146,9 +149,9 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
         pending[key].append((s, prog))
         if key not in units:
             pk = (p.language, prog.test)
-            if pk not in plans:
+            if pk not in plans and not io:
                 plans[pk] = instrument(p.language, prog.test)
-            units[key] = Unit(key, p, prog, plans[pk])
+            units[key] = Unit(key, p, prog, iocases.plan(p) if io else plans[pk])
 
     rcache = None
     cached: dict[str, dict[str, Any]] = {}
@@ -212,7 +215,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
                 if u.key in emitted:
                     return
                 emitted.add(u.key)
-            c = classify(out, u.language)
+            c = out.result if isinstance(out, iocases.Judged) else classify(out, u.language)
             dur = float((out.run or {}).get("duration", 0.0))
             if rcache and isolated:
                 rcache.put(u.key, {**c, "duration": dur})
@@ -235,7 +238,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
                     ctx.emit(u, Outcome("infra_error", f"{lang} toolchain incomplete: missing {', '.join(tool.missing)}",
                                         n_cases=u.plan.n))
                 continue
-            start = runner_for(lang)
+            start = iocases.dispatch(runner_for(lang))   # (io units go to engine.execute.iocases)
             scheduler.submit(P_START, functools.partial(start, ctx, lus))
         scheduler.run()
         internal = "\n".join(scheduler.errors)[-3000:]

@@ -72,7 +72,7 @@ def exec_cmd(
     from engine.execute import Limits, execute
     from engine.execute.samples import json_text, resolve_samples
     from engine.problems import base_only as evalplus_base_only
-    from engine.problems import load_problems, normalize_language, prepare, stdio_unsupported
+    from engine.problems import load_problems, normalize_language, prepare
 
     langs = [normalize_language(x) for x in language] if language else None
     every = load_problems(problems, _data_dir(data_dir))
@@ -94,10 +94,6 @@ def exec_cmd(
     sample_list = [s for s in sample_list if s.task_id in ids]
     if not sample_list:  # nothing to run is a mistake, not a green run
         raise WorkbenchError(f"{samples}: none of its {n_all} samples is for the {len(probs)} selected problems")
-    io_judged = [p for p in probs if p.judge != "program"]
-    if io_judged:
-        raise WorkbenchError(stdio_unsupported(io_judged[0]) + (f" ({len(io_judged)} of the {len(probs)} problems "
-                                                                "are judged that way)" if len(io_judged) > 1 else ""))
     prepare(probs, progress=None if as_json else (lambda m: typer.echo(m, err=True)))
     lim = Limits(timeout=timeout, sample_timeout=sample_timeout, memory_mb=memory)
     tty = sys.stderr.isatty() and not as_json
