@@ -240,7 +240,8 @@ def test_assembling_a_stdio_problem_is_one_clear_line() -> None:
     p = load_problems(str(FIX / "codecontests.jsonl"))[0]
     with pytest.raises(WorkbenchError) as e:
         assemble(p, _ref(p), "solution")
-    assert str(e.value).startswith("stdin/stdout judging is not available yet: 1500_A. Sum of two (codecontests)")
+    assert str(e.value).startswith("1500_A. Sum of two (codecontests) has no single program to assemble")
+    assert "engine.execute.execute()" in str(e.value)
     assert "\n" not in str(e.value)
 
 

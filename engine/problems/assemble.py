@@ -108,10 +108,11 @@ def assemble(problem: Problem, code: str, kind: str = "completion") -> Program:
 
 
 def stdio_unsupported(problem: Problem) -> str:
-    """The one line every path gives for a problem judged on stdin/stdout cases."""
-    return (f"stdin/stdout judging is not available yet: {problem.task_id} ({problem.layout or problem.suite}) is "
-            f"judged by comparing each case's {'output' if problem.judge == 'stdio' else 'return value'} "
-            f"({problem.judge}, {len(problem.io_cases)} cases); the executor runs program-and-test problems only")
+    """The one line for a caller that asks `assemble()` for a problem judged on io cases."""
+    return (f"{problem.task_id} ({problem.layout or problem.suite}) has no single program to assemble: it is judged "
+            f"by comparing each case's {'output' if problem.judge == 'stdio' else 'return value'} "
+            f"({problem.judge}, {len(problem.io_cases)} cases), which engine.execute.execute() does case by case "
+            f"(engine/execute/iocases.py)")
 
 
 def _as_written(problem: Problem, code: str, kind: str) -> str:
