@@ -89,8 +89,9 @@ class Problem:
     `solution_kind` is "completion", and are whole programs when it is "solution".
 
     `judge` says how a sample is judged: "program" problems run `assemble()`'s program;
-    "stdio" and "call" problems are judged case by case on `io_cases` (the executor does not run
-    them yet), with `compare` naming the output rule and `time_limit` the seconds per case.
+    "stdio" and "call" problems are judged case by case on `io_cases` (engine.execute.iocases:
+    one sandboxed run per case), with `compare` naming the output rule and `time_limit` the
+    seconds per case.
     A stdio problem's `language` is its set's (that of its reference solutions), but the judge is
     language-neutral: a sample may be in any of LANGUAGES.
     """

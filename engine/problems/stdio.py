@@ -1,8 +1,8 @@
 """Stdin/stdout (and call-based) problems: APPS, CodeContests and LiveCodeBench rows, read into
 `Problem(judge="stdio" | "call", io_cases=..., compare=..., time_limit=...)`.
 
-The executor does not judge them yet (`assemble()` refuses them with one line); reading them
-checks every case, so a later executor gets clean cases:
+Reading them checks every case; engine.execute.iocases runs them, once per case
+(`assemble()` has no single program for them and says so in one line):
 
     APPS            `input_output` (a JSON string): {"inputs", "outputs", "fn_name"?}; stdio
                     inputs/outputs are strings or lists of lines (joined with "\\n"), call inputs
