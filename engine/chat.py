@@ -68,8 +68,9 @@ def to_messages(rounds: Sequence[dict[str, str]]) -> list[dict[str, str]]:
     return [{"role": OPENAI_ROLE[r["role"]], "content": r["content"]} for r in rounds]
 
 
-def render_with_tokenizer(tokenizer: Any, rounds: Sequence[dict[str, str]], *,
-                          add_generation_prompt: bool = False) -> list[Segment]:
+def render_with_tokenizer(
+    tokenizer: Any, rounds: Sequence[dict[str, str]], *, add_generation_prompt: bool = False
+) -> list[Segment]:
     """Segments from the tokenizer's own chat template (prefix-consistent templates)."""
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError("the tokenizer has no chat_template; use template 'chatml'")
@@ -84,9 +85,9 @@ def render_with_tokenizer(tokenizer: Any, rounds: Sequence[dict[str, str]], *,
         if not prefix.startswith(done) or not full.startswith(prefix):
             raise ValueError("the tokenizer's chat template is not prefix-consistent; use template 'chatml'")
         if len(prefix) > len(done):
-            segs.append(Segment(prefix[len(done):], False))
+            segs.append(Segment(prefix[len(done) :], False))
         # Train on the assistant content and the template's end marker, not on what follows it.
-        body = full[len(prefix):]
+        body = full[len(prefix) :]
         cut = body.find(m["content"]) + len(m["content"]) if m["content"] in body else len(body)
         tail = body[cut:]
         end_tok = getattr(tokenizer, "eos_token", None) or IM_END
@@ -97,12 +98,17 @@ def render_with_tokenizer(tokenizer: Any, rounds: Sequence[dict[str, str]], *,
         done = full
     rest = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
     if len(rest) > len(done) and rest.startswith(done):
-        segs.append(Segment(rest[len(done):], False))
+        segs.append(Segment(rest[len(done) :], False))
     return segs
 
 
-def render(rounds: Sequence[dict[str, str]], *, template: str = "chatml", tokenizer: Any = None,
-           add_generation_prompt: bool = False) -> list[Segment]:
+def render(
+    rounds: Sequence[dict[str, str]],
+    *,
+    template: str = "chatml",
+    tokenizer: Any = None,
+    add_generation_prompt: bool = False,
+) -> list[Segment]:
     if template == "chatml":
         return render_chatml(rounds, add_generation_prompt=add_generation_prompt)
     if template == "tokenizer":
@@ -162,8 +168,9 @@ def encode_segments(tokenizer: Any, segs: Sequence[Segment]) -> Encoded:
     return Encoded(ids, mask)
 
 
-def _split_at_boundaries(tokenizer: Any, text: str, ids: list[int], offsets: list[tuple[int, int]],
-                         spans: list[tuple[int, int]]) -> tuple[list[int], list[tuple[int, int]]]:
+def _split_at_boundaries(
+    tokenizer: Any, text: str, ids: list[int], offsets: list[tuple[int, int]], spans: list[tuple[int, int]]
+) -> tuple[list[int], list[tuple[int, int]]]:
     """A token that crosses the edge of a trained span (Qwen's `\\s*[\\r\\n]+` joins the newline
     after `assistant` with an answer's leading newline) is re-encoded as the pieces on each side,
     so exactly the span is trained, as MFTCoder's per-segment tokenisation does."""

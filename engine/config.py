@@ -34,7 +34,9 @@ def _locate(text: str, loc: tuple[Any, ...]) -> int | None:
     # Walk the path: find the deepest key we can, searching after the previous hit.
     start, found = 0, None
     for key in keys:
-        pat = re.compile(r'^\s*(\[+\s*)?("?)([\w.\-]*\.)?' + re.escape(key) + r'\2\s*(=|\]|")|"' + re.escape(key) + r'"\s*:')
+        pat = re.compile(
+            r'^\s*(\[+\s*)?("?)([\w.\-]*\.)?' + re.escape(key) + r'\2\s*(=|\]|")|"' + re.escape(key) + r'"\s*:'
+        )
         for i in range(start, len(lines)):
             if pat.search(lines[i]):
                 found, start = i + 1, i + 1

@@ -12,8 +12,9 @@ class WorkbenchError(Exception):
 class InputError(WorkbenchError):
     """Bad user input, located as precisely as we can: file, line, field."""
 
-    def __init__(self, reason: str, *, file: str | Path | None = None, line: int | None = None,
-                 field: str | None = None):
+    def __init__(
+        self, reason: str, *, file: str | Path | None = None, line: int | None = None, field: str | None = None
+    ):
         self.reason = reason
         self.file = str(file) if file is not None else None
         self.line = line

@@ -66,6 +66,7 @@ def file_fingerprint(path: str | Path) -> str:
                 items.append((str(p.relative_to(path)), st.st_size, int(st.st_mtime_ns)))
     return stable_hash(items)
 
+
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive lock between processes (e.g. two processes preparing the same cache)."""

@@ -105,7 +105,10 @@ class WorkspaceConfig(StrictModel):
 DEFAULT_CATALOG: dict[str, dict[str, Any]] = {
     "code_instructions_122k": {"hub": "TokenBender/code_instructions_122k_alpaca_style"},
     "evol_codealpaca_v1": {"hub": "theblackcat102/evol-codealpaca-v1"},
-    "xlcost_text_to_code": {"hub": "codeparrot/xlcost-text-to-code", "columns": {"prompt": "text", "completion": "code"}},
+    "xlcost_text_to_code": {
+        "hub": "codeparrot/xlcost-text-to-code",
+        "columns": {"prompt": "text", "completion": "code"},
+    },
     "magicoder_evol_instruct_110k": {"hub": "ise-uiuc/Magicoder-Evol-Instruct-110K"},
     "evol_instruct_code_80k": {"hub": "nickrosh/Evol-Instruct-Code-80k-v1"},
     "wizardlm_evol_instruct_70k": {"hub": "WizardLM/WizardLM_evol_instruct_70k"},
@@ -122,8 +125,12 @@ CONTEST_TASKS = [
 
 DEFAULT_TASKSETS: dict[str, dict[str, Any]] = {
     "contest": {"tasks": CONTEST_TASKS, "description": "the 13 contest tasks, full"},
-    "contest-quick": {"tasks": CONTEST_TASKS, "fraction": 0.2, "seed": 0,
-                      "description": "a fixed 20% subset of every contest task"},
+    "contest-quick": {
+        "tasks": CONTEST_TASKS,
+        "fraction": 0.2,
+        "seed": 0,
+        "description": "a fixed 20% subset of every contest task",
+    },
     "leetcode": {"tasks": ["leetcode"], "description": "LeetCodeDataset test split"},
 }
 
@@ -189,15 +196,17 @@ class Workspace:
         root = Path(os.path.expanduser(str(path))).resolve()
         cfg_path = root / WORKSPACE_FILE
         if not cfg_path.exists():
-            raise InputError(f"not a workspace (no {WORKSPACE_FILE}); create one with `workbench init {root}`",
-                             file=root)
+            raise InputError(
+                f"not a workspace (no {WORKSPACE_FILE}); create one with `workbench init {root}`", file=root
+            )
         ws = cls(root, load_model(WorkspaceConfig, cfg_path))
         ws.ensure_dirs()
         return ws
 
     @classmethod
-    def init(cls, path: str | Path, *, name: str | None = None, demo: bool = False,
-             catalog: bool = True) -> "Workspace":
+    def init(
+        cls, path: str | Path, *, name: str | None = None, demo: bool = False, catalog: bool = True
+    ) -> "Workspace":
         """Create a workspace (idempotent: an existing workspace.toml is kept as is)."""
         root = Path(os.path.expanduser(str(path))).resolve()
         if (root / WORKSPACE_FILE).exists():

@@ -17,9 +17,10 @@ from workbench.context import STATE, emit_json, guarded
 
 app = typer.Typer(
     name="workbench",
-    help="A keyboard-driven workbench for code-LLM fine-tuning competitions. "
-         "Run without a command to open the app.",
-    invoke_without_command=True, no_args_is_help=False, add_completion=False,
+    help="A keyboard-driven workbench for code-LLM fine-tuning competitions. Run without a command to open the app.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data", help="Datasets: catalog, load, convert, stats, filter, dedup, decontaminate.")
@@ -36,8 +37,12 @@ app.add_typer(demo.app, name="demo", help="The built-in demo: tiny model, toy cu
 def root(
     ctx: typer.Context,
     workspace: Optional[str] = typer.Option(
-        None, "--workspace", "-w", envvar="WORKBENCH_WORKSPACE",
-        help="Workspace folder (default: $WORKBENCH_WORKSPACE, else the demo workspace in your data dir)."),
+        None,
+        "--workspace",
+        "-w",
+        envvar="WORKBENCH_WORKSPACE",
+        help="Workspace folder (default: $WORKBENCH_WORKSPACE, else the demo workspace in your data dir).",
+    ),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
     STATE.workspace_arg = workspace
@@ -63,7 +68,9 @@ def _open_app() -> None:
 def init_cmd(
     path: Path = typer.Argument(..., help="Folder to create (or adopt) as a workspace."),
     name: Optional[str] = typer.Option(None, help="Workspace name (default: the folder name)."),
-    demo_assets: bool = typer.Option(False, "--demo", help="Also set it up like the demo workspace (tiny model, toy data)."),
+    demo_assets: bool = typer.Option(
+        False, "--demo", help="Also set it up like the demo workspace (tiny model, toy data)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Create a workspace: workspace.toml plus datasets/, mixtures/, runs/, validations/."""
@@ -90,9 +97,13 @@ def info_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
     ws = STATE.workspace()
     cfg = ws.config
     out = {
-        "workspace": str(ws.root), "name": cfg.workspace.name, "demo": cfg.workspace.demo,
-        "default_model": cfg.defaults.model, "models": {k: v.path for k, v in cfg.models.items()},
-        "datasets": sorted(cfg.datasets), "tasksets": sorted(cfg.tasksets),
+        "workspace": str(ws.root),
+        "name": cfg.workspace.name,
+        "demo": cfg.workspace.demo,
+        "default_model": cfg.defaults.model,
+        "models": {k: v.path for k, v in cfg.models.items()},
+        "datasets": sorted(cfg.datasets),
+        "tasksets": sorted(cfg.tasksets),
         "benchmarks_dir": str(ws.benchmarks_dir()) if ws.benchmarks_dir() else None,
         "runs": sum(1 for _ in ws.runs_dir.iterdir()) if ws.runs_dir.is_dir() else 0,
     }

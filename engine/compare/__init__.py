@@ -14,5 +14,19 @@ from engine.compare.mark import SubmissionMark, clear_mark, mark_checkpoint, rea
 from engine.compare.matrix import CompareRow, Matrix, collect, find_row, sort_rows
 from engine.compare.pairwise import Change, Comparison, compare_validations
 
-__all__ = ["Change", "CompareRow", "Comparison", "Interval", "Matrix", "SubmissionMark", "clear_mark", "collect",
-           "compare_validations", "find_row", "mark_checkpoint", "paired_bootstrap", "read_mark", "sort_rows"]
+__all__ = [
+    "Change",
+    "CompareRow",
+    "Comparison",
+    "Interval",
+    "Matrix",
+    "SubmissionMark",
+    "clear_mark",
+    "collect",
+    "compare_validations",
+    "find_row",
+    "mark_checkpoint",
+    "paired_bootstrap",
+    "read_mark",
+    "sort_rows",
+]

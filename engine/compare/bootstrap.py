@@ -16,16 +16,16 @@ from typing import Any, Sequence
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_CONFIDENCE = 0.95
-_CHUNK_CELLS = 4_000_000   # resample matrix cells per chunk (keeps memory ~32 MB)
+_CHUNK_CELLS = 4_000_000  # resample matrix cells per chunk (keeps memory ~32 MB)
 
 
 @dataclass(frozen=True)
 class Interval:
-    mean: float            # observed difference (B - A), as a fraction (0.031 = 3.1 points)
+    mean: float  # observed difference (B - A), as a fraction (0.031 = 3.1 points)
     low: float
     high: float
-    n: int                 # problems compared
-    changed: int           # problems whose pass rate differs
+    n: int  # problems compared
+    changed: int  # problems whose pass rate differs
     resamples: int
     confidence: float
     seed: int
@@ -52,9 +52,15 @@ class Interval:
         return {**asdict(self), "excludes_zero": self.excludes_zero, "verdict": self.verdict()}
 
 
-def paired_bootstrap(diffs: Sequence[float], *, strata: Sequence[str] | None = None, macro: bool = False,
-                     resamples: int = DEFAULT_RESAMPLES, confidence: float = DEFAULT_CONFIDENCE,
-                     seed: int = 0) -> Interval:
+def paired_bootstrap(
+    diffs: Sequence[float],
+    *,
+    strata: Sequence[str] | None = None,
+    macro: bool = False,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> Interval:
     """Percentile interval of the mean difference. `diffs[i]` = B's pass rate minus A's on
     problem i. With `strata` and `macro`, the statistic is the mean over strata of the stratum
     means, each stratum resampled on its own."""
@@ -86,8 +92,9 @@ def paired_bootstrap(diffs: Sequence[float], *, strata: Sequence[str] | None = N
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(stats, [alpha, 1 - alpha])
     # float noise must not turn "all differences are +1" into an interval that misses the mean
-    return Interval(observed, float(min(lo, observed)), float(max(hi, observed)), n, changed, resamples,
-                    confidence, seed)
+    return Interval(
+        observed, float(min(lo, observed)), float(max(hi, observed)), n, changed, resamples, confidence, seed
+    )
 
 
 def _resampled_means(values: Any, resamples: int, rng: Any) -> Any:

@@ -41,8 +41,9 @@ class SubmissionMark(StrictModel):
         what = f"{self.run} step {self.step}" if self.run else (self.label or self.model)
         return what + (f" (validation {self.validation})" if self.validation else "")
 
-    def matches(self, *, run: str | None, step: int | None, model: str | None = None,
-                adapter: str | None = None) -> bool:
+    def matches(
+        self, *, run: str | None, step: int | None, model: str | None = None, adapter: str | None = None
+    ) -> bool:
         """Same checkpoint: the same run and step, or (outside runs) the same model + adapter."""
         if self.run or run:
             return self.run == run and self.step == step
@@ -99,17 +100,28 @@ def mark_checkpoint(ws: Any, spec: str | None = None, *, validation: str | None 
     if spec:
         try:
             ck = resolve_checkpoint(spec, ws)
-        except (FileNotFoundError, LookupError) as e:   # run lookups speak in these
+        except (FileNotFoundError, LookupError) as e:  # run lookups speak in these
             raise WorkbenchError(str(e).strip("'\"")) from None
-        info = {"run": ck.run, "step": ck.step, "path": ck.path, "model": ck.model, "adapter": ck.adapter,
-                "label": ck.label}
+        info = {
+            "run": ck.run,
+            "step": ck.step,
+            "path": ck.path,
+            "model": ck.model,
+            "adapter": ck.adapter,
+            "label": ck.label,
+        }
         if vmeta:
             vck = vmeta.get("checkpoint") or {}
-            same = (vck.get("run") == ck.run and vck.get("step") == ck.step) if (ck.run or vck.get("run")) else \
-                (_same_path(vck.get("model"), ck.model) and _same_path(vck.get("adapter"), ck.adapter))
+            same = (
+                (vck.get("run") == ck.run and vck.get("step") == ck.step)
+                if (ck.run or vck.get("run"))
+                else (_same_path(vck.get("model"), ck.model) and _same_path(vck.get("adapter"), ck.adapter))
+            )
             if not same:
-                raise WorkbenchError(f"validation {vid} scored {vck.get('label') or vck.get('model')}, "
-                                     f"not {ck.label}: mark a validation of this checkpoint (or none)")
+                raise WorkbenchError(
+                    f"validation {vid} scored {vck.get('label') or vck.get('model')}, "
+                    f"not {ck.label}: mark a validation of this checkpoint (or none)"
+                )
     else:
         vck = vmeta.get("checkpoint") or {}
         if vck.get("model") == "<in memory>" or not vck.get("model"):
@@ -120,9 +132,17 @@ def mark_checkpoint(ws: Any, spec: str | None = None, *, validation: str | None 
         spec_out = f"{run}@{step}"
     else:
         spec_out = str(info.get("path") or info.get("adapter") or info.get("model") or "")
-    mark = SubmissionMark(run=run, step=step, checkpoint=Path(info["path"]).name if info.get("path") else None,
-                          path=info.get("path"), model=str(info.get("model") or ""), adapter=info.get("adapter"),
-                          label=str(info.get("label") or ""), spec=spec_out, validation=vid,
-                          marked_at=round(time.time(), 3))
+    mark = SubmissionMark(
+        run=run,
+        step=step,
+        checkpoint=Path(info["path"]).name if info.get("path") else None,
+        path=info.get("path"),
+        model=str(info.get("model") or ""),
+        adapter=info.get("adapter"),
+        label=str(info.get("label") or ""),
+        spec=spec_out,
+        validation=vid,
+        marked_at=round(time.time(), 3),
+    )
     atomic_write_json(mark_path(ws), mark.model_dump())
     return mark

@@ -26,29 +26,29 @@ _LANG_SHORT = {"python": "py", "js": "js", "java": "java", "go": "go", "cpp": "c
 
 @dataclass
 class CompareRow:
-    key: str                                   # stable: "<run>@<step>#<validation>", "val:<id>", ...
+    key: str  # stable: "<run>@<step>#<validation>", "val:<id>", ...
     run: str | None = None
     run_name: str | None = None
-    checkpoint: str | None = None              # step-0000200, or the model's label outside runs
+    checkpoint: str | None = None  # step-0000200, or the model's label outside runs
     step: int | None = None
     checkpoint_path: str | None = None
-    checkpoint_exists: bool = False            # the folder is still there (retention may remove it)
+    checkpoint_exists: bool = False  # the folder is still there (retention may remove it)
     model: str | None = None
     adapter: str | None = None
     validation: str | None = None
-    status: str | None = None                  # the validation's: running | completed
+    status: str | None = None  # the validation's: running | completed
     taskset: str | None = None
-    fraction: float | None = None              # < 1: scores are on a fixed subset
+    fraction: float | None = None  # < 1: scores are on a fixed subset
     format: str | None = None
     greedy: bool | None = None
     n_problems: int = 0
-    pass_at_1: float | None = None             # over all problems of the validation
+    pass_at_1: float | None = None  # over all problems of the validation
     tasks: dict[str, float | None] = field(default_factory=dict)
-    contest: ContestScore | None = None        # the contest score, or a subset's (its label says which)
+    contest: ContestScore | None = None  # the contest score, or a subset's (its label says which)
     contest_missing: list[str] = field(default_factory=list)
     valid_loss: float | None = None
     valid_losses: dict[str, float] = field(default_factory=dict)
-    train_pass: dict[str, float] = field(default_factory=dict)   # in-training pass@1 keys at this step
+    train_pass: dict[str, float] = field(default_factory=dict)  # in-training pass@1 keys at this step
     created: float = 0.0
     run_created: float = 0.0
     marked: bool = False
@@ -83,23 +83,28 @@ class CompareRow:
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        return {**asdict(self), "contest": self.contest.to_dict() if self.contest else None,
-                "contest_score": self.contest_score, "spec": self.spec, "label": self.label}
+        return {
+            **asdict(self),
+            "contest": self.contest.to_dict() if self.contest else None,
+            "contest_score": self.contest_score,
+            "spec": self.spec,
+            "label": self.label,
+        }
 
 
 @dataclass(frozen=True)
 class Column:
-    key: str               # "run", "step", "validation", "contest", "pass@1", "task:<name>", "valid_loss", ...
+    key: str  # "run", "step", "validation", "contest", "pass@1", "task:<name>", "valid_loss", ...
     title: str
-    better: str | None     # "high" | "low" | None (text): the default sort puts the best first
+    better: str | None  # "high" | "low" | None (text): the default sort puts the best first
 
 
 @dataclass
 class Matrix:
     rows: list[CompareRow]
-    tasks: list[str]                 # task columns, contest tasks first (in contest order)
-    failed_validations: int = 0      # not shown: they have no scores
-    mark: Any = None                 # SubmissionMark | None
+    tasks: list[str]  # task columns, contest tasks first (in contest order)
+    failed_validations: int = 0  # not shown: they have no scores
+    mark: Any = None  # SubmissionMark | None
 
     @property
     def columns(self) -> list[Column]:
@@ -108,19 +113,29 @@ class Matrix:
 
 def short_task(name: str) -> str:
     """humanevalsynthesize-python -> syn-py, humanevalfixtests-rust -> fix-rs; others as is."""
-    for kind, short in (("humanevalsynthesize-", "syn-"), ("humanevalfixtests-", "fix-"),
-                        ("humanevalfixdocs-", "doc-")):
+    for kind, short in (
+        ("humanevalsynthesize-", "syn-"),
+        ("humanevalfixtests-", "fix-"),
+        ("humanevalfixdocs-", "doc-"),
+    ):
         if name.startswith(kind):
-            lang = name[len(kind):]
+            lang = name[len(kind) :]
             return short + _LANG_SHORT.get(lang, lang)
     return name if len(name) <= 14 else name[:13] + "…"
 
 
 def columns_for(tasks: list[str]) -> list[Column]:
-    return ([Column("run", "run", None), Column("step", "step", "high"), Column("validation", "validation", None),
-             Column("contest", "contest", "high"), Column("pass@1", "pass@1", "high")]
-            + [Column(f"task:{t}", short_task(t), "high") for t in tasks]
-            + [Column("valid_loss", "valid loss", "low"), Column("train_pass", "train p@1", "high")])
+    return (
+        [
+            Column("run", "run", None),
+            Column("step", "step", "high"),
+            Column("validation", "validation", None),
+            Column("contest", "contest", "high"),
+            Column("pass@1", "pass@1", "high"),
+        ]
+        + [Column(f"task:{t}", short_task(t), "high") for t in tasks]
+        + [Column("valid_loss", "valid loss", "low"), Column("train_pass", "train p@1", "high")]
+    )
 
 
 def value(row: CompareRow, key: str) -> Any:
@@ -144,8 +159,9 @@ def value(row: CompareRow, key: str) -> Any:
     raise KeyError(f"unknown column {key!r}")
 
 
-def sort_rows(rows: Iterable[CompareRow], key: str | None, descending: bool | None = None,
-              tasks: list[str] | None = None) -> list[CompareRow]:
+def sort_rows(
+    rows: Iterable[CompareRow], key: str | None, descending: bool | None = None, tasks: list[str] | None = None
+) -> list[CompareRow]:
     """Rows sorted by a column; `descending=None` puts the best first (highest pass@1, lowest
     loss, text A-Z). Rows without a value come last either way; ties keep the default order."""
     rows = list(rows)
@@ -159,7 +175,7 @@ def sort_rows(rows: Iterable[CompareRow], key: str | None, descending: bool | No
 
     def k(r: CompareRow) -> Any:
         v = value(r, key)
-        if key == "contest":   # a subset's score never ranks among full-set scores
+        if key == "contest":  # a subset's score never ranks among full-set scores
             return (bool(r.contest and r.contest.full) == bool(descending), v)
         return v.lower() if isinstance(v, str) else v
 
@@ -167,6 +183,7 @@ def sort_rows(rows: Iterable[CompareRow], key: str | None, descending: bool | No
 
 
 # -- collecting ------------------------------------------------------------------------------------
+
 
 def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
@@ -185,22 +202,27 @@ def _step_metrics(metrics_path: Path, steps: set[int]) -> dict[int, dict[str, An
             try:
                 rec = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError):
-                continue      # a half-written last line while the run trains
+                continue  # a half-written last line while the run trains
             if not isinstance(rec, dict) or rec.get("step") not in steps:
                 continue
-            keep = {k: v for k, v in rec.items() if (k.startswith("valid_loss") or k.startswith("pass@1"))
-                    and _num(v) is not None}
+            keep = {
+                k: v
+                for k, v in rec.items()
+                if (k.startswith("valid_loss") or k.startswith("pass@1")) and _num(v) is not None
+            }
             if keep:
                 out.setdefault(rec["step"], {}).update(keep)
     return out
 
 
-def _losses_and_pass(meta: dict[str, Any], logged: dict[str, Any]) -> tuple[float | None, dict[str, float],
-                                                                           dict[str, float]]:
+def _losses_and_pass(
+    meta: dict[str, Any], logged: dict[str, Any]
+) -> tuple[float | None, dict[str, float], dict[str, float]]:
     merged = {**logged, **{k: v for k, v in meta.items() if _num(v) is not None}}
     vl = _num(merged.get("valid_loss"))
-    per = {k.split("/", 1)[1]: float(v) for k, v in merged.items()
-           if k.startswith("valid_loss/") and _num(v) is not None}
+    per = {
+        k.split("/", 1)[1]: float(v) for k, v in merged.items() if k.startswith("valid_loss/") and _num(v) is not None
+    }
     tp = {k: float(v) for k, v in merged.items() if (k == "pass@1" or k.startswith("pass@1/")) and _num(v) is not None}
     return vl, per, tp
 
@@ -266,11 +288,20 @@ def collect(ws: Any) -> Matrix:
                 cfg_model = cfg_model or run_base_model(run.path)
                 base = cfg_model
             weights = meta.get("weights") or ("model" if (Path(path) / "model").is_dir() else "adapter")
-            common = dict(run=run.id, run_name=info.get("name") or run.id, checkpoint=Path(path).name, step=step,
-                          checkpoint_path=path, checkpoint_exists=step in ckpts, valid_loss=vl, valid_losses=per,
-                          train_pass=tp, run_created=float(info.get("created") or 0.0),
-                          model=str(Path(path) / "model") if weights == "model" else base,
-                          adapter=str(Path(path) / "adapter") if weights != "model" else None)
+            common = dict(
+                run=run.id,
+                run_name=info.get("name") or run.id,
+                checkpoint=Path(path).name,
+                step=step,
+                checkpoint_path=path,
+                checkpoint_exists=step in ckpts,
+                valid_loss=vl,
+                valid_losses=per,
+                train_pass=tp,
+                run_created=float(info.get("created") or 0.0),
+                model=str(Path(path) / "model") if weights == "model" else base,
+                adapter=str(Path(path) / "adapter") if weights != "model" else None,
+            )
             vs = by_ckpt.pop((run.id, step), [])
             if not vs:
                 rows.append(CompareRow(key=f"{run.id}@{step}", created=float(meta.get("time") or 0.0), **common))
@@ -282,17 +313,29 @@ def collect(ws: Any) -> Matrix:
     for (run_id, step), vs in sorted(by_ckpt.items()):
         for v in vs:
             ck = v.meta().get("checkpoint") or {}
-            row = CompareRow(key=f"{run_id}@{step}#{v.id}", run=run_id, run_name=run_id, step=step,
-                             checkpoint=Path(ck["path"]).name if ck.get("path") else f"step-{step:07d}",
-                             checkpoint_path=ck.get("path"), model=ck.get("model"), adapter=ck.get("adapter"))
+            row = CompareRow(
+                key=f"{run_id}@{step}#{v.id}",
+                run=run_id,
+                run_name=run_id,
+                step=step,
+                checkpoint=Path(ck["path"]).name if ck.get("path") else f"step-{step:07d}",
+                checkpoint_path=ck.get("path"),
+                model=ck.get("model"),
+                adapter=ck.get("adapter"),
+            )
             _apply_validation(row, v)
             rows.append(row)
     for v in sorted(outside, key=lambda v: (v.meta().get("created", 0), v.id)):
         ck = v.meta().get("checkpoint") or {}
         path = ck.get("path") or ck.get("adapter") or ck.get("model")
-        row = CompareRow(key=f"val:{v.id}", checkpoint=ck.get("label") or ck.get("model"), checkpoint_path=ck.get("path"),
-                         checkpoint_exists=bool(path) and Path(str(path)).exists(), model=ck.get("model"),
-                         adapter=ck.get("adapter"))
+        row = CompareRow(
+            key=f"val:{v.id}",
+            checkpoint=ck.get("label") or ck.get("model"),
+            checkpoint_path=ck.get("path"),
+            checkpoint_exists=bool(path) and Path(str(path)).exists(),
+            model=ck.get("model"),
+            adapter=ck.get("adapter"),
+        )
         _apply_validation(row, v)
         rows.append(row)
     if mark is not None:
@@ -321,10 +364,15 @@ def find_row(matrix: Matrix, ident: str) -> CompareRow:
     if "@" in ident:
         run_part, _, step_part = ident.rpartition("@")
         step = int(step_part) if step_part.isdigit() else None
-        cands = [r for r in matrix.rows if r.run and step is not None and r.step == step
-                 and (r.run == run_part or run_part in r.run)]
+        cands = [
+            r
+            for r in matrix.rows
+            if r.run and step is not None and r.step == step and (r.run == run_part or run_part in r.run)
+        ]
         if len({r.run for r in cands}) > 1:
-            raise WorkbenchError(f"{run_part!r} matches several runs: " + ", ".join(sorted({r.run or "" for r in cands})))
+            raise WorkbenchError(
+                f"{run_part!r} matches several runs: " + ", ".join(sorted({r.run or "" for r in cands}))
+            )
         if cands:
             done = [r for r in cands if r.status == "completed"]
             return max(done, key=lambda r: r.created) if done else cands[0]
@@ -332,7 +380,9 @@ def find_row(matrix: Matrix, ident: str) -> CompareRow:
     if len(parts) == 1:
         return parts[0]
     if len(parts) > 1:
-        raise WorkbenchError(f"{ident!r} matches {len(parts)} validations: "
-                             + ", ".join(r.validation or "" for r in parts[:5]))
-    raise WorkbenchError(f"no checkpoint or validation {ident!r} in the Compare matrix "
-                         "(give a validation id, RUN_ID@STEP or a row key)")
+        raise WorkbenchError(
+            f"{ident!r} matches {len(parts)} validations: " + ", ".join(r.validation or "" for r in parts[:5])
+        )
+    raise WorkbenchError(
+        f"no checkpoint or validation {ident!r} in the Compare matrix (give a validation id, RUN_ID@STEP or a row key)"
+    )

@@ -24,7 +24,7 @@ class Change:
     task: str
     task_id: str
     language: str
-    before: str      # A's verdict (n = 1) or "c/n passed"
+    before: str  # A's verdict (n = 1) or "c/n passed"
     after: str
     rate_before: float
     rate_after: float
@@ -32,31 +32,41 @@ class Change:
 
 @dataclass
 class Comparison:
-    a: str                                     # validation ids
+    a: str  # validation ids
     b: str
     a_label: str
     b_label: str
-    common: int                                # problems scored in both
-    only_a: int                                # problems only A scored (other task set / subset)
+    common: int  # problems scored in both
+    only_a: int  # problems only A scored (other task set / subset)
     only_b: int
-    overall: Interval                          # mean over common problems of (B - A)
+    overall: Interval  # mean over common problems of (B - A)
     tasks: dict[str, Interval] = field(default_factory=dict)
-    contest: Interval | None = None            # difference of the contest score (every contest task, macro)
-    contest_problems: int = 0                  # contest problems both scored
-    contest_of: int = 0                        # problems of the full contest set
+    contest: Interval | None = None  # difference of the contest score (every contest task, macro)
+    contest_problems: int = 0  # contest problems both scored
+    contest_of: int = 0  # problems of the full contest set
     gains: list[Change] = field(default_factory=list)
     losses: list[Change] = field(default_factory=list)
-    pass_a: float | None = None                # pass@1 of each over the common problems
+    pass_a: float | None = None  # pass@1 of each over the common problems
     pass_b: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"a": self.a, "b": self.b, "a_label": self.a_label, "b_label": self.b_label, "common": self.common,
-                "only_a": self.only_a, "only_b": self.only_b, "pass_a": self.pass_a, "pass_b": self.pass_b,
-                "overall": self.overall.to_dict(), "tasks": {t: i.to_dict() for t, i in self.tasks.items()},
-                "contest": self.contest.to_dict() if self.contest else None,
-                "contest_scope": self.contest_scope if self.contest else None,
-                "gains": [asdict(c) for c in self.gains], "losses": [asdict(c) for c in self.losses]}
-
+        return {
+            "a": self.a,
+            "b": self.b,
+            "a_label": self.a_label,
+            "b_label": self.b_label,
+            "common": self.common,
+            "only_a": self.only_a,
+            "only_b": self.only_b,
+            "pass_a": self.pass_a,
+            "pass_b": self.pass_b,
+            "overall": self.overall.to_dict(),
+            "tasks": {t: i.to_dict() for t, i in self.tasks.items()},
+            "contest": self.contest.to_dict() if self.contest else None,
+            "contest_scope": self.contest_scope if self.contest else None,
+            "gains": [asdict(c) for c in self.gains],
+            "losses": [asdict(c) for c in self.losses],
+        }
 
     @property
     def contest_full(self) -> bool:
@@ -81,8 +91,15 @@ def _label(meta: dict[str, Any], vid: str) -> str:
     return str(ck.get("label") or ck.get("model") or vid)
 
 
-def compare_validations(a: Any, b: Any, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,
-                        confidence: float = DEFAULT_CONFIDENCE, labels: tuple[str, str] | None = None) -> Comparison:
+def compare_validations(
+    a: Any,
+    b: Any,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+    labels: tuple[str, str] | None = None,
+) -> Comparison:
     """A = before, B = after. Problems are matched by uid (task/task_id); a problem counts
     as solved at a pass rate >= 0.5 (pass/fail at n = 1). Infra errors count as failures, as in
     the scores. `labels` name the two sides (default: the checkpoints' labels)."""
@@ -116,20 +133,31 @@ def compare_validations(a: Any, b: Any, *, resamples: int = DEFAULT_RESAMPLES, s
         sa, sb = x["pass_rate"] >= 0.5, y["pass_rate"] >= 0.5
         if sa == sb:
             continue
-        ch = Change(u, x["task"], str(x["task_id"]), x["language"], _shown(x), _shown(y), x["pass_rate"], y["pass_rate"])
+        ch = Change(
+            u, x["task"], str(x["task_id"]), x["language"], _shown(x), _shown(y), x["pass_rate"], y["pass_rate"]
+        )
         (gains if sb else losses).append(ch)
     rank = {t: i for i, t in enumerate(order)}
     key = lambda c: (rank.get(c.task, 0), _natural(c.task_id))  # noqa: E731
     n = len(common)
     return Comparison(
-        a=a.id, b=b.id, a_label=labels[0] if labels else _label(a.meta(), a.id),
-        b_label=labels[1] if labels else _label(b.meta(), b.id), common=n,
-        only_a=sum(1 for u in pa if u not in pb), only_b=sum(1 for u in pb if u not in pa),
-        overall=overall, tasks=per_task, contest=contest, contest_problems=contest_n, contest_of=contest_of,
+        a=a.id,
+        b=b.id,
+        a_label=labels[0] if labels else _label(a.meta(), a.id),
+        b_label=labels[1] if labels else _label(b.meta(), b.id),
+        common=n,
+        only_a=sum(1 for u in pa if u not in pb),
+        only_b=sum(1 for u in pb if u not in pa),
+        overall=overall,
+        tasks=per_task,
+        contest=contest,
+        contest_problems=contest_n,
+        contest_of=contest_of,
         gains=sorted(gains, key=key),
         losses=sorted(losses, key=key),
         pass_a=sum(pa[u]["pass_rate"] for u in common) / n if n else None,
-        pass_b=sum(pb[u]["pass_rate"] for u in common) / n if n else None)
+        pass_b=sum(pb[u]["pass_rate"] for u in common) / n if n else None,
+    )
 
 
 def _natural(s: str) -> tuple[Any, ...]:

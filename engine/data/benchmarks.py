@@ -59,8 +59,8 @@ HUB_COPIES: dict[str, HubCopy] = {
 
 @dataclass
 class BenchmarkItem:
-    benchmark: str               # "humanevalpack/python", "mbpp", "leetcode"
-    item_id: str                 # task id within it
+    benchmark: str  # "humanevalpack/python", "mbpp", "leetcode"
+    item_id: str  # task id within it
     fields: dict[str, str]
 
     @property
@@ -89,8 +89,11 @@ def benchmark_files(data_dir: Path, which: tuple[str, ...] | list[str] = BENCHMA
             out["mbpp"] = [p]
     if "leetcode" in which:
         d = data_dir / "leetcode"
-        files = sorted(f for f in d.glob("*.jsonl*") if f.suffix in (".jsonl", ".gz") and "train" not in f.name.lower()) \
-            if d.is_dir() else []
+        files = (
+            sorted(f for f in d.glob("*.jsonl*") if f.suffix in (".jsonl", ".gz") and "train" not in f.name.lower())
+            if d.is_dir()
+            else []
+        )
         if files:
             out["leetcode"] = files
     return out
@@ -156,9 +159,9 @@ class BenchmarkCopies:
     """The benchmark items decontamination checks against, where they came from, and what was
     asked for but could not be read (part -> reason)."""
 
-    origin: str                                  # "data_dir" | "hub"
+    origin: str  # "data_dir" | "hub"
     items: list[BenchmarkItem]
-    sources: dict[str, list[str]]                # part -> files or hub copies read
+    sources: dict[str, list[str]]  # part -> files or hub copies read
     missing: dict[str, str] = field(default_factory=dict)
     data_dir: str | None = None
 
@@ -170,8 +173,9 @@ class BenchmarkCopies:
         why = reasons[0] if len(reasons) == 1 else "; ".join(f"{k}: {v}" for k, v in self.missing.items())
         if self.origin == "data_dir":
             return why
-        return "no [benchmarks] data_dir in workspace.toml, and the hub's benchmark copies " + \
-            ("are " + why if reasons == [OFFLINE] else "could not be read: " + why)
+        return "no [benchmarks] data_dir in workspace.toml, and the hub's benchmark copies " + (
+            "are " + why if reasons == [OFFLINE] else "could not be read: " + why
+        )
 
 
 def load_copies(ws: Workspace, which: tuple[str, ...] | list[str]) -> BenchmarkCopies:
@@ -187,8 +191,13 @@ def load_copies(ws: Workspace, which: tuple[str, ...] | list[str]) -> BenchmarkC
     missing = {p: f"no file for it under {d}" for p in wanted if p not in files}
     if not files:
         missing = {p: f"no benchmark files under {d} for {list(which)}" for p in wanted}
-    return BenchmarkCopies("data_dir", load_items(d, which) if files else [],
-                           {k: [str(p) for p in v] for k, v in files.items()}, missing, str(d))
+    return BenchmarkCopies(
+        "data_dir",
+        load_items(d, which) if files else [],
+        {k: [str(p) for p in v] for k, v in files.items()},
+        missing,
+        str(d),
+    )
 
 
 def copies_identity(ws: Workspace, which: tuple[str, ...] | list[str]) -> Any:
@@ -203,8 +212,9 @@ def copies_identity(ws: Workspace, which: tuple[str, ...] | list[str]) -> Any:
     for hub_id in sorted({_hub_id(p) for p in parts(which)}):
         st = hub_copy_state(ws, hub_id)
         m = mirror_dir(ws, hub_id)
-        state[hub_id] = file_fingerprint(m) if st == "mirror" and m is not None else \
-            ("offline" if st == "offline" else "hub")  # cached or online: the same hub copy
+        state[hub_id] = (
+            file_fingerprint(m) if st == "mirror" and m is not None else ("offline" if st == "offline" else "hub")
+        )  # cached or online: the same hub copy
     return {"hub": state, "which": list(which)}
 
 

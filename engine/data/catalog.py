@@ -16,12 +16,12 @@ from engine.workspace import DatasetEntry, Workspace
 @dataclass
 class CatalogRow:
     name: str
-    kind: str          # "hub" | "local"
-    location: str      # hub id (+config/split) or path/glob
+    kind: str  # "hub" | "local"
+    location: str  # hub id (+config/split) or path/glob
     format: str
-    state: str         # short human state
-    ok: bool           # can be loaded now
-    processed: bool    # datasets/<name>/ exists with a report
+    state: str  # short human state
+    ok: bool  # can be loaded now
+    processed: bool  # datasets/<name>/ exists with a report
     description: str = ""
 
 
@@ -43,8 +43,11 @@ def mirror_dir(ws: Workspace, hub_id: str) -> Path | None:
 def entry_state(ws: Workspace, entry: DatasetEntry) -> tuple[str, bool]:
     if entry.path is not None:
         pattern = str(ws.resolve_path(entry.path))
-        matches = glob.glob(pattern, recursive=True) if any(c in pattern for c in "*?[") else \
-            ([pattern] if os.path.exists(pattern) else [])
+        matches = (
+            glob.glob(pattern, recursive=True)
+            if any(c in pattern for c in "*?[")
+            else ([pattern] if os.path.exists(pattern) else [])
+        )
         if not matches:
             return "missing: no file matches", False
         return (f"local, {len(matches)} files" if len(matches) > 1 else "local"), True
@@ -54,7 +57,9 @@ def entry_state(ws: Workspace, entry: DatasetEntry) -> tuple[str, bool]:
         return "hub (local mirror)", True
     if any(d.exists() for d in hub_cache_dirs(entry.hub)):
         return "hub (cached)", True
-    offline = ws.config.hub.offline or os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    offline = (
+        ws.config.hub.offline or os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    )
     return ("not available offline" if offline else "hub (not downloaded)"), not offline
 
 
@@ -64,8 +69,11 @@ def catalog_rows(ws: Workspace) -> list[CatalogRow]:
         state, ok = entry_state(ws, e)
         loc = e.path if e.path is not None else e.hub + (f" [{e.config}]" if e.config else "") + f" :{e.split}"
         processed = (ws.datasets_dir / name / "report.json").exists()
-        rows.append(CatalogRow(name, "local" if e.path is not None else "hub", loc or "", e.format, state, ok,
-                               processed, e.description))
+        rows.append(
+            CatalogRow(
+                name, "local" if e.path is not None else "hub", loc or "", e.format, state, ok, processed, e.description
+            )
+        )
     return rows
 
 
@@ -86,8 +94,12 @@ def looks_local(source: str) -> bool:
 
     s = source.strip()
     name = s.lower()[:-3] if s.lower().endswith(".gz") else s.lower()
-    return s.startswith(("/", ".", "~")) or os.path.exists(os.path.expanduser(s)) or \
-        any(c in s for c in "*?[") or any(name.endswith(ext) for ext in SUFFIXES)
+    return (
+        s.startswith(("/", ".", "~"))
+        or os.path.exists(os.path.expanduser(s))
+        or any(c in s for c in "*?[")
+        or any(name.endswith(ext) for ext in SUFFIXES)
+    )
 
 
 def check_name(name: str) -> str:
@@ -99,10 +111,21 @@ def check_name(name: str) -> str:
     return name
 
 
-def add_entry(ws: Workspace, name: str, source: str, *, format: str = "auto", config: str | None = None,
-              split: str = "train", columns: dict[str, str] | None = None, streaming: bool = False,
-              description: str = "", kind: str = "auto", replace: bool = False,
-              check: bool = False) -> tuple[DatasetEntry, dict[str, Any] | None]:
+def add_entry(
+    ws: Workspace,
+    name: str,
+    source: str,
+    *,
+    format: str = "auto",
+    config: str | None = None,
+    split: str = "train",
+    columns: dict[str, str] | None = None,
+    streaming: bool = False,
+    description: str = "",
+    kind: str = "auto",
+    replace: bool = False,
+    check: bool = False,
+) -> tuple[DatasetEntry, dict[str, Any] | None]:
     """Add (or with `replace`, overwrite) a catalog entry and save workspace.toml. With `check`, a
     local source's first rows are read first (the entry and what was detected come back); one that
     cannot be a dataset (engine/data/source_check.py) is not added, nothing is written and the
@@ -117,8 +140,13 @@ def add_entry(ws: Workspace, name: str, source: str, *, format: str = "auto", co
     if kind not in ("auto", "hub", "local"):
         raise InputError("kind must be auto, hub or local", field="kind")
     local = looks_local(source) if kind == "auto" else kind == "local"
-    fields: dict = {"format": format, "split": split, "columns": dict(columns or {}), "streaming": streaming,
-                    "description": description}
+    fields: dict = {
+        "format": format,
+        "split": split,
+        "columns": dict(columns or {}),
+        "streaming": streaming,
+        "description": description,
+    }
     if local:
         fields["path"] = source
     else:

@@ -16,9 +16,9 @@ _FENCE = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)\n
 
 @dataclass(frozen=True)
 class Block:
-    info: str          # the fence's info string ("" when none or not fenced)
+    info: str  # the fence's info string ("" when none or not fenced)
     code: str
-    start: int         # offsets of `code` inside the text
+    start: int  # offsets of `code` inside the text
     end: int
     fenced: bool = True
     closed: bool = True
@@ -48,10 +48,10 @@ def _scan(text: str) -> list[Block]:
         c = close.search(text, m.end())
         info = m.group("info").strip()
         if c is None:
-            blocks.append(Block(info, text[m.end():], m.end(), len(text), closed=False))
+            blocks.append(Block(info, text[m.end() :], m.end(), len(text), closed=False))
             return blocks
         body_end = c.start() - 1 if c.start() > m.end() else m.end()  # drop the newline before the fence
-        blocks.append(Block(info, text[m.end():max(body_end, m.end())], m.end(), max(body_end, m.end())))
+        blocks.append(Block(info, text[m.end() : max(body_end, m.end())], m.end(), max(body_end, m.end())))
         pos = c.end()
 
 
@@ -59,7 +59,7 @@ def prose(text: str) -> str:
     """The text with its fenced blocks removed."""
     out, pos = [], 0
     for b in fenced_blocks(text):
-        out.append(text[pos:b.start])
+        out.append(text[pos : b.start])
         pos = b.end
     out.append(text[pos:])
     return "".join(out)
@@ -68,12 +68,31 @@ def prose(text: str) -> str:
 # Full-width ASCII variants (U+FF01..U+FF5E) and the CJK punctuation the contest baseline
 # rewrote, plus non-breaking spaces. Applied to code only.
 FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-FULLWIDTH.update({
-    0x3000: " ", 0x00A0: " ", 0x202F: " ", 0x2002: " ", 0x2003: " ",
-    0x3001: ",", 0x3002: ".", 0x201C: '"', 0x201D: '"', 0x2018: "'", 0x2019: "'",
-    0x3010: "[", 0x3011: "]", 0x300A: "<", 0x300B: ">", 0x3008: "<", 0x3009: ">",
-    0xFF5F: "(", 0xFF60: ")", 0x2026: "...", 0xFFE5: "$",
-})
+FULLWIDTH.update(
+    {
+        0x3000: " ",
+        0x00A0: " ",
+        0x202F: " ",
+        0x2002: " ",
+        0x2003: " ",
+        0x3001: ",",
+        0x3002: ".",
+        0x201C: '"',
+        0x201D: '"',
+        0x2018: "'",
+        0x2019: "'",
+        0x3010: "[",
+        0x3011: "]",
+        0x300A: "<",
+        0x300B: ">",
+        0x3008: "<",
+        0x3009: ">",
+        0xFF5F: "(",
+        0xFF60: ")",
+        0x2026: "...",
+        0xFFE5: "$",
+    }
+)
 _FULLWIDTH_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(FULLWIDTH)) + "]")
 
 
@@ -92,7 +111,7 @@ def normalize_text_code(text: str, *, bare_code: bool = False) -> tuple[str, int
         return text, 0
     out, pos, total = [], 0, 0
     for b in blocks:
-        out.append(text[pos:b.start])
+        out.append(text[pos : b.start])
         fixed, n = normalize_code(b.code)
         out.append(fixed)
         total += n

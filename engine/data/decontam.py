@@ -25,10 +25,10 @@ FILTER_BITS = 24
 
 @dataclass
 class Match:
-    item: str            # "humanevalpack/python:Python/0"
-    field: str           # which field of the item was covered
-    coverage: float      # share of the field's n-grams found in the sample
-    hits: int            # how many of them
+    item: str  # "humanevalpack/python:Python/0"
+    field: str  # which field of the item was covered
+    coverage: float  # share of the field's n-grams found in the sample
+    hits: int  # how many of them
 
     def to_json(self) -> dict:
         return {"item": self.item, "field": self.field, "coverage": round(self.coverage, 3), "hits": self.hits}
@@ -37,13 +37,13 @@ class Match:
 @dataclass
 class DecontamIndex:
     ngram: int
-    keys: np.ndarray         # sorted n-gram hashes (a hash repeats once per field it is in)
-    field_of: np.ndarray     # field id of each key
-    field_item: list[str]    # item key per field id
-    field_name: list[str]    # field name per field id
-    field_size: np.ndarray   # distinct indexed n-grams per field
+    keys: np.ndarray  # sorted n-gram hashes (a hash repeats once per field it is in)
+    field_of: np.ndarray  # field id of each key
+    field_item: list[str]  # item key per field id
+    field_name: list[str]  # field name per field id
+    field_size: np.ndarray  # distinct indexed n-grams per field
     n_items: int
-    stopped: int             # boilerplate n-grams left out
+    stopped: int  # boilerplate n-grams left out
     filter: np.ndarray | None = None  # one flag per top-24-bit prefix: cheap "surely absent" test
 
     def __post_init__(self) -> None:
@@ -65,7 +65,7 @@ def build_index(items: Sequence[BenchmarkItem], *, ngram: int = 10, max_item_fre
             item_of_field.append(i)
     keys_parts, fid_parts = [], []
     for s in range(0, len(texts), 2000):
-        h, off = token_hashes(texts[s:s + 2000])
+        h, off = token_hashes(texts[s : s + 2000])
         g, d = ngram_hashes(h, off, ngram)
         keys_parts.append(g)
         fid_parts.append(d + s)
@@ -92,22 +92,31 @@ def build_index(items: Sequence[BenchmarkItem], *, ngram: int = 10, max_item_fre
     return DecontamIndex(ngram, keys, fids, field_item, field_name, size, len(items), int(common.size))
 
 
-def find_matches(index: DecontamIndex, texts: Sequence[str], *, min_coverage: float = 0.5, min_hits: int = 3,
-                 batch: int = 2000, progress: Callable[[int, int], None] | None = None) -> dict[int, list[Match]]:
+def find_matches(
+    index: DecontamIndex,
+    texts: Sequence[str],
+    *,
+    min_coverage: float = 0.5,
+    min_hits: int = 3,
+    batch: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[int, list[Match]]:
     """{text index: matches, best first} for every text that hits some benchmark field."""
     out: dict[int, list[Match]] = {}
     n = len(texts)
     for s in range(0, n, batch):
-        found = match_tokens(index, *token_hashes(list(texts[s:s + batch])), min_coverage=min_coverage,
-                             min_hits=min_hits)
+        found = match_tokens(
+            index, *token_hashes(list(texts[s : s + batch])), min_coverage=min_coverage, min_hits=min_hits
+        )
         out.update({s + i: m for i, m in found.items()})
         if progress:
             progress(min(n, s + batch), n)
     return out
 
 
-def match_tokens(index: DecontamIndex, hashes: np.ndarray, offsets: np.ndarray, *, min_coverage: float = 0.5,
-                 min_hits: int = 3) -> dict[int, list[Match]]:
+def match_tokens(
+    index: DecontamIndex, hashes: np.ndarray, offsets: np.ndarray, *, min_coverage: float = 0.5, min_hits: int = 3
+) -> dict[int, list[Match]]:
     """Matches of a batch of texts given as token hashes (engine/data/shingles.token_hashes)."""
     out: dict[int, list[Match]] = {}
     if index.keys.size == 0:

@@ -30,8 +30,7 @@ KEEP_RULES = ("first", "longest")
 
 def normalized_key(text: str) -> bytes:
     """Hash of text with whitespace collapsed and case folded: equal keys are exact duplicates."""
-    return hashlib.blake2b(" ".join(text.split()).lower().encode("utf-8", "surrogatepass"),
-                           digest_size=12).digest()
+    return hashlib.blake2b(" ".join(text.split()).lower().encode("utf-8", "surrogatepass"), digest_size=12).digest()
 
 
 def exact_duplicates(texts: Sequence[str]) -> dict[int, int]:
@@ -53,7 +52,7 @@ def lsh_params(threshold: float, num_perm: int, recall: float = 0.99) -> tuple[i
     best = (num_perm, 1)
     for r in range(1, num_perm + 1):
         b = num_perm // r
-        if 1 - (1 - threshold ** r) ** b >= recall:
+        if 1 - (1 - threshold**r) ** b >= recall:
             best = (b, r)
     return best
 
@@ -77,7 +76,9 @@ class MinHasher:
         """(signatures [n, num_perm] uint32, shingle hashes, shingle doc index) of a batch."""
         return self.signatures_from_tokens(*token_hashes(texts))
 
-    def signatures_from_tokens(self, hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def signatures_from_tokens(
+        self, hashes: np.ndarray, offsets: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, k = offsets.size - 1, self.num_perm
         g, d = ngram_hashes(hashes, offsets, self.ngram, short=True)
         g = mix64(g ^ self._salt)
@@ -115,9 +116,9 @@ class MinHasher:
 
 @dataclass
 class NearDupResult:
-    clusters: list[list[int]]                 # each sorted by the keep rule: [kept, dropped...]
-    duplicate_of: dict[int, int]              # dropped index -> kept index
-    similarity: dict[int, float]              # dropped index -> Jaccard with the member it joined through
+    clusters: list[list[int]]  # each sorted by the keep rule: [kept, dropped...]
+    duplicate_of: dict[int, int]  # dropped index -> kept index
+    similarity: dict[int, float]  # dropped index -> Jaccard with the member it joined through
     bands: int = 0
     rows: int = 0
     candidate_pairs: int = 0
@@ -165,8 +166,14 @@ class NearDupIndex:
         self._doc.append(d + self.n)
         self.n += sig.shape[0]
 
-    def clusters(self, *, threshold: float = 0.85, keep: str = "first", answer_lengths: Sequence[int] | None = None,
-                 alive: np.ndarray | None = None) -> NearDupResult:
+    def clusters(
+        self,
+        *,
+        threshold: float = 0.85,
+        keep: str = "first",
+        answer_lengths: Sequence[int] | None = None,
+        alive: np.ndarray | None = None,
+    ) -> NearDupResult:
         """Clusters among the `alive` texts (all by default)."""
         if not 0 < threshold <= 1:
             raise ValueError("threshold must be in (0, 1]")
@@ -193,7 +200,7 @@ def _candidate_pairs(sigs: np.ndarray, live: np.ndarray, b: int, r: int, seed: i
     firsts: list[np.ndarray] = []
     seconds: list[np.ndarray] = []
     for band in range(b):
-        block = sigs[live, band * r:(band + 1) * r].astype(np.uint64)
+        block = sigs[live, band * r : (band + 1) * r].astype(np.uint64)
         with np.errstate(over="ignore"):
             key = mix64((block * mult).sum(axis=1, dtype=np.uint64) + np.uint64(band))
         order = np.argsort(key, kind="stable")
@@ -211,7 +218,7 @@ def _candidate_pairs(sigs: np.ndarray, live: np.ndarray, b: int, r: int, seed: i
         firsts.append(members[two])
         seconds.append(members[two + 1])
         for st, sz in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
-            grp = np.sort(members[st:st + sz])
+            grp = np.sort(members[st : st + sz])
             if sz <= 32:
                 i, j = np.triu_indices(sz, 1)
                 firsts.append(grp[i])
@@ -234,15 +241,25 @@ def _candidate_pairs(sigs: np.ndarray, live: np.ndarray, b: int, r: int, seed: i
 PRUNE_SD = 5.0
 
 
-def _confirm(pairs: np.ndarray, sigs: np.ndarray, shingles: np.ndarray, sh_off: np.ndarray, n: int,
-             threshold: float, keep: str, answer_lengths: Sequence[int] | None, b: int, r: int) -> NearDupResult:
+def _confirm(
+    pairs: np.ndarray,
+    sigs: np.ndarray,
+    shingles: np.ndarray,
+    sh_off: np.ndarray,
+    n: int,
+    threshold: float,
+    keep: str,
+    answer_lengths: Sequence[int] | None,
+    b: int,
+    r: int,
+) -> NearDupResult:
     """Exact Jaccard for each candidate pair, union-find over confirmed ones, keep rule."""
     n_candidates = len(pairs)
     if n_candidates:
         est = np.empty(n_candidates)
         for s in range(0, n_candidates, 50_000):  # bounded memory
-            p = pairs[s:s + 50_000]
-            est[s:s + 50_000] = (sigs[p[:, 0]] == sigs[p[:, 1]]).mean(axis=1)
+            p = pairs[s : s + 50_000]
+            est[s : s + 50_000] = (sigs[p[:, 0]] == sigs[p[:, 1]]).mean(axis=1)
         sizes = np.diff(sh_off)
         k_eff = np.clip(np.minimum(sizes[pairs[:, 0]], sizes[pairs[:, 1]]), 1, sigs.shape[1])
         margin = PRUNE_SD * 0.5 / np.sqrt(k_eff)
@@ -253,7 +270,7 @@ def _confirm(pairs: np.ndarray, sigs: np.ndarray, shingles: np.ndarray, sh_off: 
     def shingle_set(i: int) -> np.ndarray:
         u = cache.get(i)
         if u is None:
-            u = cache[i] = np.unique(shingles[sh_off[i]:sh_off[i + 1]])
+            u = cache[i] = np.unique(shingles[sh_off[i] : sh_off[i + 1]])
         return u
 
     best_sim: dict[int, float] = {}
@@ -287,14 +304,23 @@ def _confirm(pairs: np.ndarray, sigs: np.ndarray, shingles: np.ndarray, sh_off: 
     return NearDupResult(clusters, duplicate_of, similarity, b, r, n_candidates, confirmed)
 
 
-def near_duplicates(texts: Sequence[str], *, threshold: float = 0.85, num_perm: int = 128, ngram: int = 5,
-                    keep: str = "first", answer_lengths: Sequence[int] | None = None, batch: int = 2000,
-                    progress: Callable[[int, int], None] | None = None, seed: int = 1) -> NearDupResult:
+def near_duplicates(
+    texts: Sequence[str],
+    *,
+    threshold: float = 0.85,
+    num_perm: int = 128,
+    ngram: int = 5,
+    keep: str = "first",
+    answer_lengths: Sequence[int] | None = None,
+    batch: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+    seed: int = 1,
+) -> NearDupResult:
     """Clusters of near-duplicate texts (Jaccard of word `ngram` shingle sets >= threshold)."""
     index = NearDupIndex(num_perm=num_perm, ngram=ngram, seed=seed)
     n = len(texts)
     for s in range(0, n, batch):
-        index.add_texts(list(texts[s:s + batch]))
+        index.add_texts(list(texts[s : s + batch]))
         if progress:
             progress(min(n, s + batch), n)
     return index.clusters(threshold=threshold, keep=keep, answer_lengths=answer_lengths)

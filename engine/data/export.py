@@ -18,8 +18,12 @@ _SHAREGPT_ROLE = {"system": "system", "human": "human", "bot": "gpt"}
 
 
 def convert_out(rec: dict[str, Any], fmt: str) -> dict[str, Any]:
-    meta = {"id": rec["id"], "source": rec["source"], "languages": rec.get("languages") or [],
-            "n_tokens": rec.get("n_tokens", -1)}
+    meta = {
+        "id": rec["id"],
+        "source": rec["source"],
+        "languages": rec.get("languages") or [],
+        "n_tokens": rec.get("n_tokens", -1),
+    }
     rounds = rec["chat_rounds"]
     if fmt == "chat_rounds":
         return {**meta, "chat_rounds": rounds}
@@ -36,8 +40,9 @@ def export(ws: Workspace, name: str, out: str | Path, *, fmt: str = "chat_rounds
 
     folder = ws.datasets_dir / check_name(name)
     if not (folder / DATA_FILE).exists():
-        raise InputError(f"'{name}' is not a processed dataset (no {folder / DATA_FILE}); "
-                         f"run `workbench data process {name}` first")
+        raise InputError(
+            f"'{name}' is not a processed dataset (no {folder / DATA_FILE}); run `workbench data process {name}` first"
+        )
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}", field="format")
     out = Path(out)

@@ -24,14 +24,21 @@ from typing import Any, Callable, Iterable
 
 from engine.errors import InputError
 
-FORMATS = ("alpaca", "evol", "prompt_completion", "prompt_answer", "sharegpt", "messages", "chat_rounds",
-           "leetcode")
+FORMATS = ("alpaca", "evol", "prompt_completion", "prompt_answer", "sharegpt", "messages", "chat_rounds", "leetcode")
 FORMAT_CHOICES = ("auto",) + FORMATS
 
 ROLE_ALIASES = {
     "system": "system",
-    "human": "human", "user": "human", "prompter": "human", "question": "human",
-    "bot": "bot", "assistant": "bot", "gpt": "bot", "chatgpt": "bot", "model": "bot", "ai": "bot",
+    "human": "human",
+    "user": "human",
+    "prompter": "human",
+    "question": "human",
+    "bot": "bot",
+    "assistant": "bot",
+    "gpt": "bot",
+    "chatgpt": "bot",
+    "model": "bot",
+    "ai": "bot",
     "answer": "bot",
 }
 
@@ -47,8 +54,16 @@ SIGNATURES: dict[str, list[tuple[str, ...]]] = {
     "prompt_answer": [("prompt",), ("answer",)],
 }
 # Detection order: the most specific layout first (alpaca before evol: both have instruction/output).
-DETECT_ORDER = ("chat_rounds", "messages", "sharegpt", "leetcode", "alpaca", "evol", "prompt_completion",
-                "prompt_answer")
+DETECT_ORDER = (
+    "chat_rounds",
+    "messages",
+    "sharegpt",
+    "leetcode",
+    "alpaca",
+    "evol",
+    "prompt_completion",
+    "prompt_answer",
+)
 
 
 class RowError(ValueError):
@@ -99,7 +114,9 @@ def detect(rows: list[dict[str, Any]], *, where: str | None = None) -> str:
         f"unknown data layout: fields found {fields or '(none)'}; supported formats: "
         + "; ".join(f"{f} ({'+'.join('|'.join(g) for g in SIGNATURES[f])})" for f in DETECT_ORDER)
         + ". Map your columns with `workbench data add ... --column FIELD=COLUMN`.",
-        file=where, field="format")
+        file=where,
+        field="format",
+    )
 
 
 def _text(row: dict[str, Any], field: str, *, required: bool = True) -> str:
@@ -132,6 +149,7 @@ def _pair(prompt_field: tuple[str, ...], answer_field: tuple[str, ...]) -> Calla
         p = _text(row, _first(row, prompt_field))
         a = _text(row, _first(row, answer_field))
         return _with_system(row, [{"role": "human", "content": p}, {"role": "bot", "content": a}])
+
     return conv
 
 
@@ -178,8 +196,9 @@ def _turns(row: dict[str, Any], list_field: str, role_keys: tuple[str, ...], con
             raise RowError(f"{where} has no '{content_keys[0]}'", field=f"{where}.{content_keys[0]}")
         role = ROLE_ALIASES.get(str(t[rk]).strip().lower()) if isinstance(t[rk], str) else None
         if role is None:
-            raise RowError(f"{where}.{rk} is {t[rk]!r}; expected system, human/user or bot/assistant/gpt",
-                           field=f"{where}.{rk}")
+            raise RowError(
+                f"{where}.{rk} is {t[rk]!r}; expected system, human/user or bot/assistant/gpt", field=f"{where}.{rk}"
+            )
         rounds.append({"role": role, "content": _content(t[ck], f"{where}.{ck}")})
     sys_text = row.get("system")  # some sets keep the system prompt beside the turns
     if isinstance(sys_text, str) and sys_text.strip() and not any(r["role"] == "system" for r in rounds):

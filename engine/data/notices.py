@@ -10,9 +10,11 @@ from typing import Any
 
 from engine.data.benchmarks import HUMANEVAL_LANGS
 
-SKIPPED_HELP = ("rows that overlap the benchmarks are kept. Set [benchmarks] data_dir in workspace.toml to a "
-                "folder with humanevalpack/<lang>.jsonl, mbpp/mbpp.jsonl and leetcode/*.jsonl.gz, or put the "
-                "hub's copies in the [hub] mirror folder")
+SKIPPED_HELP = (
+    "rows that overlap the benchmarks are kept. Set [benchmarks] data_dir in workspace.toml to a "
+    "folder with humanevalpack/<lang>.jsonl, mbpp/mbpp.jsonl and leetcode/*.jsonl.gz, or put the "
+    "hub's copies in the [hub] mirror folder"
+)
 
 
 def decontamination_warnings(decon: dict[str, Any]) -> list[str]:

@@ -44,12 +44,23 @@ from engine.fsutil import atomic_write_json, stable_hash
 from engine.workspace import Workspace
 
 PIPELINE_VERSION = 1
-REASONS = ("empty_prompt", "empty_answer", "refusal", "truncated", "language", "syntax_error", "too_short",
-           "too_long", "contaminated", "exact_duplicate", "near_duplicate")
+REASONS = (
+    "empty_prompt",
+    "empty_answer",
+    "refusal",
+    "truncated",
+    "language",
+    "syntax_error",
+    "too_short",
+    "too_long",
+    "contaminated",
+    "exact_duplicate",
+    "near_duplicate",
+)
 QUARANTINE_FILE = "quarantine.jsonl"
 DROPPED_DIR = "dropped"
 EXAMPLES = 5
-INLINE_ROWS = 2000      # rows checked in this process before a big input gets a worker pool
+INLINE_ROWS = 2000  # rows checked in this process before a big input gets a worker pool
 CHUNK_ROWS = 250
 
 Progress = Callable[[str, int, "int | None"], None]
@@ -59,17 +70,17 @@ class ProcessOptions(StrictModel):
     """What `workbench data process` does; every field has a CLI option of the same name."""
 
     inputs: list[str] = Field(min_length=1)
-    languages: list[str] | None = None     # keep rows with code in one of these (None: no language filter)
-    keep_no_code: bool = False             # with a language filter, also keep rows that have no code
+    languages: list[str] | None = None  # keep rows with code in one of these (None: no language filter)
+    keep_no_code: bool = False  # with a language filter, also keep rows that have no code
     normalize_fullwidth: bool = True
-    quality: bool = True                   # empty / refusal / truncated answers
+    quality: bool = True  # empty / refusal / truncated answers
     syntax: bool = True
     min_tokens: int = Field(default=0, ge=0)
-    max_tokens: int | None = Field(default=None, gt=0)   # None: the workspace's seq_length
-    model: str | None = None               # tokenizer; None: the workspace's default model
-    template: str | None = None            # chat template; None: the workspace's default
+    max_tokens: int | None = Field(default=None, gt=0)  # None: the workspace's seq_length
+    model: str | None = None  # tokenizer; None: the workspace's default model
+    template: str | None = None  # chat template; None: the workspace's default
     decontaminate: bool = True
-    benchmarks: list[str] | None = None    # None: the workspace's [benchmarks] decontaminate list
+    benchmarks: list[str] | None = None  # None: the workspace's [benchmarks] decontaminate list
     decontam_ngram: int = Field(default=10, ge=3, le=50)
     decontam_min_coverage: float = Field(default=0.5, gt=0, le=1)
     decontam_min_hits: int = Field(default=3, ge=1)
@@ -79,7 +90,7 @@ class ProcessOptions(StrictModel):
     num_perm: int = 128
     shingle: int = Field(default=5, ge=1, le=20)
     keep: Literal["first", "longest"] = "first"
-    limit: int | None = Field(default=None, gt=0)   # rows per input (a quick look at a big set)
+    limit: int | None = Field(default=None, gt=0)  # rows per input (a quick look at a big set)
     workers: int | None = Field(default=None, ge=1)  # processes for the per-row checks (None: CPU count)
 
     @field_validator("languages")
@@ -114,9 +125,18 @@ class _Drops:
         if f is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             f = self._files[reason] = open(self.folder / f"{reason}.jsonl", "w", encoding="utf-8")
-        row = {"id": rec["id"], "source": rec["source"], "row": rec["row"], "file": rec.get("_file"),
-               "line": rec.get("_line"), "reason": reason, "detail": detail, **extra,
-               "languages": rec.get("languages") or [], "chat_rounds": rec["chat_rounds"]}
+        row = {
+            "id": rec["id"],
+            "source": rec["source"],
+            "row": rec["row"],
+            "file": rec.get("_file"),
+            "line": rec.get("_line"),
+            "reason": reason,
+            "detail": detail,
+            **extra,
+            "languages": rec.get("languages") or [],
+            "chat_rounds": rec["chat_rounds"],
+        }
         f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
@@ -156,8 +176,10 @@ def check_row(rec: dict[str, Any], opts: ProcessOptions) -> tuple[str, str] | No
     bots = [r["content"] for r in rounds if r["role"] == "bot"]
     humans = [r["content"] for r in rounds if r["role"] == "human"]
     if opts.quality:
-        for reason, fn, arg in (("empty_prompt", quality.empty_prompt, humans),
-                                ("empty_answer", quality.empty_answer, bots)):
+        for reason, fn, arg in (
+            ("empty_prompt", quality.empty_prompt, humans),
+            ("empty_answer", quality.empty_answer, bots),
+        ):
             d = fn(arg)
             if d:
                 return reason, d
@@ -201,7 +223,9 @@ def _init_worker(tokenizer_json: str | None) -> None:
         _WORKER_TOKENIZER = Tokenizer.from_str(tokenizer_json)
 
 
-def _check_chunk(args: tuple[list[dict[str, Any]], ProcessOptions]) -> list[tuple[Any, Any, list[str], int, int | None]]:
+def _check_chunk(
+    args: tuple[list[dict[str, Any]], ProcessOptions],
+) -> list[tuple[Any, Any, list[str], int, int | None]]:
     """Worker side: (drop, normalised rounds or None, languages, chars changed, tokens) per record.
     Tokens are counted here (chatml rendering, the model's own tokenizer pipeline) when the pool
     was given the tokenizer."""
@@ -214,8 +238,9 @@ def _check_chunk(args: tuple[list[dict[str, Any]], ProcessOptions]) -> list[tupl
         out.append([bad, rec["chat_rounds"] if nch else None, rec.get("languages") or [], nch, None])
     if _WORKER_TOKENIZER is not None:
         todo = [i for i, o in enumerate(out) if o[0] is None]
-        encs = _WORKER_TOKENIZER.encode_batch([render_text(recs[i]["chat_rounds"]) for i in todo],
-                                              add_special_tokens=False)
+        encs = _WORKER_TOKENIZER.encode_batch(
+            [render_text(recs[i]["chat_rounds"]) for i in todo], add_special_tokens=False
+        )
         for i, e in zip(todo, encs):
             out[i][4] = len(e.ids)
     return [tuple(o) for o in out]  # type: ignore[misc]
@@ -271,8 +296,9 @@ def _checked_rows(records: Any, opts: ProcessOptions, pool_of: Callable[[], Any]
             yield rec, bad, nch
 
 
-def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progress | None = None,
-            force: bool = False) -> dict[str, Any]:
+def process(
+    ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progress | None = None, force: bool = False
+) -> dict[str, Any]:
     """Run the pipeline into datasets/<name>/ and return its report."""
     check_name(name)
     t_start = time.time()
@@ -285,9 +311,17 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
     # Identity of everything the result depends on, cheap to compute: an unchanged run is not redone.
     tok_id = tokenizer_identity(ws, opts.model)
     bench_id = _benchmarks_identity(ws, opts) if opts.decontaminate else None
-    key = stable_hash({"v": PIPELINE_VERSION, "opts": opts.model_dump(mode="json"), "template": template,
-                       "max": max_tokens, "inputs": {i: source_fingerprint(ws, e) for i, e in entries.items()},
-                       "tok": tok_id, "bench": bench_id})
+    key = stable_hash(
+        {
+            "v": PIPELINE_VERSION,
+            "opts": opts.model_dump(mode="json"),
+            "template": template,
+            "max": max_tokens,
+            "inputs": {i: source_fingerprint(ws, e) for i, e in entries.items()},
+            "tok": tok_id,
+            "bench": bench_id,
+        }
+    )
     old = read_report(out_dir)
     if not force and isinstance(old, dict) and old.get("key") == key and (out_dir / "data.parquet").exists():
         return {**old, "up_to_date": True}
@@ -300,8 +334,11 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
 
         tick("loading tokenizer", 0, None)
         tokenizer = load_tokenizer(ws, opts.model)
-        tok_info = {"model": ws.model_path(opts.model), "template": template,
-                    "fingerprint": tokenizer_fingerprint(tokenizer)}
+        tok_info = {
+            "model": ws.model_path(opts.model),
+            "template": template,
+            "fingerprint": tokenizer_fingerprint(tokenizer),
+        }
     except WorkbenchError as e:
         if opts.model is not None:
             raise
@@ -350,9 +387,12 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
                 for b in loaded.bad:
                     quarantine.write(json.dumps(b.to_json(), ensure_ascii=False) + "\n")
                 inputs_report[iname] = {
-                    "location": entry.path or entry.hub, "format": loaded.format, "read": loaded.n_read,
-                    "converted": loaded.n_read - len(loaded.bad), "quarantined": len(loaded.bad),
-                "quarantine_examples": [b.describe() for b in loaded.bad[:EXAMPLES]],
+                    "location": entry.path or entry.hub,
+                    "format": loaded.format,
+                    "read": loaded.n_read,
+                    "converted": loaded.n_read - len(loaded.bad),
+                    "quarantined": len(loaded.bad),
+                    "quarantine_examples": [b.describe() for b in loaded.bad[:EXAMPLES]],
                 }
         finally:
             if pool is not None:
@@ -366,8 +406,10 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
 
             todo = [r for r in kept if "n_tokens" not in r]  # workers counted the others
             for s in range(0, len(todo), 1000):
-                chunk = todo[s:s + 1000]
-                for rec, n in zip(chunk, token_lengths(tokenizer, [r["chat_rounds"] for r in chunk], template=template)):
+                chunk = todo[s : s + 1000]
+                for rec, n in zip(
+                    chunk, token_lengths(tokenizer, [r["chat_rounds"] for r in chunk], template=template)
+                ):
                     rec["n_tokens"] = n
                 tick("counting tokens", min(len(todo), s + 1000), len(todo))
             survivors = []
@@ -402,20 +444,40 @@ def process(ws: Workspace, name: str, opts: ProcessOptions, *, progress: Progres
     total_quarantined = sum(v["quarantined"] for v in inputs_report.values())
     n_read = sum(v["read"] for v in inputs_report.values())
     report = {
-        "name": name, "created": time.time(), "key": key, "pipeline_version": PIPELINE_VERSION,
-        "options": opts.model_dump(mode="json"), "max_tokens": max_tokens, "template": template,
-        "inputs": inputs_report, "tokenizer": tok_info, "tokenizer_note": tok_note,
-        "read": n_read, "quarantined": total_quarantined, "kept": len(kept),
+        "name": name,
+        "created": time.time(),
+        "key": key,
+        "pipeline_version": PIPELINE_VERSION,
+        "options": opts.model_dump(mode="json"),
+        "max_tokens": max_tokens,
+        "template": template,
+        "inputs": inputs_report,
+        "tokenizer": tok_info,
+        "tokenizer_note": tok_note,
+        "read": n_read,
+        "quarantined": total_quarantined,
+        "kept": len(kept),
         "normalized": {"rows": normalized_rows, "chars": normalized_chars},
         "dropped": {r: c for r, c in drops.counts.items()},
         "filters": [{"name": r, "dropped": drops.counts[r], "examples": drops.examples[r]} for r in REASONS],
-        "decontamination": decon_report, "dedup": dedup_report, "stats": stats,
+        "decontamination": decon_report,
+        "dedup": dedup_report,
+        "stats": stats,
         "warnings": decontamination_warnings(decon_report),
     }
     t0 = time.time()
     tick("writing", 0, len(kept))
-    records = ({"id": r["id"], "source": r["source"], "row": r["row"], "chat_rounds": r["chat_rounds"],
-                "languages": r.get("languages") or [], "n_tokens": r.get("n_tokens", -1)} for r in kept)
+    records = (
+        {
+            "id": r["id"],
+            "source": r["source"],
+            "row": r["row"],
+            "chat_rounds": r["chat_rounds"],
+            "languages": r.get("languages") or [],
+            "n_tokens": r.get("n_tokens", -1),
+        }
+        for r in kept
+    )
     report["seconds"] = {**timings, "total": round(time.time() - t_start, 3)}
     report = write_processed(out_dir, records, report)
     report["seconds"]["write"] = round(time.time() - t0, 3)
@@ -443,17 +505,30 @@ def _benchmark_index(ws: Workspace, opts: ProcessOptions) -> tuple[Any, dict[str
     if not copies.items:
         return None, {"skipped": copies.summary(), "source": copies.origin, "missing": copies.missing}
     index = build_index(copies.items, ngram=opts.decontam_ngram)
-    info = {"source": copies.origin, "data_dir": copies.data_dir, "benchmarks": sorted(copies.sources),
-            "items": len(copies.items), "files": copies.sources, "missing": copies.missing,
-            "fingerprint": benchmarks_fingerprint(copies.data_dir, _which_benchmarks(ws, opts))
-            if copies.data_dir else None,
-            "boilerplate_ngrams": index.stopped}
+    info = {
+        "source": copies.origin,
+        "data_dir": copies.data_dir,
+        "benchmarks": sorted(copies.sources),
+        "items": len(copies.items),
+        "files": copies.sources,
+        "missing": copies.missing,
+        "fingerprint": benchmarks_fingerprint(copies.data_dir, _which_benchmarks(ws, opts))
+        if copies.data_dir
+        else None,
+        "boilerplate_ngrams": index.stopped,
+    }
     return index, info
 
 
-def _decontaminate_and_dedup(kept: list[dict[str, Any]], opts: ProcessOptions, bench_index: Any,
-                             bench_info: dict[str, Any] | None, drops: _Drops, tick: Progress,
-                             timings: dict[str, float]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _decontaminate_and_dedup(
+    kept: list[dict[str, Any]],
+    opts: ProcessOptions,
+    bench_index: Any,
+    bench_info: dict[str, Any] | None,
+    drops: _Drops,
+    tick: Progress,
+    timings: dict[str, float],
+) -> tuple[dict[str, Any], dict[str, Any]]:
     import numpy as np
 
     from engine.data.decontam import match_tokens
@@ -469,12 +544,13 @@ def _decontaminate_and_dedup(kept: list[dict[str, Any]], opts: ProcessOptions, b
     decon_examples: list[dict[str, Any]] = []
     t_dec = 0.0
     for s in range(0, n, 2000):
-        chunk = kept[s:s + 2000]
+        chunk = kept[s : s + 2000]
         h, off = token_hashes([texts_of(r) for r in chunk])
         if bench_index is not None:
             td = time.time()
-            found = match_tokens(bench_index, h, off, min_coverage=opts.decontam_min_coverage,
-                                 min_hits=opts.decontam_min_hits)
+            found = match_tokens(
+                bench_index, h, off, min_coverage=opts.decontam_min_coverage, min_hits=opts.decontam_min_hits
+            )
             for i, ms in found.items():
                 rec = chunk[i]
                 best = ms[0]
@@ -492,15 +568,24 @@ def _decontaminate_and_dedup(kept: list[dict[str, Any]], opts: ProcessOptions, b
         tick("decontaminate + signatures", min(n, s + 2000), n)
     timings["decontaminate"] = round(t_dec, 3)
     if bench_index is not None:
-        decon = {**(bench_info or {}), "ngram": opts.decontam_ngram, "min_coverage": opts.decontam_min_coverage,
-                 "min_hits": opts.decontam_min_hits, "dropped": drops.counts["contaminated"],
-                 "by_benchmark": by_bench, "examples": decon_examples}
+        decon = {
+            **(bench_info or {}),
+            "ngram": opts.decontam_ngram,
+            "min_coverage": opts.decontam_min_coverage,
+            "min_hits": opts.decontam_min_hits,
+            "dropped": drops.counts["contaminated"],
+            "by_benchmark": by_bench,
+            "examples": decon_examples,
+        }
     else:
         decon = bench_info or {"skipped": "disabled"}
 
-    dedup: dict[str, Any] = {"keep": opts.keep,
-                             "keep_rule": "first: the earliest row (inputs in the order given, then row order)"
-                             if opts.keep == "first" else "longest: the longest answer (ties: the earliest row)"}
+    dedup: dict[str, Any] = {
+        "keep": opts.keep,
+        "keep_rule": "first: the earliest row (inputs in the order given, then row order)"
+        if opts.keep == "first"
+        else "longest: the longest answer (ties: the earliest row)",
+    }
     t_exact = time.time()
     if opts.exact_dedup:
         groups: dict[bytes, list[int]] = {}
@@ -514,8 +599,9 @@ def _decontaminate_and_dedup(kept: list[dict[str, Any]], opts: ProcessOptions, b
             rep = max(members, key=lambda i: (_answer_len(kept[i]), -i)) if opts.keep == "longest" else members[0]
             for m in members:
                 if m != rep:
-                    drops.add(kept[m], "exact_duplicate", f"same text as {kept[rep]['id']}",
-                              duplicate_of=kept[rep]["id"])
+                    drops.add(
+                        kept[m], "exact_duplicate", f"same text as {kept[rep]['id']}", duplicate_of=kept[rep]["id"]
+                    )
                     kept[m]["_dropped"] = True
                     alive[m] = False
         dedup["exact"] = {"clusters": clusters, "dropped": drops.counts["exact_duplicate"]}
@@ -524,21 +610,39 @@ def _decontaminate_and_dedup(kept: list[dict[str, Any]], opts: ProcessOptions, b
     if near is not None:
         t1 = time.time()
         tick("near-duplicate clusters", 0, None)
-        res = near.clusters(threshold=opts.near_threshold, keep=opts.keep,
-                            answer_lengths=[_answer_len(r) for r in kept], alive=alive)
+        res = near.clusters(
+            threshold=opts.near_threshold, keep=opts.keep, answer_lengths=[_answer_len(r) for r in kept], alive=alive
+        )
         examples = []
         for c in res.clusters:
             for m in c[1:]:
-                drops.add(kept[m], "near_duplicate", f"Jaccard {res.similarity[m]:.2f} with {kept[c[0]]['id']}",
-                          duplicate_of=kept[c[0]]["id"], similarity=res.similarity[m])
+                drops.add(
+                    kept[m],
+                    "near_duplicate",
+                    f"Jaccard {res.similarity[m]:.2f} with {kept[c[0]]['id']}",
+                    duplicate_of=kept[c[0]]["id"],
+                    similarity=res.similarity[m],
+                )
                 kept[m]["_dropped"] = True
             if len(examples) < 20:
-                examples.append({"kept": kept[c[0]]["id"],
-                                 "dropped": [{"id": kept[m]["id"], "similarity": res.similarity[m]} for m in c[1:]]})
-        dedup["near"] = {"threshold": opts.near_threshold, "num_perm": opts.num_perm, "shingle": opts.shingle,
-                         "bands": res.bands, "rows_per_band": res.rows, "candidate_pairs": res.candidate_pairs,
-                         "confirmed_pairs": res.confirmed_pairs, "clusters": len(res.clusters),
-                         "dropped": drops.counts["near_duplicate"], "examples": examples}
+                examples.append(
+                    {
+                        "kept": kept[c[0]]["id"],
+                        "dropped": [{"id": kept[m]["id"], "similarity": res.similarity[m]} for m in c[1:]],
+                    }
+                )
+        dedup["near"] = {
+            "threshold": opts.near_threshold,
+            "num_perm": opts.num_perm,
+            "shingle": opts.shingle,
+            "bands": res.bands,
+            "rows_per_band": res.rows,
+            "candidate_pairs": res.candidate_pairs,
+            "confirmed_pairs": res.confirmed_pairs,
+            "clusters": len(res.clusters),
+            "dropped": drops.counts["near_duplicate"],
+            "examples": examples,
+        }
         timings["near_dedup"] = round(time.time() - t1, 3)
     return dedup, decon
 

@@ -18,7 +18,7 @@ class TokenSpan:
 
 @dataclass
 class Preview:
-    tokens: list[TokenSpan]      # one per token, in order (their texts concatenate to the rendered text)
+    tokens: list[TokenSpan]  # one per token, in order (their texts concatenate to the rendered text)
     n_tokens: int
     n_trained: int
 
@@ -33,8 +33,11 @@ class Preview:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"n_tokens": self.n_tokens, "n_trained": self.n_trained,
-                "segments": [{"text": r.text, "trained": r.trained} for r in self.runs()]}
+        return {
+            "n_tokens": self.n_tokens,
+            "n_trained": self.n_trained,
+            "segments": [{"text": r.text, "trained": r.trained} for r in self.runs()],
+        }
 
 
 def preview(tokenizer: Any, rounds: Sequence[dict[str, str]], *, template: str = "chatml") -> Preview:

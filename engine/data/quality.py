@@ -17,7 +17,8 @@ _REFUSAL = re.compile(
     r"|\bas an AI(?: language model)?\b|\bI apologi[sz]e,? but\b"
     r"|\bI(?:'m| am) (?:just )?an AI\b|\bI do not have the (?:ability|capability)\b"
     r"|\b(?:this|that|your) request (?:is|goes) against\b|\bviolates? (?:the |my |our )?(?:policy|policies|guidelines)\b)",
-    re.I | re.S)
+    re.I | re.S,
+)
 REFUSAL_WINDOW = 300
 # A last character that cannot end a finished answer.
 _DANGLING = set(",([{\\:")
@@ -45,8 +46,21 @@ def truncated(answer: str) -> str | None:
     return None
 
 
-_REFUSAL_WORDS = ("sorry", "afraid", "can't", "cannot", "unable", "not able", "won't", "will not", " ai",
-                  "apologi", "do not have the", "request", "violat")
+_REFUSAL_WORDS = (
+    "sorry",
+    "afraid",
+    "can't",
+    "cannot",
+    "unable",
+    "not able",
+    "won't",
+    "will not",
+    " ai",
+    "apologi",
+    "do not have the",
+    "request",
+    "violat",
+)
 
 
 def refusal(answer: str) -> str | None:
@@ -58,6 +72,6 @@ def refusal(answer: str) -> str | None:
     if m is None and not fenced_blocks(answer) and len(text) < 1200:
         m = _REFUSAL.search(text)  # short prose-only answers: anywhere
     if m is not None:
-        snippet = text[max(0, m.start() - 20):m.end() + 40].replace("\n", " ")
+        snippet = text[max(0, m.start() - 20) : m.end() + 40].replace("\n", " ")
         return f"refusal/disclaimer: ...{snippet}..."
     return None

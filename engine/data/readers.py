@@ -28,18 +28,17 @@ from typing import Any
 
 from engine.errors import InputError
 
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-            ".parquet": "parquet"}
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 EXCERPT = 240
-SNIFF_BYTES = 8192      # how much of a text file is looked at for binary data
+SNIFF_BYTES = 8192  # how much of a text file is looked at for binary data
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass
 class RawRow:
     file: str
-    line: int | None        # 1-based line where the row starts (None for Parquet)
-    index: int              # 0-based row index within the file
+    line: int | None  # 1-based line where the row starts (None for Parquet)
+    index: int  # 0-based row index within the file
     data: dict[str, Any] | None = None
     error: str | None = None
     raw: str | None = None  # excerpt of the bad input, for the quarantine file
@@ -138,8 +137,7 @@ def _check_text(path: Path) -> None:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(head):
         raise InputError("the file is UTF-16 text; save it as UTF-8", file=path)
     if b"\x00" in head:
-        raise InputError(f"not a text file (binary data where {file_kind(path).upper()} text was expected)",
-                         file=path)
+        raise InputError(f"not a text file (binary data where {file_kind(path).upper()} text was expected)", file=path)
 
 
 def _looks_utf16(head: bytes) -> bool:
@@ -161,7 +159,8 @@ def _json_type(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     return {int: "a number", float: "a number", str: "a string", list: "an array", dict: "an object"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 def _not_object(value: Any) -> str:
@@ -174,7 +173,7 @@ def _read_jsonl(path: Path) -> Iterator[RawRow]:
     with _open_bytes(path) as fh:
         for lineno, raw in enumerate(fh, 1):
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):  # Windows tools write one
-                raw = raw[len(codecs.BOM_UTF8):]
+                raw = raw[len(codecs.BOM_UTF8) :]
             if not raw.strip():
                 continue
             try:
@@ -223,16 +222,20 @@ def _read_json(path: Path) -> Iterator[RawRow]:
             arrays = [v for v in first.values() if isinstance(v, list)] if isinstance(first, dict) else []
             if len(arrays) == 1 and all(isinstance(x, dict) for x in arrays[0][:10]) and arrays[0]:
                 for i, v in enumerate(arrays[0]):  # {"data": [...]}: positions inside are not tracked
-                    yield RawRow(f, None, i, data=v) if isinstance(v, dict) else \
-                        RawRow(f, None, i, error=_not_object(v), raw=_excerpt(json.dumps(v)[:EXCERPT]))
+                    yield (
+                        RawRow(f, None, i, data=v)
+                        if isinstance(v, dict)
+                        else RawRow(f, None, i, error=_not_object(v), raw=_excerpt(json.dumps(v)[:EXCERPT]))
+                    )
                 return
             yield _checked(f, text, pos, end, 0, first)
             return
         yield from _read_jsonl(path)
         return
     if text[pos] != "[":
-        yield RawRow(f, 1 + text.count("\n", 0, pos), 0, error=_not_rows(text[pos:]),
-                     raw=_excerpt(text[pos:pos + EXCERPT]))
+        yield RawRow(
+            f, 1 + text.count("\n", 0, pos), 0, error=_not_rows(text[pos:]), raw=_excerpt(text[pos : pos + EXCERPT])
+        )
         return
     pos = _skip_ws(text, pos + 1)
     index = 0
@@ -251,13 +254,23 @@ def _read_json(path: Path) -> Iterator[RawRow]:
                 what = "nested too deeply"
             else:
                 what = f"{e.msg} (line {1 + text.count(chr(10), 0, e.pos)}, column {e.colno})"
-            yield RawRow(f, line, index, error=f"invalid JSON: {what}",
-                         raw=_excerpt(text[pos:(nxt if nxt is not None else pos + EXCERPT)]))
+            yield RawRow(
+                f,
+                line,
+                index,
+                error=f"invalid JSON: {what}",
+                raw=_excerpt(text[pos : (nxt if nxt is not None else pos + EXCERPT)]),
+            )
             index += 1
             if nxt is None:
                 rest_lines = text.count("\n", pos) + 1
-                yield RawRow(f, line, index, error=f"the rest of the array ({rest_lines} lines) could not be "
-                                                   "read after the error above", raw=None)
+                yield RawRow(
+                    f,
+                    line,
+                    index,
+                    error=f"the rest of the array ({rest_lines} lines) could not be read after the error above",
+                    raw=None,
+                )
                 return
             pos = nxt
             continue
@@ -330,8 +343,13 @@ def _read_csv(path: Path, *, kind: str) -> Iterator[RawRow]:
             if any(_SURROGATE.search(c) for c in rec):
                 yield RawRow(f, line, index, error="not valid UTF-8", raw=_excerpt(",".join(rec)))
             elif len(rec) != len(header):
-                yield RawRow(f, line, index, error=f"has {len(rec)} fields, the header has {len(header)}",
-                             raw=_excerpt(",".join(rec)))
+                yield RawRow(
+                    f,
+                    line,
+                    index,
+                    error=f"has {len(rec)} fields, the header has {len(header)}",
+                    raw=_excerpt(",".join(rec)),
+                )
             else:
                 yield RawRow(f, line, index, data=dict(zip(header, rec)))
             index += 1
@@ -362,6 +380,9 @@ def _read_parquet(path: Path) -> Iterator[RawRow]:
 
 
 _READERS: dict[str, Callable[[Path], Iterator[RawRow]]] = {
-    "jsonl": _read_jsonl, "json": _read_json, "parquet": _read_parquet,
-    "csv": functools.partial(_read_csv, kind="csv"), "tsv": functools.partial(_read_csv, kind="tsv"),
+    "jsonl": _read_jsonl,
+    "json": _read_json,
+    "parquet": _read_parquet,
+    "csv": functools.partial(_read_csv, kind="csv"),
+    "tsv": functools.partial(_read_csv, kind="tsv"),
 }

@@ -92,8 +92,9 @@ def token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return h, offsets
 
 
-def ngram_hashes(hashes: np.ndarray, offsets: np.ndarray, n: int, *,
-                 short: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def ngram_hashes(
+    hashes: np.ndarray, offsets: np.ndarray, n: int, *, short: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(ngrams, doc): hashes of every run of n consecutive tokens inside one text, and the text
     each belongs to. With `short`, a text of fewer than n tokens (but some) gets one hash of all
     its tokens, so that it still has a shingle."""
@@ -105,8 +106,8 @@ def ngram_hashes(hashes: np.ndarray, offsets: np.ndarray, n: int, *,
         acc = hashes[:m].copy()
         with np.errstate(over="ignore"):
             for k in range(1, n):
-                acc = acc * _M + hashes[k:k + m]
-        valid = doc_of_tok[:m] == doc_of_tok[n - 1:n - 1 + m]
+                acc = acc * _M + hashes[k : k + m]
+        valid = doc_of_tok[:m] == doc_of_tok[n - 1 : n - 1 + m]
         grams, docs = mix64(acc[valid]), doc_of_tok[:m][valid]
     else:
         grams, docs = np.zeros(0, np.uint64), np.zeros(0, np.int64)
@@ -117,7 +118,7 @@ def ngram_hashes(hashes: np.ndarray, offsets: np.ndarray, n: int, *,
             for j, d in enumerate(few):  # rare: texts shorter than one n-gram
                 acc_s = np.uint64(0)
                 with np.errstate(over="ignore"):
-                    for v in hashes[offsets[d]:offsets[d + 1]]:
+                    for v in hashes[offsets[d] : offsets[d + 1]]:
                         acc_s = acc_s * _M + v
                 extra[j] = acc_s
             grams = np.concatenate([grams, mix64(extra)])
@@ -125,4 +126,3 @@ def ngram_hashes(hashes: np.ndarray, offsets: np.ndarray, n: int, *,
             order = np.argsort(docs, kind="stable")
             grams, docs = grams[order], docs[order]
     return grams, docs.astype(np.int64)
-

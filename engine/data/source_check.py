@@ -17,8 +17,9 @@ from engine.data.summary import peek
 from engine.errors import InputError
 from engine.workspace import Workspace
 
-UTF8_HINT = ("the file is not UTF-8 text (Latin-1 or another code page?): convert it, "
-             "e.g. with `iconv -f latin1 -t utf-8`")
+UTF8_HINT = (
+    "the file is not UTF-8 text (Latin-1 or another code page?): convert it, e.g. with `iconv -f latin1 -t utf-8`"
+)
 OBJECT_HINT = "rows must be JSON objects: one per line (JSONL), or a JSON array of objects"
 
 

@@ -55,8 +55,10 @@ def get_entry(ws: Workspace, name: str) -> DatasetEntry:
     entry = ws.config.datasets.get(name)
     if entry is None:
         known = ", ".join(sorted(ws.config.datasets)) or "(empty)"
-        raise WorkbenchError(f"no dataset '{name}' in the catalog ({ws.config_path}); known: {known}. "
-                             "Add one with `workbench data add NAME PATH_OR_HUB_ID`.")
+        raise WorkbenchError(
+            f"no dataset '{name}' in the catalog ({ws.config_path}); known: {known}. "
+            "Add one with `workbench data add NAME PATH_OR_HUB_ID`."
+        )
     return entry
 
 
@@ -79,8 +81,11 @@ def _mirror_files(base: Path, config: str | None, split: str) -> list[Path] | No
         return None
     chosen = files.get(split)
     if chosen is None:
-        raise InputError(f"split '{split}' not found in the mirror; splits there: {sorted(map(str, files))}",
-                         file=base, field="split")
+        raise InputError(
+            f"split '{split}' not found in the mirror; splits there: {sorted(map(str, files))}",
+            file=base,
+            field="split",
+        )
     paths = [Path(p) for p in chosen]
     try:
         for p in paths:
@@ -91,8 +96,9 @@ def _mirror_files(base: Path, config: str | None, split: str) -> list[Path] | No
 
 
 def hub_offline(ws: Workspace) -> bool:
-    return ws.config.hub.offline or os.environ.get("HF_HUB_OFFLINE") == "1" or \
-        os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    return (
+        ws.config.hub.offline or os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    )
 
 
 def hub_copy_state(ws: Workspace, hub_id: str) -> str:
@@ -113,8 +119,11 @@ def _hub_dataset(ws: Workspace, entry: DatasetEntry, where: str) -> Any:
         import datasets
     except ConnectionError as e:
         return _not_available(ws, entry, f"{type(e).__name__}: {e}")
-    kw: dict[str, Any] = {"split": entry.split, "streaming": entry.streaming,
-                          "download_config": datasets.DownloadConfig(max_retries=1)}
+    kw: dict[str, Any] = {
+        "split": entry.split,
+        "streaming": entry.streaming,
+        "download_config": datasets.DownloadConfig(max_retries=1),
+    }
     if entry.config:
         kw["name"] = entry.config
     try:
@@ -123,8 +132,10 @@ def _hub_dataset(ws: Workspace, entry: DatasetEntry, where: str) -> Any:
         reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         if where == entry.hub and (hub_offline(ws) or _looks_offline(e)):
             _not_available(ws, entry, reason)
-        raise WorkbenchError(f"could not load '{where}' (split {entry.split}"
-                             f"{', config ' + entry.config if entry.config else ''}): {reason}") from None
+        raise WorkbenchError(
+            f"could not load '{where}' (split {entry.split}"
+            f"{', config ' + entry.config if entry.config else ''}): {reason}"
+        ) from None
 
 
 def _not_available(ws: Workspace, entry: DatasetEntry, reason: str) -> Any:
@@ -132,11 +143,12 @@ def _not_available(ws: Workspace, entry: DatasetEntry, reason: str) -> Any:
     mirror = f"no copy at {m}" if m is not None else "no [hub] mirror folder set in workspace.toml"
     raise NotAvailable(
         f"hub dataset '{entry.hub}' is not available offline ({mirror}, not in the Hugging Face cache). "
-        f"Put a copy in the mirror folder (<mirror>/{entry.hub}/...), or load it once online. ({reason})")
+        f"Put a copy in the mirror folder (<mirror>/{entry.hub}/...), or load it once online. ({reason})"
+    )
 
 
 _REACHABLE: dict[str, tuple[float, bool]] = {}
-REACHABLE_TTL = 60.0   # seconds an answer is reused: one slow lookup, not one per dataset
+REACHABLE_TTL = 60.0  # seconds an answer is reused: one slow lookup, not one per dataset
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -164,8 +176,19 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 def _looks_offline(e: Exception) -> bool:
     text = f"{type(e).__name__} {e}".lower()
-    return any(w in text for w in ("offline", "connection", "resolve", "network", "couldn't reach",
-                                   "max retries", "timed out", "name or service"))
+    return any(
+        w in text
+        for w in (
+            "offline",
+            "connection",
+            "resolve",
+            "network",
+            "couldn't reach",
+            "max retries",
+            "timed out",
+            "name or service",
+        )
+    )
 
 
 def raw_rows(ws: Workspace, entry: DatasetEntry, *, limit: int | None = None) -> Iterator[RawRow]:
@@ -205,8 +228,11 @@ def source_fingerprint(ws: Workspace, entry: DatasetEntry) -> str:
         return stable_hash([settings, [(str(p), file_fingerprint(p)) for p in files]])
     assert entry.hub is not None
     m = mirror_dir(ws, entry.hub)
-    where = [file_fingerprint(m)] if m is not None and m.is_dir() else \
-        [file_fingerprint(d) for d in hub_cache_dirs(entry.hub) if d.exists()]
+    where = (
+        [file_fingerprint(m)]
+        if m is not None and m.is_dir()
+        else [file_fingerprint(d) for d in hub_cache_dirs(entry.hub) if d.exists()]
+    )
     return stable_hash([settings, where])
 
 
@@ -261,8 +287,14 @@ class Loaded:
                 self._bad(r, e.reason, e.field)
                 continue
             pos = self.n_read - 1  # position in the source (bad rows count), stable across runs
-            yield {"id": record_id(self.name, pos), "source": self.name, "row": pos, "chat_rounds": rounds,
-                   "_file": r.file, "_line": r.line if r.line is not None else r.index}
+            yield {
+                "id": record_id(self.name, pos),
+                "source": self.name,
+                "row": pos,
+                "chat_rounds": rounds,
+                "_file": r.file,
+                "_line": r.line if r.line is not None else r.index,
+            }
 
     def _where(self) -> str:
         return self.entry.path or self.entry.hub or self.name

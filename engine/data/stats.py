@@ -28,9 +28,17 @@ def distribution(values: Iterable[int]) -> dict[str, Any]:
     edges = histogram_edges(int(arr.max()))
     counts, _ = np.histogram(arr, bins=edges)
     p50, p90, p99 = np.percentile(arr, [50, 90, 99], method="nearest")
-    return {"count": int(arr.size), "min": int(arr.min()), "mean": round(float(arr.mean()), 1),
-            "p50": int(p50), "p90": int(p90), "p99": int(p99), "max": int(arr.max()),
-            "total": int(arr.sum()), "histogram": {"edges": edges, "counts": counts.tolist()}}
+    return {
+        "count": int(arr.size),
+        "min": int(arr.min()),
+        "mean": round(float(arr.mean()), 1),
+        "p50": int(p50),
+        "p90": int(p90),
+        "p99": int(p99),
+        "max": int(arr.max()),
+        "total": int(arr.sum()),
+        "histogram": {"edges": edges, "counts": counts.tolist()},
+    }
 
 
 class Accumulator:

@@ -30,8 +30,9 @@ def processed_dir(datasets_dir: str | Path, name: str) -> Path:
     return Path(datasets_dir) / name
 
 
-def write_processed(folder: str | Path, records: Iterable[dict[str, Any]], report: dict[str, Any],
-                    *, batch_rows: int = 10_000) -> dict[str, Any]:
+def write_processed(
+    folder: str | Path, records: Iterable[dict[str, Any]], report: dict[str, Any], *, batch_rows: int = 10_000
+) -> dict[str, Any]:
     """Write records (streamed in batches) and the report; report gets rows + fingerprint."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -39,11 +40,16 @@ def write_processed(folder: str | Path, records: Iterable[dict[str, Any]], repor
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / (DATA_FILE + ".tmp")
-    schema = pa.schema([
-        ("id", pa.string()), ("source", pa.string()), ("row", pa.int64()),
-        ("chat_rounds", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ("languages", pa.list_(pa.string())), ("n_tokens", pa.int64()),
-    ])
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("source", pa.string()),
+            ("row", pa.int64()),
+            ("chat_rounds", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+            ("languages", pa.list_(pa.string())),
+            ("n_tokens", pa.int64()),
+        ]
+    )
     writer = None
     n = 0
     batch: list[dict[str, Any]] = []
@@ -82,8 +88,9 @@ def read_report(folder: str | Path) -> dict[str, Any] | None:
     return read_json_or(Path(folder) / REPORT_FILE)
 
 
-def iter_processed(folder: str | Path, *, columns: list[str] | None = None,
-                   batch_size: int = 4096) -> Iterator[dict[str, Any]]:
+def iter_processed(
+    folder: str | Path, *, columns: list[str] | None = None, batch_size: int = 4096
+) -> Iterator[dict[str, Any]]:
     """Stream records of a processed dataset (dicts with the columns above)."""
     import pyarrow.parquet as pq
 

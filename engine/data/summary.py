@@ -43,13 +43,26 @@ def peek(ws: Workspace, name: str, *, rows: int = 5, offset: int = 0) -> dict[st
         if r.data is not None:
             fields = list(r.data)
             break
-    return {"name": name, "location": entry.path or entry.hub, "format": loaded.format, "fields": fields,
-            "columns": dict(entry.columns), "records": [public(r) | {"file": r["_file"], "line": r["_line"]} for r in recs],
-            "bad": [b.to_json() | {"where": b.describe()} for b in loaded.bad]}
+    return {
+        "name": name,
+        "location": entry.path or entry.hub,
+        "format": loaded.format,
+        "fields": fields,
+        "columns": dict(entry.columns),
+        "records": [public(r) | {"file": r["_file"], "line": r["_line"]} for r in recs],
+        "bad": [b.to_json() | {"where": b.describe()} for b in loaded.bad],
+    }
 
 
-def entry_stats(ws: Workspace, name: str, *, limit: int | None = None, tokens: bool = True, force: bool = False,
-                progress: Callable[[str, int, int | None], None] | None = None) -> dict[str, Any]:
+def entry_stats(
+    ws: Workspace,
+    name: str,
+    *,
+    limit: int | None = None,
+    tokens: bool = True,
+    force: bool = False,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> dict[str, Any]:
     """Stats of a catalog entry as it is (converted, not filtered); cached."""
     entry = get_entry(ws, name)
     tick = progress or (lambda s, d, t: None)
@@ -57,8 +70,17 @@ def entry_stats(ws: Workspace, name: str, *, limit: int | None = None, tokens: b
     template = ws.config.defaults.chat_template
     # Keyed on the tokenizer's files, not the loaded tokenizer: a cache hit costs no transformers import.
     tok_id = tokenizer_identity(ws) if tokens else None
-    key = stable_hash({"v": STATS_VERSION, "src": source_fingerprint(ws, entry), "limit": limit, "tok": tok_id,
-                       "tokens": tokens, "template": template, "seq": ws.config.defaults.seq_length})
+    key = stable_hash(
+        {
+            "v": STATS_VERSION,
+            "src": source_fingerprint(ws, entry),
+            "limit": limit,
+            "tok": tok_id,
+            "tokens": tokens,
+            "template": template,
+            "seq": ws.config.defaults.seq_length,
+        }
+    )
     cache = ws.datasets_dir / CACHE_DIR / f"stats-{name}-{key}.json"
     hit = read_json_or(cache)
     if hit is not None and not force:
@@ -95,9 +117,18 @@ def entry_stats(ws: Workspace, name: str, *, limit: int | None = None, tokens: b
             flush()
             tick(f"stats of {name}", n, limit)
     flush()
-    out = {"name": name, "format": loaded.format, "read": loaded.n_read, "quarantined": len(loaded.bad),
-           "bad_examples": [b.describe() for b in loaded.bad[:5]], "limit": limit, "stats": acc.result(),
-           "tokenizer_note": note, "seconds": round(time.time() - t0, 3), "key": key}
+    out = {
+        "name": name,
+        "format": loaded.format,
+        "read": loaded.n_read,
+        "quarantined": len(loaded.bad),
+        "bad_examples": [b.describe() for b in loaded.bad[:5]],
+        "limit": limit,
+        "stats": acc.result(),
+        "tokenizer_note": note,
+        "seconds": round(time.time() - t0, 3),
+        "key": key,
+    }
     # Old cache files of this entry are stale now.
     for old in (ws.datasets_dir / CACHE_DIR).glob(f"stats-{name}-*.json"):
         old.unlink(missing_ok=True)

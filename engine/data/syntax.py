@@ -14,8 +14,13 @@ import threading
 import warnings
 from typing import Any
 
-_GRAMMARS = {"javascript": "tree_sitter_javascript", "java": "tree_sitter_java", "go": "tree_sitter_go",
-             "cpp": "tree_sitter_cpp", "rust": "tree_sitter_rust"}
+_GRAMMARS = {
+    "javascript": "tree_sitter_javascript",
+    "java": "tree_sitter_java",
+    "go": "tree_sitter_go",
+    "cpp": "tree_sitter_cpp",
+    "rust": "tree_sitter_rust",
+}
 
 # How to wrap a fragment so it becomes a whole program, tried in order after the bare block.
 _WRAPS: dict[str, list[tuple[str, str]]] = {

@@ -45,8 +45,11 @@ def read_config(folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise InputError("no such folder", file=folder)
     if not (folder / CONFIG).is_file():
-        what = "a LoRA adapter (adapter_config.json), not a model" if (folder / ADAPTER_CONFIG).is_file() \
+        what = (
+            "a LoRA adapter (adapter_config.json), not a model"
+            if (folder / ADAPTER_CONFIG).is_file()
             else "not a model folder (no config.json)"
+        )
         raise InputError(what, file=folder)
     return read_json_file(folder / CONFIG)
 
@@ -55,10 +58,10 @@ def read_config(folder: Path) -> dict[str, Any]:
 class WeightFiles:
     """The weight files of a folder, in shard order, and where each tensor is said to be."""
 
-    kind: str                                          # "safetensors" | "bin"
+    kind: str  # "safetensors" | "bin"
     files: list[Path]
-    index: Path | None = None                          # the *.index.json, when sharded
-    weight_map: dict[str, str] = field(default_factory=dict)   # tensor -> file name (from the index)
+    index: Path | None = None  # the *.index.json, when sharded
+    weight_map: dict[str, str] = field(default_factory=dict)  # tensor -> file name (from the index)
 
 
 def weight_files(folder: Path) -> WeightFiles:
@@ -73,13 +76,19 @@ def weight_files(folder: Path) -> WeightFiles:
             files = [folder / n for n in names]
             missing = [f.name for f in files if not f.is_file()]
             if missing:
-                raise InputError(f"lists shard {missing[0]}, which is not in the folder"
-                                 + (f" ({len(missing)} missing)" if len(missing) > 1 else ""), file=index)
+                raise InputError(
+                    f"lists shard {missing[0]}, which is not in the folder"
+                    + (f" ({len(missing)} missing)" if len(missing) > 1 else ""),
+                    file=index,
+                )
             return WeightFiles(kind, files, index, {str(k): str(v) for k, v in wm.items()})
         if (folder / single).is_file():
             return WeightFiles(kind, [folder / single])
     stray = sorted(p.name for p in folder.glob("*.safetensors")) or sorted(p.name for p in folder.glob("*.bin"))
     if stray:
-        raise InputError(f"weight files ({', '.join(stray[:3])}) without an index "
-                         f"({SAFE_INDEX} / {BIN_INDEX}) naming which tensor is where", file=folder)
+        raise InputError(
+            f"weight files ({', '.join(stray[:3])}) without an index "
+            f"({SAFE_INDEX} / {BIN_INDEX}) naming which tensor is where",
+            file=folder,
+        )
     raise InputError(f"no weights ({SAFE_SINGLE}, {SAFE_INDEX}, {BIN_SINGLE} or {BIN_INDEX})", file=folder)

@@ -21,15 +21,15 @@ KINDS = ("qwen1", "native", "remote", "adapter")
 @dataclass
 class ModelInfo:
     path: str
-    kind: str                      # one of KINDS
+    kind: str  # one of KINDS
     model_type: str | None = None
     architectures: list[str] = field(default_factory=list)
     family: str | None = None
     lora_targets: list[str] | str = "all-linear"
-    chat_template: bool = False    # the tokenizer ships one (else ChatML is used)
-    weights: str | None = None     # "safetensors: 2 shards" ...
-    base: str | None = None        # adapters: the base model they were trained on
-    problems: list[str] = field(default_factory=list)   # remote code that cannot run here
+    chat_template: bool = False  # the tokenizer ships one (else ChatML is used)
+    weights: str | None = None  # "safetensors: 2 shards" ...
+    base: str | None = None  # adapters: the base model they were trained on
+    problems: list[str] = field(default_factory=list)  # remote code that cannot run here
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,9 +66,13 @@ def describe(folder: Path, *, name_hints: tuple[str, ...] = ()) -> ModelInfo:
     if (folder / ADAPTER_CONFIG).is_file() and not (folder / "config.json").is_file():
         acfg = read_json_file(folder / ADAPTER_CONFIG)
         targets = acfg.get("target_modules")
-        return ModelInfo(str(folder), "adapter", base=acfg.get("base_model_name_or_path"),
-                         lora_targets=list(targets) if isinstance(targets, list) else str(targets or ""),
-                         family="Qwen-1" if _qwen1_targets(targets) else None)
+        return ModelInfo(
+            str(folder),
+            "adapter",
+            base=acfg.get("base_model_name_or_path"),
+            lora_targets=list(targets) if isinstance(targets, list) else str(targets or ""),
+            family="Qwen-1" if _qwen1_targets(targets) else None,
+        )
     cfg = read_config(folder)
     mtype = cfg.get("model_type")
     archs = [str(a) for a in cfg.get("architectures") or []]
@@ -80,13 +84,24 @@ def describe(folder: Path, *, name_hints: tuple[str, ...] = ()) -> ModelInfo:
     elif cfg.get("auto_map"):
         kind = "remote"
     else:
-        raise InputError(f"unknown architecture (model_type {mtype!r}, architectures {', '.join(archs) or 'none'}): "
-                         "the installed transformers does not implement it and the folder has no remote code "
-                         "(auto_map)", file=folder / "config.json", field="model_type")
+        raise InputError(
+            f"unknown architecture (model_type {mtype!r}, architectures {', '.join(archs) or 'none'}): "
+            "the installed transformers does not implement it and the folder has no remote code "
+            "(auto_map)",
+            file=folder / "config.json",
+            field="model_type",
+        )
     wf = weight_files(folder)
-    info = ModelInfo(str(folder), kind, mtype, archs, detect_family(cfg, names=hints, added_tokens=added),
-                     lora_targets("qwen2" if kind == "qwen1" else mtype), has_template,
-                     f"{wf.kind}: {len(wf.files)} file{'s' if len(wf.files) > 1 else ''}")
+    info = ModelInfo(
+        str(folder),
+        kind,
+        mtype,
+        archs,
+        detect_family(cfg, names=hints, added_tokens=added),
+        lora_targets("qwen2" if kind == "qwen1" else mtype),
+        has_template,
+        f"{wf.kind}: {len(wf.files)} file{'s' if len(wf.files) > 1 else ''}",
+    )
     if kind == "remote":
         from engine.models.remote import remote_code_problems
 

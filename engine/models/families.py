@@ -22,10 +22,25 @@ from engine.demo.assets import CHATML_TEMPLATE
 _QWEN2_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 LORA_TARGETS: dict[str, list[str]] = {
-    "qwen": ["c_attn", "c_proj", "w1", "w2"],   # Qwen-1 (remote code), MFTCoder's choice
-    **{t: list(_QWEN2_TARGETS)
-       for t in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "llama", "mistral", "mixtral", "gemma", "gemma2",
-                 "deepseek", "deepseek_v2", "yi", "internlm2")},
+    "qwen": ["c_attn", "c_proj", "w1", "w2"],  # Qwen-1 (remote code), MFTCoder's choice
+    **{
+        t: list(_QWEN2_TARGETS)
+        for t in (
+            "qwen2",
+            "qwen2_moe",
+            "qwen3",
+            "qwen3_moe",
+            "llama",
+            "mistral",
+            "mixtral",
+            "gemma",
+            "gemma2",
+            "deepseek",
+            "deepseek_v2",
+            "yi",
+            "internlm2",
+        )
+    },
     "starcoder2": ["q_proj", "k_proj", "v_proj", "o_proj", "c_fc", "c_proj"],
     "gpt_bigcode": ["c_attn", "c_proj", "c_fc"],
     "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
@@ -43,9 +58,9 @@ def lora_targets(model_type: str | None) -> list[str] | str:
 
 @dataclass(frozen=True)
 class Family:
-    name: str           # what a user calls it: "Qwen2.5-Coder"
-    model_type: str     # config.json's model_type of its checkpoints (after import)
-    pattern: str        # how its hub ids / folder names read (case-insensitive regex)
+    name: str  # what a user calls it: "Qwen2.5-Coder"
+    model_type: str  # config.json's model_type of its checkpoints (after import)
+    pattern: str  # how its hub ids / folder names read (case-insensitive regex)
     note: str = ""
 
 
@@ -86,10 +101,10 @@ def detect_family(config: dict[str, Any], *, names: Sequence[str] = (), added_to
     if int(config.get("vocab_size") or 0) < 100_000:
         return "CodeQwen1.5"
     if "<|fim_prefix|>" in added_tokens:
-        return "Qwen2.5"        # Qwen2.5 (and its Coder) added the FIM and tool-call tokens
+        return "Qwen2.5"  # Qwen2.5 (and its Coder) added the FIM and tool-call tokens
     heads, kv = config.get("num_attention_heads"), config.get("num_key_value_heads")
     if heads and kv and int(kv) < int(heads):
-        return "Qwen2"          # grouped-query attention came with Qwen2
+        return "Qwen2"  # grouped-query attention came with Qwen2
     return "Qwen1.5"
 
 

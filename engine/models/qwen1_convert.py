@@ -34,7 +34,7 @@ from engine.fsutil import atomic_write_json
 from engine.models.checkpoint_files import WeightFiles, read_config, weight_files
 from engine.models.safetensors_io import Piece, TensorInfo, read_header, write_file
 
-Progress = Callable[[str, int, int], None]   # (phase, done, total)
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 SAFE_DTYPE_NAMES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32", "F64": "float64"}
 
@@ -45,8 +45,10 @@ _MODULES: tuple[tuple[re.Pattern[str], str | tuple[str, str, str]], ...] = (
     (re.compile(r"lm_head"), "lm_head"),
     (re.compile(r"transformer\.h\.(\d+)\.ln_1"), r"model.layers.\1.input_layernorm"),
     (re.compile(r"transformer\.h\.(\d+)\.ln_2"), r"model.layers.\1.post_attention_layernorm"),
-    (re.compile(r"transformer\.h\.(\d+)\.attn\.c_attn"),
-     (r"model.layers.\1.self_attn.q_proj", r"model.layers.\1.self_attn.k_proj", r"model.layers.\1.self_attn.v_proj")),
+    (
+        re.compile(r"transformer\.h\.(\d+)\.attn\.c_attn"),
+        (r"model.layers.\1.self_attn.q_proj", r"model.layers.\1.self_attn.k_proj", r"model.layers.\1.self_attn.v_proj"),
+    ),
     (re.compile(r"transformer\.h\.(\d+)\.attn\.c_proj"), r"model.layers.\1.self_attn.o_proj"),
     (re.compile(r"transformer\.h\.(\d+)\.mlp\.w1"), r"model.layers.\1.mlp.up_proj"),
     (re.compile(r"transformer\.h\.(\d+)\.mlp\.w2"), r"model.layers.\1.mlp.gate_proj"),
@@ -75,9 +77,9 @@ class Qwen1Shape:
     layers: int
     heads: int
     head_dim: int
-    ffn: int          # rows of w1 / w2 (half of Qwen-1's intermediate_size)
+    ffn: int  # rows of w1 / w2 (half of Qwen-1's intermediate_size)
     vocab: int
-    context: int      # the trained sequence length
+    context: int  # the trained sequence length
     tied: bool
 
     def expected(self) -> dict[str, tuple[int, ...]]:
@@ -88,10 +90,18 @@ class Qwen1Shape:
             out["lm_head.weight"] = (self.vocab, H)
         for i in range(self.layers):
             p = f"transformer.h.{i}."
-            out.update({p + "ln_1.weight": (H,), p + "ln_2.weight": (H,),
-                        p + "attn.c_attn.weight": (3 * P, H), p + "attn.c_attn.bias": (3 * P,),
-                        p + "attn.c_proj.weight": (H, P),
-                        p + "mlp.w1.weight": (F, H), p + "mlp.w2.weight": (F, H), p + "mlp.c_proj.weight": (H, F)})
+            out.update(
+                {
+                    p + "ln_1.weight": (H,),
+                    p + "ln_2.weight": (H,),
+                    p + "attn.c_attn.weight": (3 * P, H),
+                    p + "attn.c_attn.bias": (3 * P,),
+                    p + "attn.c_proj.weight": (H, P),
+                    p + "mlp.w1.weight": (F, H),
+                    p + "mlp.w2.weight": (F, H),
+                    p + "mlp.c_proj.weight": (H, F),
+                }
+            )
         return out
 
 
@@ -108,54 +118,94 @@ def qwen1_shape(cfg: dict[str, Any], file: Path) -> Qwen1Shape:
     heads = int(_need(cfg, "num_attention_heads", file))
     head_dim = int(cfg.get("kv_channels") or hidden // heads)
     if heads * head_dim != hidden:
-        raise InputError(f"kv_channels {head_dim} x num_attention_heads {heads} != hidden_size {hidden}: the Qwen-1 "
-                         "code itself splits q/k/v by hidden_size, so this config cannot run", file=file,
-                         field="kv_channels")
+        raise InputError(
+            f"kv_channels {head_dim} x num_attention_heads {heads} != hidden_size {hidden}: the Qwen-1 "
+            "code itself splits q/k/v by hidden_size, so this config cannot run",
+            file=file,
+            field="kv_channels",
+        )
     if float(cfg.get("rotary_pct", 1.0)) != 1.0:
-        raise InputError(f"rotary_pct = {cfg['rotary_pct']}: partial rotary embeddings have no Qwen2 equivalent",
-                         file=file, field="rotary_pct")
+        raise InputError(
+            f"rotary_pct = {cfg['rotary_pct']}: partial rotary embeddings have no Qwen2 equivalent",
+            file=file,
+            field="rotary_pct",
+        )
     if cfg.get("no_bias", True) is False:
         raise InputError("no_bias = false: Qwen2 has no biases on o_proj and the MLP", file=file, field="no_bias")
     inter = int(_need(cfg, "intermediate_size", file))
     if inter % 2:
-        raise InputError(f"intermediate_size {inter} is odd; Qwen-1's MLP width is intermediate_size / 2",
-                         file=file, field="intermediate_size")
-    return Qwen1Shape(hidden=hidden, layers=int(_need(cfg, "num_hidden_layers", file)), heads=heads,
-                      head_dim=head_dim, ffn=inter // 2, vocab=int(_need(cfg, "vocab_size", file, "padded_vocab_size")),
-                      context=int(_need(cfg, "seq_length", file, "max_position_embeddings")),
-                      tied=bool(cfg.get("tie_word_embeddings", False)))
+        raise InputError(
+            f"intermediate_size {inter} is odd; Qwen-1's MLP width is intermediate_size / 2",
+            file=file,
+            field="intermediate_size",
+        )
+    return Qwen1Shape(
+        hidden=hidden,
+        layers=int(_need(cfg, "num_hidden_layers", file)),
+        heads=heads,
+        head_dim=head_dim,
+        ffn=inter // 2,
+        vocab=int(_need(cfg, "vocab_size", file, "padded_vocab_size")),
+        context=int(_need(cfg, "seq_length", file, "max_position_embeddings")),
+        tied=bool(cfg.get("tie_word_embeddings", False)),
+    )
 
 
-def qwen2_config(cfg: dict[str, Any], shape: Qwen1Shape, *, dtype: str, eos_id: int, pad_id: int,
-                 bos_id: int) -> dict[str, Any]:
+def qwen2_config(
+    cfg: dict[str, Any], shape: Qwen1Shape, *, dtype: str, eos_id: int, pad_id: int, bos_id: int
+) -> dict[str, Any]:
     """config.json of the converted model (the Qwen2 hub layout, loadable by transformers 4/5 and vLLM)."""
     return {
-        "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
-        "vocab_size": shape.vocab, "hidden_size": shape.hidden, "intermediate_size": shape.ffn,
-        "num_hidden_layers": shape.layers, "num_attention_heads": shape.heads,
-        "num_key_value_heads": shape.heads, "head_dim": shape.head_dim, "hidden_act": "silu",
+        "architectures": ["Qwen2ForCausalLM"],
+        "model_type": "qwen2",
+        "vocab_size": shape.vocab,
+        "hidden_size": shape.hidden,
+        "intermediate_size": shape.ffn,
+        "num_hidden_layers": shape.layers,
+        "num_attention_heads": shape.heads,
+        "num_key_value_heads": shape.heads,
+        "head_dim": shape.head_dim,
+        "hidden_act": "silu",
         "max_position_embeddings": shape.context,
         "rms_norm_eps": float(cfg.get("layer_norm_epsilon", 1e-6)),
         "rope_theta": float(cfg.get("rotary_emb_base", cfg.get("rope_theta", 10000.0))),
-        "rope_scaling": None, "use_sliding_window": False, "sliding_window": None, "max_window_layers": shape.layers,
+        "rope_scaling": None,
+        "use_sliding_window": False,
+        "sliding_window": None,
+        "max_window_layers": shape.layers,
         "attention_dropout": float(cfg.get("attn_dropout_prob", 0.0)),
         "initializer_range": float(cfg.get("initializer_range", 0.02)),
-        "tie_word_embeddings": shape.tied, "use_cache": True, "torch_dtype": dtype,
-        "bos_token_id": bos_id, "eos_token_id": eos_id, "pad_token_id": pad_id,
+        "tie_word_embeddings": shape.tied,
+        "use_cache": True,
+        "torch_dtype": dtype,
+        "bos_token_id": bos_id,
+        "eos_token_id": eos_id,
+        "pad_token_id": pad_id,
     }
 
 
 def context_warnings(cfg: dict[str, Any], shape: Qwen1Shape) -> list[str]:
-    on = [name for key, name in (("use_dynamic_ntk", "dynamic NTK rotary scaling"),
-                                 ("use_logn_attn", "logn attention scaling")) if cfg.get(key, True)]
+    on = [
+        name
+        for key, name in (
+            ("use_dynamic_ntk", "dynamic NTK rotary scaling"),
+            ("use_logn_attn", "logn attention scaling"),
+        )
+        if cfg.get(key, True)
+    ]
     if not on:
         return []
-    return [(f"Qwen-1's {' and '.join(on)} act only beyond its trained context of {shape.context} tokens; the "
-             f"converted model uses plain RoPE, identical up to {shape.context} tokens (prompt + answer): keep "
-             "generations within it (the contest's limit is 2000)")]
+    return [
+        (
+            f"Qwen-1's {' and '.join(on)} act only beyond its trained context of {shape.context} tokens; the "
+            f"converted model uses plain RoPE, identical up to {shape.context} tokens (prompt + answer): keep "
+            "generations within it (the contest's limit is 2000)"
+        )
+    ]
 
 
 # -- the tensors -------------------------------------------------------------------------------------
+
 
 @dataclass
 class ShardPlan:
@@ -180,21 +230,28 @@ def _check_tensors(found: dict[str, TensorInfo], wf: WeightFiles, shape: Qwen1Sh
     expected = shape.expected()
     for name, t in found.items():
         if name not in expected and not _IGNORED.match(name):
-            raise InputError(f"unexpected tensor {name} {list(t.shape)} (not part of a Qwen-1 model with "
-                             f"{shape.layers} layers)", file=t.file)
+            raise InputError(
+                f"unexpected tensor {name} {list(t.shape)} (not part of a Qwen-1 model with {shape.layers} layers)",
+                file=t.file,
+            )
     for name, want in expected.items():
         got = found.get(name)
         if got is None:
             listed = wf.weight_map.get(name)
             if listed is not None:
-                raise InputError(f"has no tensor {name}, which {wf.index.name if wf.index else 'the index'} "
-                                 "says is in it", file=folder / listed)
-            raise InputError(f"no tensor {name} in any weight file (a Qwen-1 model with {shape.layers} layers "
-                             "needs it)", file=folder)
+                raise InputError(
+                    f"has no tensor {name}, which {wf.index.name if wf.index else 'the index'} says is in it",
+                    file=folder / listed,
+                )
+            raise InputError(
+                f"no tensor {name} in any weight file (a Qwen-1 model with {shape.layers} layers needs it)", file=folder
+            )
         if tuple(got.shape) != want:
-            raise InputError(f"tensor {name} is {list(got.shape)}; config.json (hidden_size {shape.hidden}, "
-                             f"vocab_size {shape.vocab}, intermediate_size {2 * shape.ffn}) needs {list(want)}",
-                             file=got.file)
+            raise InputError(
+                f"tensor {name} is {list(got.shape)}; config.json (hidden_size {shape.hidden}, "
+                f"vocab_size {shape.vocab}, intermediate_size {2 * shape.ffn}) needs {list(want)}",
+                file=got.file,
+            )
     dtypes = {found[n].dtype for n in expected}
     if len(dtypes) != 1:
         raise InputError(f"tensors of mixed dtypes ({', '.join(sorted(dtypes))})", file=folder)
@@ -214,8 +271,9 @@ def _plan_safetensors(wf: WeightFiles, shape: Qwen1Shape, folder: Path) -> tuple
     for name in shape.expected():
         t = found[name]
         for new, first, rows in _qwen2_tensors(name, t.shape[0]) or []:
-            plans[t.file].pieces.append(Piece(new, t.dtype, (rows,) + t.shape[1:], t, first * t.row_bytes,
-                                              rows * t.row_bytes))
+            plans[t.file].pieces.append(
+                Piece(new, t.dtype, (rows,) + t.shape[1:], t, first * t.row_bytes, rows * t.row_bytes)
+            )
     return [p for p in plans.values() if p.pieces], dtype
 
 
@@ -223,8 +281,9 @@ def _shard_name(i: int, n: int) -> str:
     return "model.safetensors" if n == 1 else f"model-{i + 1:05d}-of-{n:05d}.safetensors"
 
 
-def _convert_safetensors(wf: WeightFiles, shape: Qwen1Shape, folder: Path, dest: Path,
-                         progress: Progress | None) -> tuple[dict[str, str], str, int]:
+def _convert_safetensors(
+    wf: WeightFiles, shape: Qwen1Shape, folder: Path, dest: Path, progress: Progress | None
+) -> tuple[dict[str, str], str, int]:
     plans, dtype = _plan_safetensors(wf, shape, folder)
     total = sum(p.length for plan in plans for p in plan.pieces)
     done = [0]
@@ -242,8 +301,9 @@ def _convert_safetensors(wf: WeightFiles, shape: Qwen1Shape, folder: Path, dest:
     return weight_map, SAFE_DTYPE_NAMES.get(dtype, dtype.lower()), total
 
 
-def _convert_bin(wf: WeightFiles, shape: Qwen1Shape, folder: Path, dest: Path,
-                 progress: Progress | None) -> tuple[dict[str, str], str, int]:
+def _convert_bin(
+    wf: WeightFiles, shape: Qwen1Shape, folder: Path, dest: Path, progress: Progress | None
+) -> tuple[dict[str, str], str, int]:
     """PyTorch pickles: one shard in memory at a time (loaded with mmap, tensors only)."""
     import torch
     from safetensors.torch import save_file
@@ -265,7 +325,7 @@ def _convert_bin(wf: WeightFiles, shape: Qwen1Shape, folder: Path, dest: Path,
             seen[name] = TensorInfo(name, str(t.dtype), tuple(t.shape), f, 0, 0)
             parts = _qwen2_tensors(name, int(t.shape[0])) if name in expected else None
             for new, first, rows in parts or []:
-                out[new] = t[first:first + rows].clone() if len(parts or []) > 1 else t.contiguous()
+                out[new] = t[first : first + rows].clone() if len(parts or []) > 1 else t.contiguous()
                 dtypes.add(str(t.dtype).replace("torch.", ""))
         name_out = _shard_name(i, len(wf.files))
         if out:
@@ -298,13 +358,15 @@ class Converted:
     warnings: list[str]
 
 
-def convert_qwen1(src: Path, dest: Path, *, eos_id: int, pad_id: int, bos_id: int,
-                  progress: Progress | None = None) -> Converted:
+def convert_qwen1(
+    src: Path, dest: Path, *, eos_id: int, pad_id: int, bos_id: int, progress: Progress | None = None
+) -> Converted:
     """Write the Qwen2 weights and config.json of the Qwen-1 model in `src` into `dest`."""
     cfg = read_config(src)
     if not is_qwen1_config(cfg):
-        raise InputError(f"not a Qwen-1 config (model_type {cfg.get('model_type')!r})", file=src / "config.json",
-                         field="model_type")
+        raise InputError(
+            f"not a Qwen-1 config (model_type {cfg.get('model_type')!r})", file=src / "config.json", field="model_type"
+        )
     shape = qwen1_shape(cfg, src / "config.json")
     wf = weight_files(src)
     dest.mkdir(parents=True, exist_ok=True)
@@ -312,10 +374,13 @@ def convert_qwen1(src: Path, dest: Path, *, eos_id: int, pad_id: int, bos_id: in
     weight_map, dtype, nbytes = convert(wf, shape, src, dest, progress)
     shards = sorted(set(weight_map.values()))
     if len(shards) > 1:
-        atomic_write_json(dest / "model.safetensors.index.json",
-                          {"metadata": {"total_size": nbytes}, "weight_map": dict(sorted(weight_map.items()))})
-    atomic_write_json(dest / "config.json", qwen2_config(cfg, shape, dtype=dtype, eos_id=eos_id, pad_id=pad_id,
-                                                         bos_id=bos_id))
+        atomic_write_json(
+            dest / "model.safetensors.index.json",
+            {"metadata": {"total_size": nbytes}, "weight_map": dict(sorted(weight_map.items()))},
+        )
+    atomic_write_json(
+        dest / "config.json", qwen2_config(cfg, shape, dtype=dtype, eos_id=eos_id, pad_id=pad_id, bos_id=bos_id)
+    )
     for extra in sorted(src.glob("LICENSE*")) + sorted(src.glob("NOTICE*")):
         if extra.is_file():
             shutil.copy2(extra, dest / extra.name)

@@ -105,23 +105,29 @@ def build_tokenizer(vocab_file: str | Path) -> Any:
 
     ranks = read_tiktoken_ranks(vocab_file)
     if len(ranks) != SPECIAL_START_ID:
-        raise InputError(f"{len(ranks)} regular tokens; Qwen-1's special tokens start at id {SPECIAL_START_ID}, "
-                         "so this is not Qwen-1's vocabulary", file=vocab_file)
+        raise InputError(
+            f"{len(ranks)} regular tokens; Qwen-1's special tokens start at id {SPECIAL_START_ID}, "
+            "so this is not Qwen-1's vocabulary",
+            file=vocab_file,
+        )
     vocab, merges = vocab_and_merges(ranks)
     tok = Tokenizer(BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False, ignore_merges=True))
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PAT_STR), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PAT_STR), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     # added in id order: they take the ids right after the vocab, 151643...
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
     for i, t in enumerate(SPECIAL_TOKENS):
         if tok.token_to_id(t) != SPECIAL_START_ID + i:
-            raise InputError(f"special token {t} got id {tok.token_to_id(t)}, expected {SPECIAL_START_ID + i}",
-                             file=vocab_file)
+            raise InputError(
+                f"special token {t} got id {tok.token_to_id(t)}, expected {SPECIAL_START_ID + i}", file=vocab_file
+            )
     return tok
 
 
@@ -135,8 +141,9 @@ def _serialized(path: str, mtime_ns: int, size: int) -> tuple[str, str, str, int
     return tok.to_str(), json.dumps(model["vocab"], ensure_ascii=False), merges, tok.get_vocab_size(True)
 
 
-def write_tokenizer_files(vocab_file: str | Path, dest: Path, *, chat_template: str, eos: str, pad: str,
-                          model_max_length: int) -> dict[str, Any]:
+def write_tokenizer_files(
+    vocab_file: str | Path, dest: Path, *, chat_template: str, eos: str, pad: str, model_max_length: int
+) -> dict[str, Any]:
     """tokenizer.json, tokenizer_config.json (+ vocab.json / merges.txt for slow loaders) in
     `dest`, laid out as the Qwen2 hub repositories are (loadable by transformers 4 and 5,
     vLLM, and `tokenizers` alone)."""
@@ -150,22 +157,38 @@ def write_tokenizer_files(vocab_file: str | Path, dest: Path, *, chat_template: 
     (dest / "tokenizer.json").write_text(tok_json, encoding="utf-8")
     (dest / "vocab.json").write_text(vocab_json, encoding="utf-8")
     (dest / "merges.txt").write_text(merges, encoding="utf-8")
-    added = {str(SPECIAL_START_ID + i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
-                                         "single_word": False, "special": True}
-             for i, t in enumerate(SPECIAL_TOKENS)}
+    added = {
+        str(SPECIAL_START_ID + i): {
+            "content": t,
+            "lstrip": False,
+            "normalized": False,
+            "rstrip": False,
+            "single_word": False,
+            "special": True,
+        }
+        for i, t in enumerate(SPECIAL_TOKENS)
+    }
     config = {
         "tokenizer_class": "Qwen2Tokenizer",
-        "add_bos_token": False, "add_prefix_space": False, "bos_token": None,
-        "eos_token": eos, "pad_token": pad, "unk_token": None,
-        "errors": "replace", "clean_up_tokenization_spaces": False, "split_special_tokens": False,
-        "model_max_length": model_max_length, "added_tokens_decoder": added,
-        "additional_special_tokens": [IMSTART, IMEND], "chat_template": chat_template,
+        "add_bos_token": False,
+        "add_prefix_space": False,
+        "bos_token": None,
+        "eos_token": eos,
+        "pad_token": pad,
+        "unk_token": None,
+        "errors": "replace",
+        "clean_up_tokenization_spaces": False,
+        "split_special_tokens": False,
+        "model_max_length": model_max_length,
+        "added_tokens_decoder": added,
+        "additional_special_tokens": [IMSTART, IMEND],
+        "chat_template": chat_template,
     }
-    (dest / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
-                                                encoding="utf-8")
+    (dest / "tokenizer_config.json").write_text(
+        json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (dest / "chat_template.jinja").write_text(chat_template, encoding="utf-8")
-    return {"vocab": n_vocab, "regular": SPECIAL_START_ID,
-            "special": len(SPECIAL_TOKENS)}
+    return {"vocab": n_vocab, "regular": SPECIAL_START_ID, "special": len(SPECIAL_TOKENS)}
 
 
 # A little of everything the contest tokenises: six languages, Chinese, whitespace runs, specials.
@@ -183,8 +206,9 @@ PROBE_TEXTS: tuple[str, ...] = (
 )
 
 
-def verify_against_tiktoken(vocab_file: str | Path, tokenizer_json: str | Path,
-                            texts: Iterable[str] = PROBE_TEXTS) -> dict[str, Any] | None:
+def verify_against_tiktoken(
+    vocab_file: str | Path, tokenizer_json: str | Path, texts: Iterable[str] = PROBE_TEXTS
+) -> dict[str, Any] | None:
     """Encode `texts` with tiktoken (as QWenTokenizer does: NFC, every special allowed) and with
     the converted tokenizer; None when tiktoken is not installed. Raises on any difference."""
     import unicodedata
@@ -196,8 +220,12 @@ def verify_against_tiktoken(vocab_file: str | Path, tokenizer_json: str | Path,
     from tokenizers import Tokenizer
 
     ranks = read_tiktoken_ranks(vocab_file)
-    enc = tiktoken.Encoding("Qwen", pat_str=PAT_STR, mergeable_ranks=ranks,
-                            special_tokens={t: SPECIAL_START_ID + i for i, t in enumerate(SPECIAL_TOKENS)})
+    enc = tiktoken.Encoding(
+        "Qwen",
+        pat_str=PAT_STR,
+        mergeable_ranks=ranks,
+        special_tokens={t: SPECIAL_START_ID + i for i, t in enumerate(SPECIAL_TOKENS)},
+    )
     tok = Tokenizer.from_file(str(tokenizer_json))
     n_texts = n_tokens = 0
     for text in texts:
@@ -205,8 +233,9 @@ def verify_against_tiktoken(vocab_file: str | Path, tokenizer_json: str | Path,
         got = tok.encode(text, add_special_tokens=False).ids
         if got != want:
             at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-            raise InputError(f"the converted tokenizer differs from tiktoken on {text[:40]!r} at token {at}",
-                             file=tokenizer_json)
+            raise InputError(
+                f"the converted tokenizer differs from tiktoken on {text[:40]!r} at token {at}", file=tokenizer_json
+            )
         n_texts += 1
         n_tokens += len(want)
     return {"texts": n_texts, "tokens": n_tokens}

@@ -23,8 +23,13 @@ from typing import Any
 from engine.errors import WorkbenchError
 
 # PreTrainedModel methods that older remote code calls and newer transformers removed.
-REMOVED_APIS = ("get_head_mask", "_convert_head_mask_to_5d", "get_extended_attention_mask",
-                "invert_attention_mask", "_prepare_decoder_attention_mask")
+REMOVED_APIS = (
+    "get_head_mask",
+    "_convert_head_mask_to_5d",
+    "get_extended_attention_mask",
+    "invert_attention_mask",
+    "_prepare_decoder_attention_mask",
+)
 _STDLIB = set(getattr(sys, "stdlib_module_names", ()))
 
 
@@ -96,21 +101,30 @@ def _package_problem(pkg: str) -> str | None:
     try:
         importlib.import_module(pkg)
     except Exception as e:  # noqa: BLE001 - any failure to import is the finding
-        return f"needs {pkg}, which is installed but does not import ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+        return (
+            f"needs {pkg}, which is installed but does not import ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+        )
     return None
 
 
 def _api_problems(files: list[Path]) -> list[str]:
-    calls = {(f.name, name) for f in files for name in REMOVED_APIS
-             if re.search(rf"self\.{name}\(", f.read_text(encoding="utf-8", errors="replace"))
-             and not re.search(rf"def {name}\(", f.read_text(encoding="utf-8", errors="replace"))}
+    calls = {
+        (f.name, name)
+        for f in files
+        for name in REMOVED_APIS
+        if re.search(rf"self\.{name}\(", f.read_text(encoding="utf-8", errors="replace"))
+        and not re.search(rf"def {name}\(", f.read_text(encoding="utf-8", errors="replace"))
+    }
     if not calls:
         return []
     import transformers
     from transformers import PreTrainedModel
 
-    return [f"{fname} calls PreTrainedModel.{name}, which transformers {transformers.__version__} removed"
-            for fname, name in sorted(calls) if not hasattr(PreTrainedModel, name)]
+    return [
+        f"{fname} calls PreTrainedModel.{name}, which transformers {transformers.__version__} removed"
+        for fname, name in sorted(calls)
+        if not hasattr(PreTrainedModel, name)
+    ]
 
 
 def remote_code_problems(folder: Path, config: dict[str, Any], *, what: str = "model") -> list[str]:
@@ -146,8 +160,10 @@ def preflight(source: str, *, trust_remote_code: bool, what: str = "model") -> N
     qwen1 = is_qwen1_config(config)
     fix = f"convert it to a native Qwen2 checkpoint (no remote code): workbench model import {source}"
     if qwen1 and not trust_remote_code:
-        raise WorkbenchError(f"{source} is an original Qwen-1 checkpoint (model_type qwen, remote code) and "
-                             f"trust_remote_code is off; {fix}")
+        raise WorkbenchError(
+            f"{source} is an original Qwen-1 checkpoint (model_type qwen, remote code) and "
+            f"trust_remote_code is off; {fix}"
+        )
     if not trust_remote_code or not config.get("auto_map"):
         return
     problems = remote_code_problems(folder, config, what=what)

@@ -19,8 +19,20 @@ from typing import BinaryIO
 
 from engine.errors import InputError
 
-DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-               "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+DTYPE_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+}
 CHUNK = 16 << 20  # bytes per read/write while copying
 _MAX_HEADER = 100 << 20
 
@@ -31,7 +43,7 @@ class TensorInfo:
     dtype: str
     shape: tuple[int, ...]
     file: Path
-    start: int   # absolute byte offset in `file`
+    start: int  # absolute byte offset in `file`
     end: int
 
     @property
@@ -75,8 +87,9 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
         if dtype not in DTYPE_BYTES or b - a != count * DTYPE_BYTES[dtype]:
             raise InputError(f"tensor {name}: {dtype} {list(shape)} does not match its {b - a} bytes", file=path)
         if base + b > size:
-            raise InputError(f"tensor {name} ends at byte {base + b} but the file has {size} bytes "
-                             "(truncated download?)", file=path)
+            raise InputError(
+                f"tensor {name} ends at byte {base + b} but the file has {size} bytes (truncated download?)", file=path
+            )
         out[name] = TensorInfo(name, dtype, shape, path, base + a, base + b)
     return out
 
@@ -93,8 +106,12 @@ class Piece:
     length: int
 
 
-def write_file(dest: Path, pieces: list[Piece], progress: Callable[[int], None] | None = None,
-               metadata: dict[str, str] | None = None) -> int:
+def write_file(
+    dest: Path,
+    pieces: list[Piece],
+    progress: Callable[[int], None] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> int:
     """Write `pieces` as one safetensors file, copying their bytes in chunks. Returns bytes written."""
     header: dict[str, object] = {"__metadata__": metadata or {"format": "pt"}}
     pos = 0

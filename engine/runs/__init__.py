@@ -5,7 +5,16 @@ from engine.runs.metrics import MetricsReader, MetricsWriter, TextTail
 from engine.runs.registry import RunSummary, create_run, list_runs, open_run, summarize
 
 __all__ = [
-    "RunDir", "RunState", "TERMINAL_STATES", "new_run_id",
-    "MetricsReader", "MetricsWriter", "TextTail",
-    "RunSummary", "create_run", "list_runs", "open_run", "summarize",
+    "RunDir",
+    "RunState",
+    "TERMINAL_STATES",
+    "new_run_id",
+    "MetricsReader",
+    "MetricsWriter",
+    "TextTail",
+    "RunSummary",
+    "create_run",
+    "list_runs",
+    "open_run",
+    "summarize",
 ]

@@ -13,8 +13,9 @@ from typing import Mapping, Sequence
 from engine.runs.layout import RunDir, RunState
 
 
-def spawn_detached(run: RunDir, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                   cwd: str | Path | None = None) -> int:
+def spawn_detached(
+    run: RunDir, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | Path | None = None
+) -> int:
     """Launch `argv` for `run`; record pid/pgid/start time in run.json; return the pid."""
     run.path.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ)
@@ -24,8 +25,12 @@ def spawn_detached(run: RunDir, argv: Sequence[str], *, env: Mapping[str, str] |
     full_env["WORKBENCH_RUN_DIR"] = str(run.path)
     with open(run.stdout_log, "ab") as log, open(os.devnull, "rb") as devnull:
         proc = subprocess.Popen(
-            list(argv), stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
-            cwd=str(cwd) if cwd else None, env=full_env,
+            list(argv),
+            stdin=devnull,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(cwd) if cwd else None,
+            env=full_env,
             start_new_session=True,  # setsid: no SIGHUP from our terminal, own process group
             close_fds=True,
         )
@@ -35,8 +40,14 @@ def spawn_detached(run: RunDir, argv: Sequence[str], *, env: Mapping[str, str] |
         start = psutil.Process(proc.pid).create_time()
     except Exception:
         start = None
-    run.update_info(pid=proc.pid, pgid=proc.pid, proc_start=start, command=list(argv),
-                    cwd=str(cwd or os.getcwd()), status=RunState.RUNNING.value)
+    run.update_info(
+        pid=proc.pid,
+        pgid=proc.pid,
+        proc_start=start,
+        command=list(argv),
+        cwd=str(cwd or os.getcwd()),
+        status=RunState.RUNNING.value,
+    )
     # We do not wait for it; reap it in the background if we live long enough, so it
     # does not linger as a zombie of a long-lived parent (the app).
     import threading

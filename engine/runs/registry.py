@@ -13,8 +13,15 @@ from engine.runs.layout import RunDir, RunState, git_sha, new_run_id
 from engine.runs.metrics import MetricsReader
 
 
-def create_run(runs_dir: str | Path, *, name: str, kind: str = "train", config: dict[str, Any] | None = None,
-               mixture: dict[str, Any] | None = None, run_id: str | None = None) -> RunDir:
+def create_run(
+    runs_dir: str | Path,
+    *,
+    name: str,
+    kind: str = "train",
+    config: dict[str, Any] | None = None,
+    mixture: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> RunDir:
     """Make runs/<id>/ with run.json (+ config.json, mixture.json when given). No process yet."""
     rid = run_id or new_run_id(name)
     run = RunDir(Path(runs_dir) / rid)
@@ -22,11 +29,20 @@ def create_run(runs_dir: str | Path, *, name: str, kind: str = "train", config: 
         raise FileExistsError(f"run {rid} already exists")
     (run.path / "control").mkdir(parents=True, exist_ok=True)
     run.checkpoints_dir.mkdir(exist_ok=True)
-    run.write_info({
-        "id": rid, "name": name, "kind": kind, "created": time.time(),
-        "host": socket.gethostname(), "git_sha": git_sha(Path(__file__).parent),
-        "command": None, "pid": None, "pgid": None, "status": RunState.PENDING.value,
-    })
+    run.write_info(
+        {
+            "id": rid,
+            "name": name,
+            "kind": kind,
+            "created": time.time(),
+            "host": socket.gethostname(),
+            "git_sha": git_sha(Path(__file__).parent),
+            "command": None,
+            "pid": None,
+            "pgid": None,
+            "status": RunState.PENDING.value,
+        }
+    )
     if config is not None:
         atomic_write_json(run.config_json, config)
     if mixture is not None:
@@ -41,8 +57,11 @@ def open_run(runs_dir: str | Path, run_id: str) -> RunDir:
     exact = RunDir(runs_dir / run_id)
     if exact.exists():
         return exact
-    matches = [d for d in runs_dir.iterdir() if d.is_dir() and (d.name.startswith(run_id) or run_id in d.name)] \
-        if runs_dir.is_dir() else []
+    matches = (
+        [d for d in runs_dir.iterdir() if d.is_dir() and (d.name.startswith(run_id) or run_id in d.name)]
+        if runs_dir.is_dir()
+        else []
+    )
     matches = [m for m in matches if (m / "run.json").exists()]
     if len(matches) == 1:
         return RunDir(matches[0])
@@ -121,10 +140,17 @@ def summarize(run: RunDir) -> RunSummary:
     loss, last = _last_metric(run, "loss")
     step = int(status.get("step") or (last or {}).get("step") or 0)
     return RunSummary(
-        id=run.id, name=info.get("name", run.id), kind=info.get("kind", "train"), state=run.state(),
-        step=step, total_steps=status.get("total_steps"), loss=loss,
-        eta_s=status.get("eta_s", (last or {}).get("eta_s")), created=info.get("created", 0.0),
-        updated=status.get("updated"), message=status.get("message", ""),
+        id=run.id,
+        name=info.get("name", run.id),
+        kind=info.get("kind", "train"),
+        state=run.state(),
+        step=step,
+        total_steps=status.get("total_steps"),
+        loss=loss,
+        eta_s=status.get("eta_s", (last or {}).get("eta_s")),
+        created=info.get("created", 0.0),
+        updated=status.get("updated"),
+        message=status.get("message", ""),
     )
 
 

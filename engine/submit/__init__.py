@@ -12,5 +12,15 @@ from engine.submit.build import BuildResult, build_submission, greedy_settings, 
 from engine.submit.check import CheckReport, TaskCheck, check_submission
 from engine.submit.layout import expected_problems, file_name, folder_name
 
-__all__ = ["BuildResult", "CheckReport", "TaskCheck", "build_submission", "check_submission", "expected_problems",
-           "file_name", "folder_name", "greedy_settings", "write_zip"]
+__all__ = [
+    "BuildResult",
+    "CheckReport",
+    "TaskCheck",
+    "build_submission",
+    "check_submission",
+    "expected_problems",
+    "file_name",
+    "folder_name",
+    "greedy_settings",
+    "write_zip",
+]

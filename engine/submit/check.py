@@ -24,14 +24,14 @@ from engine.submit.layout import expected_problems, file_name
 from engine.validate.tasks import CONTEST_TASKS
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
-_MAX_LISTED = 8      # problems named per kind of error in one file
+_MAX_LISTED = 8  # problems named per kind of error in one file
 
 
 @dataclass
 class ProblemFound:
     index: int
-    task_id: str | None          # None: beyond the task's problems
-    chars: int | None            # None: the entry is not one string
+    task_id: str | None  # None: beyond the task's problems
+    chars: int | None  # None: the entry is not one string
     empty: bool = False
     mentions_entry_point: bool | None = None
 
@@ -55,13 +55,13 @@ class TaskCheck:
 @dataclass
 class CheckReport:
     path: str
-    kind: str                    # folder | zip
+    kind: str  # folder | zip
     model: str | None
     folder: str | None
     tasks: list[TaskCheck]
-    errors: list[str] = field(default_factory=list)     # about the whole submission
+    errors: list[str] = field(default_factory=list)  # about the whole submission
     warnings: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)      # every entry found, as named in the folder / zip
+    files: list[str] = field(default_factory=list)  # every entry found, as named in the folder / zip
 
     @property
     def ok(self) -> bool:
@@ -79,9 +79,18 @@ class CheckReport:
         return self.warnings + [f"{t.file}: {w}" for t in self.tasks for w in t.warnings]
 
     def to_dict(self, *, problems: bool = True) -> dict[str, Any]:
-        out = {"path": self.path, "kind": self.kind, "model": self.model, "folder": self.folder, "ok": self.ok,
-               "complete": self.complete, "errors": self.all_errors(), "warnings": self.all_warnings(),
-               "files": self.files, "tasks": []}
+        out = {
+            "path": self.path,
+            "kind": self.kind,
+            "model": self.model,
+            "folder": self.folder,
+            "ok": self.ok,
+            "complete": self.complete,
+            "errors": self.all_errors(),
+            "warnings": self.all_warnings(),
+            "files": self.files,
+            "tasks": [],
+        }
         for t in self.tasks:
             d = {k: v for k, v in asdict(t).items() if k != "problems"}
             d["ok"] = t.ok
@@ -100,7 +109,7 @@ class _Source:
         self.errors: list[str] = []
         self.warnings: list[str] = []
         self.folder: str | None = None
-        self.entries: dict[str, Any] = {}      # file name inside the folder -> loader
+        self.entries: dict[str, Any] = {}  # file name inside the folder -> loader
         self.listing: list[str] = []
         if path.is_file():
             self._zip()
@@ -125,8 +134,10 @@ class _Source:
                     else:
                         self.errors.append(f"zip entry {name!r}: a nested folder (the folder must hold only the files)")
                 elif len(parts) == 1:
-                    self.errors.append(f"zip entry {name!r} is not inside a folder: the contest wants the folder "
-                                       "generations_<model>/ zipped, not its files")
+                    self.errors.append(
+                        f"zip entry {name!r} is not inside a folder: the contest wants the folder "
+                        "generations_<model>/ zipped, not its files"
+                    )
                 elif len(parts) > 2:
                     self.errors.append(f"zip entry {name!r}: nested too deep (expected generations_<model>/<file>)")
                 else:
@@ -138,14 +149,16 @@ class _Source:
                 self.errors.append("zip holds several submission folders: " + ", ".join(gen))
             self.folder = gen[0] if gen else (other[0] if len(other) == 1 else None)
             if not gen and self.folder:
-                self.errors.append(f"zip folder {self.folder + '/'!r}: the contest's folder is named "
-                                   "generations_<model>")
+                self.errors.append(
+                    f"zip folder {self.folder + '/'!r}: the contest's folder is named generations_<model>"
+                )
             elif not self.folder:
                 self.errors.append("zip holds no folder generations_<model>/")
             for f in other:
                 if f != self.folder:
-                    self.errors.append(f"zip holds an unexpected folder {f + '/'!r} (only generations_<model>/ "
-                                       "belongs there)")
+                    self.errors.append(
+                        f"zip holds an unexpected folder {f + '/'!r} (only generations_<model>/ belongs there)"
+                    )
             for top, fname, info in files:
                 if top != self.folder:
                     continue
@@ -155,7 +168,7 @@ class _Source:
                     self.errors.append(f"zip entry {info.filename!r}: {info.file_size} bytes uncompressed, too large")
                 else:
                     data = zf.read(info)
-                    self.entries[fname] = (lambda d=data: d)
+                    self.entries[fname] = lambda d=data: d
 
     def _dir(self) -> None:
         d = self.path
@@ -165,11 +178,13 @@ class _Source:
                 self.warnings.append(f"checked the folder {inner[0].name}/ inside {d}")
                 d = inner[0]
             elif len(inner) > 1:
-                raise WorkbenchError(f"{d} holds several submission folders: " + ", ".join(p.name for p in inner)
-                                     + "; give one of them")
+                raise WorkbenchError(
+                    f"{d} holds several submission folders: " + ", ".join(p.name for p in inner) + "; give one of them"
+                )
             else:
-                self.errors.append(f"folder {d.name!r}: the contest's folder is named generations_<model> "
-                                   "(it is zipped as is)")
+                self.errors.append(
+                    f"folder {d.name!r}: the contest's folder is named generations_<model> (it is zipped as is)"
+                )
         self.folder = d.name
         for p in sorted(d.iterdir()):
             self.listing.append(p.name + ("/" if p.is_dir() else ""))
@@ -179,19 +194,24 @@ class _Source:
             if p.stat().st_size > MAX_FILE_BYTES:
                 self.errors.append(f"{p.name}: {p.stat().st_size} bytes, too large")
                 continue
-            self.entries[p.name] = (lambda q=p: q.read_bytes())
+            self.entries[p.name] = lambda q=p: q.read_bytes()
 
 
-def check_submission(path: str | Path, *, tasks: list[str] | None = None,
-                     expected: dict[str, list[dict[str, Any]]] | None = None, data_dir: str | Path | None = None,
-                     root: str | Path | None = None) -> CheckReport:
+def check_submission(
+    path: str | Path,
+    *,
+    tasks: list[str] | None = None,
+    expected: dict[str, list[dict[str, Any]]] | None = None,
+    data_dir: str | Path | None = None,
+    root: str | Path | None = None,
+) -> CheckReport:
     """Check a folder or zip. `tasks` defaults to the 13 contest tasks (a real submission needs
     all of them); `expected` gives each task's problems in order ([{"task_id", "entry_point"}]),
     else they come from the benchmark files in `data_dir`, else the contest's known ids."""
     tasks = list(tasks or CONTEST_TASKS)
     src = _Source(Path(path).expanduser())
     folder = src.folder
-    model = folder[len("generations_"):] if folder and folder.startswith("generations_") else None
+    model = folder[len("generations_") :] if folder and folder.startswith("generations_") else None
     report = CheckReport(str(path), src.kind, model, folder, [], list(src.errors), list(src.warnings), src.listing)
     if folder == "generations_":
         report.errors.append(f"folder {folder!r} has no model name (expected generations_<model>)")
@@ -208,15 +228,20 @@ def check_submission(path: str | Path, *, tasks: list[str] | None = None,
             continue
         owner = next((t for t in tasks if fname.startswith(f"generations_{t}_") and fname.endswith(".json")), None)
         if owner is not None and model:
-            other = fname[len(f"generations_{owner}_"):-len(".json")]
-            report.errors.append(f"{fname}: model name {other!r} differs from the folder's {model!r} "
-                                 f"(expected {file_name(owner, model)})")
+            other = fname[len(f"generations_{owner}_") : -len(".json")]
+            report.errors.append(
+                f"{fname}: model name {other!r} differs from the folder's {model!r} "
+                f"(expected {file_name(owner, model)})"
+            )
         elif fname.lower().endswith(".json") and fname.startswith("generations_"):
-            report.errors.append(f"{fname}: not one of the expected tasks' files "
-                                 f"(generations_<task>_{model or '<model>'}.json for {len(tasks)} tasks)")
+            report.errors.append(
+                f"{fname}: not one of the expected tasks' files "
+                f"(generations_<task>_{model or '<model>'}.json for {len(tasks)} tasks)"
+            )
         else:
-            report.errors.append(f"unexpected file {fname!r} (the folder must hold only the {len(tasks)} "
-                                 "generations files)")
+            report.errors.append(
+                f"unexpected file {fname!r} (the folder must hold only the {len(tasks)} generations files)"
+            )
     n_files = len(src.entries)
     if n_files != len(tasks):
         report.errors.append(f"{n_files} files, expected exactly {len(tasks)} (one per task)")
@@ -238,7 +263,7 @@ def _model_from_files(names: list[str], tasks: list[str]) -> str | None:
     for n in names:
         for t in tasks:
             if n.startswith(f"generations_{t}_") and n.endswith(".json"):
-                models.add(n[len(f"generations_{t}_"):-len(".json")])
+                models.add(n[len(f"generations_{t}_") : -len(".json")])
     return models.pop() if len(models) == 1 else None
 
 
@@ -288,16 +313,19 @@ def _check_file(tc: TaskCheck, data: bytes, expected: list[dict[str, Any]] | Non
             empty.append(name)
         tc.problems.append(found)
     if not_list:
-        tc.errors.append(f"{len(not_list)} entries are not a list of programs (expected [\"program\"]): "
-                         + _listed(not_list))
+        tc.errors.append(
+            f"{len(not_list)} entries are not a list of programs (expected [\"program\"]): " + _listed(not_list)
+        )
     if wrong_len:
-        tc.errors.append(f"{len(wrong_len)} problems do not hold exactly one program (the contest is greedy: "
-                         "n = 1): " + _listed(wrong_len))
+        tc.errors.append(
+            f"{len(wrong_len)} problems do not hold exactly one program (the contest is greedy: "
+            "n = 1): " + _listed(wrong_len)
+        )
     if not_str:
         tc.errors.append(f"{len(not_str)} programs are not strings: " + _listed(not_str))
     if ids is not None and len(obj) != len(ids):
         if len(obj) < len(ids):
-            missing = ids[len(obj):]
+            missing = ids[len(obj) :]
             tc.errors.append(f"{len(obj)} problems, expected {len(ids)}: missing " + _listed(missing))
         else:
             tc.errors.append(f"{len(obj)} problems, expected {len(ids)}: {len(obj) - len(ids)} too many")
@@ -305,8 +333,9 @@ def _check_file(tc: TaskCheck, data: bytes, expected: list[dict[str, Any]] | Non
         tc.warnings.append(f"{len(empty)} empty programs (they score 0): " + _listed(empty))
     scored = [p for p in tc.problems if p.mentions_entry_point is not None]
     if strays and len(strays) * 2 > len(scored):
-        tc.warnings.append(f"{len(strays)} of {len(scored)} programs never mention their problem's function: "
-                           "is the problem order right? " + _listed(strays))
+        tc.warnings.append(
+            f"{len(strays)} of {len(scored)} programs never mention their problem's function: "
+            "is the problem order right? " + _listed(strays)
+        )
     elif strays:
         tc.warnings.append(f"{len(strays)} programs never mention their problem's function: " + _listed(strays))
-

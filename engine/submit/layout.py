@@ -28,8 +28,10 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 def check_model_name(name: str) -> str:
     """A model name that is safe in a file name and the contest's pattern."""
     if not _MODEL_NAME.match(name or ""):
-        raise WorkbenchError(f"model name {name!r}: use letters, digits, '.', '_', '+' or '-' (at most 100, "
-                             "starting with a letter or digit); it becomes generations_<task>_<name>.json")
+        raise WorkbenchError(
+            f"model name {name!r}: use letters, digits, '.', '_', '+' or '-' (at most 100, "
+            "starting with a letter or digit); it becomes generations_<task>_<name>.json"
+        )
     return name
 
 
@@ -59,13 +61,14 @@ def default_problem_ids(task: str) -> list[str] | None:
     if task == "mbpp":
         return [str(MBPP_FIRST_ID + i) for i in range(MBPP_PROBLEMS)]
     for kind in ("humanevalsynthesize-", "humanevalfixtests-", "humanevalfixdocs-"):
-        if task.startswith(kind) and task[len(kind):] in HARNESS_LANGS:
-            return [f"{HEP_ID_PREFIX[task[len(kind):]]}/{i}" for i in range(HEP_PROBLEMS)]
+        if task.startswith(kind) and task[len(kind) :] in HARNESS_LANGS:
+            return [f"{HEP_ID_PREFIX[task[len(kind) :]]}/{i}" for i in range(HEP_PROBLEMS)]
     return None
 
 
-def expected_problems(tasks: list[str], *, data_dir: str | Path | None = None, root: str | Path | None = None,
-                      strict: bool = True) -> dict[str, list[dict[str, Any]]]:
+def expected_problems(
+    tasks: list[str], *, data_dir: str | Path | None = None, root: str | Path | None = None, strict: bool = True
+) -> dict[str, list[dict[str, Any]]]:
     """Per task, its problems in order: [{"task_id", "entry_point"}]. From the benchmark files
     when `data_dir` holds them (or for problem files), else the contest's known ids (no entry
     points). A task that cannot be loaded and has no known ids raises (`strict`) or is left out."""

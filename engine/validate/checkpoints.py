@@ -21,12 +21,12 @@ from engine.errors import WorkbenchError
 
 @dataclass
 class Checkpoint:
-    model: str                   # the (base) model folder or hub id
-    adapter: str | None = None   # a peft adapter folder, applied without merging
-    label: str = "model"         # short name for ids and tables
+    model: str  # the (base) model folder or hub id
+    adapter: str | None = None  # a peft adapter folder, applied without merging
+    label: str = "model"  # short name for ids and tables
     run: str | None = None
     step: int | None = None
-    path: str | None = None      # the checkpoint folder, when it is one
+    path: str | None = None  # the checkpoint folder, when it is one
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,11 +72,17 @@ def _from_checkpoint_dir(d: Path, ws: Any) -> Checkpoint:
     if weights == "model" and (d / "model").is_dir():
         return Checkpoint(str(d / "model"), None, label, run_id, step, str(d))
     if (d / "adapter").is_dir():
-        base = _resolve_base(meta.get("base_model") or (run_base_model(run_path) if run_path else None)
-                             or _base_of_adapter(d / "adapter"), ws)
+        base = _resolve_base(
+            meta.get("base_model")
+            or (run_base_model(run_path) if run_path else None)
+            or _base_of_adapter(d / "adapter"),
+            ws,
+        )
         if not base:
-            raise WorkbenchError(f"{d}: cannot tell the base model of this adapter (checkpoint.json has no "
-                                 "base_model); pass --model BASE --adapter {d}/adapter")
+            raise WorkbenchError(
+                f"{d}: cannot tell the base model of this adapter (checkpoint.json has no "
+                "base_model); pass --model BASE --adapter {d}/adapter"
+            )
         return Checkpoint(base, str(d / "adapter"), label, run_id, step, str(d))
     raise WorkbenchError(f"{d}: checkpoint has neither adapter/ nor model/ (interrupted save?)")
 
@@ -115,17 +121,19 @@ def resolve_checkpoint(spec: str, ws: Any = None, *, adapter: str | None = None)
             return Checkpoint(base, str(p), p.parent.name + "-" + p.name if p.name == "adapter" else p.name)
         if (p / "config.json").is_file():
             return _with_adapter(Checkpoint(str(p), None, p.name), adapter, ws)
-        raise WorkbenchError(f"{p}: not a model folder (no config.json), adapter (adapter_config.json), "
-                             "checkpoint (checkpoint.json) or run directory")
+        raise WorkbenchError(
+            f"{p}: not a model folder (no config.json), adapter (adapter_config.json), "
+            "checkpoint (checkpoint.json) or run directory"
+        )
     if ws is not None and spec in ws.config.models:
         where = Path(ws.model_path(spec))
         if (where / "adapter_config.json").is_file() and not (where / "config.json").is_file():
-            c = resolve_checkpoint(str(where), ws)   # an imported adapter: its base from adapter_config.json
+            c = resolve_checkpoint(str(where), ws)  # an imported adapter: its base from adapter_config.json
             return _with_adapter(Checkpoint(c.model, c.adapter, spec), adapter, ws)
         return _with_adapter(Checkpoint(ws.model_path(spec), None, spec), adapter, ws)
     if p.suffix or spec.startswith((".", "/", "~")):
         raise WorkbenchError(f"model path not found: {spec}")
-    return _with_adapter(Checkpoint(spec, None, spec.split("/")[-1]), adapter, ws)   # a hub id
+    return _with_adapter(Checkpoint(spec, None, spec.split("/")[-1]), adapter, ws)  # a hub id
 
 
 def _with_adapter(c: Checkpoint, adapter: str | None, ws: Any) -> Checkpoint:

@@ -19,7 +19,7 @@ from engine.config import StrictModel
 from engine.errors import WorkbenchError
 from engine.validate.length import LengthRule
 
-Progress = Callable[[str, int, int, dict[str, Any]], None]   # (phase, done, total, info)
+Progress = Callable[[str, int, int, dict[str, Any]], None]  # (phase, done, total, info)
 BACKENDS = ("hf", "vllm")
 
 
@@ -35,22 +35,28 @@ class GenSettings(StrictModel):
     seed: int = 0
     max_new_tokens: int | None = Field(None, gt=0)
     max_length: int | None = Field(None, gt=0, description="prompt + generation tokens")
-    batch_size: int | None = Field(None, ge=1, description="prompts per generate call (hf); unset: the prompt "
-                                   "format's (contest: 1, one prompt per call as the harness ran it), else 16")
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="prompts per generate call (hf); unset: the prompt "
+        "format's (contest: 1, one prompt per call as the harness ran it), else 16",
+    )
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     device: str | None = Field(None, description="hf: cuda, cpu, cuda:1 ... (default: cuda when available)")
     tensor_parallel: int = Field(1, ge=1, description="vllm: GPUs per model")
     max_model_len: int | None = Field(None, gt=0, description="vllm: context length to reserve")
     stop: Literal["auto", "harness", "eos"] = Field(
-        "auto", description="harness: stop as the harness did, at its stop words / block end (checked after every "
-                            "token); eos: only at end tokens; auto: harness when the primary post-processing is "
-                            "compatible")
+        "auto",
+        description="harness: stop as the harness did, at its stop words / block end (checked after every "
+        "token); eos: only at end tokens; auto: harness when the primary post-processing is "
+        "compatible",
+    )
     trust_remote_code: bool = False
 
     @model_validator(mode="after")
     def _sampling(self) -> GenSettings:
         if self.n > 1 and not self.do_sample:
-            self.do_sample = True   # greedy samples would all be the same
+            self.do_sample = True  # greedy samples would all be the same
         if self.do_sample and self.temperature == 0:
             raise ValueError("sampling needs temperature > 0 (use greedy: do_sample = false)")
         return self
@@ -66,10 +72,10 @@ class GenRequest:
 
     prompt: str
     add_special_tokens: bool = True
-    stop: tuple[str, ...] = ()       # stop strings besides the end tokens, checked after every token
-    check: str | None = None         # harness check_fn: python | java | brace
+    stop: tuple[str, ...] = ()  # stop strings besides the end tokens, checked after every token
+    check: str | None = None  # harness check_fn: python | java | brace
     max_new_tokens: int | None = 512
-    max_length: int | None = None    # prompt + generation tokens (the contest's max_length_generation)
+    max_length: int | None = None  # prompt + generation tokens (the contest's max_length_generation)
     end_tokens: tuple[str, ...] = ()  # this request's end tokens (empty: the backend's)
 
     def budget(self, prompt_tokens: int) -> int:
@@ -79,17 +85,23 @@ class GenRequest:
 
 @dataclass
 class GenOutput:
-    text: str                        # raw decoded generation (special tokens kept)
+    text: str  # raw decoded generation (special tokens kept)
     n_tokens: int
-    finish: str                      # eos | stop | length
+    finish: str  # eos | stop | length
 
 
 class Backend(Protocol):
     name: str
     tokenizer: Any
 
-    def generate(self, requests: list[GenRequest], settings: GenSettings, progress: Progress | None = None, *,
-                 end_tokens: list[str] | None = None) -> list[list[GenOutput]]: ...
+    def generate(
+        self,
+        requests: list[GenRequest],
+        settings: GenSettings,
+        progress: Progress | None = None,
+        *,
+        end_tokens: list[str] | None = None,
+    ) -> list[list[GenOutput]]: ...
 
     def end_tokens(self, fmt_eos: str | None = None) -> list[str]: ...
 
@@ -130,8 +142,15 @@ def harness_cut(tokenizer: Any, ids: list[int], stops: tuple[str, ...] | list[st
     return None
 
 
-def open_backend(name: str, model: str, *, adapter: str | None = None, settings: GenSettings | None = None,
-                 vllm_python: str | None = None, log: Callable[[str], None] | None = None) -> Backend:
+def open_backend(
+    name: str,
+    model: str,
+    *,
+    adapter: str | None = None,
+    settings: GenSettings | None = None,
+    vllm_python: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Backend:
     settings = settings or GenSettings()
     if name == "hf":
         from engine.validate.hf import HFBackend

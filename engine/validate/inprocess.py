@@ -52,9 +52,19 @@ class QuickResult:
         return out
 
 
-def validate_loaded(model: Any, tokenizer: Any, problems: Any, *, fmt: str = "chat", postprocess: str | None = None,
-                    max_new_tokens: int = 256, batch_size: int = 32, workers: int | None = None,
-                    timeout: float | None = None, exec_cache: bool = True) -> QuickResult:
+def validate_loaded(
+    model: Any,
+    tokenizer: Any,
+    problems: Any,
+    *,
+    fmt: str = "chat",
+    postprocess: str | None = None,
+    max_new_tokens: int = 256,
+    batch_size: int = 32,
+    workers: int | None = None,
+    timeout: float | None = None,
+    exec_cache: bool = True,
+) -> QuickResult:
     """Greedy-generate for `problems` with the loaded model, post-process, execute, score."""
     from engine.validate.hf import HFBackend
     from engine.validate.run import run_validation
@@ -64,16 +74,31 @@ def validate_loaded(model: Any, tokenizer: Any, problems: Any, *, fmt: str = "ch
     backend = HFBackend.from_loaded(model, tokenizer)
     settings = GenSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, stop="eos")
     # no ground-truth check: a training hook has no one to warn; `eval run` checks the set when it is scored
-    res = run_validation(loaded=backend, tasks=ts, fmt=fmt, postprocess=postprocess, settings=settings,
-                         compare_modes=False, write=False, workers=workers, timeout=timeout, exec_cache=exec_cache,
-                         ground_truth=False)
+    res = run_validation(
+        loaded=backend,
+        tasks=ts,
+        fmt=fmt,
+        postprocess=postprocess,
+        settings=settings,
+        compare_modes=False,
+        write=False,
+        workers=workers,
+        timeout=timeout,
+        exec_cache=exec_cache,
+        ground_truth=False,
+    )
     s = res.summary
     return QuickResult(
-        pass_at_1=s.get("pass@1"), by_task={k: v.get("pass@1") for k, v in s["tasks"].items()},
+        pass_at_1=s.get("pass@1"),
+        by_task={k: v.get("pass@1") for k, v in s["tasks"].items()},
         by_language={k: v.get("pass@1") for k, v in s["languages"].items()},
-        test_pass_rate=s.get("test_pass_rate"), n_problems=s.get("n_problems", 0),
-        generate_s=s["timings"].get("generate_s", 0.0), execute_s=s["timings"].get("execute_s", 0.0),
-        records=res.records, generations=res.generations)
+        test_pass_rate=s.get("test_pass_rate"),
+        n_problems=s.get("n_problems", 0),
+        generate_s=s["timings"].get("generate_s", 0.0),
+        execute_s=s["timings"].get("execute_s", 0.0),
+        records=res.records,
+        generations=res.generations,
+    )
 
 
 def pass_at_1_hook(options: dict[str, Any], ctx: Any) -> Any:
@@ -87,8 +112,9 @@ def pass_at_1_hook(options: dict[str, Any], ctx: Any) -> Any:
 
     spec = options.get("problems")
     if not spec:
-        raise InputError("the pass@1 hook needs options.problems (a problem file or a task set)",
-                         field="hooks.options.problems")
+        raise InputError(
+            "the pass@1 hook needs options.problems (a problem file or a task set)", field="hooks.options.problems"
+        )
     ws = None
     run_path = Path(getattr(ctx.run, "path", ".")) if ctx is not None else None
     if run_path is not None:

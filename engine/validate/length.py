@@ -20,16 +20,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MAX_NEW_TOKENS = 512     # when neither the call, the format nor the checkpoint sets a length
+DEFAULT_MAX_NEW_TOKENS = 512  # when neither the call, the format nor the checkpoint sets a length
 
 # Settings a checkpoint's generation config can hold that change greedy decoding too (sampling
 # knobs do not: greedy ignores them), with the value that means "off".
 GREEDY_EFFECTS: dict[str, Any] = {
-    "repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "encoder_no_repeat_ngram_size": 0,
-    "bad_words_ids": None, "min_new_tokens": None, "min_length": 0, "suppress_tokens": None,
-    "begin_suppress_tokens": None, "forced_bos_token_id": None, "forced_eos_token_id": None,
-    "sequence_bias": None, "exponential_decay_length_penalty": None,
-    "stop_words_ids": None,        # Qwen-1's remote generate() turns these into a logits processor
+    "repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "encoder_no_repeat_ngram_size": 0,
+    "bad_words_ids": None,
+    "min_new_tokens": None,
+    "min_length": 0,
+    "suppress_tokens": None,
+    "begin_suppress_tokens": None,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
+    "sequence_bias": None,
+    "exponential_decay_length_penalty": None,
+    "stop_words_ids": None,  # Qwen-1's remote generate() turns these into a logits processor
 }
 
 
@@ -37,15 +45,20 @@ GREEDY_EFFECTS: dict[str, Any] = {
 class CheckpointGeneration:
     """What a checkpoint's generation config contributes to `generate`."""
 
-    source: str | None = None               # the file read, "loaded model", or None (nothing found)
+    source: str | None = None  # the file read, "loaded model", or None (nothing found)
     max_new_tokens: int | None = None
     max_length: int | None = None
     eos_token_id: tuple[int, ...] = ()
-    applied: dict[str, Any] = field(default_factory=dict)   # non-default GREEDY_EFFECTS
+    applied: dict[str, Any] = field(default_factory=dict)  # non-default GREEDY_EFFECTS
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "max_new_tokens": self.max_new_tokens, "max_length": self.max_length,
-                "eos_token_id": list(self.eos_token_id), "applied": dict(self.applied)}
+        return {
+            "source": self.source,
+            "max_new_tokens": self.max_new_tokens,
+            "max_length": self.max_length,
+            "eos_token_id": list(self.eos_token_id),
+            "applied": dict(self.applied),
+        }
 
 
 def _ids(value: Any) -> tuple[int, ...]:
@@ -64,8 +77,13 @@ def _positive(value: Any) -> int | None:
 
 def generation_from_dict(data: dict[str, Any], source: str) -> CheckpointGeneration:
     applied = {k: data[k] for k, off in GREEDY_EFFECTS.items() if data.get(k) not in (None, off, [], {})}
-    return CheckpointGeneration(source, _positive(data.get("max_new_tokens")), _positive(data.get("max_length")),
-                                _ids(data.get("eos_token_id")), applied)
+    return CheckpointGeneration(
+        source,
+        _positive(data.get("max_new_tokens")),
+        _positive(data.get("max_length")),
+        _ids(data.get("eos_token_id")),
+        applied,
+    )
 
 
 def read_checkpoint_generation(model: str | Path | None) -> CheckpointGeneration:
@@ -93,8 +111,11 @@ def loaded_generation(model: Any) -> CheckpointGeneration:
         return CheckpointGeneration()
     to_dict = getattr(gc, "to_diff_dict", None) or getattr(gc, "to_dict", None)
     data = to_dict() if callable(to_dict) else {}
-    data = {**data, "eos_token_id": getattr(gc, "eos_token_id", None),
-            "max_new_tokens": getattr(gc, "max_new_tokens", None)}
+    data = {
+        **data,
+        "eos_token_id": getattr(gc, "eos_token_id", None),
+        "max_new_tokens": getattr(gc, "max_new_tokens", None),
+    }
     return generation_from_dict(data, "the loaded model's generation_config")
 
 
@@ -105,7 +126,7 @@ class LengthRule:
 
     max_new_tokens: int | None
     max_length: int | None
-    source: str                      # where the deciding number came from, in words
+    source: str  # where the deciding number came from, in words
 
     def budget(self, prompt_tokens: int) -> int:
         if self.max_new_tokens is not None:
@@ -122,12 +143,22 @@ class LengthRule:
         return f"{DEFAULT_MAX_NEW_TOKENS} new tokens ({self.source})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_new_tokens": self.max_new_tokens, "max_length": self.max_length, "source": self.source,
-                "rule": self.describe()}
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "max_length": self.max_length,
+            "source": self.source,
+            "rule": self.describe(),
+        }
 
 
-def resolve_length(*, max_new_tokens: int | None, max_new_from: str, max_length: int | None, max_length_from: str,
-                   checkpoint: CheckpointGeneration | None) -> LengthRule:
+def resolve_length(
+    *,
+    max_new_tokens: int | None,
+    max_new_from: str,
+    max_length: int | None,
+    max_length_from: str,
+    checkpoint: CheckpointGeneration | None,
+) -> LengthRule:
     """transformers' precedence: an explicit `max_new_tokens` (the call's), else the
     checkpoint's `max_new_tokens`, wins over any `max_length`; else the explicit `max_length`,
     else the checkpoint's."""
@@ -138,8 +169,9 @@ def resolve_length(*, max_new_tokens: int | None, max_new_from: str, max_length:
         over = f", which transformers lets win over {max_length_from}'s max_length {max_length}" if max_length else ""
         return LengthRule(ck.max_new_tokens, None, f"max_new_tokens of {ck.source}{over}")
     if max_length is not None:
-        return LengthRule(None, max_length, f"max_length {max_length} from {max_length_from}; the checkpoint sets "
-                                            "no max_new_tokens")
+        return LengthRule(
+            None, max_length, f"max_length {max_length} from {max_length_from}; the checkpoint sets no max_new_tokens"
+        )
     if ck.max_length is not None:
         return LengthRule(None, ck.max_length, f"max_length of {ck.source}")
     return LengthRule(None, None, "the workbench default: nothing sets a length")

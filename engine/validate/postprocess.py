@@ -37,17 +37,18 @@ SPECIAL_TOKEN_RE = re.compile(r"<\|[A-Za-z0-9_]+\|>|<\|(?=\s*$)")
 @dataclass(frozen=True)
 class Extracted:
     code: str
-    kind: str = "solution"     # solution | completion
-    note: str = ""             # how it was found (fence, parsed, continuation, ...)
+    kind: str = "solution"  # solution | completion
+    note: str = ""  # how it was found (fence, parsed, continuation, ...)
 
 
 # -- compatible ---------------------------------------------------------------------------------
+
 
 def remove_last_block(code: str, language: str, stop_words: tuple[str, ...] | list[str]) -> str:
     """bigcode humanevalpack.py HumanEvalPackGenerative.remove_last_block, verbatim in behaviour."""
     for w in stop_words:
         if w in code:
-            code = code[:code.find(w)]
+            code = code[: code.find(w)]
     if language == "python":
         for i, line in enumerate(code.split("\n")):
             if len(line.strip()) > 0 and line[0] != " " and line[0] != "\t":
@@ -61,7 +62,7 @@ def remove_last_block(code: str, language: str, stop_words: tuple[str, ...] | li
             elif c == "}":
                 open_brackets -= 1
             if open_brackets == 0:
-                code = code[:i + 1]
+                code = code[: i + 1]
                 cut = True
                 break
         if not cut:
@@ -70,11 +71,11 @@ def remove_last_block(code: str, language: str, stop_words: tuple[str, ...] | li
                 if main_pos != -1:
                     code = code[:main_pos] + "}"
                 if "}" in code:
-                    code = code[:code.rfind("}")] + "}"
+                    code = code[: code.rfind("}")] + "}"
                 if code.count("{") - 1 == code.count("}"):
                     code += "\n}"
             elif "}" in code:
-                code = code[:code.rfind("}")] + "}"
+                code = code[: code.rfind("}")] + "}"
     return code
 
 
@@ -123,7 +124,7 @@ def harness_decoded(prompt: BuiltPrompt, raw: str) -> str:
     counts as an empty prefix and its template markup as the suffix."""
     if prompt.style == "harness":
         full = prompt.text + raw
-        gen = full[len(prompt.prefix):]
+        gen = full[len(prompt.prefix) :]
         if prompt.suffix:
             gen = gen.replace(prompt.suffix, "\n")
     else:
@@ -138,15 +139,15 @@ def compatible(task: Task, problem: Problem, prompt: BuiltPrompt, raw: str) -> E
         from engine.validate.tasks import HARNESS_OF_LANG
 
         lang = HARNESS_OF_LANG[problem.language]
-        body = remove_last_block(gen[len(prompt.task_prompt):].rstrip(), lang, prompt.harness_stops)
+        body = remove_last_block(gen[len(prompt.task_prompt) :].rstrip(), lang, prompt.harness_stops)
         return Extracted(prompt.code_prefix.rstrip() + body, "solution", "harness")
     if task.kind == "mbpp" or problem.suite == "mbpp":
         tp = prompt.task_prompt
-        picked = mbpp_pick_code_block(gen[len(tp):])
+        picked = mbpp_pick_code_block(gen[len(tp) :])
         return Extracted(tp + stop_at_stop_token(picked, prompt.harness_stops), "solution", "harness")
     # No reference harness for LeetCode / custom sets: the MBPP rule (first fenced block, else
     # the first top-level def block) on the answer, as the contest's MBPP path would treat it.
-    answer = gen[len(prompt.task_prompt):] if gen.startswith(prompt.task_prompt) else gen
+    answer = gen[len(prompt.task_prompt) :] if gen.startswith(prompt.task_prompt) else gen
     picked = stop_at_stop_token(mbpp_pick_code_block(answer), prompt.harness_stops)
     if problem.suite == "leetcode":
         return Extracted(picked, "completion", "mbpp-rule")
@@ -154,6 +155,7 @@ def compatible(task: Task, problem: Problem, prompt: BuiltPrompt, raw: str) -> E
 
 
 # -- robust ---------------------------------------------------------------------------------------
+
 
 def clean_output(raw: str, end_tokens: list[str] | tuple[str, ...], special: list[str] | tuple[str, ...] = ()) -> str:
     """Cut at the first end token; remove other special tokens and a dangling partial `<|`."""
@@ -202,19 +204,28 @@ def pick_fenced(text: str, language: str, entry: str) -> str | None:
     blocks = [b for b in fenced_blocks(text) if b.code.strip()]
     if not blocks:
         return None
-    ranked = sorted(range(len(blocks)), key=lambda i: (
-        not (_fence_matches(blocks[i].info, language) and defines_entry(blocks[i].code, language, entry)),
-        not defines_entry(blocks[i].code, language, entry),
-        not _fence_matches(blocks[i].info, language), i))
+    ranked = sorted(
+        range(len(blocks)),
+        key=lambda i: (
+            not (_fence_matches(blocks[i].info, language) and defines_entry(blocks[i].code, language, entry)),
+            not defines_entry(blocks[i].code, language, entry),
+            not _fence_matches(blocks[i].info, language),
+            i,
+        ),
+    )
     return blocks[ranked[0]].code
 
 
 _CODE_START = {
     "python": re.compile(r"^(def |class |import |from |async def |@)"),
-    "javascript": re.compile(r"^(function |const |let |var |class |async function |module\.|'use strict'|\"use strict\")"),
+    "javascript": re.compile(
+        r"^(function |const |let |var |class |async function |module\.|'use strict'|\"use strict\")"
+    ),
     "java": re.compile(r"^(import |class |public |final |abstract |interface )"),
     "go": re.compile(r"^(package |import |func |type |var |const )"),
-    "cpp": re.compile(r"^(#include|using |template|class |struct |int |long |bool |void |string |vector|std::|double |float |char |auto |unsigned |static )"),
+    "cpp": re.compile(
+        r"^(#include|using |template|class |struct |int |long |bool |void |string |vector|std::|double |float |char |auto |unsigned |static )"
+    ),
     "rust": re.compile(r"^(fn |use |pub |struct |impl |enum |mod |#\[|const |static |trait )"),
 }
 
@@ -245,7 +256,7 @@ def _continuation_end(code: str, language: str) -> str:
 
 def _python_drop_main(code: str) -> str:
     m = re.search(r"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", code, re.M)
-    return code[:m.start()].rstrip() + "\n" if m else code
+    return code[: m.start()].rstrip() + "\n" if m else code
 
 
 def _java_drop_main_class(code: str) -> str:
@@ -261,9 +272,9 @@ def _java_drop_main_class(code: str) -> str:
         elif code[i] == "}":
             depth -= 1
             if opened and depth == 0:
-                return (code[:m.start()] + code[i + 1:]).strip() + "\n"
+                return (code[: m.start()] + code[i + 1 :]).strip() + "\n"
         i += 1
-    return code[:m.start()].rstrip() + "\n"
+    return code[: m.start()].rstrip() + "\n"
 
 
 def _finish_solution(code: str, problem: Problem) -> str:
@@ -278,8 +289,15 @@ def _finish_solution(code: str, problem: Problem) -> str:
     return code
 
 
-def robust(task: Task, problem: Problem, prompt: BuiltPrompt, raw: str, *,
-           end_tokens: list[str] | tuple[str, ...] = (), special: list[str] | tuple[str, ...] = ()) -> Extracted:
+def robust(
+    task: Task,
+    problem: Problem,
+    prompt: BuiltPrompt,
+    raw: str,
+    *,
+    end_tokens: list[str] | tuple[str, ...] = (),
+    special: list[str] | tuple[str, ...] = (),
+) -> Extracted:
     ends = list(end_tokens) or [prompt.eos]
     text = clean_output(raw, ends, special)
     lang = problem.language
@@ -287,28 +305,42 @@ def robust(task: Task, problem: Problem, prompt: BuiltPrompt, raw: str, *,
     prefix = prompt.code_prefix
     leet = problem.suite == "leetcode"
     if prompt.style == "chat" and prefix and prompt.text.endswith(prefix.rstrip() + "\n"):
-        text = prefix.rstrip() + "\n" + text   # the answer began inside the prefilled code
+        text = prefix.rstrip() + "\n" + text  # the answer began inside the prefilled code
     fenced = pick_fenced(text, lang, entry)
     if fenced is not None:
         if defines_entry(fenced, lang, entry) or not prefix:
             return Extracted(_finish_solution(fenced, problem), "completion" if leet else "solution", "fence")
-        return Extracted(_finish_solution(prefix.rstrip() + "\n" + _continuation_end(fenced, lang), problem),
-                         "solution", "fence-continuation")
+        return Extracted(
+            _finish_solution(prefix.rstrip() + "\n" + _continuation_end(fenced, lang), problem),
+            "solution",
+            "fence-continuation",
+        )
     if defines_entry(text, lang, entry):
         code = parsable_code(text, lang) or text
         return Extracted(_finish_solution(code, problem), "completion" if leet else "solution", "parsed")
     if prefix:
         body = _continuation_end(text.rstrip(), lang)
-        return Extracted(_finish_solution(prefix.rstrip() + ("" if body.startswith("\n") else "\n") + body, problem),
-                         "solution", "continuation")
+        return Extracted(
+            _finish_solution(prefix.rstrip() + ("" if body.startswith("\n") else "\n") + body, problem),
+            "solution",
+            "continuation",
+        )
     code = parsable_code(text, lang)
     if code is not None:
         return Extracted(_finish_solution(code, problem), "completion" if leet else "solution", "parsed")
     return Extracted(text.strip() + "\n" if text.strip() else "", "completion" if leet else "solution", "raw")
 
 
-def extract(mode: str, task: Task, problem: Problem, prompt: BuiltPrompt, raw: str, *,
-            end_tokens: list[str] | tuple[str, ...] = (), special: list[str] | tuple[str, ...] = ()) -> Extracted:
+def extract(
+    mode: str,
+    task: Task,
+    problem: Problem,
+    prompt: BuiltPrompt,
+    raw: str,
+    *,
+    end_tokens: list[str] | tuple[str, ...] = (),
+    special: list[str] | tuple[str, ...] = (),
+) -> Extracted:
     if mode == "compatible":
         return compatible(task, problem, prompt, raw)
     if mode == "robust":

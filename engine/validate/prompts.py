@@ -40,7 +40,10 @@ CONTEST_SUFFIX = "<|im_end|>\n<|im_start|>assistant"
 # by the task and the tokenizer's eos by parallel_generations.
 HEP_STOP_WORDS = {
     "python": ["\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\nassert"],
-    "cpp": [], "js": [], "java": [], "rust": [],
+    "cpp": [],
+    "js": [],
+    "java": [],
+    "rust": [],
     "go": ["\n//", "\nfunc main(", "struct", "\nfunc"],
 }
 MBPP_STOP_WORDS = ["\nclass", "\nassert", '\n"""', "\nprint", "\nif", "\n<|/"]
@@ -77,8 +80,11 @@ class PromptFormat(StrictModel):
     add_special_tokens: bool = Field(True, description="harness: tokenizer adds its special tokens (BOS)")
     max_length: int | None = Field(None, gt=0, description="prompt + generation tokens")
     max_new_tokens: int | None = Field(None, gt=0)
-    batch_size: int | None = Field(None, ge=1, description="prompts per generate call when the run does not say "
-                                                          "(contest: 1, as the harness generated)")
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="prompts per generate call when the run does not say (contest: 1, as the harness generated)",
+    )
     rules: list[FormatRule] = Field(default_factory=list)
 
     def for_task(self, task: Task) -> PromptFormat:
@@ -96,23 +102,41 @@ FORMATS: dict[str, PromptFormat] = {
     "contest": PromptFormat(
         name="contest",
         description="the contest baseline's generation script: HumanEvalPack prompts raw, MBPP (and "
-                    "LeetCode/custom sets) in ChatML, eos <|im_end|>, greedy, max length 2000",
-        style="harness", eos="<|im_end|>", postprocess="compatible", max_length=2000, batch_size=1,
-        rules=[FormatRule(tasks=["kind:mbpp", "kind:leetcode", "kind:custom"],
-                          prefix=CONTEST_PREFIX, suffix=CONTEST_SUFFIX)]),
+        "LeetCode/custom sets) in ChatML, eos <|im_end|>, greedy, max length 2000",
+        style="harness",
+        eos="<|im_end|>",
+        postprocess="compatible",
+        max_length=2000,
+        batch_size=1,
+        rules=[
+            FormatRule(
+                tasks=["kind:mbpp", "kind:leetcode", "kind:custom"], prefix=CONTEST_PREFIX, suffix=CONTEST_SUFFIX
+            )
+        ],
+    ),
     "instruct": PromptFormat(
         name="instruct",
         description="bigcode-evaluation-harness prompts (HumanEvalPack --prompt instruct, MBPP docstring), "
-                    "never wrapped; the tokenizer's eos",
-        style="harness", postprocess="compatible", max_length=2000),
+        "never wrapped; the tokenizer's eos",
+        style="harness",
+        postprocess="compatible",
+        max_length=2000,
+    ),
     "chat": PromptFormat(
         name="chat",
         description="the instruction as one user turn through the model's chat template; robust post-processing",
-        style="chat", postprocess="robust", max_new_tokens=1024),
+        style="chat",
+        postprocess="robust",
+        max_new_tokens=1024,
+    ),
     "chat-prefill": PromptFormat(
         name="chat-prefill",
         description="chat template, the answer prefilled with the task's code prefix (signature); compatible",
-        style="chat", prefill=True, postprocess="compatible", max_new_tokens=1024),
+        style="chat",
+        prefill=True,
+        postprocess="compatible",
+        max_new_tokens=1024,
+    ),
 }
 
 
@@ -131,8 +155,10 @@ def load_format(spec: str | PromptFormat, ws: Any = None) -> PromptFormat:
                 path = cand
                 break
     if not path.exists():
-        raise WorkbenchError(f"unknown prompt format {spec!r} (built-in: {', '.join(FORMATS)}; or a .toml file "
-                             "with the PromptFormat fields, see docs/validation.md)")
+        raise WorkbenchError(
+            f"unknown prompt format {spec!r} (built-in: {', '.join(FORMATS)}; or a .toml file "
+            "with the PromptFormat fields, see docs/validation.md)"
+        )
     return load_model(PromptFormat, path)
 
 
@@ -140,17 +166,17 @@ def load_format(spec: str | PromptFormat, ws: Any = None) -> PromptFormat:
 class BuiltPrompt:
     """The prompt for one (task, problem) and everything post-processing needs to undo it."""
 
-    text: str                   # exactly what is tokenized
-    task_prompt: str            # the harness task's get_prompt(doc)
-    code_prefix: str            # code the answer continues ("" when none)
+    text: str  # exactly what is tokenized
+    task_prompt: str  # the harness task's get_prompt(doc)
+    code_prefix: str  # code the answer continues ("" when none)
     style: str
     prefix: str
     suffix: str
-    eos: str                    # the end token compatible post-processing removes
+    eos: str  # the end token compatible post-processing removes
     add_special_tokens: bool
     postprocess: str
-    harness_stops: tuple[str, ...]   # the harness's stop words (eos included)
-    check: str | None           # the harness's check_fn: python | java | brace | None
+    harness_stops: tuple[str, ...]  # the harness's stop words (eos included)
+    check: str | None  # the harness's check_fn: python | java | brace | None
 
 
 def task_prompt(task: Task, problem: Problem) -> tuple[str, str]:
@@ -211,7 +237,7 @@ def build_prompt(task: Task, problem: Problem, fmt: PromptFormat, tokenizer: Any
     eos = f.eos or (getattr(tokenizer, "eos_token", None) if tokenizer is not None else None) or "<|endoftext|>"
     stops, check = harness_stops(task, problem, eos)
     if f.style == "harness":
-        contents = tp if tp.endswith("\n") else tp + "\n"    # bigcode TokenizedDataset
+        contents = tp if tp.endswith("\n") else tp + "\n"  # bigcode TokenizedDataset
         text = f.prefix + contents + f.suffix
         add_special = f.add_special_tokens
     else:
@@ -221,17 +247,30 @@ def build_prompt(task: Task, problem: Problem, fmt: PromptFormat, tokenizer: Any
         if f.prefill and code_prefix:
             text += code_prefix.rstrip() + "\n"
         add_special = False
-    return BuiltPrompt(text=text, task_prompt=tp, code_prefix=code_prefix, style=f.style, prefix=f.prefix,
-                       suffix=f.suffix, eos=eos, add_special_tokens=add_special, postprocess=f.postprocess,
-                       harness_stops=stops, check=check)
+    return BuiltPrompt(
+        text=text,
+        task_prompt=tp,
+        code_prefix=code_prefix,
+        style=f.style,
+        prefix=f.prefix,
+        suffix=f.suffix,
+        eos=eos,
+        add_special_tokens=add_special,
+        postprocess=f.postprocess,
+        harness_stops=stops,
+        check=check,
+    )
 
 
 def chat_text(tokenizer: Any, user: str, system: str | None = None) -> str:
     if not getattr(tokenizer, "chat_template", None):
-        raise WorkbenchError("the model's tokenizer has no chat template: use a harness format "
-                             "(--format contest or instruct) or add a chat_template to the tokenizer")
-    messages = ([{"role": "system", "content": system}] if system is not None else []) + \
-        [{"role": "user", "content": user}]
+        raise WorkbenchError(
+            "the model's tokenizer has no chat template: use a harness format "
+            "(--format contest or instruct) or add a chat_template to the tokenizer"
+        )
+    messages = ([{"role": "system", "content": system}] if system is not None else []) + [
+        {"role": "user", "content": user}
+    ]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
@@ -250,7 +289,7 @@ def harness_end_tokens(tokenizer: Any, fmt_eos: str | None, extra_ids: Any = ())
 def _tokens_of(tokenizer: Any, ids: Any) -> list[str]:
     out = []
     for i in ids or ():
-        with contextlib.suppress(Exception):   # an id outside the vocab is simply not an end token
+        with contextlib.suppress(Exception):  # an id outside the vocab is simply not an end token
             out.append(tokenizer.convert_ids_to_tokens(int(i)))
     return out
 

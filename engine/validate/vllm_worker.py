@@ -44,10 +44,14 @@ def run(req: dict[str, Any], progress: Callable[[int, int, int], None] | None = 
     from vllm import LLM, SamplingParams
 
     adapter = req.get("adapter")
-    kw: dict[str, Any] = dict(model=req["model"], tokenizer=req.get("tokenizer") or req["model"],
-                              dtype=_dtype(req.get("dtype", "auto")), seed=int(req.get("seed", 0)),
-                              tensor_parallel_size=int(req.get("tensor_parallel", 1)),
-                              trust_remote_code=bool(req.get("trust_remote_code", False)))
+    kw: dict[str, Any] = dict(
+        model=req["model"],
+        tokenizer=req.get("tokenizer") or req["model"],
+        dtype=_dtype(req.get("dtype", "auto")),
+        seed=int(req.get("seed", 0)),
+        tensor_parallel_size=int(req.get("tensor_parallel", 1)),
+        trust_remote_code=bool(req.get("trust_remote_code", False)),
+    )
     if req.get("max_model_len"):
         kw["max_model_len"] = int(req["max_model_len"])
     if req.get("enforce_eager"):
@@ -79,44 +83,56 @@ def run(req: dict[str, Any], progress: Callable[[int, int, int], None] | None = 
     prompts, params, budgets, row_ends = [], [], [], []
     for r in reqs:
         ids = tok(r["prompt"], add_special_tokens=bool(r.get("add_special_tokens", True)))["input_ids"]
-        budget = max(0, min(int(r["max_tokens"]), limit - len(ids)))   # vLLM cannot go past its context
+        budget = max(0, min(int(r["max_tokens"]), limit - len(ids)))  # vLLM cannot go past its context
         budgets.append(budget)
         ends = ids_of(r["end_tokens"]) if r.get("end_tokens") else end_ids
         row_ends.append(ends)
         prompts.append({"prompt_token_ids": ids})
         sample = bool(req.get("do_sample"))
-        params.append(SamplingParams(
-            n=int(req.get("n", 1)) if sample else 1, temperature=float(req.get("temperature", 0.2)) if sample else 0.0,
-            top_p=float(req.get("top_p", 1.0)) if sample else 1.0,
-            top_k=int(req.get("top_k") or 0) if sample else 0,    # 0 = off
-            repetition_penalty=float(req.get("repetition_penalty") or 1.0),
-            seed=int(req.get("seed", 0)) if sample else None, max_tokens=max(1, budget), stop=list(r.get("stop") or []),
-            stop_token_ids=ends, include_stop_str_in_output=True, skip_special_tokens=False,
-            spaces_between_special_tokens=False))
+        params.append(
+            SamplingParams(
+                n=int(req.get("n", 1)) if sample else 1,
+                temperature=float(req.get("temperature", 0.2)) if sample else 0.0,
+                top_p=float(req.get("top_p", 1.0)) if sample else 1.0,
+                top_k=int(req.get("top_k") or 0) if sample else 0,  # 0 = off
+                repetition_penalty=float(req.get("repetition_penalty") or 1.0),
+                seed=int(req.get("seed", 0)) if sample else None,
+                max_tokens=max(1, budget),
+                stop=list(r.get("stop") or []),
+                stop_token_ids=ends,
+                include_stop_str_in_output=True,
+                skip_special_tokens=False,
+                spaces_between_special_tokens=False,
+            )
+        )
     results: list[list[dict[str, Any]] | None] = [None] * len(reqs)
     todo = [i for i, b in enumerate(budgets) if b > 0]
     for i, b in enumerate(budgets):
         if b <= 0:
             results[i] = [{"text": "", "n_tokens": 0, "finish": "length", "token_ids": []}]
-    chunk = max(64, len(todo) // 8 + 1)   # a few progress reports without starving the scheduler
+    chunk = max(64, len(todo) // 8 + 1)  # a few progress reports without starving the scheduler
     done, tokens = len(reqs) - len(todo), 0
     t_gen = time.time()
     for c0 in range(0, len(todo), chunk):
-        part = todo[c0:c0 + chunk]
+        part = todo[c0 : c0 + chunk]
         outs = llm.generate([prompts[i] for i in part], [params[i] for i in part], lora_request=lora, use_tqdm=False)
         for i, o in zip(part, outs):
             res = []
             for c in o.outputs:
                 fin = c.finish_reason
-                finish = "length" if fin == "length" else ("eos" if c.stop_reason is None or
-                                                           isinstance(c.stop_reason, int) else "stop")
+                finish = (
+                    "length"
+                    if fin == "length"
+                    else ("eos" if c.stop_reason is None or isinstance(c.stop_reason, int) else "stop")
+                )
                 text = c.text
                 if finish == "eos" and c.token_ids and c.token_ids[-1] in row_ends[i]:
                     end_text = tok.convert_ids_to_tokens(c.token_ids[-1])
                     if isinstance(end_text, str) and not text.endswith(end_text):
-                        text += end_text   # keep the end token, as the hf backend does
-                res.append({"text": text, "n_tokens": len(c.token_ids), "finish": finish,
-                            "token_ids": list(c.token_ids)})
+                        text += end_text  # keep the end token, as the hf backend does
+                res.append(
+                    {"text": text, "n_tokens": len(c.token_ids), "finish": finish, "token_ids": list(c.token_ids)}
+                )
                 tokens += len(c.token_ids)
             results[i] = res
         done += len(part)
@@ -145,5 +161,5 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":   # vLLM starts an engine process: the guard is required
+if __name__ == "__main__":  # vLLM starts an engine process: the guard is required
     sys.exit(main(sys.argv))

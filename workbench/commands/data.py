@@ -35,8 +35,14 @@ class _Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._rich = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._rich = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
 
     def __enter__(self) -> "_Progress":
         if self._rich is not None:
@@ -74,8 +80,10 @@ def _print_stats(st: dict[str, Any]) -> None:
     typer.echo(f"rows            {st.get('rows', 0)}")
     tok = st.get("tokens") or {}
     if tok.get("count"):
-        typer.echo(f"tokens          p50 {tok['p50']}  p90 {tok['p90']}  p99 {tok['p99']}  max {tok['max']}  "
-                   f"mean {tok['mean']}  total {tok['total']}")
+        typer.echo(
+            f"tokens          p50 {tok['p50']}  p90 {tok['p90']}  p99 {tok['p99']}  max {tok['max']}  "
+            f"mean {tok['mean']}  total {tok['total']}"
+        )
         if "over_seq_length" in tok:
             typer.echo(f"over seq_length {tok['over_seq_length']} (seq_length {tok['seq_length']})")
         hist = tok["histogram"]
@@ -92,7 +100,9 @@ def _print_stats(st: dict[str, Any]) -> None:
             typer.echo(f"  {lang:<11} {_bar(frac, 30)} {frac:6.1%}  ({st['languages'][lang]})")
     turns = st.get("turns") or {}
     if turns:
-        typer.echo("answers/sample  " + "  ".join(f"{k}: {v}" for k, v in turns.items()) + f"  (mean {st.get('turns_mean')})")
+        typer.echo(
+            "answers/sample  " + "  ".join(f"{k}: {v}" for k, v in turns.items()) + f"  (mean {st.get('turns_mean')})"
+        )
 
 
 def _print_warnings(rep: dict[str, Any]) -> None:
@@ -106,9 +116,14 @@ def _print_warnings(rep: dict[str, Any]) -> None:
 def _print_record(rec: dict[str, Any], width: int = 400) -> None:
     where = f"  ({rec['file']}:{rec['line']})" if rec.get("file") else ""
     langs = ",".join(rec.get("languages") or []) or "-"
-    typer.echo(typer.style(f"── {rec['id']}  languages: {langs}"
-                           + (f"  tokens: {rec['n_tokens']}" if rec.get("n_tokens", -1) not in (-1, None) else "")
-                           + where, bold=True))
+    typer.echo(
+        typer.style(
+            f"── {rec['id']}  languages: {langs}"
+            + (f"  tokens: {rec['n_tokens']}" if rec.get("n_tokens", -1) not in (-1, None) else "")
+            + where,
+            bold=True,
+        )
+    )
     for r in rec["chat_rounds"]:
         text = r["content"]
         if len(text) > width:
@@ -121,9 +136,18 @@ def _print_record(rec: dict[str, Any], width: int = 400) -> None:
 @guarded
 def add_cmd(
     name: str = typer.Argument(..., help="Catalog name (letters, digits, '-', '_', '.')."),
-    source: str = typer.Argument(..., help="Hub id (owner/name) or local file, folder or glob (JSON, JSONL, Parquet, CSV; .gz ok)."),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto, alpaca, evol, prompt_completion, prompt_answer, sharegpt, messages, chat_rounds, leetcode."),
-    column: list[str] = typer.Option([], "--column", "-c", help="FIELD=COLUMN: read a format field from another column (repeatable)."),
+    source: str = typer.Argument(
+        ..., help="Hub id (owner/name) or local file, folder or glob (JSON, JSONL, Parquet, CSV; .gz ok)."
+    ),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        "-f",
+        help="auto, alpaca, evol, prompt_completion, prompt_answer, sharegpt, messages, chat_rounds, leetcode.",
+    ),
+    column: list[str] = typer.Option(
+        [], "--column", "-c", help="FIELD=COLUMN: read a format field from another column (repeatable)."
+    ),
     config: Optional[str] = typer.Option(None, help="Hub dataset config (subset)."),
     split: str = typer.Option("train", help="Split to load."),
     streaming: bool = typer.Option(False, help="Stream a hub dataset instead of downloading it whole."),
@@ -144,12 +168,29 @@ def add_cmd(
             raise InputError(f"--column {c!r}: expected FIELD=COLUMN", field="column")
         k, v = c.split("=", 1)
         columns[k.strip()] = v.strip()
-    entry, peeked = add_entry(ws, name, source, format=fmt, config=config, split=split, columns=columns,
-                              streaming=streaming, description=description, kind=kind, replace=replace, check=check)
+    entry, peeked = add_entry(
+        ws,
+        name,
+        source,
+        format=fmt,
+        config=config,
+        split=split,
+        columns=columns,
+        streaming=streaming,
+        description=description,
+        kind=kind,
+        replace=replace,
+        check=check,
+    )
     state, ok = entry_state(ws, entry)
-    out = {"name": name, "entry": entry.model_dump(mode="json", exclude_none=True), "state": state, "ok": ok,
-           "detected_format": peeked["format"] if peeked else None,
-           "fields": peeked["fields"] if peeked else None}
+    out = {
+        "name": name,
+        "entry": entry.model_dump(mode="json", exclude_none=True),
+        "state": state,
+        "ok": ok,
+        "detected_format": peeked["format"] if peeked else None,
+        "fields": peeked["fields"] if peeked else None,
+    }
     if as_json:
         emit_json(out)
         return
@@ -178,17 +219,31 @@ def list_cmd(as_json: bool = JSON_OPT) -> None:
     rows = catalog_rows(ws)
     processed = processed_datasets(ws)
     if as_json:
-        emit_json({"catalog": [r.__dict__ for r in rows],
-                   "processed": [{"name": p["name"], "path": p["path"], "rows": p["report"].get("rows"),
-                                  "read": p["report"].get("read"), "created": p["report"].get("created"),
-                                  "inputs": list((p["report"].get("inputs") or {}).keys())} for p in processed]})
+        emit_json(
+            {
+                "catalog": [r.__dict__ for r in rows],
+                "processed": [
+                    {
+                        "name": p["name"],
+                        "path": p["path"],
+                        "rows": p["report"].get("rows"),
+                        "read": p["report"].get("read"),
+                        "created": p["report"].get("created"),
+                        "inputs": list((p["report"].get("inputs") or {}).keys()),
+                    }
+                    for p in processed
+                ],
+            }
+        )
         return
     if not rows:
         typer.echo("the catalog is empty: add a dataset with `workbench data add NAME PATH_OR_HUB_ID`")
     else:
         typer.echo(f"{'NAME':34} {'KIND':5} {'FORMAT':17} {'STATE':26} {'PROC':4} LOCATION")
         for r in rows:
-            typer.echo(f"{r.name:34} {r.kind:5} {r.format:17} {r.state:26} {'yes' if r.processed else '-':4} {r.location}")
+            typer.echo(
+                f"{r.name:34} {r.kind:5} {r.format:17} {r.state:26} {'yes' if r.processed else '-':4} {r.location}"
+            )
     if processed:
         typer.echo("\nprocessed datasets (datasets/):")
         for p in processed:
@@ -202,8 +257,12 @@ def inspect_cmd(
     name: str = typer.Argument(..., help="Catalog entry or processed dataset."),
     rows: int = typer.Option(3, "--rows", "-n", help="How many rows to show."),
     offset: int = typer.Option(0, help="Skip this many rows first."),
-    processed: bool = typer.Option(False, "--processed", help="Show the processed dataset even if NAME is also a catalog entry."),
-    dropped: Optional[str] = typer.Option(None, help="Show rows the pipeline dropped for this reason (or 'quarantine')."),
+    processed: bool = typer.Option(
+        False, "--processed", help="Show the processed dataset even if NAME is also a catalog entry."
+    ),
+    dropped: Optional[str] = typer.Option(
+        None, help="Show rows the pipeline dropped for this reason (or 'quarantine')."
+    ),
     render_: bool = typer.Option(False, "--render", help="Render with the chat template; trained tokens highlighted."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -241,8 +300,14 @@ def inspect_cmd(
         from engine.data.summary import sample_processed
 
         recs = sample_processed(ws, name, rows=rows, offset=offset)
-        out = {"name": name, "processed": True, "rows_total": rep.get("rows"), "dropped": rep.get("dropped"),
-               "quarantined": rep.get("quarantined"), "records": recs}
+        out = {
+            "name": name,
+            "processed": True,
+            "rows_total": rep.get("rows"),
+            "dropped": rep.get("dropped"),
+            "quarantined": rep.get("quarantined"),
+            "records": recs,
+        }
     else:
         from engine.data.sources import get_entry
 
@@ -267,10 +332,16 @@ def inspect_cmd(
     for r in recs:
         if render_:
             p = r["rendered"]
-            typer.echo(typer.style(f"── {r['id']}  {p['n_tokens']} tokens, {p['n_trained']} trained "
-                                   "(trained text in green)", bold=True))
-            typer.echo("".join(typer.style(s["text"], fg=typer.colors.GREEN) if s["trained"] else s["text"]
-                               for s in p["segments"]))
+            typer.echo(
+                typer.style(
+                    f"── {r['id']}  {p['n_tokens']} tokens, {p['n_trained']} trained (trained text in green)", bold=True
+                )
+            )
+            typer.echo(
+                "".join(
+                    typer.style(s["text"], fg=typer.colors.GREEN) if s["trained"] else s["text"] for s in p["segments"]
+                )
+            )
         else:
             _print_record(r)
 
@@ -294,9 +365,17 @@ def stats_cmd(
     ws = STATE.workspace()
     rep = read_report(ws.datasets_dir / check_name(name))
     if rep is not None and not raw and "stats" in rep:
-        out = {"name": name, "processed": True, "cached": True, "stats": rep["stats"], "read": rep.get("read"),
-               "quarantined": rep.get("quarantined"), "dropped": rep.get("dropped"), "kept": rep.get("kept"),
-               "warnings": report_warnings(rep)}
+        out = {
+            "name": name,
+            "processed": True,
+            "cached": True,
+            "stats": rep["stats"],
+            "read": rep.get("read"),
+            "quarantined": rep.get("quarantined"),
+            "dropped": rep.get("dropped"),
+            "kept": rep.get("kept"),
+            "warnings": report_warnings(rep),
+        }
     else:
         from engine.data.summary import entry_stats
 
@@ -306,8 +385,11 @@ def stats_cmd(
     if as_json:
         emit_json(out)
         return
-    typer.echo(f"{name}: " + ("processed dataset" if out["processed"] else f"catalog entry (format {out.get('format')})")
-               + ("  [cached]" if out.get("cached") else ""))
+    typer.echo(
+        f"{name}: "
+        + ("processed dataset" if out["processed"] else f"catalog entry (format {out.get('format')})")
+        + ("  [cached]" if out.get("cached") else "")
+    )
     _print_stats(out["stats"])
     if out.get("processed"):
         typer.echo(f"read {out['read']}  quarantined {out['quarantined']}  kept {out['kept']}")
@@ -326,19 +408,29 @@ def stats_cmd(
 @guarded
 def process_cmd(
     name: str = typer.Argument(..., help="Output name: datasets/NAME/ (also the default input)."),
-    inputs: list[str] = typer.Option([], "--input", "-i", help="Catalog entries to combine, in priority order (default: NAME)."),
-    languages: list[str] = typer.Option([], "--language", "-l", help="Keep rows with code in these languages (repeatable)."),
-    contest_languages: bool = typer.Option(False, "--contest-languages", help="Keep rows with code in any of the six contest languages."),
+    inputs: list[str] = typer.Option(
+        [], "--input", "-i", help="Catalog entries to combine, in priority order (default: NAME)."
+    ),
+    languages: list[str] = typer.Option(
+        [], "--language", "-l", help="Keep rows with code in these languages (repeatable)."
+    ),
+    contest_languages: bool = typer.Option(
+        False, "--contest-languages", help="Keep rows with code in any of the six contest languages."
+    ),
     keep_no_code: bool = typer.Option(False, help="With a language filter, also keep rows without code."),
     normalize: bool = typer.Option(True, help="Full-width punctuation and digits in code → ASCII."),
     quality: bool = typer.Option(True, help="Drop empty, truncated and refusal answers."),
     syntax: bool = typer.Option(True, help="Drop rows whose answer code does not parse."),
     min_tokens: int = typer.Option(0, help="Drop rows with fewer tokens."),
-    max_tokens: Optional[int] = typer.Option(None, help="Drop rows with more tokens (default: the workspace's seq_length)."),
+    max_tokens: Optional[int] = typer.Option(
+        None, help="Drop rows with more tokens (default: the workspace's seq_length)."
+    ),
     model: Optional[str] = typer.Option(None, help="Tokenizer of this model (default: the workspace's default model)."),
     template: Optional[str] = typer.Option(None, help="Chat template: chatml or tokenizer (default: the workspace's)."),
     decontaminate: bool = typer.Option(True, help="Drop rows overlapping the validation benchmarks."),
-    benchmark: list[str] = typer.Option([], "--benchmark", help="Benchmarks to check (humanevalpack, mbpp, leetcode; default: the workspace's list)."),
+    benchmark: list[str] = typer.Option(
+        [], "--benchmark", help="Benchmarks to check (humanevalpack, mbpp, leetcode; default: the workspace's list)."
+    ),
     ngram: int = typer.Option(10, help="Decontamination n-gram length (word tokens)."),
     min_coverage: float = typer.Option(0.5, help="Share of a benchmark field's n-grams that makes a match."),
     min_hits: int = typer.Option(3, help="Fewest shared n-grams that make a match."),
@@ -349,7 +441,9 @@ def process_cmd(
     shingle: int = typer.Option(5, help="Near-duplicate shingle length (word tokens)."),
     keep: str = typer.Option("first", help="Which duplicate to keep: first (input order) or longest (longest answer)."),
     limit: Optional[int] = typer.Option(None, help="Only the first N rows of each input."),
-    workers: Optional[int] = typer.Option(None, help="Processes for the per-row checks of big inputs (default: CPU count)."),
+    workers: Optional[int] = typer.Option(
+        None, help="Processes for the per-row checks of big inputs (default: CPU count)."
+    ),
     force: bool = typer.Option(False, help="Redo even if inputs and options are unchanged."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -361,28 +455,52 @@ def process_cmd(
 
     ws = STATE.workspace()
     langs: list[str] | None = list(LANGUAGES) if contest_languages else (list(languages) or None)
-    opts = validate(ProcessOptions, {
-        "inputs": list(inputs) or [name], "languages": langs, "keep_no_code": keep_no_code,
-        "normalize_fullwidth": normalize, "quality": quality, "syntax": syntax, "min_tokens": min_tokens,
-        "max_tokens": max_tokens, "model": model, "template": template, "decontaminate": decontaminate,
-        "benchmarks": list(benchmark) or None, "decontam_ngram": ngram, "decontam_min_coverage": min_coverage,
-        "decontam_min_hits": min_hits, "exact_dedup": exact_dedup, "near_dedup": near_dedup,
-        "near_threshold": threshold, "num_perm": num_perm, "shingle": shingle, "keep": keep, "limit": limit,
-        "workers": workers})
+    opts = validate(
+        ProcessOptions,
+        {
+            "inputs": list(inputs) or [name],
+            "languages": langs,
+            "keep_no_code": keep_no_code,
+            "normalize_fullwidth": normalize,
+            "quality": quality,
+            "syntax": syntax,
+            "min_tokens": min_tokens,
+            "max_tokens": max_tokens,
+            "model": model,
+            "template": template,
+            "decontaminate": decontaminate,
+            "benchmarks": list(benchmark) or None,
+            "decontam_ngram": ngram,
+            "decontam_min_coverage": min_coverage,
+            "decontam_min_hits": min_hits,
+            "exact_dedup": exact_dedup,
+            "near_dedup": near_dedup,
+            "near_threshold": threshold,
+            "num_perm": num_perm,
+            "shingle": shingle,
+            "keep": keep,
+            "limit": limit,
+            "workers": workers,
+        },
+    )
     with _Progress(quiet=as_json) as prog:
         rep = process(ws, name, opts, progress=prog, force=force)
     if as_json:
         emit_json({k: v for k, v in rep.items() if k != "filters"} | {"path": str(ws.datasets_dir / name)})
         return
-    typer.echo(f"{name}: {rep['kept']} rows kept of {rep['read']} read"
-               + ("  (up to date: inputs and options unchanged; --force to redo)" if rep.get("up_to_date") else ""))
+    typer.echo(
+        f"{name}: {rep['kept']} rows kept of {rep['read']} read"
+        + ("  (up to date: inputs and options unchanged; --force to redo)" if rep.get("up_to_date") else "")
+    )
     typer.echo(f"  -> {ws.datasets_dir / name}")
     for iname, info in rep["inputs"].items():
         typer.echo(f"  input {iname}: format {info['format']}, {info['read']} rows, {info['quarantined']} unreadable")
         for ex in info["quarantine_examples"][:3]:
             typer.echo(typer.style(f"      {ex}", fg=typer.colors.RED))
     if rep["normalized"]["rows"]:
-        typer.echo(f"  normalised full-width characters in {rep['normalized']['rows']} rows ({rep['normalized']['chars']} chars)")
+        typer.echo(
+            f"  normalised full-width characters in {rep['normalized']['rows']} rows ({rep['normalized']['chars']} chars)"
+        )
     for reason in REASONS:
         n = rep["dropped"].get(reason, 0)
         if n:
@@ -391,8 +509,10 @@ def process_cmd(
             typer.echo(f"  dropped {reason:16} {n:>7}   e.g. {ex['id']}: {ex['detail'][:90]}")
     near = (rep.get("dedup") or {}).get("near")
     if near:
-        typer.echo(f"  near-duplicates: {near['clusters']} clusters (Jaccard >= {near['threshold']}, "
-                   f"{near['bands']}x{near['rows_per_band']} LSH bands); kept rule: {rep['dedup']['keep_rule']}")
+        typer.echo(
+            f"  near-duplicates: {near['clusters']} clusters (Jaccard >= {near['threshold']}, "
+            f"{near['bands']}x{near['rows_per_band']} LSH bands); kept rule: {rep['dedup']['keep_rule']}"
+        )
     if rep.get("tokenizer_note"):
         typer.echo(f"  token length filter {rep['tokenizer_note']}")
     _print_stats(rep["stats"])
@@ -404,7 +524,9 @@ def process_cmd(
 def export_cmd(
     name: str = typer.Argument(..., help="Processed dataset."),
     out: str = typer.Argument(..., help="Output file."),
-    fmt: str = typer.Option("chat_rounds", "--format", "-f", help="chat_rounds (MFTCoder JSONL), messages, sharegpt or parquet."),
+    fmt: str = typer.Option(
+        "chat_rounds", "--format", "-f", help="chat_rounds (MFTCoder JSONL), messages, sharegpt or parquet."
+    ),
     limit: Optional[int] = typer.Option(None, help="Only the first N rows."),
     as_json: bool = JSON_OPT,
 ) -> None:

@@ -13,8 +13,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 @app.command("build")
 @guarded
-def build_cmd(force: bool = typer.Option(False, "--force", help="Rebuild even if cached."),
-              as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def build_cmd(
+    force: bool = typer.Option(False, "--force", help="Rebuild even if cached."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Build the demo assets into the workspace (cached): a tiny Qwen2 with a tokenizer trained
     on the fly, and the toy curriculum. Nothing is downloaded."""
     ws = STATE.workspace()
@@ -28,16 +30,20 @@ def build_cmd(force: bool = typer.Option(False, "--force", help="Rebuild even if
     elif info.get("cached"):
         typer.echo(f"demo assets ready (cached): {info['model']}")
     else:
-        typer.echo(f"demo assets built in {info['seconds']} s: {info['model']} "
-                   f"({info['parameters']:,} parameters), toy data {info['data']}")
+        typer.echo(
+            f"demo assets built in {info['seconds']} s: {info['model']} "
+            f"({info['parameters']:,} parameters), toy data {info['data']}"
+        )
 
 
 @app.command("run")
 @guarded
-def run_cmd(steps: int = typer.Option(None, "--steps", min=1, help="Training steps (default: the preset's 700)."),
-            detach: bool = typer.Option(False, "--detach", help="Start it and return; follow it in the app (Runs screen)."),
-            threads: int = typer.Option(None, "--threads", min=1, help="Torch threads (default: $OMP_NUM_THREADS or 1)."),
-            as_json: bool = typer.Option(False, "--json", help="Machine-readable output (the final figures).")) -> None:
+def run_cmd(
+    steps: int = typer.Option(None, "--steps", min=1, help="Training steps (default: the preset's 700)."),
+    detach: bool = typer.Option(False, "--detach", help="Start it and return; follow it in the app (Runs screen)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="Torch threads (default: $OMP_NUM_THREADS or 1)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output (the final figures)."),
+) -> None:
     """Train the tiny model on the toy curriculum and watch it learn: pass@1 on held-out problems,
     measured in the sandbox every 100 steps, climbs from 0 to ~95%+. Runs detached (it survives
     this command); without --detach this command follows it and prints the figures."""
@@ -77,9 +83,11 @@ def run_cmd(steps: int = typer.Option(None, "--steps", min=1, help="Training ste
         emit_json(result)
         return
     say("")
-    say(f"held-out pass@1 went {result['first_pass@1']:.0%} -> {result['last_pass@1']:.0%} in-training "
+    say(
+        f"held-out pass@1 went {result['first_pass@1']:.0%} -> {result['last_pass@1']:.0%} in-training "
         f"({result['steps']} steps, {result['train_s']:.0f} s of training, "
-        f"{result['validation_s_per_eval']} s per in-training validation)")
+        f"{result['validation_s_per_eval']} s per in-training validation)"
+    )
     for name, v in result.get("validations", {}).items():
         langs = "  ".join(f"{k} {x:.1%}" for k, x in v["languages"].items() if x is not None)
         say(f"  {name}: pass@1 {v['pass@1']:.1%} on all held-out problems ({langs})  validations/{v['id']}")

@@ -35,8 +35,10 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
 
 @app.command("show")
 @guarded
-def show_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
-             as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def show_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """One run: identity, status, last metrics, checkpoints."""
     from engine.runs import open_run
     from engine.runs.registry import read_metrics
@@ -44,9 +46,17 @@ def show_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of
     ws = STATE.workspace()
     run = open_run(ws.runs_dir, run_id)
     reader = read_metrics(run)
-    out = {"id": run.id, "path": str(run.path), "state": run.state().value, "info": run.read_info(),
-           "status": run.read_status(), "last_metrics": reader.last(), "metric_keys": reader.keys(),
-           "corrupt_metric_lines": reader.corrupt, "checkpoints": run.checkpoints()}
+    out = {
+        "id": run.id,
+        "path": str(run.path),
+        "state": run.state().value,
+        "info": run.read_info(),
+        "status": run.read_status(),
+        "last_metrics": reader.last(),
+        "metric_keys": reader.keys(),
+        "corrupt_metric_lines": reader.corrupt,
+        "checkpoints": run.checkpoints(),
+    }
     if as_json:
         emit_json(out)
         return
@@ -54,18 +64,23 @@ def show_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of
     st = out["status"]
     typer.echo(f"step     {st.get('step')}/{st.get('total_steps')}   {st.get('message', '')}")
     if reader.last():
-        typer.echo("last     " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                         for k, v in reader.last().items() if k != "time"))
+        typer.echo(
+            "last     "
+            + "  ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in reader.last().items() if k != "time"
+            )
+        )
     for c in out["checkpoints"]:
-        typer.echo(f"ckpt     {c['name']}  " + "  ".join(f"{k}={v}" for k, v in c.items()
-                                                        if k not in ("path", "name")))
+        typer.echo(f"ckpt     {c['name']}  " + "  ".join(f"{k}={v}" for k, v in c.items() if k not in ("path", "name")))
 
 
 @app.command("tail")
 @guarded
-def tail_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
-             follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new metrics."),
-             interval: float = typer.Option(1.0, help="Poll interval in seconds with --follow.")) -> None:
+def tail_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new metrics."),
+    interval: float = typer.Option(1.0, help="Poll interval in seconds with --follow."),
+) -> None:
     """Print metrics.jsonl records (incrementally with --follow), one JSON object per line."""
     import json
 
