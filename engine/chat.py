@@ -15,8 +15,9 @@ Templates
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 ROLES = ("system", "human", "bot")
 CHATML_ROLE = {"system": "system", "human": "user", "bot": "assistant"}

@@ -55,7 +55,7 @@ class DatasetEntry(StrictModel):
     description: str = ""
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DatasetEntry":
+    def _one_source(self) -> DatasetEntry:
         if (self.hub is None) == (self.path is None):
             raise ValueError("give exactly one of 'hub' (a hub id) or 'path' (local files)")
         return self
@@ -192,7 +192,7 @@ class Workspace:
         self.config = load_model(WorkspaceConfig, self.config_path)
 
     @classmethod
-    def open(cls, path: str | Path) -> "Workspace":
+    def open(cls, path: str | Path) -> Workspace:
         root = Path(os.path.expanduser(str(path))).resolve()
         cfg_path = root / WORKSPACE_FILE
         if not cfg_path.exists():
@@ -204,9 +204,7 @@ class Workspace:
         return ws
 
     @classmethod
-    def init(
-        cls, path: str | Path, *, name: str | None = None, demo: bool = False, catalog: bool = True
-    ) -> "Workspace":
+    def init(cls, path: str | Path, *, name: str | None = None, demo: bool = False, catalog: bool = True) -> Workspace:
         """Create a workspace (idempotent: an existing workspace.toml is kept as is)."""
         root = Path(os.path.expanduser(str(path))).resolve()
         if (root / WORKSPACE_FILE).exists():

@@ -8,7 +8,6 @@ so `workbench --help` and app start stay fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -36,7 +35,7 @@ app.add_typer(demo.app, name="demo", help="The built-in demo: tiny model, toy cu
 @app.callback()
 def root(
     ctx: typer.Context,
-    workspace: Optional[str] = typer.Option(
+    workspace: str | None = typer.Option(
         None,
         "--workspace",
         "-w",
@@ -67,7 +66,7 @@ def _open_app() -> None:
 @guarded
 def init_cmd(
     path: Path = typer.Argument(..., help="Folder to create (or adopt) as a workspace."),
-    name: Optional[str] = typer.Option(None, help="Workspace name (default: the folder name)."),
+    name: str | None = typer.Option(None, help="Workspace name (default: the folder name)."),
     demo_assets: bool = typer.Option(
         False, "--demo", help="Also set it up like the demo workspace (tiny model, toy data)."
     ),

@@ -14,9 +14,10 @@ the contest column puts full-set scores before subset scores.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from engine.validate.score import ContestScore, contest_view
 from engine.validate.tasks import CONTEST_TASKS

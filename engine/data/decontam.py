@@ -11,14 +11,13 @@ covered and the count.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
 from engine.data.benchmarks import BenchmarkItem
 from engine.data.shingles import ngram_hashes, token_hashes
-
 
 FILTER_BITS = 24
 

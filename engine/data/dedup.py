@@ -18,8 +18,8 @@ Near-duplicates, step by step (all numpy, batch at a time):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

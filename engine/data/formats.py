@@ -20,7 +20,8 @@ runs on the mapped fields.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from engine.errors import InputError
 

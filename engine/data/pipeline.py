@@ -371,7 +371,8 @@ def process(
         try:
             for iname, entry in entries.items():
                 loaded = Loaded(ws, iname, entry, opts.limit)
-                for rec, bad, nch in _checked_rows(loaded, opts, lambda: pool):
+                # late binding on purpose: the pool is made lazily further down this loop
+                for rec, bad, nch in _checked_rows(loaded, opts, lambda: pool):  # noqa: B023
                     n_seen += 1
                     if nch:
                         normalized_rows += 1

@@ -4,8 +4,9 @@ marked trained (loss mask 1) or not. For the Datasets screen's row preview and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from engine.chat import encode_segments, render
 

@@ -16,7 +16,8 @@ _REFUSAL = re.compile(
     r"(?:help|assist|provide|fulfil+|comply|complete|write|create|generate|do that|answer|support)"
     r"|\bas an AI(?: language model)?\b|\bI apologi[sz]e,? but\b"
     r"|\bI(?:'m| am) (?:just )?an AI\b|\bI do not have the (?:ability|capability)\b"
-    r"|\b(?:this|that|your) request (?:is|goes) against\b|\bviolates? (?:the |my |our )?(?:policy|policies|guidelines)\b)",
+    r"|\b(?:this|that|your) request (?:is|goes) against\b"
+    r"|\bviolates? (?:the |my |our )?(?:policy|policies|guidelines)\b)",
     re.I | re.S,
 )
 REFUSAL_WINDOW = 300

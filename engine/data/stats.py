@@ -6,7 +6,8 @@ a pass over a large set never holds it in memory.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

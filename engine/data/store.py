@@ -17,8 +17,9 @@ The Parquet file loads with `datasets.Dataset.from_parquet` as well as with pyar
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from engine.fsutil import atomic_write_json, file_fingerprint, read_json_or
 

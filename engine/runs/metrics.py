@@ -11,8 +11,9 @@ import math
 import os
 import time
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 
 def _clean(v: Any) -> Any:
@@ -57,7 +58,7 @@ class MetricsWriter:
         if not self._f.closed:
             self._f.close()
 
-    def __enter__(self) -> "MetricsWriter":
+    def __enter__(self) -> MetricsWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:

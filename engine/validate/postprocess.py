@@ -224,7 +224,8 @@ _CODE_START = {
     "java": re.compile(r"^(import |class |public |final |abstract |interface )"),
     "go": re.compile(r"^(package |import |func |type |var |const )"),
     "cpp": re.compile(
-        r"^(#include|using |template|class |struct |int |long |bool |void |string |vector|std::|double |float |char |auto |unsigned |static )"
+        r"^(#include|using |template|class |struct |int |long |bool |void |string |vector|std::"
+        r"|double |float |char |auto |unsigned |static )"
     ),
     "rust": re.compile(r"^(fn |use |pub |struct |impl |enum |mod |#\[|const |static |trait )"),
 }

@@ -24,8 +24,9 @@ import json
 import secrets
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json, read_json_or

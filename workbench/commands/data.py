@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -44,7 +44,7 @@ class _Progress:
                 transient=True,
             )
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         if self._rich is not None:
             self._rich.start()
         return self
@@ -148,7 +148,7 @@ def add_cmd(
     column: list[str] = typer.Option(
         [], "--column", "-c", help="FIELD=COLUMN: read a format field from another column (repeatable)."
     ),
-    config: Optional[str] = typer.Option(None, help="Hub dataset config (subset)."),
+    config: str | None = typer.Option(None, help="Hub dataset config (subset)."),
     split: str = typer.Option("train", help="Split to load."),
     streaming: bool = typer.Option(False, help="Stream a hub dataset instead of downloading it whole."),
     description: str = typer.Option("", help="A note shown in the catalog."),
@@ -260,9 +260,7 @@ def inspect_cmd(
     processed: bool = typer.Option(
         False, "--processed", help="Show the processed dataset even if NAME is also a catalog entry."
     ),
-    dropped: Optional[str] = typer.Option(
-        None, help="Show rows the pipeline dropped for this reason (or 'quarantine')."
-    ),
+    dropped: str | None = typer.Option(None, help="Show rows the pipeline dropped for this reason (or 'quarantine')."),
     render_: bool = typer.Option(False, "--render", help="Render with the chat template; trained tokens highlighted."),
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -350,7 +348,7 @@ def inspect_cmd(
 @guarded
 def stats_cmd(
     name: str = typer.Argument(..., help="Processed dataset or catalog entry."),
-    limit: Optional[int] = typer.Option(None, help="Only the first N rows of a catalog entry."),
+    limit: int | None = typer.Option(None, help="Only the first N rows of a catalog entry."),
     raw: bool = typer.Option(False, "--raw", help="Stats of the catalog entry as loaded, even if it was processed."),
     tokens: bool = typer.Option(True, help="Count tokens with the workspace tokenizer."),
     force: bool = typer.Option(False, help="Recompute instead of using the cache."),
@@ -422,11 +420,11 @@ def process_cmd(
     quality: bool = typer.Option(True, help="Drop empty, truncated and refusal answers."),
     syntax: bool = typer.Option(True, help="Drop rows whose answer code does not parse."),
     min_tokens: int = typer.Option(0, help="Drop rows with fewer tokens."),
-    max_tokens: Optional[int] = typer.Option(
+    max_tokens: int | None = typer.Option(
         None, help="Drop rows with more tokens (default: the workspace's seq_length)."
     ),
-    model: Optional[str] = typer.Option(None, help="Tokenizer of this model (default: the workspace's default model)."),
-    template: Optional[str] = typer.Option(None, help="Chat template: chatml or tokenizer (default: the workspace's)."),
+    model: str | None = typer.Option(None, help="Tokenizer of this model (default: the workspace's default model)."),
+    template: str | None = typer.Option(None, help="Chat template: chatml or tokenizer (default: the workspace's)."),
     decontaminate: bool = typer.Option(True, help="Drop rows overlapping the validation benchmarks."),
     benchmark: list[str] = typer.Option(
         [], "--benchmark", help="Benchmarks to check (humanevalpack, mbpp, leetcode; default: the workspace's list)."
@@ -440,8 +438,8 @@ def process_cmd(
     num_perm: int = typer.Option(128, help="MinHash signature length (power of two)."),
     shingle: int = typer.Option(5, help="Near-duplicate shingle length (word tokens)."),
     keep: str = typer.Option("first", help="Which duplicate to keep: first (input order) or longest (longest answer)."),
-    limit: Optional[int] = typer.Option(None, help="Only the first N rows of each input."),
-    workers: Optional[int] = typer.Option(
+    limit: int | None = typer.Option(None, help="Only the first N rows of each input."),
+    workers: int | None = typer.Option(
         None, help="Processes for the per-row checks of big inputs (default: CPU count)."
     ),
     force: bool = typer.Option(False, help="Redo even if inputs and options are unchanged."),
@@ -499,7 +497,8 @@ def process_cmd(
             typer.echo(typer.style(f"      {ex}", fg=typer.colors.RED))
     if rep["normalized"]["rows"]:
         typer.echo(
-            f"  normalised full-width characters in {rep['normalized']['rows']} rows ({rep['normalized']['chars']} chars)"
+            f"  normalised full-width characters in {rep['normalized']['rows']} rows"
+            f" ({rep['normalized']['chars']} chars)"
         )
     for reason in REASONS:
         n = rep["dropped"].get(reason, 0)
@@ -527,7 +526,7 @@ def export_cmd(
     fmt: str = typer.Option(
         "chat_rounds", "--format", "-f", help="chat_rounds (MFTCoder JSONL), messages, sharegpt or parquet."
     ),
-    limit: Optional[int] = typer.Option(None, help="Only the first N rows."),
+    limit: int | None = typer.Option(None, help="Only the first N rows."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Write a processed dataset to a file for other tools (MFTCoder reads chat_rounds JSONL)."""

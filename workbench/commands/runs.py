@@ -84,7 +84,7 @@ def tail_cmd(
     """Print metrics.jsonl records (incrementally with --follow), one JSON object per line."""
     import json
 
-    from engine.runs import MetricsReader, TERMINAL_STATES, open_run
+    from engine.runs import TERMINAL_STATES, MetricsReader, open_run
 
     ws = STATE.workspace()
     run = open_run(ws.runs_dir, run_id)
