@@ -34,16 +34,17 @@ def test_pass_at_k_matches_the_combinatorial_definition() -> None:
         pass_at_k(3, 1, 4)
 
 
-def test_summary_scores_every_k_up_to_n_and_leaves_infra_errors_out() -> None:
+def test_summary_scores_every_k_up_to_n_and_counts_infra_errors_as_failures() -> None:
     rs = [{"task_id": "a", "language": "python", "verdict": v, "tests_passed": p, "tests_total": 4}
           for v, p in (("passed", 4), ("failed", 2))]
     rs += [{"task_id": "b", "language": "go", "verdict": "passed", "tests_passed": 1, "tests_total": 1}] * 2
     rs += [{"task_id": "b", "language": "go", "verdict": "infra_error", "tests_passed": 0, "tests_total": 1}]
     s = summarize(rs)
-    assert s["pass@k"] == {"pass@1": pytest.approx(0.75), "pass@2": pytest.approx(1.0)}
-    assert s["test_pass_rate"] == pytest.approx((0.75 + 1.0) / 2)
-    assert s["verdicts"]["infra_error"] == 1 and s["tasks"]["b"]["n"] == 2
-    assert s["languages"]["go"]["pass@k"] == {"pass@1": 1.0, "pass@2": 1.0}
+    # b: 2 of 3 samples pass (the infra error is a failure, as the contest counted it)
+    assert s["pass@k"] == {"pass@1": pytest.approx((0.5 + 2 / 3) / 2), "pass@2": pytest.approx(1.0)}
+    assert s["test_pass_rate"] == pytest.approx((0.75 + 2 / 3) / 2)
+    assert s["verdicts"]["infra_error"] == 1 and s["tasks"]["b"]["n"] == 3 and s["infra_errors"] == 1
+    assert s["languages"]["go"]["pass@k"]["pass@1"] == pytest.approx(2 / 3)
 
 
 # -- verdicts (Python and JavaScript: no compiler, fast) ------------------------------------------
@@ -213,7 +214,7 @@ def test_samples_file_errors_are_located(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("lang,missing", [("go", "go (golang-go)"), ("javascript", "node")])
-def test_a_missing_toolchain_is_an_infra_error_not_a_failure(monkeypatch: pytest.MonkeyPatch, lang: str,
+def test_a_missing_toolchain_is_an_infra_error_counted_as_a_failure(monkeypatch: pytest.MonkeyPatch, lang: str,
                                                              missing: str) -> None:
     from engine.execute import toolchains
 
@@ -224,7 +225,7 @@ def test_a_missing_toolchain_is_an_infra_error_not_a_failure(monkeypatch: pytest
     rep = execute([p], [Sample(p.task_id, PARTIAL[lang][1])], cache=False)
     r = rep.results[0]
     assert r["verdict"] == "infra_error" and f"toolchain incomplete: missing {missing}" in r["detail"]
-    assert rep.summary["pass@k"] == {} and rep.summary["verdicts"]["infra_error"] == 1
+    assert rep.summary["pass@k"] == {"pass@1": 0.0} and rep.summary["infra_errors"] == 1
 
 
 # -- CLI -------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ file can hold, becomes U+FFFD); everything is then written as JSON that any text
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -87,10 +88,12 @@ def _read_previous(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
 
 def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: str | Path | None = None,
             workers: int | None = None, timeout: float | None = None, progress: Progress | None = None, *,
-            limits: Limits | None = None, cache: bool | str | Path = True, sandbox: str = "auto",
-            resume: bool = True) -> ExecReport:
+            limits: Limits | Callable[[Problem], Limits] | None = None, cache: bool | str | Path = True,
+            sandbox: str = "auto", resume: bool = True) -> ExecReport:
     """Execute samples (a JSONL path, "canonical", "buggy", or a list of Sample/dicts) against
-    `problems`. `timeout` is the CPU-time budget per test case (see `Limits`); `workers`
+    `problems`. `limits` is one `Limits` for every problem or a problem -> Limits callable (a
+    `profiles.Profile`: each task family under its own limits); every result names the profile
+    its limits belong to. `timeout` replaces the limits' `timeout` (see `Limits`); `workers`
     defaults to the number of cores; `cache` is True (the shared result cache), False, or a
     folder for a private cache; `sandbox` is auto | bwrap | unshare | none. Samples already in
     OUT/results.jsonl with the same program are kept (not infra errors: those are retried)."""
@@ -106,9 +109,12 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
         toolchain_cache_dir,
     )
 
-    limits = limits or Limits()
+    from engine.execute.profiles import resolver
+
+    limits_of = resolver(limits)
     if timeout is not None:
-        limits = Limits(**{**limits.__dict__, "timeout": float(timeout)})
+        base_of = limits_of
+        limits_of = lambda p: dataclasses.replace(base_of(p), timeout=float(timeout))  # noqa: E731
     workers = max(1, int(workers or os.cpu_count() or 1))
     by_id = {p.task_id: p for p in problems}
     sample_list: list[Sample] = resolve_samples(samples, problems) if not isinstance(samples, list) or \
@@ -137,11 +143,13 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     plans: dict[tuple[str, str], Any] = {}
     for s in sample_list:
         p = iocases.sample_problem(by_id[s.task_id], s.language)   # (io problems: in the sample's language)
+        lim = limits_of(p)
         io = iocases.is_io(p)
-        prog = clean_program(iocases.program(p, s.code, s.kind) if io else assemble(p, s.code, s.kind))
+        prog = clean_program(iocases.program(p, s.code, s.kind) if io else
+                             assemble(p, s.code, s.kind, mbpp_setup=lim.mbpp_setup))
         tool = probe(p.language)
         # (an io problem's cases and limits decide its verdict as much as its program does)
-        key = program_key(p, prog.text + (iocases.signature(p) if io else ""), limits, tool.fingerprint, info.mode)
+        key = program_key(p, prog.text + (iocases.signature(p) if io else ""), lim, tool.fingerprint, info.mode)
         prev = previous.get((s.task_id, s.index))
         if prev is not None and prev.get("key") == key and prev.get("verdict") != "infra_error":
             records[(s.task_id, s.index)] = prev
@@ -151,7 +159,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
             pk = (p.language, prog.test)
             if pk not in plans and not io:
                 plans[pk] = instrument(p.language, prog.test)
-            units[key] = Unit(key, p, prog, iocases.plan(p) if io else plans[pk])
+            units[key] = Unit(key, p, prog, iocases.plan(p) if io else plans[pk], lim)
 
     rcache = None
     cached: dict[str, dict[str, Any]] = {}
@@ -181,7 +189,8 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
         return {"task_id": s.task_id, "language": u.language, "sample": s.index, "kind": s.kind,
                 "verdict": c["verdict"], "tests_passed": c["tests_passed"], "tests_total": c["tests_total"],
                 "duration": round(duration, 4), "detail": c["detail"], "failed_tests": c["failed_tests"],
-                "cached": was_cached, "key": u.key, "program": prog.text}
+                "profile": u.limits.profile if u.limits else None, "cached": was_cached, "key": u.key,
+                "program": prog.text}
 
     def finish(u: Unit, c: dict[str, Any], duration: float, was_cached: bool) -> None:
         with lock:
@@ -226,12 +235,13 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     hidden = tuple(sorted({os.path.dirname(os.path.abspath(p.source)) for p in problems
                            if p.source and os.path.isfile(p.source)}))
     try:
-        by_lang: dict[str, list[Unit]] = defaultdict(list)
+        # one runner start per language and limits (a task family's own wall limit, say)
+        by_lang: dict[tuple[str, Limits], list[Unit]] = defaultdict(list)
         for u in units.values():
-            by_lang[u.language].append(u)
-        for lang, lus in sorted(by_lang.items()):
+            by_lang[(u.language, u.limits or Limits())].append(u)
+        for (lang, lim), lus in sorted(by_lang.items(), key=lambda kv: (kv[0][0], kv[0][1].signature())):
             tool = probe(lang)
-            ctx = Context(limits, info, scratch, tool, workers, emit_for({u.key: u for u in lus}),
+            ctx = Context(lim, info, scratch, tool, workers, emit_for({u.key: u for u in lus}),
                           scheduler.submit, toolchain_cache_dir(), build_cache_dir(), hidden)
             if not tool.runnable:
                 for u in lus:
@@ -257,9 +267,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     summary["programs_run"] = len(units)
     summary["cache_hits"] = len(cached)
     summary["resumed"] = stats["resumed"]
-    summary["limits"] = {"timeout": limits.timeout, "sample_timeout": limits.total, "memory_mb": limits.memory_mb,
-                         "output_kb": limits.output_kb, "scratch_mb": limits.scratch_mb,
-                         "build_memory_mb": limits.build_memory_mb}
+    summary.update(_profile_summary(ordered, [(by_id[s.task_id], limits_of(by_id[s.task_id])) for s in sample_list]))
     summary["sandbox"] = info.describe()
     if scheduler.errors:
         summary["internal_errors"] = len(scheduler.errors)
@@ -267,6 +275,23 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
         atomic_write_text(results_file, "".join(json_text(r) + "\n" for r in ordered))
         atomic_write_text(out_path / "summary.json", json_text(summary, indent=2) + "\n")
     return ExecReport(ordered, summary, out_path, stats)
+
+
+def _profile_summary(records: list[dict[str, Any]], used: list[tuple[Problem, Limits]]) -> dict[str, Any]:
+    """What the verdicts were judged under: `profile` (its name, or "mixed"), samples per
+    profile, and each distinct set of limits with the languages / families it applied to."""
+    from engine.execute.profiles import family
+
+    counts: dict[str, int] = defaultdict(int)
+    for r in records:
+        counts[str(r.get("profile"))] += 1
+    scopes: dict[Limits, set[str]] = defaultdict(set)
+    for p, lim in used:
+        scopes[lim].add(family(p))
+    names = sorted({lim.profile for lim in scopes})
+    return {"profile": names[0] if len(names) == 1 else ("mixed" if names else None), "profiles": dict(counts),
+            "limits": [{**lim.describe(), "applies_to": sorted(fams)}
+                       for lim, fams in sorted(scopes.items(), key=lambda kv: kv[0].signature())]}
 
 
 def _scratch_base() -> str | None:

@@ -38,13 +38,29 @@ P_START, P_BUILD, P_SINGLE, P_RUN = 0, 10, 20, 30
 BUILD_DIRS_PRIVATE = True
 
 
+PER_CASE, CONTEST = "per-case", "contest"   # the limits profiles (engine.execute.profiles)
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Budgets for one sample. `timeout` is the CPU time per test case (and per program when its
-    tests are not separable), with wall-clock time up to `wall_factor` x timeout on a busy
-    machine; `sample_timeout` caps a whole sample (default 3 x timeout); after `max_timeouts`
-    timed-out cases the rest of the sample is not run (0: run every case)."""
+    """Budgets for one sample, under the limits profile `profile` (part of the signature and
+    of every result).
 
+    Per test case (`whole_program` off, the `per-case` profile): `timeout` is the CPU time per
+    test case (and per program when its tests are not separable), with wall-clock time up to
+    `wall_factor` x timeout on a busy machine; `sample_timeout` caps a whole sample (default
+    3 x timeout); after `max_timeouts` timed-out cases the rest of the sample is not run (0: run
+    every case); a case that crashes or hangs is killed and the program restarted at the next
+    case; `memory_mb` is an address-space limit.
+
+    Whole program (`whole_program`, the `contest` profile, as the contest's harness runs it):
+    `timeout` is the wall-clock time of the whole program run once, to its end or its limit
+    (never restarted at a later case, no CPU-time rule); `memory_mb` is no address-space cap but
+    the machine's safety net: the resident memory of all the program's processes together.
+    `mbpp_setup`: MBPP's `test_setup_code` runs before its `test_list` (the contest's harness
+    runs `test_list` alone)."""
+
+    profile: str = PER_CASE
     timeout: float = 10.0
     sample_timeout: float | None = None
     wall_factor: float = 2.0
@@ -57,24 +73,43 @@ class Limits:
     nofile: int = 256
     scratch_mb: int = 256         # writable space of a program: its folder (staged files too), /tmp, /dev/shm
     build_memory_mb: int = 2048   # resident memory of a compile step, all its processes together
+    whole_program: bool = False
+    mbpp_setup: bool = True
 
     @property
     def total(self) -> float:
+        if self.whole_program:
+            return float(self.timeout)
         return float(self.sample_timeout) if self.sample_timeout else 3 * self.timeout
 
     def signature(self) -> str:
         """What of the limits can change a verdict (part of the result-cache key)."""
-        return (f"t{self.timeout}/s{self.total}/w{self.wall_factor}/x{self.max_timeouts}/m{self.memory_mb}"
+        return (f"{self.profile}/{'W' if self.whole_program else 'C'}/t{self.timeout}/s{self.total}"
+                f"/w{self.wall_factor}/x{self.max_timeouts}/m{self.memory_mb}"
                 f"/o{self.output_kb}/p{self.nproc}/f{self.fsize_mb}/d{self.scratch_mb}/c{self.compile_timeout}"
-                f"/b{self.build_memory_mb}")
+                f"/b{self.build_memory_mb}/u{int(self.mbpp_setup)}")
+
+    def describe(self) -> dict[str, Any]:
+        """The limits as summary.json reports them."""
+        return {"profile": self.profile, "whole_program": self.whole_program, "timeout": self.timeout,
+                "sample_timeout": self.total, "memory_mb": self.memory_mb,
+                "memory": "resident safety net" if self.whole_program else "address space",
+                "mbpp_test_setup": self.mbpp_setup, "output_kb": self.output_kb, "scratch_mb": self.scratch_mb,
+                "build_memory_mb": self.build_memory_mb}
 
     def run(self, *, memory_extra_mb: int = 0, relative: bool = False, memory: bool = True,
             nproc: int | None = None, cpu: bool = True) -> dict[str, Any]:
+        common = {"fsize": self.fsize_mb << 20, "nofile": self.nofile, "nproc": nproc or self.nproc,
+                  "output": self.output_kb << 10, "keep": 8192}
+        if self.whole_program:
+            # one run, wall clock only, no address-space cap: the supervisor watches resident memory
+            return {"timeout": self.timeout, "total": self.total, "cpu": None, "wall_factor": 1.0,
+                    "wall_only": True, "restart": False, "max_timeouts": 0, "memory": None,
+                    "rss": self.memory_mb << 20, **common}
         return {"timeout": self.timeout, "total": self.total, "cpu": int(self.total) + 1 if cpu else None,
                 "wall_factor": self.wall_factor, "max_timeouts": self.max_timeouts,
                 "memory": (self.memory_mb + memory_extra_mb) << 20 if memory else None,
-                "memory_relative": relative, "fsize": self.fsize_mb << 20, "nofile": self.nofile,
-                "nproc": nproc or self.nproc, "output": self.output_kb << 10, "keep": 8192}
+                "memory_relative": relative, **common}
 
     def build(self, n_programs: int = 1) -> dict[str, Any]:
         """Limits of a compile step: time, and resident memory summed over the compiler's
@@ -92,6 +127,7 @@ class Unit:
     problem: Problem
     program: Program
     plan: CasePlan
+    limits: Limits | None = None      # what it is judged under (the executor groups units by it)
 
     @property
     def language(self) -> str:

@@ -26,20 +26,21 @@ def summarize(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Summary of result records: pass@k for every k up to the smallest per-task sample count,
     mean test-case pass rate, verdict counts; overall, per language and per task.
 
-    infra_error samples are left out of every score (they are the machine's fault) and counted
-    apart; a task whose samples are all infra errors has no score."""
+    An infra_error sample (the machine could not judge it) counts as a failure, with no test
+    passed, as the contest counted it, and is also counted apart (`infra_errors`) so that a
+    broken toolchain shows next to the score and never flatters it."""
     by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         by_task[r["task_id"]].append(r)
     tasks: dict[str, dict[str, Any]] = {}
     for tid, rs in sorted(by_task.items(), key=lambda kv: _task_sort_key(kv[0])):
-        scored = [r for r in rs if r["verdict"] != "infra_error"]
-        n, c = len(scored), sum(r["verdict"] == "passed" for r in scored)
-        rates = [r["tests_passed"] / r["tests_total"] for r in scored if r.get("tests_total")]
+        n, c = len(rs), sum(r["verdict"] == "passed" for r in rs)
+        rates = [0.0 if r["verdict"] == "infra_error" else r["tests_passed"] / r["tests_total"]
+                 for r in rs if r["verdict"] == "infra_error" or r.get("tests_total")]
         tasks[tid] = {"language": rs[0].get("language"), "n": n, "c": c,
                       "test_pass_rate": (sum(rates) / len(rates)) if rates else None,
                       "verdicts": dict(Counter(r["verdict"] for r in rs)),
-                      "infra_errors": len(rs) - n}
+                      "infra_errors": sum(r["verdict"] == "infra_error" for r in rs)}
     overall = _aggregate(tasks.values())
     langs: dict[str, Any] = {}
     for lang in sorted({t["language"] for t in tasks.values()}):
@@ -55,7 +56,8 @@ def _aggregate(tasks: Iterable[dict[str, Any]]) -> dict[str, Any]:
         verdicts.update(t["verdicts"])
     out: dict[str, Any] = {"task_count": len(tasks), "scored_tasks": len(scored),
                            "samples": sum(verdicts.values()),
-                           "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS}}
+                           "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
+                           "infra_errors": verdicts.get("infra_error", 0)}
     if scored:
         kmax = min(t["n"] for t in scored)
         out["pass@k"] = {f"pass@{k}": sum(pass_at_k(t["n"], t["c"], k) for t in scored) / len(scored)

@@ -20,8 +20,11 @@ file size, open files, processes, message queues), stdin from /dev/null, stdout/
 up to a cap, and a fresh working directory that is removed afterwards. After each program every
 process of its uid is killed, every SysV IPC object it made is removed and, under bubblewrap
 ("tmp"), what it left in /tmp and /dev/shm is deleted, so the next program finds nothing of it.
-A job's "rss" limit (compile steps) caps the resident memory of all its processes together. Instrumented programs report test cases on fd 3 ("B i" begin, "E i status detail"
-end, "D rc" done, "F detail" failure outside any case); each case gets its own wall-clock
+A job's "rss" limit (compile steps; programs under the contest profile) caps the resident memory of
+all its processes together. A job with "wall_only" has a wall-clock limit alone, and one with
+"restart": false is never restarted at a later case (the contest profile). Instrumented programs
+report test cases on fd 3 ("B i" begin, "E i status detail" end, "D rc" done, "F detail"
+failure outside any case); each case gets its own wall-clock
 budget: when one hangs or crashes the process is killed and restarted at the next case
 (the start index is passed as $WB_START or in the server request).
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import resource
@@ -101,6 +105,22 @@ def _rmtree(path: str) -> None:
             pass
     if os.path.lexists(path):
         shutil.rmtree(path, onerror=onerror)
+
+
+def _unstaged(job: dict, n: int, t0: float, e: OSError) -> dict:
+    """The result of a program whose artefacts could not be copied into its folder."""
+    size = 0
+    for src in (job.get("stage") or {}).values():
+        for root, _dirs, files in (os.walk(src) if os.path.isdir(src) else [("", [], [src])]):
+            for f in files:
+                with contextlib.suppress(OSError):
+                    size += os.path.getsize(os.path.join(root, f))
+    msg = (f"the program's files ({size / (1 << 20):.1f} MiB) do not fit its scratch space: "
+           f"{os.strerror(e.errno or 0)}; the program was not run\n")
+    return {"id": job.get("id"), "exit": None, "signal": None, "done": False, "rc": None, "reason": "scratch",
+            "cases": [None] * n, "failures": [], "compile_error": None, "infra": None, "stdout": "",
+            "stderr": msg, "stdout_bytes": 0, "stderr_bytes": len(msg), "duration": round(_now() - t0, 4),
+            "restarts": 0}
 
 
 class Tail:
@@ -303,6 +323,22 @@ def _session_rss(sid: int) -> int:
             with open(f"/proc/{name}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
             if int(fields[3]) != sid:       # (state, ppid, pgrp, session, ...)
+                continue
+            with open(f"/proc/{name}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def _uid_rss(uid: int) -> int:
+    """Resident bytes of every live process of a uid (a program and all it started)."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
                 continue
             with open(f"/proc/{name}/statm", "rb") as f:
                 total += int(f.read().split()[1]) * _PAGE
@@ -625,13 +661,22 @@ class Supervisor:
             cwd = job["workdir"]            # a build: the compiler works in the batch folder
         elif mode != "server":
             cwd, own_cwd = tempfile.mkdtemp(prefix="job-", dir=self.scratch), True
-            for name, text in (job.get("files") or {}).items():
-                p = _inside(cwd, name)
-                os.makedirs(os.path.dirname(p), exist_ok=True)
-                with open(p, "w", encoding="utf-8", errors="replace") as f:
-                    f.write(text)
-            for name, src in (job.get("stage") or {}).items():
-                _stage(src, _inside(cwd, name))
+            try:
+                for name, text in (job.get("files") or {}).items():
+                    p = _inside(cwd, name)
+                    os.makedirs(os.path.dirname(p), exist_ok=True)
+                    with open(p, "w", encoding="utf-8", errors="replace") as f:
+                        f.write(text)
+                for name, src in (job.get("stage") or {}).items():
+                    _stage(src, _inside(cwd, name))
+            except OSError as e:
+                if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    raise
+                # the program's own files (its binary, classes, script) do not fit its scratch
+                # space: the program's verdict, not the executor's failure
+                _rmtree(cwd)
+                self.after_program()
+                return _unstaged(job, n, t0, e)
             if self.uid is not None:
                 for root, dirs, files in os.walk(cwd):
                     for x in [root] + [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]:
@@ -667,6 +712,7 @@ class Supervisor:
                     timeouts += 1
                 nxt = att.cur + 1
                 if nxt >= n or _now() - t0 >= total or att.reason in ("total", "output") or \
+                        lim.get("restart") is False or \
                         (max_timeouts and timeouts >= max_timeouts):
                     break
                 start, restarts = nxt, restarts + 1
@@ -709,6 +755,8 @@ class Supervisor:
         return "exit"
 
     def _cause_detail(self, att: Attempt, err: Tail) -> str:
+        if att.reason == "memory":
+            return f"resident memory {att.rss_peak >> 20} MiB passed the memory limit"
         st = att.status
         if st is not None and os.WIFSIGNALED(st):
             try:
@@ -766,6 +814,8 @@ class Supervisor:
         cap = int(lim.get("output", 1 << 22))
         uid = self.uid
         cpu = (lambda: _cpu_uid(uid)) if uid is not None else (lambda: _cpu(proc.pid))
+        if lim.get("wall_only"):  # the whole program's wall clock alone (the contest's harness)
+            cpu = float   # (float() == 0.0: no CPU time is counted)
         last = _now()
         cpu0 = cpu()
         poller = select.poll()
@@ -784,7 +834,9 @@ class Supervisor:
             now = _now()
             if now >= next_rss:
                 # address-space limits break the JVM, Go and rustc: watch what is resident instead
-                att.rss_peak = max(att.rss_peak, _session_rss(proc.pid))
+                # (a program's: every process of its uid, so a child that left the session counts)
+                att.rss_peak = max(att.rss_peak, _uid_rss(uid) if uid is not None and mode != "server"
+                                   else _session_rss(proc.pid))
                 if att.rss_peak > rss_limit:
                     att.reason = "memory"
                     return

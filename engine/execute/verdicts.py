@@ -126,6 +126,8 @@ def _program_failure(r: dict[str, Any], stderr: str, language: str, failures: li
         return "timeout"
     if reason == "output":
         return "output_limit"
+    if reason == "memory":  # over the resident-memory limit (the contest profile's safety net)
+        return "oom"
     sig = r.get("signal")
     if sig == signal.SIGXCPU:
         return "timeout"
@@ -149,6 +151,8 @@ def _run_detail(r: dict[str, Any], stderr: str, failures: list[str]) -> str:
         bits.append("time limit exceeded")
     elif r.get("reason") == "output":
         bits.append("output limit exceeded")
+    elif r.get("reason") == "memory":
+        bits.append(f"memory limit exceeded (resident {r.get('rss_peak_mb', '?')} MiB)")
     if r.get("signal"):
         bits.append(f"killed by {_signal_name(r.get('signal'))}")
     elif r.get("exit") not in (0, None):

@@ -76,8 +76,11 @@ def _is_import_line(language: str, line: str) -> bool:
     return False  # go and rust: the reference assembly adds their imports itself
 
 
-def assemble(problem: Problem, code: str, kind: str = "completion") -> Program:
-    """The program the reference harness would run for this sample."""
+def assemble(problem: Problem, code: str, kind: str = "completion", *, mbpp_setup: bool = True) -> Program:
+    """The program the reference harness would run for this sample. `mbpp_setup=False` judges
+    full-layout MBPP on `test_list` alone, without its `test_setup_code`, as the contest's harness
+    (bigcode `mbpp.py`: `"\n".join(test_list)`) did (MBPP/367 is the case where it matters); the
+    sanitized layout's `test_imports` stay."""
     if problem.judge != JUDGE_PROGRAM:
         raise WorkbenchError(stdio_unsupported(problem))
     if problem.suite in ("humaneval", "evalplus", "multiple"):
@@ -85,7 +88,8 @@ def assemble(problem: Problem, code: str, kind: str = "completion") -> Program:
     g = generation(problem, code, kind)
     lang = problem.language
     if problem.suite == "mbpp":
-        test = "\n".join(([problem.test_setup] if problem.test_setup.strip() else []) + list(problem.tests))
+        setup = problem.test_setup.strip() and (mbpp_setup or problem.layout != "mbpp")
+        test = "\n".join(([problem.test_setup] if setup else []) + list(problem.tests))
         return Program(lang, g, test)
     if problem.suite == "leetcode":
         return Program(lang, g, problem.test + "\n" + f"check({problem.entry_point})")

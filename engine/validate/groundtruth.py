@@ -115,14 +115,22 @@ def _problem_text(p: Problem) -> str:
     return json.dumps(d, sort_keys=True, default=_content, ensure_ascii=False)
 
 
-def set_key(task: Task, limits: Limits, sandbox: str) -> str:
-    """The cache key of one set's check: content, toolchains, sandbox, limits, executor."""
+LimitsFor = Callable[[Problem], Limits]   # a limits profile (engine.execute.profiles.Profile)
+
+
+def set_key(task: Task, limits: Limits | LimitsFor, sandbox: str) -> str:
+    """The cache key of one set's check: content, toolchains, sandbox, limits (of every problem,
+    under a profile), executor."""
+    from engine.execute.profiles import resolver
+
+    limits_of = resolver(limits)
+    signature = "|".join(sorted({limits_of(p).signature() for p in task.problems}))
     from engine.execute.api import EXECUTOR_VERSION
     from engine.execute.toolchains import probe
 
     h = hashlib.sha256()
     fingerprints = {lang: probe(lang).fingerprint for lang in sorted({p.language for p in task.problems})}
-    for part in (CACHE_VERSION, EXECUTOR_VERSION, limits.signature(), sandbox, json.dumps(fingerprints)):
+    for part in (CACHE_VERSION, EXECUTOR_VERSION, signature, sandbox, json.dumps(fingerprints)):
         h.update(part.encode())
         h.update(b"\0")
     for p in task.problems:
@@ -137,11 +145,12 @@ def cache_dir() -> Path:
     return exec_cache_dir() / "ground-truth"
 
 
-def _verdicts(task: Task, results: dict[tuple[str, str], dict[str, Any]], key: str) -> SetCheck:
+def _verdicts(task: Task, results: dict[tuple[str, str], dict[str, Any]], key: str,
+              limits_of: LimitsFor) -> SetCheck:
     known = _known_upstream()
     check = SetCheck(task.name, len(task.problems), 0, key=key)
     for p in task.problems:
-        r = results.get((p.task_id, _problem_text(p)))
+        r = results.get((p.task_id, _judged_text(p, limits_of)))
         if r is None:
             continue
         check.checked += 1
@@ -153,46 +162,54 @@ def _verdicts(task: Task, results: dict[tuple[str, str], dict[str, Any]], key: s
     return check
 
 
-def _rounds(tasks: list[Task]) -> list[dict[str, tuple[str, Problem]]]:
+def _judged_text(p: Problem, limits_of: LimitsFor) -> str:
+    """A problem's text and the limits it is judged under: what makes two checks the same."""
+    return _problem_text(p) + "\0" + limits_of(p).signature()
+
+
+def _rounds(tasks: list[tuple[Task, LimitsFor]]) -> list[dict[str, tuple[str, Problem, Limits]]]:
     """The problems to run, in as few executor calls as ids allow: one problem per task id in a
     call (ids stay as the set wrote them: an evalplus problem's expected outputs are keyed by
-    its own id), and a problem two tasks share (HumanEvalPack synthesize and fix) run once."""
-    rounds: list[dict[str, tuple[str, Problem]]] = []
-    for task in tasks:
+    its own id), and a problem two tasks share (HumanEvalPack synthesize and fix) under the same
+    limits run once."""
+    rounds: list[dict[str, tuple[str, Problem, Limits]]] = []
+    for task, limits_of in tasks:
         for p in task.problems:
             if p.canonical_solution is None:
                 continue
-            text = _problem_text(p)
+            text = _judged_text(p, limits_of)
             for r in rounds:
                 have = r.get(p.task_id)
                 if have is None or have[0] == text:
-                    r[p.task_id] = (text, p)
+                    r[p.task_id] = (text, p, limits_of(p))
                     break
             else:
-                rounds.append({p.task_id: (text, p)})
+                rounds.append({p.task_id: (text, p, limits_of(p))})
     return rounds
 
 
-def check_ground_truth(taskset: TaskSet, *, limits: Limits | None = None, workers: int | None = None,
-                       cache: bool = True, progress: Callable[[int, int], None] | None = None) -> list[SetCheck]:
+def check_ground_truth(taskset: TaskSet, *, limits: Limits | LimitsFor | dict[str, LimitsFor] | None = None,
+                       workers: int | None = None, cache: bool = True,
+                       progress: Callable[[int, int], None] | None = None) -> list[SetCheck]:
     """Run (or read back) the canonical solutions of every task of `taskset`, one `SetCheck`
-    per task in order. Tasks whose problems carry no canonical solution are reported with
-    `checked` 0."""
+    per task in order, under `limits`: one Limits, a profile, or a profile per task name.
+    Tasks whose problems carry no canonical solution are reported with `checked` 0."""
     from engine.execute import execute
+    from engine.execute.profiles import resolver
     from engine.execute.sandbox import detect
 
-    limits = limits or Limits()
+    per_task = {t.name: resolver(limits.get(t.name) if isinstance(limits, dict) else limits) for t in taskset.tasks}
     mode = detect().mode
     out: dict[str, SetCheck] = {}
     todo: list[tuple[Task, str]] = []
     for task in taskset.tasks:
-        key = set_key(task, limits, mode)
+        key = set_key(task, per_task[task.name], mode)
         hit = read_json_or(cache_dir() / f"{key}.json", None) if cache else None
         if isinstance(hit, dict) and hit.get("task") == task.name:
             out[task.name] = SetCheck.from_dict(hit, cached=True)
         else:
             todo.append((task, key))
-    rounds = _rounds([t for t, _ in todo])
+    rounds = _rounds([(t, per_task[t.name]) for t, _ in todo])
     total = sum(len(r) for r in rounds)
     results: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rounds:
@@ -202,11 +219,11 @@ def check_ground_truth(taskset: TaskSet, *, limits: Limits | None = None, worker
             if progress:
                 progress(offset + done, total)
 
-        rep = execute([p for _, p in r.values()], "canonical", workers=workers, limits=limits, cache=cache,
-                      progress=tick)
+        rep = execute([p for _, p, _ in r.values()], "canonical", workers=workers, cache=cache, progress=tick,
+                      limits=lambda p, r=r: r[p.task_id][2])
         results.update({(str(x["task_id"]), r[str(x["task_id"])][0]): x for x in rep.results})
     for task, key in todo:
-        check = _verdicts(task, results, key)
+        check = _verdicts(task, results, key, per_task[task.name])
         out[task.name] = check
         if cache and not check.infra_errors:   # a broken toolchain is retried next time
             atomic_write_json(cache_dir() / f"{key}.json", check.to_dict())

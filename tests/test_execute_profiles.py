@@ -1,0 +1,167 @@
+"""Limits profiles (issue 12, item 1), on real sandbox runs: `contest` judges a whole program
+under the harness's wall-clock limit per task family with no memory cap but the safety net and
+MBPP on test_list alone; `per-case` is this project's own CPU budget per test case and 2 GiB.
+Every result, summary and CLI line names the profile; the result cache keeps them apart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.errors import WorkbenchError
+from engine.execute import Limits, execute
+from engine.execute.profiles import CONTEST_WALL_S, get_profile, safety_net_mb
+from engine.problems import problem_from_row
+from tests.conftest import run_cli
+
+# Correct, but each call burns 1.2 s of CPU: 3.6 s for three asserts. Under per-case each case
+# has 10 s; under contest the MBPP program has 3 s of wall clock in all.
+SLOW = ("import time\n"
+        "def add_one(x):\n"
+        "    t = time.process_time()\n"
+        "    while time.process_time() - t < 1.2:\n"
+        "        pass\n"
+        "    return x + 1\n")
+SLOW_TESTS = ["assert add_one(1) == 2", "assert add_one(2) == 3", "assert add_one(3) == 4"]
+
+# Correct, but it writes 2.5 GiB: over per-case's 2 GiB address space, far under the contest
+# profile's safety net (half the machine's memory).
+BIG = ("def total(n):\n"
+       "    buf = bytearray(b'\\x01') * (2560 << 20)\n"
+       "    return buf[-1] + n\n")
+
+
+def hep(tid: str, code: str, tests: list[str]):
+    """A HumanEvalPack-Python-like problem (the contest gives a whole program 10 s)."""
+    return problem_from_row({"task_id": tid, "language": "python", "prompt": "", "test": "\n".join(tests),
+                             "canonical_solution": code, "solution_kind": "solution"})
+
+
+def mbpp(tid: int, code: str, tests: list[str], setup: str = ""):
+    return problem_from_row({"task_id": tid, "text": "a task", "code": code, "test_list": tests,
+                             "test_setup_code": setup})
+
+
+def test_a_slow_correct_program_passes_per_case_and_times_out_under_contest() -> None:
+    p = mbpp(901, SLOW, SLOW_TESTS)
+    per_case = execute([p], "canonical", limits=get_profile("per-case"), cache=False, workers=1).results[0]
+    contest = execute([p], "canonical", limits=get_profile("contest"), cache=False, workers=1).results[0]
+    assert (per_case["verdict"], per_case["tests_passed"], per_case["profile"]) == ("passed", 3, "per-case")
+    # one run of the whole program, cut off by the 3 s wall clock (the third call at the latest;
+    # sooner on a busy machine) and never restarted at a later case
+    assert (contest["verdict"], contest["profile"]) == ("timeout", "contest")
+    assert contest["tests_passed"] < 3 and contest["tests_total"] == 3
+    statuses = [f["status"] for f in contest["failed_tests"]]
+    assert statuses[0] == "timeout" and set(statuses[1:]) <= {"not_run"}
+    assert 2.9 < contest["duration"] < 8.0
+
+
+def test_a_program_using_more_than_2_gib_passes_under_contest_and_is_oom_per_case() -> None:
+    if safety_net_mb() < 4096:
+        pytest.skip("this machine's safety net is under 4 GiB")
+    p = hep("Python/902", BIG, ["assert total(1) == 2"])   # (writing 2.5 GiB takes seconds here)
+    per_case = execute([p], "canonical", limits=get_profile("per-case"), cache=False, workers=1).results[0]
+    contest = execute([p], "canonical", limits=get_profile("contest"), cache=False, workers=1).results[0]
+    assert per_case["verdict"] == "oom"
+    assert contest["verdict"] == "passed", contest["detail"]
+
+
+def test_the_safety_net_stops_a_runaway_program_as_oom() -> None:
+    # the same watch that lets 2.5 GiB through stops what passes the (here lowered) safety net
+    p = hep("Python/903", BIG, ["assert total(1) == 2"])
+    low = Limits(profile="contest", whole_program=True, timeout=10.0, memory_mb=512, mbpp_setup=False)
+    r = execute([p], "canonical", limits=low, cache=False, workers=1).results[0]
+    assert r["verdict"] == "oom" and "memory limit exceeded" in r["detail"]
+
+
+def test_contest_judges_mbpp_on_test_list_alone() -> None:
+    # a test_setup_code that would break the program (MBPP/367's kind of case)
+    p = mbpp(904, "def f(x):\n    return x * 2\n", ["assert f(2) == 4"], setup="def f(x):\n    return None\n")
+    per_case = execute([p], "canonical", limits=get_profile("per-case"), cache=False, workers=1).results[0]
+    contest = execute([p], "canonical", limits=get_profile("contest"), cache=False, workers=1).results[0]
+    assert per_case["verdict"] == "failed" and "return None" in per_case["program"]
+    assert contest["verdict"] == "passed" and "return None" not in contest["program"]
+
+
+def test_each_family_gets_its_own_wall_limit_in_one_run(tmp_path: Path) -> None:
+    # the same 3.6 s program: over MBPP's 3 s, under HumanEvalPack Python's 10 s
+    p = mbpp(905, SLOW, SLOW_TESTS)
+    rep = execute([p, hep("Python/900", SLOW, SLOW_TESTS)], "canonical", limits=get_profile("contest"), cache=False,
+                  workers=2, out_dir=tmp_path)
+    verdicts = {r["task_id"]: r["verdict"] for r in rep.results}
+    assert verdicts == {"905": "timeout", "Python/900": "passed"}
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["profile"] == "contest" and s["profiles"] == {"contest": 2}
+    walls = {tuple(lim["applies_to"]): lim["timeout"] for lim in s["limits"]}
+    assert walls == {("mbpp",): CONTEST_WALL_S["mbpp"], ("python",): CONTEST_WALL_S["python"]}
+    lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert {x["profile"] for x in lines} == {"contest"}
+
+
+def test_a_cached_per_case_verdict_is_not_served_under_contest(tmp_path: Path) -> None:
+    assert Limits().signature() != get_profile("contest")(mbpp(1, "", ["assert 1"])).signature()
+    p = mbpp(906, SLOW, SLOW_TESTS)
+    first = execute([p], "canonical", limits=get_profile("per-case"), cache=tmp_path, workers=1).results[0]
+    again = execute([p], "canonical", limits=get_profile("per-case"), cache=tmp_path, workers=1).results[0]
+    contest = execute([p], "canonical", limits=get_profile("contest"), cache=tmp_path, workers=1).results[0]
+    assert first["verdict"] == "passed"
+    if not again["cached"]:
+        pytest.skip("no bubblewrap here: verdicts are not cached")
+    assert contest["cached"] is False and contest["verdict"] == "timeout"
+
+
+def test_contest_refuses_per_case_flags() -> None:
+    with pytest.raises(WorkbenchError, match="--timeout: the contest profile's limits are the harness's"):
+        get_profile("contest", timeout=5.0)
+    with pytest.raises(WorkbenchError, match="unknown limits profile 'fast'"):
+        get_profile("fast")
+    assert get_profile("per-case", timeout=4.0, memory_mb=512)(mbpp(1, "", ["assert 1"])).memory_mb == 512
+
+
+def test_cli_exec_names_the_profile_and_defaults_to_per_case(tmp_path: Path) -> None:
+    probs = tmp_path / "p.jsonl"
+    probs.write_text(json.dumps({"task_id": 907, "text": "t", "code": SLOW, "test_list": SLOW_TESTS,
+                                 "test_setup_code": ""}) + "\n")
+    r = run_cli("eval", "exec", "-p", str(probs), "-s", "canonical", "-o", str(tmp_path / "a"), "--no-cache")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1].endswith("| profile per-case")
+    r = run_cli("eval", "exec", "-p", str(probs), "-s", "canonical", "-o", str(tmp_path / "b"), "--no-cache",
+                "--profile", "contest")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.strip().splitlines()
+    assert out[-1].startswith("pass@1 0.0000") and out[-1].endswith("| profile contest")
+    assert any(x.startswith("limits contest: 3 s wall clock per whole program") for x in out)
+    r = run_cli("eval", "exec", "-p", str(probs), "-s", "canonical", "-o", str(tmp_path / "c"),
+                "--profile", "contest", "--timeout", "5")
+    assert r.returncode != 0 and "contest profile's limits are the harness's" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_validation_judges_contest_tasks_under_contest_and_custom_sets_per_case(tmp_path: Path) -> None:
+    from engine.validate import run_validation
+    from engine.validate.generate import GenSettings
+    from engine.validate.run import judging_profiles
+    from engine.validate.tasks import taskset_from_problems
+    from tests.validate_support import ReplayBackend
+
+    # the same slow, correct program as the task `mbpp` (a contest task) and as a custom set
+    ts = taskset_from_problems({"mbpp": [mbpp(908, SLOW, SLOW_TESTS)], "mine": [mbpp(909, SLOW, SLOW_TESTS)]})
+    assert {k: v.name for k, v in judging_profiles(ts).items()} == {"mbpp": "contest", "mine": "per-case"}
+    assert {v.name for v in judging_profiles(ts, "per-case").values()} == {"per-case"}
+    answer = "```python\n" + SLOW + "```\n"
+    res = run_validation(loaded=ReplayBackend(lambda _prompt: answer), tasks=ts, fmt="contest", out=tmp_path / "v",
+                         settings=GenSettings(max_new_tokens=16), compare_modes=False, ground_truth=False,
+                         exec_cache=False)
+    s = res.summary
+    assert {r["task"]: (r["verdict"], r["profile"]) for r in res.records} == \
+        {"mbpp": ("timeout", "contest"), "mine": ("passed", "per-case")}
+    assert s["profile"] == "mixed"
+    assert (s["tasks"]["mbpp"]["profile"], s["tasks"]["mine"]["profile"]) == ("contest", "per-case")
+    # the contest score (a subset: one of 13 tasks) names the profile its tasks were judged under
+    assert s["contest"]["profile"] == "contest" and "judged under the contest limits profile" in s["contest"]["label"]
+    stored = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert stored["profile"] == "mixed" and {x["profile"] for x in stored["limits"]} == {"contest", "per-case"}
+    lines = [json.loads(x) for x in (tmp_path / "v" / "results.jsonl").read_text().splitlines()]
+    assert sorted(x["profile"] for x in lines) == ["contest", "per-case"]
