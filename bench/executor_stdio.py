@@ -153,18 +153,20 @@ def main() -> None:
             ours_ok.update({(lang, r["task_id"]): r["verdict"] == "passed" for r in rep.results})
             t0 = time.monotonic()
             with ThreadPoolExecutor(max_workers=args.workers) as pool:
-                got = pool.map(lambda p: baseline_one(lang, [(c.input, c.output) for c in p.io_cases], 10.0),
-                               problems)
+                got = pool.map(lambda p, lang=lang: baseline_one(lang, [(c.input, c.output) for c in p.io_cases],
+                                                                 10.0), problems)
                 base_ok.update({(lang, p.task_id): ok for p, ok in zip(problems, got)})
             base_t[lang] = time.monotonic() - t0
         ours_s, base_s = sum(ours_t.values()), sum(base_t.values())
-        print(f"ours      {ours_s:7.1f}s  {n_cases / ours_s:7.1f} cases/s  passed {sum(ours_ok.values())}/{len(ours_ok)}")
-        print(f"baseline  {base_s:7.1f}s  {n_cases / base_s:7.1f} cases/s  passed {sum(base_ok.values())}/{len(base_ok)}")
+        for name, t, ok in (("ours", ours_s, ours_ok), ("baseline", base_s, base_ok)):
+            print(f"{name:9} {t:7.1f}s  {n_cases / t:7.1f} cases/s  passed {sum(ok.values())}/{len(ok)}")
         print(f"ratio     {base_s / ours_s:.2f}x (baseline time / ours; below 1: the sandbox's cost per case)")
         for lang in langs:
-            print(f"  {lang:10} ours {ours_t[lang]:6.1f}s  baseline {base_t[lang]:6.1f}s  {base_t[lang] / ours_t[lang]:5.2f}x")
+            print(f"  {lang:10} ours {ours_t[lang]:6.1f}s  baseline {base_t[lang]:6.1f}s  "
+                  f"{base_t[lang] / ours_t[lang]:5.2f}x")
         disagree = sorted(f"{k[0]}:{k[1]}" for k in ours_ok if ours_ok[k] != base_ok.get(k))
-        print(f"agreement {len(ours_ok) - len(disagree)}/{len(ours_ok)}" + (f"  differ: {disagree}" if disagree else ""))
+        print(f"agreement {len(ours_ok) - len(disagree)}/{len(ours_ok)}" +
+              (f"  differ: {disagree}" if disagree else ""))
         figures.update({"ours_s": round(ours_s, 2), "baseline_s": round(base_s, 2), "ratio": round(base_s / ours_s, 2),
                         "ratio_per_language": {k: round(base_t[k] / ours_t[k], 2) for k in langs},
                         "ours_per_language_s": {k: round(v, 2) for k, v in ours_t.items()},

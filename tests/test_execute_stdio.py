@@ -98,8 +98,9 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                                            {"input": "[-1, -2, -3]", "output": "-3", "testtype": "functional"}])},
     ])
     problems = load_problems(cc) + load_problems(apps) + load_problems(lcb)
-    peek = ("import os\nseen = [p for p in (%r, %r, %r) if os.path.exists(p)]\n"
-            "print('seen', *seen) if seen else print('nothing')\n") % (cc, __file__, str(FIX / "apps.jsonl"))
+    hidden = (cc, __file__, str(FIX / "apps.jsonl"))     # its problem file, the checkout
+    peek = (f"import os\nseen = [p for p in {hidden!r} if os.path.exists(p)]\n"
+            "print('seen', *seen) if seen else print('nothing')\n")
     samples: list[dict[str, Any]] = []
 
     def add(name: str, task: str, code: str, lang: str = "python") -> None:

@@ -57,7 +57,7 @@ from engine.execute.core import (
 )
 from engine.execute.instrument import CasePlan, mask
 from engine.execute.sandbox import SandboxError
-from engine.execute.verdicts import CASE_TO_VERDICT, Outcome, classify
+from engine.execute.verdicts import Outcome, classify
 from engine.problems import judges
 from engine.problems.assemble import Program
 from engine.problems.model import JUDGE_CALL, JUDGE_STDIO, Problem
@@ -302,7 +302,8 @@ def java_main(code: str) -> tuple[str, str]:
                 i = m.end()
                 continue
         i += 1
-    mains = [t for t in tops if re.search(r"\bstatic\b[^;{}()]*\bvoid\s+main\s*\(", text[t[2]:t[3] if t[3] > 0 else None])]
+    main_decl = re.compile(r"\bstatic\b[^;{}()]*\bvoid\s+main\s*\(")
+    mains = [t for t in tops if main_decl.search(text[t[2]:t[3] if t[3] > 0 else None])]
     public = next((t[0] for t in tops if t[1]), None)
     run = next((t[0] for t in mains if t[1]), None) or (mains[0][0] if mains else public or "Main")
     prefix = pkg.group(1) + "." if pkg else ""
