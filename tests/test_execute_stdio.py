@@ -126,6 +126,11 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                                   "        return s[-1] + s[-2]\n")
     add("lcb/call-wrong", "9001", "class Solution:\n    def maxPairSum(self, nums):\n        return 2 * max(nums)\n")
     add("lcb/call-raises", "9001", "class Solution:\n    def maxPairSum(self, nums):\n        return nums[7]\n")
+    # the harnesses' own Python headers: LiveCodeBench's `from typing import *`, APPS's numpy as np
+    add("lcb/call-typing", "9001", "class Solution:\n    def maxPairSum(self, nums: List[int]) -> int:\n"
+                                   "        return sum(nlargest(2, nums))\n")
+    add("apps/numpy", "10", "d = sys.stdin.read().split()\nprint(int(np.array(d[1:], dtype=np.int64).sum()))\n")
+    add("cc/no-header", "1_A. Sum", "d = sys.stdin.read().split()\nprint(sum(map(int, d[1:])))\n")
     names = [s.pop("name") for s in samples]
     rep = execute(problems, samples, cache=False)
     by_index: dict[tuple[str, int], dict[str, Any]] = {(r["task_id"], r["sample"]): r for r in rep.results}
@@ -187,6 +192,14 @@ def test_call_based_problems_call_the_function_or_the_solution_method(sets: dict
     assert res["lcb/call-wrong"]["failed_tests"][0]["detail"] == "got 10, expected 8"
     r = res["lcb/call-raises"]
     assert _got(r) == ("runtime_error", 0, 3) and "IndexError" in r["failed_tests"][0]["detail"]
+
+
+def test_python_samples_get_the_harness_header_of_their_set(sets: dict[str, Any]) -> None:
+    res = sets["results"]
+    assert _got(res["lcb/call-typing"]) == ("passed", 3, 3)      # List, nlargest: LiveCodeBench's imports
+    assert _got(res["apps/numpy"]) == ("passed", 3, 3)           # sys, np: APPS's header
+    r = res["cc/no-header"]                                       # CodeContests runs programs as written
+    assert _got(r) == ("runtime_error", 0, 3) and "NameError" in r["detail"]
 
 
 def test_a_program_sees_no_file_outside_its_folder(sets: dict[str, Any]) -> None:

@@ -79,9 +79,36 @@ def sample_problem(problem: Problem, language: str) -> Problem:
     return problem if lang == problem.language else dataclasses.replace(problem, language=lang)
 
 
+# What each set's harness puts before a Python program (stdio and call alike): LiveCodeBench
+# `testing_util.import_string`; APPS `testing_util.run_test`'s `sol` header, whose
+# `import numpy as np` is bound lazily here (numpy is imported the first time `np` is used,
+# not by every case of every program). CodeContests runs programs as written.
+PYTHON_PRELUDE = {
+    "livecodebench": "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
+                     "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\n"
+                     "from random import *\nfrom statistics import *\nfrom itertools import *\n"
+                     "from functools import *\nfrom operator import *\nfrom io import *\nfrom sys import *\n"
+                     "from json import *\nfrom builtins import *\nfrom typing import *\nimport string\nimport re\n"
+                     "import datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\nimport math\n"
+                     "import random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
+                     "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n\n",
+    "apps": "import sys\nimport time\nimport itertools\nfrom itertools import accumulate, product, permutations, "
+            "combinations\nimport collections\nfrom collections import Counter, OrderedDict, deque, defaultdict, "
+            "ChainMap\nfrom functools import lru_cache\nimport math\nfrom math import sqrt, sin, cos, tan, ceil, "
+            "fabs, floor, gcd, exp, log, log2\nimport fractions\nfrom typing import List, Tuple\n"
+            "class __WbNumpy:\n    def __getattr__(self, name):\n        import numpy\n"
+            "        globals()['np'] = numpy\n        return getattr(numpy, name)\nnp = __WbNumpy()\n"
+            "import random\nimport heapq\nfrom heapq import *\n",
+}
+
+
 def program(problem: Problem, code: str, kind: str) -> Program:
-    """What runs: the sample as written (a completion continues the starter code)."""
-    return Program(problem.language, problem.prompt + code if kind == "completion" else code, "")
+    """What runs: the sample as written (a completion continues the starter code), after the
+    set's own Python header where its harness puts one."""
+    text = problem.prompt + code if kind == "completion" else code
+    if problem.language == "python":
+        text = PYTHON_PRELUDE.get(problem.layout, "") + text
+    return Program(problem.language, text, "")
 
 
 def signature(problem: Problem) -> str:
@@ -148,6 +175,22 @@ def __wb_judge_call():
     except ValueError as e:
         mark(f"E 0 error the case is not JSON: {e}")
         return
+    if __WB_INT_KEYS__:
+        # APPS: "JSON forces dictionaries to have string keys; this undoes this"
+        def int_keys(d):
+            return {int(k): v for k, v in d.items()}
+        try:
+            if isinstance(args[0], dict):
+                args = [int_keys(args[0])]
+        except (IndexError, ValueError, TypeError):
+            pass
+        try:
+            if isinstance(expected, dict):
+                expected = [int_keys(expected)]
+            elif isinstance(expected[0], dict):
+                expected = [int_keys(expected[0])]
+        except (IndexError, KeyError, ValueError, TypeError):
+            pass
     g = globals()
     try:
         sol = g.get("Solution")
@@ -186,7 +229,8 @@ def call_harness(problem: Problem) -> str:
                              f"(known: {', '.join(CALL_RULES)})")
     src = textwrap.dedent(inspect.getsource(rule))
     return (CALL_HARNESS.replace("__WB_RULE_SOURCE__", repr(src)).replace("__WB_RULE__", repr(rule.__name__))
-            .replace("__WB_FN__", repr(problem.fn_name)))
+            .replace("__WB_FN__", repr(problem.fn_name))
+            .replace("__WB_INT_KEYS__", repr(problem.compare == "apps-call")))
 
 
 # -- builds -----------------------------------------------------------------------------------
