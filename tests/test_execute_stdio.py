@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from engine.errors import InputError
 from engine.execute import execute
 from engine.execute.iocases import java_main
+from engine.execute.samples import resolve_samples
 from engine.execute.sandbox import detect
 from engine.problems import load_problems
 from tests.conftest import run_cli
@@ -230,6 +232,16 @@ def test_eval_exec_self_tests_the_sets_own_solutions(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         recs = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
         assert {x["verdict"] for x in recs} == verdicts, recs
+
+
+def test_a_sample_language_the_judge_cannot_run_is_a_located_error(sets: dict[str, Any]) -> None:
+    problems = load_problems(sets["apps"])
+    with pytest.raises(InputError, match="call-based .*Python samples only, not javascript") as e:
+        resolve_samples([{"task_id": "10", "solution": "x", "language": "cpp"},
+                         {"task_id": "11", "solution": "x", "language": "js"}], problems)
+    assert (e.value.line, e.value.field) == (2, "language")
+    with pytest.raises(InputError, match="unknown language 'cobol'"):
+        resolve_samples([{"task_id": "10", "solution": "x", "language": "cobol"}], problems)
 
 
 def test_java_runs_the_class_that_declares_main() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.errors import InputError, WorkbenchError
 from engine.problems.assemble import Program
-from engine.problems.model import JUDGE_PROGRAM, LANGUAGES, Problem, normalize_language
+from engine.problems.model import JUDGE_CALL, JUDGE_PROGRAM, LANGUAGES, Problem, normalize_language
 from engine.problems.sources import read_rows
 
 REFERENCES = ("canonical", "buggy")
@@ -107,9 +107,13 @@ def _language(row: dict[str, Any], problem: Problem, where: dict[str, Any]) -> s
     if lang is None or problem.judge == JUDGE_PROGRAM:
         return ""
     try:
-        return normalize_language(str(lang)) if isinstance(lang, str) else normalize_language(repr(lang))
+        out = normalize_language(str(lang)) if isinstance(lang, str) else normalize_language(repr(lang))
     except WorkbenchError as e:
         raise InputError(str(e), field="language", **where) from None
+    if problem.judge == JUDGE_CALL and out != "python":
+        raise InputError(f"{problem.task_id} is call-based ({problem.fn_name}): judged for Python samples only, "
+                         f"not {out}", field="language", **where)
+    return out
 
 
 def read_samples(path: str | Path, problems: dict[str, Problem]) -> list[Sample]:
