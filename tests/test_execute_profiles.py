@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import WorkbenchError
-from engine.execute import Limits, execute
+from engine.execute import Limits, Sample, execute
 from engine.execute.profiles import CONTEST_WALL_S, get_profile, safety_net_mb
 from engine.problems import problem_from_row
 from tests.conftest import run_cli
@@ -165,3 +165,66 @@ def test_a_validation_judges_contest_tasks_under_contest_and_custom_sets_per_cas
     assert stored["profile"] == "mixed" and {x["profile"] for x in stored["limits"]} == {"contest", "per-case"}
     lines = [json.loads(x) for x in (tmp_path / "v" / "results.jsonl").read_text().splitlines()]
     assert sorted(x["profile"] for x in lines) == ["contest", "per-case"]
+
+
+def test_a_program_whose_files_do_not_fit_its_scratch_space_gets_a_located_verdict() -> None:
+    from engine.execute.sandbox import detect
+
+    if detect().mode != "bwrap":
+        pytest.skip("the scratch cap needs bubblewrap")
+    # a 6 MiB program (its staged main.py) into 4 MiB of scratch: the program's verdict, no traceback
+    big = "def f(x):\n    return x + 1\n" + ("# " + "x" * 1000 + "\n") * 6000
+    p = hep("Python/910", big, ["assert f(1) == 2"])
+    r = execute([p], "canonical", limits=Limits(timeout=5.0, scratch_mb=4), cache=False, workers=1).results[0]
+    assert r["verdict"] == "runtime_error", r
+    assert "do not fit its scratch space" in r["detail"] and "Traceback" not in r["detail"]
+
+
+@pytest.mark.parametrize("profile", ["per-case", "contest"])
+def test_go_tests_without_testify_statements_are_judged_whole(profile: str) -> None:
+    # (no separable cases: the program is one case; its exit decides, under either profile)
+    row = {"task_id": "Go/911", "prompt": "\nfunc F(x int) int {\n", "declaration": "", "entry_point": "F",
+           "test_setup": 'package main\n\nimport (\n    "testing"\n)\n',
+           "test": "func TestF(t *testing.T) {\n    if F(1) != 2 {\n        t.Fatal(\"F(1)\")\n    }\n}\n"}
+    p = problem_from_row(row)
+    rep = execute([p], [Sample("Go/911", "    return x + 1\n}\n", index=0),
+                        Sample("Go/911", "    return x\n}\n", index=1)],
+                  limits=get_profile(profile), cache=False, workers=1)
+    assert [(r["verdict"], r["tests_passed"], r["tests_total"]) for r in rep.results] == \
+        [("passed", 1, 1), ("failed", 0, 1)], [r["detail"] for r in rep.results]
+
+
+# -- small follow-ups of issue 12 ------------------------------------------------------------------
+
+def test_multipl_e_java_without_javatuples_is_an_infra_error_naming_the_jar(tmp_path: Path) -> None:
+    import os
+
+    if os.path.exists("/usr/share/java/javatuples.jar"):
+        pytest.skip("javatuples is installed here")
+    src = json.loads((Path(__file__).parent / "fixtures/problems/multipl-e/humaneval-java.json").read_text())[0]
+    head = src["prompt"].split("class Problem")[0]          # MultiPL-E's Java header: import org.javatuples.*;
+    row = {**src, "name": "HumanEval_8_sumProduct",
+           "prompt": head + "class Problem {\n"
+                            "    public static Pair<Long, Long> sumProduct(ArrayList<Long> numbers) {\n",
+           "tests": "    }\n    public static void main(String[] args) {\n    assert(sumProduct((new ArrayList<Long>("
+                    "Arrays.asList((long)1l, (long)2l)))).equals((Pair.with(3l, 2l))));\n    }\n\n}\n"}
+    p = problem_from_row(row)
+    code = ("        long s = 0, q = 1;\n        for (long x : numbers) { s += x; q *= x; }\n"
+            "        return Pair.with(s, q);\n")
+    r = execute([p], [Sample(p.task_id, code)], cache=False, workers=1).results[0]
+    assert r["verdict"] == "infra_error"
+    assert r["detail"].startswith("MultiPL-E Java needs javatuples on the class path")
+    assert "libjavatuples-java" in r["detail"]
+
+
+def test_the_doctor_says_whether_lld_is_there() -> None:
+    import shutil
+
+    from engine.execute.doctor import linker_report
+
+    lk = linker_report()
+    assert lk["system"] == shutil.which("ld.lld") and lk["found"] == bool(lk["system"] or lk["rust_toolchain"])
+    r = run_cli("eval", "doctor", "--language", "python", timeout=300)
+    line = next(x for x in r.stdout.splitlines() if x.startswith("linker"))
+    assert line.startswith("linker   ok   ld.lld" if lk["found"] else "linker   MISSING ld.lld")
+    assert ("C++ links with" in line) == lk["found"]

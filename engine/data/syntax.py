@@ -51,6 +51,13 @@ def _parser(lang: str) -> Any:
     return p
 
 
+def parser(lang: str) -> Any:
+    """A tree-sitter parser for `lang` (one per thread: parsers are not thread-safe); raises
+    when its grammar is not installed. For other modules that read syntax trees
+    (engine.execute.langs.admit)."""
+    return _parser(lang)
+
+
 def available() -> dict[str, bool]:
     out = {"python": True}
     for lang in _GRAMMARS:

@@ -224,7 +224,11 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
                 if u.key in emitted:
                     return
                 emitted.add(u.key)
-            c = out.result if isinstance(out, iocases.Judged) else classify(out, u.language)
+            try:
+                c = out.result if isinstance(out, iocases.Judged) else classify(out, u.language)
+            except Exception as e:  # noqa: BLE001 - a classifier bug must not lose the sample
+                c = {"verdict": "infra_error", "tests_passed": 0, "tests_total": max(u.plan.n, 1), "failed_tests": [],
+                     "detail": f"executor internal error while judging: {type(e).__name__}: {e}"}
             dur = float((out.run or {}).get("duration", 0.0))
             if rcache and isolated:
                 rcache.put(u.key, {**c, "duration": dur})

@@ -96,11 +96,37 @@ def run_doctor(data_dir: str | Path | None = None, *, limit: int | None = None, 
         "tools": {lang: {"version": t.version, "commands": t.commands, "missing": list(t.missing), "notes": list(t.notes)}
                   for lang, t in tools.items()},
         "languages": {lang: {**asdict(r), "ok": r.ok} for lang, r in reports.items()},
+        "linker": linker_report(),
         "known_upstream": {k: v for k, v in KNOWN_UPSTREAM.items()
                            if any(k in r.known for r in reports.values())},
         "seconds": round(time.monotonic() - t0, 1),
     }
     return out
+
+
+def linker_report() -> dict[str, Any]:
+    """Is `ld.lld` there? The C++ and Rust per-program links use it: with lld each program of a
+    compile-only batch is linked alone and keeps only what its entry reaches; without it every
+    C++ program builds on its own (slower, same verdicts) and Rust links with the system linker."""
+    import glob
+    import os
+    import shutil
+
+    system = shutil.which("ld.lld")
+    rust = ""
+    try:
+        from engine.execute.toolchains import probe
+
+        sysroot = probe("rust").extra.get("sysroot", "")
+        found = sorted(glob.glob(os.path.join(sysroot, "lib", "rustlib", "*", "bin", "gcc-ld", "ld.lld")))
+        rust = found[0] if sysroot and found else ""
+    except Exception:  # noqa: BLE001 - no Rust toolchain: no lld from there
+        rust = ""
+    cpp = f"C++ links with {system or rust}" if (system or rust) else \
+        "C++: no lld, every program builds alone (slower; install Debian `lld`)"
+    rs = f"Rust with the toolchain's {rust}" if rust else "Rust with the system linker (no toolchain lld)"
+    return {"name": "ld.lld", "found": bool(system or rust), "system": system, "rust_toolchain": rust or None,
+            "detail": f"{cpp}; {rs}"}
 
 
 def sandbox_report(info: SandboxInfo, limits: Limits | None = None) -> dict[str, Any]:

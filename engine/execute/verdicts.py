@@ -37,7 +37,7 @@ INFRA_PATTERNS = {
     "cpp": re.compile(r"fatal error: (boost/any\.hpp|openssl/\w+\.h): No such file|cannot find -l(crypto|ssl)"),
     "go": re.compile(r"cannot find package \"github\.com/stretchr/testify|package github\.com/stretchr/testify/assert is not in"),
     "rust": re.compile(r"can't find crate for `(rand|regex|md5)`"),
-    "java": re.compile(r"(?!)"),
+    "java": re.compile(r"package (org\.javatuples) does not exist"),
 }
 
 
@@ -61,13 +61,27 @@ def _signal_name(sig: int | None) -> str:
         return f"signal {sig}"
 
 
+# What to install when an INFRA_PATTERNS group names a missing dependency that needs a word more.
+INFRA_HINTS = {
+    "org.javatuples": "MultiPL-E Java needs javatuples on the class path: the jar is missing (Debian "
+                      "libjavatuples-java, /usr/share/java/javatuples.jar)",
+}
+
+
+def _infra_detail(language: str, detail: str) -> str:
+    m = INFRA_PATTERNS[language].search(detail) if language in INFRA_PATTERNS else None
+    hint = INFRA_HINTS.get(m.group(1)) if m and m.groups() else None
+    return f"{hint}\n{_tail(detail)}" if hint else _tail(detail)
+
+
 def classify(out: Outcome, language: str) -> dict[str, Any]:
     """verdict, tests_passed, tests_total, detail, failed_tests for one program."""
     if out.verdict_hint in ("compile_error", "infra_error"):
         pat = INFRA_PATTERNS.get(language)
-        verdict = "infra_error" if out.verdict_hint == "infra_error" or (pat and pat.search(out.detail)) else "compile_error"
+        infra = bool(pat and pat.search(out.detail))
+        verdict = "infra_error" if out.verdict_hint == "infra_error" or infra else "compile_error"
         return {"verdict": verdict, "tests_passed": 0, "tests_total": max(out.n_cases, 1),
-                "detail": _tail(out.detail), "failed_tests": []}
+                "detail": _infra_detail(language, out.detail) if infra else _tail(out.detail), "failed_tests": []}
     r = out.run or {}
     stderr = r.get("stderr", "") or ""
     if r.get("infra"):
@@ -82,7 +96,7 @@ def classify(out: Outcome, language: str) -> dict[str, Any]:
     n = out.n_cases
     failures = r.get("failures") or []
     program_ok = bool(r.get("done")) and (r.get("rc") or 0) == 0 and not failures and \
-        (r.get("exit") in (0, None) and r.get("signal") is None or r.get("server"))
+        (r.get("exit") in (0, None) and r.get("signal") is None or bool(r.get("server")))
     failed_tests = []
     if n == 0:
         passed = program_ok and r.get("reason") is None
@@ -139,6 +153,8 @@ def _program_failure(r: dict[str, Any], stderr: str, language: str, failures: li
         # the test body ran to the end but reported failure (Java: AssertionError at the end)
         return "failed" if re.search(r"AssertionError|assert", stderr) else "runtime_error"
     if language == "java" and re.search(r"java\.lang\.AssertionError", stderr):
+        return "failed"
+    if language == "go" and "--- FAIL: " in (r.get("stdout") or ""):   # t.Error / t.Fatal (no testify)
         return "failed"
     if re.search(r"AssertionError|Assertion failed|assertion failed|assertion `|ERR_ASSERTION|Error Trace:", stderr):
         return "failed"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.compare.pairwise import flips
 from engine.errors import WorkbenchError
 from engine.execute.core import Limits
 from engine.execute.profiles import Profile
@@ -29,7 +30,7 @@ from engine.validate.groundtruth import check_ground_truth, summary_of
 from engine.validate.length import CheckpointGeneration, read_checkpoint_generation
 from engine.validate.postprocess import extract, special_tokens_of
 from engine.validate.prompts import POSTPROCESS_MODES, PromptFormat, build_prompt, load_format
-from engine.validate.score import aggregate, flips, per_problem, summarize
+from engine.validate.score import aggregate, per_problem, summarize
 from engine.validate.store import ValidationDir, new_validation_id, write_jsonl
 from engine.validate.tasks import TaskSet, resolve_taskset
 

@@ -185,6 +185,8 @@ def doctor_cmd(
             typer.echo(f"  {mark:7} {layer['name']:16} {layer['detail']}")
         for note in sb["notes"]:
             typer.echo(f"         ! {note}")
+        lk = rep.get("linker") or {}
+        typer.echo(f"linker   {'ok  ' if lk.get('found') else 'MISSING'} ld.lld  {lk.get('detail', '')}")
         typer.echo(f"cache    {rep['cache_dir']}\nsuite    {rep['source']}\n")
         typer.echo(f"{'LANGUAGE':11} {'TOOLCHAIN':34} {'CANONICAL':>10} {'BUGGY PASS':>11} {'STATUS':>7}")
         for lang, r in rep["languages"].items():

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.data.syntax import _parser
+from engine.data.syntax import parser
 
 Node = Any  # tree_sitter.Node
 
@@ -26,7 +26,7 @@ Node = Any  # tree_sitter.Node
 def parse(lang: str, text: str) -> Node | None:
     """The root of a clean parse, or None when the parse has errors (or the grammar is missing)."""
     try:  # (a last line without its newline is an error to tree-sitter's preprocessor rules)
-        tree = _parser(lang).parse(text.encode("utf-8", "surrogatepass") + b"\n")
+        tree = parser(lang).parse(text.encode("utf-8", "surrogatepass") + b"\n")
     except Exception:  # noqa: BLE001 - no grammar, or text it cannot take: the program runs alone
         return None
     root = tree.root_node
