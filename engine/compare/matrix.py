@@ -289,7 +289,7 @@ def collect(ws: Any) -> Matrix:
                 cfg_model = cfg_model or run_base_model(run.path)
                 base = cfg_model
             weights = meta.get("weights") or ("model" if (Path(path) / "model").is_dir() else "adapter")
-            common = dict(
+            common: dict[str, Any] = dict(
                 run=run.id,
                 run_name=info.get("name") or run.id,
                 checkpoint=Path(path).name,

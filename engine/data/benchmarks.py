@@ -101,7 +101,7 @@ def benchmark_files(data_dir: Path, which: tuple[str, ...] | list[str] = BENCHMA
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             if line.strip():
                 try:

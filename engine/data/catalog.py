@@ -67,7 +67,7 @@ def catalog_rows(ws: Workspace) -> list[CatalogRow]:
     rows = []
     for name, e in ws.config.datasets.items():
         state, ok = entry_state(ws, e)
-        loc = e.path if e.path is not None else e.hub + (f" [{e.config}]" if e.config else "") + f" :{e.split}"
+        loc = e.path if e.path is not None else f"{e.hub}" + (f" [{e.config}]" if e.config else "") + f" :{e.split}"
         processed = (ws.datasets_dir / name / "report.json").exists()
         rows.append(
             CatalogRow(

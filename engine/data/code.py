@@ -67,7 +67,7 @@ def prose(text: str) -> str:
 
 # Full-width ASCII variants (U+FF01..U+FF5E) and the CJK punctuation the contest baseline
 # rewrote, plus non-breaking spaces. Applied to code only.
-FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+FULLWIDTH: dict[int, int | str] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 FULLWIDTH.update(
     {
         0x3000: " ",

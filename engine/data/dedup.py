@@ -87,9 +87,9 @@ class MinHasher:
             bins = (g >> np.uint64(64 - self.bits)).astype(np.int64)
             vals = (g >> np.uint64(32 - self.bits)) & np.uint64(0xFFFFFFFF)
             np.minimum.at(sig, d * k + bins, vals)
-        sig = sig.reshape(n, k)
-        self._densify(sig, np.bincount(d, minlength=n) > 0)
-        return sig.astype(np.uint32), g, d
+        sig2d = sig.reshape(n, k)
+        self._densify(sig2d, np.bincount(d, minlength=n) > 0)
+        return sig2d.astype(np.uint32), g, d
 
     def _densify(self, sig: np.ndarray, nonempty: np.ndarray) -> None:
         empty = sig == np.uint64(0xFFFFFFFF)

@@ -224,9 +224,9 @@ def _required_literal(pattern: str) -> str | None:
     """The longest literal run every match of `pattern` must contain (None if unknown): a cheap
     substring test that skips most regex scans."""
     try:
-        import re._parser as sre  # type: ignore[import-not-found]
+        import re._parser as sre  # type: ignore[import-not-found]  # private module, not in typeshed
     except ImportError:  # Python 3.10
-        import sre_parse as sre  # type: ignore[no-redef]
+        import sre_parse as sre
     try:
         parsed = sre.parse(pattern)
     except Exception:

@@ -614,7 +614,7 @@ def _decontaminate_and_dedup(
         res = near.clusters(
             threshold=opts.near_threshold, keep=opts.keep, answer_lengths=[_answer_len(r) for r in kept], alive=alive
         )
-        examples = []
+        examples: list[dict[str, Any]] = []
         for c in res.clusters:
             for m in c[1:]:
                 drops.add(
@@ -660,7 +660,7 @@ def dropped_rows(ws: Workspace, name: str, reason: str, *, offset: int = 0, limi
         raise InputError(f"unknown reason {reason!r}; one of: quarantine, {', '.join(REASONS)}", field="reason")
     if not path.exists():
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f):
             if i < offset:

@@ -81,7 +81,7 @@ def token_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if first.size == 0:
         return np.zeros(0, np.uint64), np.zeros(len(texts) + 1, np.int64)
     idx = np.arange(buf.size, dtype=np.int64 if buf.size >= 2**31 else np.int32)
-    within = idx - np.maximum.accumulate(np.where(start, idx, idx.dtype.type(0)))
+    within = idx - np.maximum.accumulate(np.where(start, idx, np.zeros((), idx.dtype)))
     pw = _powers(int(within.max()) + 1)
     with np.errstate(over="ignore"):
         contrib = _LOWER0[buf] * pw[within]

@@ -198,8 +198,8 @@ def raw_rows(ws: Workspace, entry: DatasetEntry, *, limit: int | None = None) ->
     else:
         assert entry.hub is not None
         mirror = mirror_dir(ws, entry.hub)
-        files = _mirror_files(mirror, entry.config, entry.split) if mirror is not None and mirror.is_dir() else None
-        if files is None:
+        mirrored = _mirror_files(mirror, entry.config, entry.split) if mirror is not None and mirror.is_dir() else None
+        if mirrored is None:
             where = str(mirror) if mirror is not None and mirror.is_dir() else entry.hub
             ds = _hub_dataset(ws, entry, where)
             label = f"hub:{entry.hub}" if where == entry.hub else where
@@ -208,6 +208,7 @@ def raw_rows(ws: Workspace, entry: DatasetEntry, *, limit: int | None = None) ->
                     return
                 yield RawRow(label, None, i, data=dict(rec))
             return
+        files = mirrored
     n = 0
     for f in files:
         for r in read_rows(f, limit=None if limit is None else limit - n):

@@ -137,7 +137,7 @@ def entry_stats(
 
 
 def sample_processed(ws: Workspace, name: str, *, rows: int = 5, offset: int = 0) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for i, rec in enumerate(iter_processed(ws.datasets_dir / name)):
         if i < offset:
             continue

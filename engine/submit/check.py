@@ -79,7 +79,7 @@ class CheckReport:
         return self.warnings + [f"{t.file}: {w}" for t in self.tasks for w in t.warnings]
 
     def to_dict(self, *, problems: bool = True) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "path": self.path,
             "kind": self.kind,
             "model": self.model,

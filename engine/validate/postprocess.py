@@ -326,9 +326,9 @@ def robust(
             "solution",
             "continuation",
         )
-    code = parsable_code(text, lang)
-    if code is not None:
-        return Extracted(_finish_solution(code, problem), "completion" if leet else "solution", "parsed")
+    parsed = parsable_code(text, lang)
+    if parsed is not None:
+        return Extracted(_finish_solution(parsed, problem), "completion" if leet else "solution", "parsed")
     return Extracted(text.strip() + "\n" if text.strip() else "", "completion" if leet else "solution", "raw")
 
 

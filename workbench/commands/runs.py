@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import typer
 
@@ -46,7 +47,7 @@ def show_cmd(
     ws = STATE.workspace()
     run = open_run(ws.runs_dir, run_id)
     reader = read_metrics(run)
-    out = {
+    out: dict[str, Any] = {
         "id": run.id,
         "path": str(run.path),
         "state": run.state().value,
@@ -63,12 +64,11 @@ def show_cmd(
     typer.echo(f"run      {run.id}\nstate    {out['state']}\npath     {run.path}")
     st = out["status"]
     typer.echo(f"step     {st.get('step')}/{st.get('total_steps')}   {st.get('message', '')}")
-    if reader.last():
+    last = reader.last()
+    if last:
         typer.echo(
             "last     "
-            + "  ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in reader.last().items() if k != "time"
-            )
+            + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in last.items() if k != "time")
         )
     for c in out["checkpoints"]:
         typer.echo(f"ckpt     {c['name']}  " + "  ".join(f"{k}={v}" for k, v in c.items() if k not in ("path", "name")))
