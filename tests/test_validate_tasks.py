@@ -11,7 +11,8 @@ import pytest
 from engine.errors import InputError, WorkbenchError
 from engine.validate.checkpoints import list_choices, resolve_checkpoint
 from engine.validate.review import filter_rows, next_failing, rows_from_results, sort_rows
-from engine.validate.score import compare, contest_from_meta, contest_view, flips, summarize
+from engine.compare.pairwise import flips, side_by_side
+from engine.validate.score import contest_from_meta, contest_view, summarize
 from engine.validate.tasks import (CONTEST_TASKS, contest_size, contest_task_size, load_task, resolve_taskset,
                                    select_subset, task_kind)
 from tests.conftest import shared_data
@@ -184,7 +185,7 @@ def test_flips_and_compare() -> None:
     f = flips(a, b)
     assert f == {"common": 3, "gained": ["t/2"], "lost": ["t/1"], "net": 0}
     tasks = [{"name": "t", "kind": "custom"}]
-    c = compare(summarize(a, tasks), summarize(b, tasks), a, b)
+    c = side_by_side(summarize(a, tasks), summarize(b, tasks), a, b)
     assert c["tasks"]["t"]["a"] == pytest.approx(2 / 3) and c["tasks"]["t"]["delta"] == pytest.approx(0)
 
 

@@ -2,10 +2,14 @@
 (gains), which it lost, and whether the pass@1 difference is more than noise (a paired
 bootstrap over the problems both scored; per task too, and for the predicted contest score
 when both scored every contest task — over every problem of them, else labelled as a subset).
+The one owner of "compare two validations": the Compare screen, `submit diff`, `eval compare`,
+`eval ab` and a validation's format A/B (`flips`) all go through here.
 
     cmp = compare_validations(open_validation(d, "a"), open_validation(d, "b"))
     cmp.overall.verdict()   # '+3.1 points, 95% CI [-1.2, 7.4]: within noise'
     cmp.gains, cmp.losses   # [Change(uid, task, task_id, language, before, after), ...]
+    flips(a_records, b_records)                     # {common, gained, lost, net}: uids only
+    side_by_side(a_summary, b_summary, a_records, b_records)   # pass@1 per task + flips (eval compare)
 """
 
 from __future__ import annotations
@@ -91,6 +95,62 @@ def _label(meta: dict[str, Any], vid: str) -> str:
     return str(ck.get("label") or ck.get("model") or vid)
 
 
+SOLVED_AT = 0.5  # a problem counts as solved at this pass rate (pass/fail at n = 1)
+
+
+def _scored_in_both(pa: dict[str, dict[str, Any]], pb: dict[str, dict[str, Any]]) -> list[str]:
+    return [u for u in pa if u in pb and pa[u]["pass_rate"] is not None and pb[u]["pass_rate"] is not None]
+
+
+def _flipped(
+    pa: dict[str, dict[str, Any]], pb: dict[str, dict[str, Any]], uids: list[str]
+) -> tuple[list[str], list[str]]:
+    """(gained, lost): the uids solved in B only, and in A only."""
+    gained: list[str] = []
+    lost: list[str] = []
+    for u in uids:
+        sa, sb = pa[u]["pass_rate"] >= SOLVED_AT, pb[u]["pass_rate"] >= SOLVED_AT
+        if sa != sb:
+            (gained if sb else lost).append(u)
+    return gained, lost
+
+
+def flips(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, Any]:
+    """Problems solved in one set of results and not the other: `gained` = solved in b only,
+    `lost` = solved in a only; `common` = problems in both."""
+    from engine.validate.score import per_problem
+
+    pa, pb = per_problem(a), per_problem(b)
+    gained, lost = _flipped(pa, pb, _scored_in_both(pa, pb))
+    return {"common": sum(1 for u in pa if u in pb), "gained": gained, "lost": lost, "net": len(gained) - len(lost)}
+
+
+def side_by_side(
+    a_summary: dict[str, Any],
+    b_summary: dict[str, Any],
+    a_records: list[dict[str, Any]],
+    b_records: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Two validations' summaries side by side: pass@1 per task (a, b, delta), the contest
+    scores, and the problems that flip (`flips`)."""
+    from engine.validate.score import contest_view
+
+    tasks = [t for t in a_summary.get("tasks", {}) if t in b_summary.get("tasks", {})]
+    per_task = {}
+    for t in tasks:
+        x, y = a_summary["tasks"][t].get("pass@1"), b_summary["tasks"][t].get("pass@1")
+        per_task[t] = {"a": x, "b": y, "delta": (y - x) if x is not None and y is not None else None}
+    ca, cb = contest_view(a_summary), contest_view(b_summary)
+    return {
+        "tasks": per_task,
+        "a_contest_score": a_summary.get("contest_score"),
+        "b_contest_score": b_summary.get("contest_score"),
+        "a_contest": ca.to_dict() if ca else None,
+        "b_contest": cb.to_dict() if cb else None,
+        **flips(a_records, b_records),
+    }
+
+
 def compare_validations(
     a: Any,
     b: Any,
@@ -112,33 +172,40 @@ def compare_validations(
     if not pa or not pb:
         empty = a.id if not pa else b.id
         raise WorkbenchError(f"validation {empty} has no per-problem results (results.jsonl)")
-    common = [u for u in pa if u in pb and pa[u]["pass_rate"] is not None and pb[u]["pass_rate"] is not None]
+    common = _scored_in_both(pa, pb)
     diffs = [pb[u]["pass_rate"] - pa[u]["pass_rate"] for u in common]
     tasks_of = [pa[u]["task"] for u in common]
-    kw = {"resamples": resamples, "seed": seed, "confidence": confidence}
-    overall = paired_bootstrap(diffs, **kw)
+
+    def boot(ds: list[float], strata: list[str] | None = None) -> Interval:
+        return paired_bootstrap(
+            ds, strata=strata, macro=strata is not None, resamples=resamples, seed=seed, confidence=confidence
+        )
+
+    overall = boot(diffs)
     per_task: dict[str, Interval] = {}
     order = list(dict.fromkeys(tasks_of))
     for t in order:
-        per_task[t] = paired_bootstrap([d for d, tt in zip(diffs, tasks_of) if tt == t], **kw)
+        per_task[t] = boot([d for d, tt in zip(diffs, tasks_of) if tt == t])
     contest, contest_n, contest_of = None, 0, 0
     if all(t in per_task for t in CONTEST_TASKS):
         idx = [i for i, t in enumerate(tasks_of) if t in CONTEST_TASKS]
-        contest = paired_bootstrap([diffs[i] for i in idx], strata=[tasks_of[i] for i in idx], macro=True, **kw)
+        contest = boot([diffs[i] for i in idx], strata=[tasks_of[i] for i in idx])
         views = [contest_view(v.summary(), v.meta()) for v in (a, b)]
         contest_n, contest_of = len(idx), max((c.of for c in views if c), default=len(idx))
-    gains, losses = [], []
-    for u in common:
+
+    def change(u: str) -> Change:
         x, y = pa[u], pb[u]
-        sa, sb = x["pass_rate"] >= 0.5, y["pass_rate"] >= 0.5
-        if sa == sb:
-            continue
-        ch = Change(
+        return Change(
             u, x["task"], str(x["task_id"]), x["language"], _shown(x), _shown(y), x["pass_rate"], y["pass_rate"]
         )
-        (gains if sb else losses).append(ch)
+
+    gained, lost = _flipped(pa, pb, common)
     rank = {t: i for i, t in enumerate(order)}
-    key = lambda c: (rank.get(c.task, 0), _natural(c.task_id))  # noqa: E731
+
+    def key(c: Change) -> tuple[Any, ...]:
+        return (rank.get(c.task, 0), _natural(c.task_id))
+
+    gains, losses = [change(u) for u in gained], [change(u) for u in lost]
     n = len(common)
     return Comparison(
         a=a.id,

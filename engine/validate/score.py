@@ -1,7 +1,7 @@
 """Scores of a validation: pass@k (unbiased estimator, mean over problems), the per-problem
 test-case pass rate (round 2's metric: share of a problem's test cases passed), verdict counts;
 per task, per language and overall; the predicted contest score (mean pass@1 over the contest
-tasks); which problems flip between two sets of results.
+tasks). Two validations compared (flips, side by side, bootstrap): engine.compare.pairwise.
 
 Scores never flatter: an `infra_error` sample (the machine could not judge it) counts as a
 failure, as the contest counted it, and its count travels with every score. The contest score
@@ -27,9 +27,20 @@ def per_problem(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     rates: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        p = out.setdefault(r["uid"], {"uid": r["uid"], "task": r["task"], "task_id": r["task_id"],
-                                      "language": r["language"], "n": 0, "c": 0, "verdicts": Counter(),
-                                      "infra_errors": 0, "duration": 0.0})
+        p = out.setdefault(
+            r["uid"],
+            {
+                "uid": r["uid"],
+                "task": r["task"],
+                "task_id": r["task_id"],
+                "language": r["language"],
+                "n": 0,
+                "c": 0,
+                "verdicts": Counter(),
+                "infra_errors": 0,
+                "duration": 0.0,
+            },
+        )
         p["verdicts"][r["verdict"]] += 1
         p["duration"] += float(r.get("duration") or 0.0)
         p["n"] += 1
@@ -52,13 +63,18 @@ def aggregate(problems: Iterable[dict[str, Any]]) -> dict[str, Any]:
     verdicts: Counter[str] = Counter()
     for p in probs:
         verdicts.update(p["verdicts"])
-    out: dict[str, Any] = {"problems": len(probs), "scored": len(scored), "samples": sum(verdicts.values()),
-                           "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
-                           "infra_errors": sum(p["infra_errors"] for p in probs)}
+    out: dict[str, Any] = {
+        "problems": len(probs),
+        "scored": len(scored),
+        "samples": sum(verdicts.values()),
+        "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
+        "infra_errors": sum(p["infra_errors"] for p in probs),
+    }
     if scored:
         kmax = min(p["n"] for p in scored)
-        out["pass@k"] = {f"pass@{k}": sum(pass_at_k(p["n"], p["c"], k) for p in scored) / len(scored)
-                         for k in _ks(kmax)}
+        out["pass@k"] = {
+            f"pass@{k}": sum(pass_at_k(p["n"], p["c"], k) for p in scored) / len(scored) for k in _ks(kmax)
+        }
         out["pass@1"] = out["pass@k"]["pass@1"]
         rates = [p["test_pass_rate"] for p in scored if p["test_pass_rate"] is not None]
         out["test_pass_rate"] = sum(rates) / len(rates) if rates else None
@@ -75,8 +91,9 @@ def _ks(kmax: int) -> list[int]:
     return ks
 
 
-def summarize(records: list[dict[str, Any]], tasks: list[dict[str, Any]], *,
-              profile: str | None = None) -> dict[str, Any]:
+def summarize(
+    records: list[dict[str, Any]], tasks: list[dict[str, Any]], *, profile: str | None = None
+) -> dict[str, Any]:
     """`tasks`: [{"name", "kind", "languages", "total"}] in order (`total`: the task's problems
     before any subset; the scored count when absent). `contest` describes the contest score
     (ContestScore fields); `contest_score` is set only for the full set, `contest_subset`
@@ -90,19 +107,29 @@ def summarize(records: list[dict[str, Any]], tasks: list[dict[str, Any]], *,
     task_out = {}
     for t in tasks:
         agg = aggregate(by_task.get(t["name"], []))
-        task_out[t["name"]] = {"kind": t["kind"], "languages": t.get("languages", []),
-                               "total": int(t.get("total") or agg["problems"]), **agg,
-                               **({"profile": t["profile"]} if t.get("profile") else {})}
+        task_out[t["name"]] = {
+            "kind": t["kind"],
+            "languages": t.get("languages", []),
+            "total": int(t.get("total") or agg["problems"]),
+            **agg,
+            **({"profile": t["profile"]} if t.get("profile") else {}),
+        }
     lang_out = {lang: aggregate(ps) for lang, ps in sorted(by_lang.items())}
     overall = aggregate(probs.values())
     # the contest score's profile is its tasks' (a run may judge other sets under per-case)
     contest_profiles = {task_out[t].get("profile") for t in CONTEST_TASKS if t in task_out} - {None}
     contest = contest_of(task_out, contest_profiles.pop() if len(contest_profiles) == 1 else profile)
-    return {**overall, "n_problems": overall["problems"], "tasks": task_out, "languages": lang_out,
-            "profile": profile, "contest": contest.to_dict() if contest else None,
-            "contest_tasks": contest.tasks if contest else 0,
-            "contest_score": contest.score if contest and contest.full else None,
-            "contest_subset": contest.score if contest and not contest.full else None}
+    return {
+        **overall,
+        "n_problems": overall["problems"],
+        "tasks": task_out,
+        "languages": lang_out,
+        "profile": profile,
+        "contest": contest.to_dict() if contest else None,
+        "contest_tasks": contest.tasks if contest else 0,
+        "contest_score": contest.score if contest and contest.full else None,
+        "contest_subset": contest.score if contest and not contest.full else None,
+    }
 
 
 def infra_note(n: int) -> str:
@@ -116,11 +143,11 @@ class ContestScore:
     contest tasks it scored, on the problems it scored."""
 
     score: float
-    full: bool                  # every problem of every contest task
-    tasks: int                  # contest tasks scored
-    problems: int               # contest problems scored
-    of: int                     # problems of the full contest set
-    infra_errors: int           # samples the machine could not judge (counted as failures)
+    full: bool  # every problem of every contest task
+    tasks: int  # contest tasks scored
+    problems: int  # contest problems scored
+    of: int  # problems of the full contest set
+    infra_errors: int  # samples the machine could not judge (counted as failures)
     profile: str | None = None  # the limits profile the programs were judged under
 
     @property
@@ -133,8 +160,10 @@ class ContestScore:
         if self.full:
             text = f"contest score {self.score:.{digits}f} (mean pass@1 over the {n} contest tasks)"
         else:
-            text = (f"{self.scope}: mean pass@1 {self.score:.{digits}f} over {self.tasks} of {n} contest tasks "
-                    "(not the contest score)")
+            text = (
+                f"{self.scope}: mean pass@1 {self.score:.{digits}f} over {self.tasks} of {n} contest tasks "
+                "(not the contest score)"
+            )
         return text + self.notes()
 
     def notes(self) -> str:
@@ -150,19 +179,35 @@ class ContestScore:
             text += f" subset {self.problems}/{self.of}"
         if self.infra_errors:
             text += f" ({self.infra_errors} infra)"
-        if self.profile and self.profile != "contest":   # not judged as the contest judged it
+        if self.profile and self.profile != "contest":  # not judged as the contest judged it
             text += f" {self.profile}"
         return text
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ContestScore:
-        return cls(float(d["score"]), bool(d.get("full")), int(d.get("tasks") or 0), int(d.get("problems") or 0),
-                   int(d.get("of") or 0), int(d.get("infra_errors") or 0), d.get("profile"))
+        return cls(
+            float(d["score"]),
+            bool(d.get("full")),
+            int(d.get("tasks") or 0),
+            int(d.get("problems") or 0),
+            int(d.get("of") or 0),
+            int(d.get("infra_errors") or 0),
+            d.get("profile"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "full": self.full, "scope": self.scope, "tasks": self.tasks,
-                "of_tasks": len(CONTEST_TASKS), "problems": self.problems, "of": self.of,
-                "infra_errors": self.infra_errors, "profile": self.profile, "label": self.headline()}
+        return {
+            "score": self.score,
+            "full": self.full,
+            "scope": self.scope,
+            "tasks": self.tasks,
+            "of_tasks": len(CONTEST_TASKS),
+            "problems": self.problems,
+            "of": self.of,
+            "infra_errors": self.infra_errors,
+            "profile": self.profile,
+            "label": self.headline(),
+        }
 
 
 def contest_of(task_out: dict[str, dict[str, Any]], profile: str | None = None) -> ContestScore | None:
@@ -174,10 +219,15 @@ def contest_of(task_out: dict[str, dict[str, Any]], profile: str | None = None) 
     problems = sum(int(task_out[t].get("problems") or 0) for t in present)
     of = sum(int(task_out[t].get("total") or 0) if t in task_out else contest_task_size(t) for t in CONTEST_TASKS)
     full = len(present) == len(CONTEST_TASKS) and problems == of
-    return ContestScore(score=sum(task_out[t]["pass@1"] for t in present) / len(present), full=full,
-                        tasks=len(present), problems=problems, of=max(of, problems),
-                        infra_errors=sum(int(task_out[t].get("infra_errors") or 0) for t in present),
-                        profile=profile)
+    return ContestScore(
+        score=sum(task_out[t]["pass@1"] for t in present) / len(present),
+        full=full,
+        tasks=len(present),
+        problems=problems,
+        of=max(of, problems),
+        infra_errors=sum(int(task_out[t].get("infra_errors") or 0) for t in present),
+        profile=profile,
+    )
 
 
 def contest_view(summary: dict[str, Any], meta: dict[str, Any] | None = None) -> ContestScore | None:
@@ -187,8 +237,10 @@ def contest_view(summary: dict[str, Any], meta: dict[str, Any] | None = None) ->
     if isinstance(block, dict) and isinstance(block.get("score"), (int, float)):
         return ContestScore.from_dict(block)
     totals = {name: t.get("total") for name, t in (((meta or {}).get("taskset") or {}).get("tasks") or {}).items()}
-    tasks = {name: {**t, "total": t.get("total") or totals.get(name) or t.get("problems")}
-             for name, t in (summary.get("tasks") or {}).items()}
+    tasks = {
+        name: {**t, "total": t.get("total") or totals.get(name) or t.get("problems")}
+        for name, t in (summary.get("tasks") or {}).items()
+    }
     return contest_of(tasks, summary.get("profile"))
 
 
@@ -202,39 +254,7 @@ def contest_from_meta(meta: dict[str, Any]) -> ContestScore | None:
     score = meta.get("contest_score")
     if not isinstance(score, (int, float)):
         return None
-    tasks = ((meta.get("taskset") or {}).get("tasks") or {})
+    tasks = (meta.get("taskset") or {}).get("tasks") or {}
     problems = sum(int((tasks.get(t) or {}).get("problems") or 0) for t in CONTEST_TASKS)
     of = sum(int((tasks.get(t) or {}).get("total") or contest_task_size(t)) for t in CONTEST_TASKS)
     return ContestScore(float(score), problems == of, len(CONTEST_TASKS), problems, of, 0)
-
-
-def flips(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, Any]:
-    """Problems solved (per-problem pass rate >= 0.5; pass/fail at n = 1) in one set of results
-    and not the other: `gained` = solved in b only, `lost` = solved in a only."""
-    pa, pb = per_problem(a), per_problem(b)
-    gained, lost = [], []
-    for uid in pa:
-        if uid not in pb or pa[uid]["pass_rate"] is None or pb[uid]["pass_rate"] is None:
-            continue
-        sa, sb = pa[uid]["pass_rate"] >= 0.5, pb[uid]["pass_rate"] >= 0.5
-        if sb and not sa:
-            gained.append(uid)
-        elif sa and not sb:
-            lost.append(uid)
-    both = [u for u in pa if u in pb]
-    return {"common": len(both), "gained": gained, "lost": lost, "net": len(gained) - len(lost)}
-
-
-def compare(a_summary: dict[str, Any], b_summary: dict[str, Any], a_records: list[dict[str, Any]],
-            b_records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Two validations side by side: pass@1 per task (a, b, delta) and the problems that flip."""
-    tasks = [t for t in a_summary.get("tasks", {}) if t in b_summary.get("tasks", {})]
-    per_task = {}
-    for t in tasks:
-        x, y = a_summary["tasks"][t].get("pass@1"), b_summary["tasks"][t].get("pass@1")
-        per_task[t] = {"a": x, "b": y, "delta": (y - x) if x is not None and y is not None else None}
-    f = flips(a_records, b_records)
-    ca, cb = contest_view(a_summary), contest_view(b_summary)
-    return {"tasks": per_task, "a_contest_score": a_summary.get("contest_score"),
-            "b_contest_score": b_summary.get("contest_score"),
-            "a_contest": ca.to_dict() if ca else None, "b_contest": cb.to_dict() if cb else None, **f}
