@@ -505,7 +505,7 @@ def ab_cmd(
     validations are stored; prints pass@1 per task and the problems that flip."""
     from engine.validate import resolve_checkpoint, run_validation
     from engine.validate.generate import open_backend
-    from engine.validate.score import compare
+    from engine.compare.pairwise import side_by_side
 
     ws = STATE.workspace()
     settings = _settings(1, False, 0.2, 0.95, 0, 0, max_new_tokens, max_length, batch_size, dtype, None, 1, None,
@@ -520,7 +520,7 @@ def ab_cmd(
                                           label=f"{ck.label}-{f.replace('/', '_')}", progress=prog))
     be.close()
     ra, rb = results
-    cmp = compare(ra.summary, rb.summary, ra.records, rb.records)
+    cmp = side_by_side(ra.summary, rb.summary, ra.records, rb.records)
     cmp.update({"a": {"format": a, "id": ra.id}, "b": {"format": b, "id": rb.id}})
     from engine.fsutil import atomic_write_json
 
@@ -565,11 +565,11 @@ def compare_cmd(
     """Two stored validations side by side (checkpoints, formats, ...): pass@1 per task and
     the problems that flip."""
     from engine.validate import open_validation
-    from engine.validate.score import compare
+    from engine.compare.pairwise import side_by_side
 
     ws = STATE.workspace()
     va, vb = open_validation(ws.validations_dir, a), open_validation(ws.validations_dir, b)
-    cmp = compare(va.summary(), vb.summary(), va.results(), vb.results())
+    cmp = side_by_side(va.summary(), vb.summary(), va.results(), vb.results())
     cmp.update({"a": {"id": va.id}, "b": {"id": vb.id}})
     if as_json:
         emit_json(cmp)
