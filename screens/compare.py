@@ -9,24 +9,35 @@ process with a progress bar (x cancels). Torch is never imported here.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.message import Message
+from textual.widgets import DataTable, Static
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.cli_jobs import workbench_argv
+from screens.jobs import JobPanel
 from screens.layout import HintedTable
 
-_BUILD_PHASES = {"resolve": "resolving", "merge": "merging LoRA", "load": "loading the model",
-                 "generate": "generating", "execute": "executing (predicted score)", "score": "scoring",
-                 "write": "writing files", "zip": "zipping", "check": "checking"}
+
+class MatrixCollected(Message):
+    """The checkpoint × validation matrix, read by the collect worker."""
+
+    def __init__(self, matrix: Any) -> None:
+        super().__init__()
+        self.matrix = matrix
+
+
+class ComparisonReady(Message):
+    """Two validations compared (gains, losses, bootstrap) by the compare worker."""
+
+    def __init__(self, comparison: Any) -> None:
+        super().__init__()
+        self.comparison = comparison
 
 
 class CompareScreen(WorkbenchScreen):
@@ -66,21 +77,18 @@ class CompareScreen(WorkbenchScreen):
         with pane("Selected", id="compare-pane"):
             yield Static("", id="compare-detail", classes="detail")
             yield HintedTable(id="changes", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="build-label", classes="detail")
-            yield ProgressBar(id="build-progress", show_eta=False)
+            yield JobPanel(id="build", label_classes="detail", hide_label_when_idle=True)
 
     def on_mount(self) -> None:
         self.query_one("#changes", DataTable).add_columns("", "task", "problem", "before → after")
         self.query_one("#changes", DataTable).display = False
-        self.query_one("#build-progress", ProgressBar).display = False
-        self.query_one("#build-label", Static).display = False
         self._matrix: Any = None
         self._view: list[Any] = []
         self._sort: str | None = None
         self._desc = True
         self._picks: list[str] = []          # row keys, A then B
         self._cmp_for: tuple[str, str] | None = None
-        self._proc: subprocess.Popen | None = None
+        self._job = self.query_one("#build", JobPanel)
         self._timer = self.set_interval(self.REFRESH_S, self.refresh_data, pause=True)
         self.refresh_data()
 
@@ -96,12 +104,12 @@ class CompareScreen(WorkbenchScreen):
     def _collect(self) -> None:
         from engine.compare import collect
 
-        m = collect(self.ws)
-        self.app.call_from_thread(self._show_matrix, m)
+        self.post_message(MatrixCollected(collect(self.ws)))
 
-    def _show_matrix(self, m: Any) -> None:
+    def on_matrix_collected(self, message: MatrixCollected) -> None:
         from textual.css.query import NoMatches
 
+        m = message.matrix
         try:
             table = self.query_one("#matrix", DataTable)
         except NoMatches:
@@ -118,7 +126,7 @@ class CompareScreen(WorkbenchScreen):
                      "the demo), then score checkpoints on the Validation screen (4, then v). They all show up "
                      "here to compare.")
         running = any(r.status == "running" for r in m.rows)
-        if running or self._proc is not None:
+        if running or self._job.busy:
             self._timer.resume()
         else:
             self._timer.pause()
@@ -180,8 +188,9 @@ class CompareScreen(WorkbenchScreen):
                 t.move_cursor(row=i)
                 return
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "matrix" and len(self._picks) < 2:
+    @on(DataTable.RowHighlighted, "#matrix")
+    def _matrix_highlighted(self) -> None:
+        if len(self._picks) < 2:
             self._update_lower()
 
     # -- sorting ----------------------------------------------------------------------------------
@@ -270,11 +279,12 @@ class CompareScreen(WorkbenchScreen):
 
         cmp = compare_validations(ValidationDir(self.ws.validations_dir / a), ValidationDir(self.ws.validations_dir / b),
                                   labels=labels)
-        self.app.call_from_thread(self._show_comparison, cmp)
+        self.post_message(ComparisonReady(cmp))
 
-    def _show_comparison(self, cmp: Any) -> None:
+    def on_comparison_ready(self, message: ComparisonReady) -> None:
         from screens.compare_render import comparison_text
 
+        cmp = message.comparison
         if self._cmp_for != (cmp.a, cmp.b):
             return       # the picks changed meanwhile
         self.query_one("#compare-detail", Static).update(comparison_text(cmp))
@@ -316,7 +326,7 @@ class CompareScreen(WorkbenchScreen):
     def action_build(self) -> None:
         from screens.dialogs import ConfirmDialog
 
-        if self._proc is not None:
+        if self._job.busy:
             self.notify("a submission build is already running (x cancels it)", severity="warning")
             return
         mark = self._matrix.mark if self._matrix else None
@@ -338,47 +348,11 @@ class CompareScreen(WorkbenchScreen):
 
     def _start_build(self) -> None:
         argv = workbench_argv(self.ws.root, "submit", "build", "--progress-jsonl")
-        label = self.query_one("#build-label", Static)
-        label.display = True
-        label.update("starting `workbench submit build` ...")
-        bar = self.query_one("#build-progress", ProgressBar)
-        bar.display = True
-        bar.update(total=None, progress=0)
-        self._run_build(argv)
+        self._job.run_command("building the submission", argv, name="submission build")
 
-    @work(thread=True, exclusive=True, group="compare-build", name="submission build", exit_on_error=False)
-    def _run_build(self, argv: list[str]) -> None:
-        from screens.cli_jobs import run_progress_command
-
-        try:
-            res = run_progress_command(argv, on_progress=lambda ev: self.app.call_from_thread(self._on_build_progress, ev),
-                                       on_start=lambda p: setattr(self, "_proc", p))
-        finally:
-            self._proc = None
-        self.app.call_from_thread(self._on_build_finished, res.done, res.rc, res.error)
-        if res.rc != 0 and res.rc != -signal.SIGTERM and not res.done:
-            raise RuntimeError(res.error or f"`workbench submit build` exited with code {res.rc}:\n{res.stderr_tail}")
-
-    def _on_build_progress(self, ev: dict[str, Any]) -> None:
-        from textual.css.query import NoMatches
-
-        try:
-            bar = self.query_one("#build-progress", ProgressBar)
-            label = self.query_one("#build-label", Static)
-        except NoMatches:
-            return
-        phase = str(ev.get("phase", ""))
-        label.update(f"building: {_BUILD_PHASES.get(phase, phase)} {ev.get('done', 0)}/{ev.get('total', '?')}")
-        bar.update(total=max(1, int(ev.get("total") or 1)), progress=int(ev.get("done") or 0))
-
-    def _on_build_finished(self, done: dict[str, Any], rc: int, error: str) -> None:
-        from textual.css.query import NoMatches
-
-        try:
-            self.query_one("#build-progress", ProgressBar).display = False
-            label = self.query_one("#build-label", Static)
-        except NoMatches:
-            return
+    @on(JobPanel.Finished, "#build")
+    def _build_finished(self, message: JobPanel.Finished) -> None:
+        done = message.result.done
         if done:
             t = Text()
             if done.get("contest_ready"):
@@ -392,23 +366,20 @@ class CompareScreen(WorkbenchScreen):
                      style="dim")
             for e in (done.get("errors") or [])[:4]:
                 t.append(f"\n{e}", style="red")
-            label.update(t)
+            self._job.show(t)
             self.notify("submission built", timeout=3)
-        elif rc == -signal.SIGTERM:
-            label.update("build cancelled")
         else:
-            label.update(Text(f"build failed: {error or f'exit code {rc}'}", style="red"))
+            self._job.show("build cancelled")
+        self.refresh_data()
+
+    @on(JobPanel.Failed, "#build")
+    def _build_failed(self) -> None:
         self.refresh_data()
 
     def action_cancel_build(self) -> None:
-        proc = self._proc
-        if proc is None:
+        if not self._job.cancel():
             self.notify("no submission build was started from this screen", timeout=2)
             return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.notify("cancelling the build ...", timeout=2)
 
     # -- palette ------------------------------------------------------------------------------------
@@ -427,7 +398,7 @@ class CompareScreen(WorkbenchScreen):
                                        lambda k=key: self._sort_by(k)))
         if self._picks:
             cmds.append(PaletteCommand("compare: clear picks", "Forget the picked rows", self.action_clear_picks))
-        if self._proc is not None:
+        if self._job.cancellable:
             cmds.append(PaletteCommand("compare: cancel build", "Stop the submission build", self.action_cancel_build))
         return cmds
 

@@ -14,17 +14,53 @@ from typing import Any
 
 from rich.markup import escape as esc
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Input, ProgressBar, Static, TabbedContent, TabPane
+from textual.lazy import Lazy
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.datasets_views import dropped_text, kv, preview_text, stats_text
+from screens.jobs import JobPanel, Report
 from screens.layout import HintedTable
 
 PAGE = 20
+
+
+class DropReasons(HintedTable):
+    """The reasons processing dropped rows for, with their counts."""
+
+    def on_mount(self) -> None:
+        self.add_columns("reason", "rows")
+
+
+class PreviewLoaded(Message):
+    """A page of rows of `name` with their chat-template previews, or why there is none."""
+
+    def __init__(self, name: str, page: int, records: list[Any], previews: list[Any], bad: list[Any],
+                 note: str | None, error: Text | None = None) -> None:
+        super().__init__()
+        self.name, self.page, self.records, self.previews = name, page, records, previews
+        self.bad, self.note, self.error = bad, note, error
+
+
+class DroppedLoaded(Message):
+    """The rows processing dropped from `name` for `reason`."""
+
+    def __init__(self, name: str, reason: str, rows: list[Any]) -> None:
+        super().__init__()
+        self.name, self.reason, self.rows = name, reason, rows
+
+
+class DatasetAdded(Message):
+    """The add worker's answer: `name` is in the catalog, or `error` says why not."""
+
+    def __init__(self, name: str, error: str | None = None) -> None:
+        super().__init__()
+        self.name, self.error = name, error
 
 
 class DatasetsScreen(WorkbenchScreen):
@@ -79,38 +115,30 @@ class DatasetsScreen(WorkbenchScreen):
                     with TabPane("Details", id="tab-details"):
                         with VerticalScroll():
                             yield Static("", id="dataset-detail", classes="detail")
-                    with TabPane("Preview", id="tab-preview"):
-                        with VerticalScroll(id="preview-scroll"):
-                            yield Static("", id="dataset-preview", classes="detail")
-                    with TabPane("Stats", id="tab-stats"):
-                        with VerticalScroll():
-                            yield Static("", id="dataset-stats", classes="detail")
-                    with TabPane("Dropped", id="tab-dropped"):
-                        with Vertical():
-                            yield HintedTable(id="drop-reasons", cursor_type="row", zebra_stripes=True)
-                            with VerticalScroll(id="dropped-scroll"):
-                                yield Static("", id="dataset-dropped", classes="detail")
-                yield Static("", id="ds-job", classes="detail")
-                yield ProgressBar(id="ds-progress", show_eta=False)
+                    # the hidden tabs are mounted after the first frame (Lazy): a faster start
+                    with TabPane("Preview", id="tab-preview"), Lazy(VerticalScroll(id="preview-scroll")):
+                        yield Static("Select a dataset and press [b]v[/b] to preview its rows as the trainer "
+                                     "sees them.", id="dataset-preview", classes="detail")
+                    with TabPane("Stats", id="tab-stats"), Lazy(VerticalScroll()):
+                        yield Static("Press [b]s[/b] for stats of the selected dataset.", id="dataset-stats",
+                                     classes="detail")
+                    with TabPane("Dropped", id="tab-dropped"), Lazy(Vertical()):
+                        yield DropReasons(id="drop-reasons", cursor_type="row", zebra_stripes=True)
+                        with VerticalScroll(id="dropped-scroll"):
+                            yield Static("Press [b]x[/b] to browse what processing dropped (process with [b]p[/b] "
+                                         "first).", id="dataset-dropped", classes="detail")
+                yield JobPanel(id="ds", label_classes="detail")
 
     DEFAULT_CSS = """
     DatasetsScreen #catalog-pane { width: 45%; }
     DatasetsScreen #catalog-filter { display: none; margin: 0 1; }
     DatasetsScreen #drop-reasons { height: auto; max-height: 13; }
     DatasetsScreen #dropped-scroll { height: 1fr; }
-    DatasetsScreen #ds-job { height: auto; }
     DatasetsScreen #ds-progress { margin: 0 1; }
     """
 
     def on_mount(self) -> None:
         self.query_one("#catalog", DataTable).add_columns("name", "state", "processed", "format", "source")
-        self.query_one("#drop-reasons", DataTable).add_columns("reason", "rows")
-        self.query_one("#ds-progress", ProgressBar).display = False
-        self.query_one("#dataset-preview", Static).update(
-            "Select a dataset and press [b]v[/b] to preview its rows as the trainer sees them.")
-        self.query_one("#dataset-stats", Static).update("Press [b]s[/b] for stats of the selected dataset.")
-        self.query_one("#dataset-dropped", Static).update(
-            "Press [b]x[/b] to browse what processing dropped (process with [b]p[/b] first).")
         self.refresh_data()
         self.query_one("#catalog", DataTable).focus()
 
@@ -164,15 +192,18 @@ class DatasetsScreen(WorkbenchScreen):
         except Exception:
             return None
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "catalog":
-            self._show_detail(event.row_key.value if event.row_key else None)
-        elif event.data_table.id == "drop-reasons" and event.row_key is not None:
+    @on(DataTable.RowHighlighted, "#catalog")
+    def _catalog_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(event.row_key.value if event.row_key else None)
+
+    @on(DataTable.RowHighlighted, "#drop-reasons")
+    def _reason_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
             self._load_dropped(self._dropped["name"], event.row_key.value)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "catalog":
-            self.action_preview()
+    @on(DataTable.RowSelected, "#catalog")
+    def _catalog_chosen(self) -> None:
+        self.action_preview()
 
     def _show_detail(self, name: str | None = None) -> None:
         detail = self.query_one("#dataset-detail", Static)
@@ -262,10 +293,16 @@ class DatasetsScreen(WorkbenchScreen):
         try:
             add_entry(self.ws, result["name"], result["source"], format=result["format"], check=True)
         except (WorkbenchError, OSError) as e:
-            self.app.call_from_thread(self.app.show_error, "cannot add dataset", str(e))  # type: ignore[attr-defined]
+            self.post_message(DatasetAdded(result["name"], str(e)))
             return
-        self.app.call_from_thread(self.refresh_data)
-        self.app.call_from_thread(self.notify, f"added {result['name']} to the catalog")
+        self.post_message(DatasetAdded(result["name"]))
+
+    def on_dataset_added(self, message: DatasetAdded) -> None:
+        if message.error is not None:
+            self.app.show_error("cannot add dataset", message.error)  # type: ignore[attr-defined]
+            return
+        self.refresh_data()
+        self.notify(f"added {message.name} to the catalog")
 
     # -- tokenizer (in workers only: loading it imports transformers) ---------------------------------
     def _tokenizer(self) -> Any:
@@ -308,7 +345,7 @@ class DatasetsScreen(WorkbenchScreen):
 
                 records, bad = sample_processed(self.ws, name, rows=PAGE, offset=page * PAGE), []
         except WorkbenchError as e:  # e.g. a hub set that is not available offline: say so in place
-            self.app.call_from_thread(self._preview_message, name, Text(str(e), style="red"))
+            self.post_message(PreviewLoaded(name, page, [], [], [], None, error=Text(str(e), style="red")))
             return
         previews: list[Any] = []
         note = None
@@ -321,14 +358,15 @@ class DatasetsScreen(WorkbenchScreen):
         except WorkbenchError as e:
             note = f"no chat-template preview: {e}"
             previews = [None] * len(records)
-        self.app.call_from_thread(self._preview_loaded, name, page, records, previews, bad, note)
+        self.post_message(PreviewLoaded(name, page, records, previews, bad, note))
 
-    def _preview_message(self, name: str, text: Any) -> None:
-        if self._pv["name"] == name:
-            self.query_one("#dataset-preview", Static).update(text)
-
-    def _preview_loaded(self, name: str, page: int, records: list, previews: list, bad: list, note: str | None) -> None:
+    def on_preview_loaded(self, message: PreviewLoaded) -> None:
+        name, page, records = message.name, message.page, message.records
+        previews, bad, note = message.previews, message.bad, message.note
         if self._pv["name"] != name:
+            return
+        if message.error is not None:
+            self.query_one("#dataset-preview", Static).update(message.error)
             return
         if not records and page > 0:
             self._pv["page"] = page - 1
@@ -399,7 +437,8 @@ class DatasetsScreen(WorkbenchScreen):
             self.query_one("#dataset-stats", Static).update(self._stats_render(name, rep["stats"], rep))
             return
         self.query_one("#dataset-stats", Static).update(f"computing stats of {name} ...")
-        self._compute_stats(name)
+        self._job.run_call(f"stats {name}", lambda report: self._compute_stats(name, report), kind="stats",
+                           name="dataset stats")
 
     def _stats_render(self, name: str, stats: dict, rep: dict | None = None, extra: str = "") -> Any:
         from rich.text import Text
@@ -418,51 +457,27 @@ class DatasetsScreen(WorkbenchScreen):
             t.append(stats_text(stats))
         return t
 
-    @work(thread=True, exclusive=True, group="ds-stats", name="dataset stats", exit_on_error=False)
-    def _compute_stats(self, name: str) -> None:
+    def _compute_stats(self, name: str, report: Report) -> Text:
+        """(job thread) The stats of a catalog entry as loaded, rendered; a bad input as red text."""
         from engine.data.summary import entry_stats
         from engine.errors import WorkbenchError
 
         try:
-            out = entry_stats(self.ws, name, progress=self._progress_cb("stats"))
+            out = entry_stats(self.ws, name, progress=report)
         except WorkbenchError as e:  # not available offline, unreadable, ...: shown in place
-            self.app.call_from_thread(self._stats_ready, Text(str(e), style="red"))
-            return
+            return Text(str(e), style="red")
         extra = (" · cached" if out.get("cached") else f" · {out['seconds']:.1f}s") + \
             (f" · {out['quarantined']} unreadable rows" if out.get("quarantined") else "")
         text = self._stats_render(name, out["stats"], None, extra)
         if out.get("tokenizer_note"):
             text.append(f"\nnote: {out['tokenizer_note']}", style="dim")
-        self.app.call_from_thread(self._stats_ready, text)
-
-    def _stats_ready(self, text: Any) -> None:
-        self._job_done(None)
-        self.query_one("#dataset-stats", Static).update(text)
-
-    # -- progress ---------------------------------------------------------------------------------
-    def _progress_cb(self, what: str) -> Any:
-        last = [0.0]
-
-        def cb(stage: str, done: int, total: int | None) -> None:
-            now = time.time()
-            if now - last[0] < 0.1 and total and done < total:
-                return
-            last[0] = now
-            self.app.call_from_thread(self._progress, what, stage, done, total)
-
-        return cb
-
-    def _progress(self, what: str, stage: str, done: int, total: int | None) -> None:
-        bar = self.query_one("#ds-progress", ProgressBar)
-        bar.display = True
-        bar.update(total=total, progress=done)
-        self.query_one("#ds-job", Static).update(f"{what}: {stage}" + (f" ({done}/{total})" if total else f" ({done})"))
-
-    def _job_done(self, message: str | None) -> None:
-        self.query_one("#ds-progress", ProgressBar).display = False
-        self.query_one("#ds-job", Static).update(message or "")
+        return text
 
     # -- process ----------------------------------------------------------------------------------
+    @property
+    def _job(self) -> JobPanel:
+        return self.query_one("#ds", JobPanel)
+
     def action_process(self) -> None:
         if self.processing:
             self.notify(f"already processing {self.processing}", severity="warning")
@@ -474,31 +489,31 @@ class DatasetsScreen(WorkbenchScreen):
         def done(result: Any) -> None:
             if result:
                 out, opts = result
-                self.processing = out
-                self._progress("process", "starting", 0, None)
-                self._run_process(out, opts)
+                if self._job.run_call(f"process {out}", lambda report: self._process(out, opts, report),
+                                      kind="process", name=f"processing {out}"):
+                    self.processing = out
 
         self.app.push_screen(ProcessForm(name, sorted(self.ws.config.datasets), self.ws.config.defaults.seq_length), done)
 
-    @work(thread=True, exclusive=True, group="ds-process", name="dataset processing", exit_on_error=False)
-    def _run_process(self, name: str, opts: Any) -> None:
+    def _process(self, name: str, opts: Any, report: Report) -> tuple[str, dict]:
+        """(job thread) The pipeline; a bad input raises a one-line WorkbenchError (the error dialog)."""
         from engine.data.pipeline import process
-        from engine.errors import WorkbenchError
 
-        try:
-            rep = process(self.ws, name, opts, progress=self._progress_cb(f"process {name}"))
-        except WorkbenchError as e:  # an unreadable input (a corrupt archive, ...): one line, named
-            self.app.call_from_thread(self._process_failed, name, str(e))
-            return
-        finally:
-            self.app.call_from_thread(setattr, self, "processing", None)
-            self.app.call_from_thread(self._job_done, None)
-        self.app.call_from_thread(self._processed, name, rep)
+        return name, process(self.ws, name, opts, progress=report)
 
-    def _process_failed(self, name: str, message: str) -> None:
-        from screens.dialogs import ErrorDialog
+    @on(JobPanel.Finished, "#ds")
+    def _job_finished(self, message: JobPanel.Finished) -> None:
+        if message.job == "stats":
+            self._job.show("")
+            self.query_one("#dataset-stats", Static).update(message.result)
+        elif message.job == "process":
+            self.processing = None
+            self._processed(*message.result)
 
-        self.app.push_screen(ErrorDialog(f"cannot process {name}", message))
+    @on(JobPanel.Failed, "#ds")
+    def _job_failed(self, message: JobPanel.Failed) -> None:
+        if message.job == "process":
+            self.processing = None
 
     def _processed(self, name: str, rep: dict) -> None:
         self.refresh_data()
@@ -509,7 +524,7 @@ class DatasetsScreen(WorkbenchScreen):
             except Exception:
                 pass
         self._pv["name"] = None  # reload previews of the new data
-        self._job_done(f"processed {name}: {rep['kept']} rows kept of {rep['read']}"
+        self._job.show(f"processed {name}: {rep['kept']} rows kept of {rep['read']}"
                        + (" (up to date)" if rep.get("up_to_date") else ""))
         self.query_one("#ds-tabs", TabbedContent).active = "tab-stats"
         self.query_one("#dataset-stats", Static).update(self._stats_render(name, rep["stats"], rep))
@@ -552,13 +567,12 @@ class DatasetsScreen(WorkbenchScreen):
             return
         from engine.data.pipeline import dropped_rows
 
-        rows = dropped_rows(self.ws, name, reason, limit=200)
-        self.app.call_from_thread(self._dropped_loaded, name, reason, rows)
+        self.post_message(DroppedLoaded(name, reason, dropped_rows(self.ws, name, reason, limit=200)))
 
-    def _dropped_loaded(self, name: str, reason: str, rows: list) -> None:
-        if self._dropped["name"] != name:
+    def on_dropped_loaded(self, message: DroppedLoaded) -> None:
+        if self._dropped["name"] != message.name:
             return
-        self._dropped.update(reason=reason, rows=rows, index=0)
+        self._dropped.update(reason=message.reason, rows=message.rows, index=0)
         self._show_dropped_row()
 
     def _show_dropped_row(self) -> None:

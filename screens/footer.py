@@ -8,6 +8,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import Resize
+from textual.reactive import reactive
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -26,6 +27,14 @@ def footer_rank(binding: Binding) -> int:
 def key_width(key_display: str, description: str, compact: bool) -> int:
     """Cells one key takes in the bar (FooterKey's padding plus the gap after it)."""
     return len(key_display) + len(description) + (2 if compact else 4)
+
+
+class BarKey(FooterKey):
+    """A bar key bound to the bar's `compact`, starting non-compact as the bar is at most widths:
+    FooterKey starts compact, so every key was restyled twice on mount (compact, then not).
+    (The palette key is not bound and stays a compact FooterKey.)"""
+
+    compact = reactive(False)
 
 
 class KeyFooter(Footer):
@@ -69,7 +78,7 @@ class KeyFooter(Footer):
                 if full:
                     continue
                 budget -= cost
-            yield FooterKey(binding.key, display, binding.description, binding.action, disabled=not enabled,
+            yield BarKey(binding.key, display, binding.description, binding.action, disabled=not enabled,
                             tooltip=tooltip).data_bind(compact=Footer.compact)
         if palette is not None:
             yield FooterKey(palette.key, self.app.get_key_display(palette), palette.description, palette.action,

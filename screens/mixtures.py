@@ -15,14 +15,16 @@ import re
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, ProgressBar, Static, Tree
+from textual.message import Message
+from textual.widgets import DataTable, Static, Tree
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.cli_jobs import workbench_argv
+from screens.jobs import JobPanel
 from screens.layout import HintedTable
 from screens.mixtures_balance import BalanceView, render_warnings
 
@@ -38,6 +40,14 @@ def _reason(e: Exception) -> str:
         except Exception:
             pass
     return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+class BalanceComputed(Message):
+    """The balance of mixture `name` at edit `version`, or why it cannot be computed."""
+
+    def __init__(self, name: str, version: int, balance: Any = None, error: str | None = None) -> None:
+        super().__init__()
+        self.name, self.version, self.balance, self.error = name, version, balance, error
 
 
 class MixturesScreen(WorkbenchScreen):
@@ -78,7 +88,7 @@ class MixturesScreen(WorkbenchScreen):
     MixturesScreen #mixtures { height: auto; max-height: 9; }
     MixturesScreen #mix-tree { height: 1fr; }
     MixturesScreen #mix-warnings { padding: 0 1; height: auto; }
-    MixturesScreen #mix-job { padding: 0 1; height: auto; }
+    MixturesScreen #mix-label { padding: 0 1; }
     MixturesScreen #mix-progress { padding: 0 1; }
     """
 
@@ -90,7 +100,6 @@ class MixturesScreen(WorkbenchScreen):
         self.current: str | None = None
         self.balance: Any = None
         self.version = 0
-        self.job: str | None = None
         self._filling = False
         self._cols: list[Any] = []
 
@@ -108,13 +117,11 @@ class MixturesScreen(WorkbenchScreen):
                 yield BalanceView("", id="mix-balance")
                 yield Static("Warnings", classes="pane-title")
                 yield Static("", id="mix-warnings")
-                yield Static("", id="mix-job")
-                yield ProgressBar(id="mix-progress", show_eta=False)
+                yield JobPanel(id="mix", label_style="bold")
 
     def on_mount(self) -> None:
         self._cols = self.query_one("#mixtures", DataTable).add_columns("name", "tasks", "state")
         self.query_one("#mix-tree", Tree).show_root = True
-        self.query_one("#mix-progress", ProgressBar).display = False
         self.refresh_data()
 
     # -- data ----------------------------------------------------------------------------------------
@@ -320,21 +327,22 @@ class MixturesScreen(WorkbenchScreen):
         try:
             b = store.balance_for(self.ws, spec, name)
         except (WorkbenchError, FileNotFoundError) as e:  # bad input: shown inline, not as a crash
-            self.app.call_from_thread(self._balance_failed, name, version, str(e))
+            self.post_message(BalanceComputed(name, version, error=str(e)))
             return
-        self.app.call_from_thread(self._balance_ready, name, version, b)
+        self.post_message(BalanceComputed(name, version, balance=b))
 
-    def _balance_ready(self, name: str, version: int, b: Any) -> None:
-        if name != self.current or version != self.version:
+    def on_balance_computed(self, message: BalanceComputed) -> None:
+        if message.name != self.current or message.version != self.version:
             return  # an older edit's result
-        self.balance = b
+        if message.error is not None:
+            self._balance_failed(message.error)
+            return
+        b = self.balance = message.balance
         self.query_one("#mix-balance", BalanceView).show(b, selected_task=self._selected_task())
         self.query_one("#mix-warnings", Static).update(render_warnings(b))
         self._label_tree()
 
-    def _balance_failed(self, name: str, version: int, message: str) -> None:
-        if name != self.current or version != self.version:
-            return
+    def _balance_failed(self, message: str) -> None:
         self.balance = None
         self.query_one("#mix-balance", BalanceView).show_message(message, style="red")
         self.query_one("#mix-warnings", Static).update("")
@@ -618,41 +626,19 @@ class MixturesScreen(WorkbenchScreen):
         self.app.push_screen(PromptForm("New mixture", "Name", check=check,
                                         hint=f"starts with one task per processed dataset ({n} found)"), done)
 
-    # -- jobs (workers with progress) ----------------------------------------------------------------------
-    def _job_start(self, title: str) -> bool:
-        if self.job:
-            self.notify(f"busy: {self.job}", severity="warning")
-            return False
-        self.job = title
-        self.query_one("#mix-job", Static).update(Text(title, style="bold"))
-        bar = self.query_one("#mix-progress", ProgressBar)
-        bar.display = True
-        bar.update(total=None, progress=0)
-        return True
+    # -- jobs (one JobPanel: a subprocess or a file-only engine call) ----------------------------------
+    @property
+    def job(self) -> str | None:
+        """The running job's title (None when idle)."""
+        return self.query_one("#mix", JobPanel).title
 
-    def _job_progress(self, stage: str, done: int, total: int) -> None:
-        if stage == "done":
-            return
-        self.query_one("#mix-job", Static).update(Text(f"{self.job} — {stage}", style="bold"))
-        self.query_one("#mix-progress", ProgressBar).update(total=max(total, 1), progress=done)
-
-    def _job_end(self, message: str | None = None) -> None:
-        self.job = None
-        self.query_one("#mix-progress", ProgressBar).display = False
-        self.query_one("#mix-job", Static).update(Text(message or "", style="green"))
-
-    def on_worker_state_changed(self, event: Any) -> None:
-        from textual.worker import WorkerState
-
-        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED) and event.worker.group == "mix-job":
-            self._job_end()
-        super().on_worker_state_changed(event)
+    def _job_end(self, message: str) -> None:
+        self.query_one("#mix", JobPanel).show(Text(message, style="green"))
 
     def action_materialize(self) -> None:
         if not self._need_spec() or (self._dirty(self.current or "") and not self.action_save()):
             return
-        if self._job_start(f"materialising {self.current}"):
-            self._cli_job(["mix", "materialize", self.current or ""], "materialize")
+        self._cli_job(f"materialising {self.current}", ["mix", "materialize", self.current or ""], "materialize")
 
     def action_export(self) -> None:
         if not self._need_spec():
@@ -662,9 +648,8 @@ class MixturesScreen(WorkbenchScreen):
         default = str(self.ws.mixtures_dir / (self.current or "") / "mftcoder")
 
         def done(text: str | None) -> None:
-            if text and (not self._dirty(self.current or "") or self.action_save()) and \
-                    self._job_start(f"exporting {self.current} to MFTCoder"):
-                self._export_worker(self.current or "", os.path.expanduser(text))
+            if text and (not self._dirty(self.current or "") or self.action_save()):
+                self._export(self.current or "", os.path.expanduser(text))
 
         self.app.push_screen(PromptForm("Export to MFTCoder", "Folder (one sub-folder per task + train_config.json)",
                                         default, hint="a new or empty folder, or an earlier export (replaced)"), done)
@@ -676,48 +661,51 @@ class MixturesScreen(WorkbenchScreen):
             return None if os.path.isfile(os.path.expanduser(text)) else "no such file"
 
         def done(text: str | None) -> None:
-            if text and self._job_start("importing an MFTCoder config"):
-                self._cli_job(["mix", "import-mftcoder", os.path.expanduser(text)], "import")
+            if text:
+                self._cli_job("importing an MFTCoder config", ["mix", "import-mftcoder", os.path.expanduser(text)],
+                              "import")
 
         self.app.push_screen(PromptForm("Import an MFTCoder config", "Config JSON (e.g. qwen_train_config_1_8B.json)",
                                         check=check, hint="its data_paths task folders become processed datasets; "
                                                           "a run config is written to configs/NAME.toml"), done)
 
-    @work(thread=True, exclusive=True, group="mix-job", name="mixture export", exit_on_error=False)
-    def _export_worker(self, name: str, out_dir: str) -> None:
-        from engine.mixture.mftcoder import export_mftcoder
+    def _export(self, name: str, out_dir: str) -> None:
+        """Export writes files only (no tokenizer): an engine call in a worker thread."""
+        from engine.mixture.mftcoder import PHASES, export_mftcoder
 
-        res = export_mftcoder(self.ws, name, out_dir,
-                              progress=lambda s, d, t: self.app.call_from_thread(self._job_progress, s, d, t))
-        rows = sum(res["tasks"].values())
-        msg = f"exported {rows:,} rows in {len(res['tasks'])} task folders to {res['out_dir']}"
-        if res["notes"]:
-            msg += "\n" + "\n".join(f"note: {n}" for n in res["notes"])
-        self.app.call_from_thread(self._job_end, msg)
-        self.app.call_from_thread(self.notify, f"exported {name} to {res['out_dir']}")
+        self.query_one("#mix", JobPanel).run_call(
+            f"exporting {name} to MFTCoder",
+            lambda report: {**export_mftcoder(self.ws, name, out_dir, progress=report), "mixture": name},
+            kind="export", name="mixture export", phases=PHASES)
 
-    @work(thread=True, exclusive=True, group="mix-job", name="mixture command", exit_on_error=False)
-    def _cli_job(self, args: list[str], kind: str) -> None:
-        """Run `workbench ARGS --progress-jsonl` in a subprocess; its progress events drive the bar."""
-        from screens.cli_jobs import run_progress_command
-
+    def _cli_job(self, title: str, args: list[str], kind: str) -> None:
+        """Materialise and import load the tokenizer: `workbench ARGS --progress-jsonl` in a subprocess."""
         argv = workbench_argv(self.ws.root, *args, "--progress-jsonl")
-        out = run_progress_command(argv, on_progress=lambda ev: self.app.call_from_thread(
-            self._job_progress, str(ev.get("phase", "")), int(ev.get("done", 0)), int(ev.get("total", 0))))
-        if out.rc != 0 or not out.done:
-            detail = out.error or "\n".join(out.stderr_tail.strip().splitlines()[-8:])
-            raise RuntimeError(detail or f"`{' '.join(argv)}` exited with {out.rc}")
-        res = out.done
-        if kind == "materialize":
-            msg = (f"{'reused' if res['cached'] else 'wrote'} build {res['id']} · "
-                   f"{sum(t['train_rows'] for t in res['tasks'].values()):,} train rows"
-                   + (f" · token cache {'reused' if res['tokens_cached'] else 'written'}" if res.get("token_cache") else "")
-                   + "".join(f"\nnote: {n}" for n in res.get("notes", [])))
-            self.app.call_from_thread(self._job_end, msg)
+        self.query_one("#mix", JobPanel).run_command(title, argv, kind=kind, name="mixture command")
+
+    @on(JobPanel.Finished, "#mix")
+    def _job_finished(self, message: JobPanel.Finished) -> None:
+        if message.cancelled:
+            return
+        if message.job == "export":
+            res = message.result
+            rows = sum(res["tasks"].values())
+            msg = f"exported {rows:,} rows in {len(res['tasks'])} task folders to {res['out_dir']}"
+            if res["notes"]:
+                msg += "\n" + "\n".join(f"note: {n}" for n in res["notes"])
+            self._job_end(msg)
+            self.notify(f"exported {res['mixture']} to {res['out_dir']}")
+            return
+        res = message.result.done
+        if message.job == "materialize":
+            self._job_end(f"{'reused' if res['cached'] else 'wrote'} build {res['id']} · "
+                          f"{sum(t['train_rows'] for t in res['tasks'].values()):,} train rows"
+                          + (f" · token cache {'reused' if res['tokens_cached'] else 'written'}"
+                             if res.get("token_cache") else "")
+                          + "".join(f"\nnote: {n}" for n in res.get("notes", [])))
         else:
-            self.app.call_from_thread(self._job_end, f"imported {res['mixture']}: {len(res['tasks'])} tasks; "
-                                                     f"run config {res['run_config']}")
-            self.app.call_from_thread(self._after_import, res["mixture"])
+            self._job_end(f"imported {res['mixture']}: {len(res['tasks'])} tasks; run config {res['run_config']}")
+            self._after_import(res["mixture"])
 
     def _after_import(self, name: str) -> None:
         self.current = name

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import DataTable, Static
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen
 from screens.cli_jobs import workbench_argv
+from screens.jobs import JobPanel
 from screens.mixtures_forms import PromptForm
 
 COLUMNS = ("name", "family", "state", "path")
@@ -48,13 +49,10 @@ class ModelsScreen(WorkbenchScreen):
                 yield EmptyState("No models yet. Press i to import one (a folder or a hub id such as "
                                  "Qwen/Qwen-1_8B).", id="models-empty")
                 yield Static("", id="models-info")
-        with Vertical(id="models-job"):
-            yield Static("", id="models-status")
-            yield ProgressBar(id="models-progress", show_eta=False)
+        yield JobPanel(id="models-job")
 
     def on_mount(self) -> None:
         self.query_one("#models-table", DataTable).add_columns(*COLUMNS)
-        self.query_one("#models-progress", ProgressBar).display = False
         self.refresh_data()
 
     # -- data ----------------------------------------------------------------------------------------
@@ -77,7 +75,8 @@ class ModelsScreen(WorkbenchScreen):
             return None
         return self.rows[table.cursor_row]
 
-    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+    @on(DataTable.RowHighlighted, "#models-table")
+    def _model_highlighted(self) -> None:
         self._show_selected()
 
     def _show_selected(self) -> None:
@@ -108,7 +107,8 @@ class ModelsScreen(WorkbenchScreen):
             if text:
                 parts = text.split()
                 args = ["model", "import", parts[0]] + (["--name", parts[1]] if len(parts) > 1 else [])
-                self._import_job(args)
+                argv = workbench_argv(self.ws.root, *args, "--progress-jsonl")
+                self.query_one("#models-job", JobPanel).run_command(f"importing {args[2]}", argv, name="model import")
 
         self.app.push_screen(PromptForm("Import a model", "Folder or hub id, then optionally a [models] name",
                                         check=check, hint="e.g.  Qwen/Qwen-1_8B qwen1_8b   ·   /data/Qwen-72B   ·   "
@@ -124,39 +124,16 @@ class ModelsScreen(WorkbenchScreen):
         self.notify(f"default model: {r['name']}")
         self.refresh_data()
 
-    @work(thread=True, exclusive=True, group="models-job", name="model import", exit_on_error=False)
-    def _import_job(self, args: list[str]) -> None:
-        from screens.cli_jobs import run_progress_command
-
-        self.app.call_from_thread(self._job_start, f"importing {args[2]} ...")
-        argv = workbench_argv(self.ws.root, *args, "--progress-jsonl")
-        try:
-            out = run_progress_command(argv, on_progress=lambda ev: self.app.call_from_thread(
-                self._job_progress, str(ev.get("phase", "")), int(ev.get("done", 0)), int(ev.get("total", 0))))
-        finally:
-            self.app.call_from_thread(self._job_end)
-        if out.rc != 0 or not out.done:
-            detail = out.error or "\n".join(out.stderr_tail.strip().splitlines()[-8:])
-            raise RuntimeError(detail or f"`{' '.join(argv)}` exited with {out.rc}")
-        res = out.done
+    @on(JobPanel.Finished, "#models-job")
+    def _imported(self, message: JobPanel.Finished) -> None:
+        self.query_one("#models-job", JobPanel).show("")
+        res = message.result.done
+        if not res:
+            return
         msg = f"[models] {res['name']}: {res['kind']} ({res['path']}, {res['seconds']} s)"
         msg += "".join(f"\nwarning: {w}" for w in res.get("warnings") or [])
-        self.app.call_from_thread(self.notify, msg, timeout=12)
-        self.app.call_from_thread(self.refresh_data)
-
-    def _job_start(self, text: str) -> None:
-        self.query_one("#models-status", Static).update(text)
-        bar = self.query_one("#models-progress", ProgressBar)
-        bar.update(total=None, progress=0)
-        bar.display = True
-
-    def _job_progress(self, phase: str, done: int, total: int) -> None:
-        self.query_one("#models-status", Static).update(f"importing: {phase}")
-        self.query_one("#models-progress", ProgressBar).update(total=max(total, 1), progress=done)
-
-    def _job_end(self) -> None:
-        self.query_one("#models-status", Static).update("")
-        self.query_one("#models-progress", ProgressBar).display = False
+        self.notify(msg, timeout=12)
+        self.refresh_data()
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [PaletteCommand("model: import", "Import a model folder or hub id (i)", self.action_import_model),

@@ -10,26 +10,35 @@ File reading and process work happen in thread workers; torch is never imported 
 
 from __future__ import annotations
 
-import json
-import subprocess
 import threading
 import time
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import DataTable, SelectionList, TabbedContent
 
 from engine.fsutil import read_json_or
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.cli_jobs import workbench_argv
+from screens.jobs import JobPanel
 from screens.layout import HintedTable
 from screens.runs_gpu import GpuPanel
 from screens.runs_monitor import CHARTS, RunMonitor, fmt_eta
 
 __all__ = ["RunsScreen", "fmt_eta"]
+
+
+class Polled(Message):
+    """What one poll of runs/ read: the table's summaries and, for run `run_id` (selection
+    `generation`), its new metrics records, log lines, status and data.json."""
+
+    def __init__(self, generation: int, run_id: str | None, payload: dict[str, Any]) -> None:
+        super().__init__()
+        self.generation, self.run_id, self.payload = generation, run_id, payload
 
 
 class RunsScreen(WorkbenchScreen):
@@ -66,6 +75,7 @@ class RunsScreen(WorkbenchScreen):
             with pane("Runs", id="runs-pane", classes="strip"):
                 yield EmptyState("", id="runs-empty")
                 yield HintedTable(id="runs", cursor_type="row", zebra_stripes=True)
+                yield JobPanel(id="runs-job", hide_label_when_idle=True)
                 yield GpuPanel("", id="gpu-panel")
             with pane("Monitor", id="run-detail-pane"):
                 yield RunMonitor(id="monitor")
@@ -125,7 +135,8 @@ class RunsScreen(WorkbenchScreen):
         elif not keys:
             self.query_one(RunMonitor).clear_stats("[dim]no run selected[/dim]")
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(DataTable.RowHighlighted, "#runs")
+    def _run_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key and event.row_key.value:
             self._select(str(event.row_key.value))
 
@@ -157,15 +168,9 @@ class RunsScreen(WorkbenchScreen):
             msg = f"runs refresh: {e}"
             if msg != getattr(self, "_last_poll_error", None):
                 self._last_poll_error = msg
-                self._call(self.notify, msg, severity="warning")
+                self.app.notify(msg, severity="warning")   # (a Notify message: safe from a thread)
         finally:
             self._polling = False
-
-    def _call(self, fn: Any, *args: Any, **kw: Any) -> None:
-        try:
-            self.app.call_from_thread(fn, *args, **kw)
-        except RuntimeError:  # the app is shutting down
-            pass
 
     def _poll_once(self) -> None:
         from engine.runs import RunDir, list_runs, summarize
@@ -188,9 +193,10 @@ class RunsScreen(WorkbenchScreen):
 
             payload["gpu"] = gpu_snapshot()
             self._last_gpu = time.time()
-        self._call(self._apply, gen, run_id, payload)
+        self.post_message(Polled(gen, run_id, payload))   # dropped when the screen is gone
 
-    def _apply(self, gen: int, run_id: str | None, payload: dict[str, Any]) -> None:
+    def on_polled(self, message: Polled) -> None:
+        gen, run_id, payload = message.generation, message.run_id, message.payload
         if not self.is_mounted:
             return
         self._show_table(payload["summaries"])
@@ -233,21 +239,36 @@ class RunsScreen(WorkbenchScreen):
 
         self.app.push_screen(LaunchForm(self.ws, names, default), done)
 
-    @work(thread=True, exit_on_error=False, group="runs-launch", name="launch")
     def _launch(self, config_path: str) -> None:
         """`workbench train launch` in a subprocess: it checks the environment (importing torch,
         which the app never does), creates the run and starts it detached, then exits."""
-        cmd = workbench_argv(self.ws.root, "train", "launch", config_path, "--json")
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
-        try:
-            out = json.loads(proc.stdout)
-        except json.JSONDecodeError:
-            out = {}
-        if proc.returncode != 0 or not out.get("ok"):
-            failed = [f"{c['name']}: {c['message']}" for c in out.get("checks", []) if c.get("status") == "fail"]
-            raise RuntimeError("launch refused:\n" + ("\n".join(failed) or proc.stderr.strip()[-2000:]))
-        self.app.call_from_thread(self.notify, f"launched {out['run']} (pid {out['pid']})", timeout=6)
-        self.app.call_from_thread(self._after_launch, out["run"])
+        self._job.run_command("launching ...", workbench_argv(self.ws.root, "train", "launch", config_path, "--json"),
+                              kind="launch", name="launch", json_result=True)
+
+    @property
+    def _job(self) -> JobPanel:
+        return self.query_one("#runs-job", JobPanel)
+
+    @on(JobPanel.Finished, "#runs-job")
+    def _job_finished(self, message: JobPanel.Finished) -> None:
+        self._job.show("")
+        res, out = message.result, message.result.done
+        if message.cancelled:
+            return
+        if message.job == "launch":
+            if res.rc != 0 or not out.get("ok"):
+                failed = [f"{c['name']}: {c['message']}" for c in out.get("checks", []) if c.get("status") == "fail"]
+                self.app.show_error("launch refused", "\n".join(failed) or res.failure("train launch"))  # type: ignore[attr-defined]
+                return
+            self.notify(f"launched {out['run']} (pid {out['pid']})", timeout=6)
+            self._after_launch(out["run"])
+        elif res.rc != 0:
+            what = "demo failed to start" if message.job == "demo" else "merge failed"
+            self.app.show_error(what, res.failure(what))  # type: ignore[attr-defined]
+        elif message.job == "demo":
+            self._after_demo_start(out["run"])
+        elif message.job == "merge":
+            self.notify(f"merged {out['checkpoint']} into {out['path']}", timeout=8)
 
     def _after_launch(self, run_id: str) -> None:
         from engine.runs import list_runs, summarize
@@ -298,7 +319,7 @@ class RunsScreen(WorkbenchScreen):
         from engine.runs import control
 
         state = control.kill(run)
-        self.app.call_from_thread(self.notify, f"{run.id}: {state.value}")
+        self.app.notify(f"{run.id}: {state.value}")   # (a Notify message: safe from a thread)
 
     def action_resume(self) -> None:
         run = self._run()
@@ -310,21 +331,16 @@ class RunsScreen(WorkbenchScreen):
         from engine.train.launch import launch, resume_plan
 
         pid = launch(run, resume_plan(run))
-        self.app.call_from_thread(self.notify, f"resumed {run.id} (pid {pid})")
+        self.app.notify(f"resumed {run.id} (pid {pid})")
 
     def action_demo(self) -> None:
         self.notify("preparing the demo (tiny model, toy datasets, mixture) …", timeout=6)
         self._demo()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-demo", name="demo")
     def _demo(self) -> None:
         # A subprocess: preparing imports the data stack and transformers, which stay out of the app.
-        cmd = workbench_argv(self.ws.root, "demo", "run", "--detach", "--json")
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr.strip()[-2000:] or "demo failed to start")
-        run_id = json.loads(proc.stdout)["run"]
-        self.app.call_from_thread(self._after_demo_start, run_id)
+        self._job.run_command("preparing the demo ...", workbench_argv(self.ws.root, "demo", "run", "--detach", "--json"),
+                              kind="demo", name="demo", json_result=True)
 
     def _after_demo_start(self, run_id: str) -> None:
         self.refresh_data()
@@ -337,14 +353,9 @@ class RunsScreen(WorkbenchScreen):
             self.notify(f"merging the best checkpoint of {run.id} …", timeout=4)
             self._merge(run.id)
 
-    @work(thread=True, exit_on_error=False, group="runs-merge", name="merge")
     def _merge(self, run_id: str) -> None:
-        cmd = workbench_argv(self.ws.root, "train", "merge", run_id, "--json")
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr.strip()[-2000:] or "merge failed")
-        info = json.loads(proc.stdout)
-        self.app.call_from_thread(self.notify, f"merged {info['checkpoint']} into {info['path']}", timeout=8)
+        self._job.run_command(f"merging {run_id} ...", workbench_argv(self.ws.root, "train", "merge", run_id, "--json"),
+                              kind="merge", name="merge", json_result=True)
 
     def action_next_chart(self) -> None:
         tabs = self.query_one("#monitor-tabs", TabbedContent)

@@ -7,20 +7,19 @@ jumps to the next failing one. v scores a checkpoint (a run's or any path) in a 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import threading
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Input, ProgressBar, Static
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
+from screens.jobs import JobPanel
 from screens.layout import HintedTable
 
 VERDICT_STYLE = {"passed": "green", "failed": "red", "compile_error": "magenta", "runtime_error": "red",
@@ -38,6 +37,14 @@ def _short_id(vid: str, width: int = 30) -> str:
 
 def _f(x: Any, d: int = 3) -> str:
     return f"{x:.{d}f}" if isinstance(x, (int, float)) else "-"
+
+
+class Loaded(Message):
+    """A validation's files were read (into the screen's cache) by the load worker."""
+
+    def __init__(self, vid: str) -> None:
+        super().__init__()
+        self.vid = vid
 
 
 class ValidationScreen(WorkbenchScreen):
@@ -81,8 +88,7 @@ class ValidationScreen(WorkbenchScreen):
             with pane("Validations", id="val-list-pane", classes="strip"):
                 yield EmptyState("", id="validation-empty")
                 yield HintedTable(id="validations", cursor_type="row", zebra_stripes=True)
-                yield Static("", id="val-run-label")
-                yield ProgressBar(id="val-run-progress", show_eta=False)
+                yield JobPanel(id="val-run")
             with pane("Problems", id="val-detail-pane"):
                 yield Static("", id="val-header", classes="detail")
                 yield Static("", id="lang-bar", classes="detail")
@@ -96,7 +102,6 @@ class ValidationScreen(WorkbenchScreen):
         # what a reviewer reads first on the left: at 80 columns task, problem, verdict and tests show
         self.query_one("#problems", DataTable).add_columns("task", "problem", "verdict", "tests", "rate", "time", "lang")
         self.query_one("#problem-filter", Input).display = False
-        self.query_one("#val-run-progress", ProgressBar).display = False
         self._selected: str | None = None
         self._rows: list[Any] = []
         self._view: list[Any] = []
@@ -104,7 +109,7 @@ class ValidationScreen(WorkbenchScreen):
         self._sort = "none"
         self._cache: dict[str, dict[str, Any]] = {}
         self._io = threading.Lock()
-        self._proc: subprocess.Popen | None = None
+        self._job = self.query_one("#val-run", JobPanel)
         self._run_id: str | None = None
         self._timer = self.set_interval(self.REFRESH_S, self._tick, pause=True)
         self.refresh_data()
@@ -147,7 +152,7 @@ class ValidationScreen(WorkbenchScreen):
         empty.display, t.display = not keys, bool(keys)
         empty.update("No validations yet.\n\nPress v to score a checkpoint (or run "
                      "`workbench eval run --model PATH --tasks SET`).")
-        if running or self._proc is not None:
+        if running or self._job.busy:
             self._timer.resume()
         else:
             self._timer.pause()
@@ -163,15 +168,19 @@ class ValidationScreen(WorkbenchScreen):
     def _tick(self) -> None:
         self.refresh_data()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "validations" and event.row_key and event.row_key.value:
+    @on(DataTable.RowHighlighted, "#validations")
+    def _validation_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key and event.row_key.value:
             self._select(str(event.row_key.value))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "problems" and event.row_key and event.row_key.value:
+    @on(DataTable.RowSelected, "#problems")
+    def _problem_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key and event.row_key.value:
             self._open(str(event.row_key.value))
-        elif event.data_table.id == "validations":
-            self.query_one("#problems", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#validations")
+    def _validation_chosen(self) -> None:
+        self.query_one("#problems", DataTable).focus()
 
     def _select(self, vid: str) -> None:
         if vid == self._selected and vid in self._cache:
@@ -198,11 +207,11 @@ class ValidationScreen(WorkbenchScreen):
                 "gens": gens, "dir": v}
         with self._io:
             self._cache[vid] = data
-        self.app.call_from_thread(self._loaded, vid)
+        self.post_message(Loaded(vid))
 
-    def _loaded(self, vid: str) -> None:
-        if vid == self._selected:
-            self._show_detail(self._cache.get(vid))
+    def on_loaded(self, message: Loaded) -> None:
+        if message.vid == self._selected:
+            self._show_detail(self._cache.get(message.vid))
 
     # -- the selected validation ----------------------------------------------------------------
     def _show_detail(self, data: dict[str, Any] | None) -> None:
@@ -256,15 +265,17 @@ class ValidationScreen(WorkbenchScreen):
         self._fill_problems()
 
     def _bars(self, s: dict[str, Any]) -> Text:
-        from engine.validate.review import language_bars
+        """A bar per language: pass@1 (green), tests passed beyond it (yellow), the rest (dim)."""
+        from engine.validate.review import language_scores
 
         t = Text()
-        for lang, p1, tr, n, b in language_bars(s):
-            t.append(f"{lang:11}", style="bold")
-            t.append(b[: b.count("█")], style="green")
-            t.append(b[b.count("█"): b.count("█") + b.count("▒")], style="yellow")
-            t.append(b[b.count("█") + b.count("▒"):], style="dim")
-            t.append(f" pass@1 {_f(p1)}  tests {_f(tr)}  ({n})\n")
+        for ls in language_scores(s):
+            passed, partly, rest = ls.bar_cells()
+            t.append(f"{ls.language:11}", style="bold")
+            t.append("█" * passed, style="green")
+            t.append("▒" * partly, style="yellow")
+            t.append("·" * rest, style="dim")
+            t.append(f" pass@1 {_f(ls.pass_at_1)}  tests {_f(ls.test_pass_rate)}  ({ls.problems})\n")
         return t
 
     def _fill_problems(self) -> None:
@@ -377,7 +388,7 @@ class ValidationScreen(WorkbenchScreen):
         from engine.validate.prompts import FORMATS
         from screens.validation_form import NewValidationForm
 
-        if self._proc is not None:
+        if self._job.busy:
             self.notify("a validation started here is still running (x cancels it)", severity="warning")
             return
         sets = list(self.ws.config.tasksets)
@@ -401,7 +412,7 @@ class ValidationScreen(WorkbenchScreen):
         of the contest tasks."""
         from screens.validation_form import eval_run_argv
 
-        if self._proc is not None:
+        if self._job.busy:
             self.notify("a validation started here is still running (x cancels it)", severity="warning")
             return
         m = (self._cache.get(self._selected or "") or {}).get("meta") or {}
@@ -421,60 +432,30 @@ class ValidationScreen(WorkbenchScreen):
         self._start(eval_run_argv(str(self.ws.root), choice))
 
     def _start(self, argv: list[str]) -> None:
-        label = self.query_one("#val-run-label", Static)
-        label.update("starting `workbench eval run` ...")
-        bar = self.query_one("#val-run-progress", ProgressBar)
-        bar.display = True
-        bar.update(total=None, progress=0)
-        self._run_validation(argv)
+        self._job.run_command("validating (`workbench eval run`)", argv, name="validation run")
 
-    @work(thread=True, exclusive=True, group="validation-run", name="validation run", exit_on_error=False)
-    def _run_validation(self, argv: list[str]) -> None:
-        from screens.cli_jobs import run_progress_command
-
-        try:
-            res = run_progress_command(argv, on_progress=lambda ev: self.app.call_from_thread(self._on_progress, ev),
-                                       on_start=lambda p: setattr(self, "_proc", p))
-        finally:
-            self._proc = None
-        self.app.call_from_thread(self._on_finished, res.done, res.rc)
-        if res.rc != 0 and res.rc != -signal.SIGTERM:
-            raise RuntimeError(res.error or f"`workbench eval run` exited with code {res.rc}:\n{res.stderr_tail}")
-
-    def _on_progress(self, ev: dict[str, Any]) -> None:
-        from textual.css.query import NoMatches
-
-        try:
-            bar = self.query_one("#val-run-progress", ProgressBar)
-            label = self.query_one("#val-run-label", Static)
-        except NoMatches:
-            return
-        if ev.get("id") and ev.get("id") != self._run_id:
-            self._run_id = str(ev["id"])
+    @on(JobPanel.Progress, "#val-run")
+    def _follow_new_validation(self, message: JobPanel.Progress) -> None:
+        vid = message.event.info.get("id")
+        if vid and vid != self._run_id:
+            self._run_id = str(vid)
             self.refresh_data()
             self._focus_validation(self._run_id)   # follow the new validation while it runs
-        phase = ev.get("phase", "")
-        names = {"ground-truth": "checking canonical solutions", "load": "loading model", "generate": "generating",
-                 "execute": "executing", "execute-alt": "executing (other mode)", "score": "scoring"}
-        rate = f"  {ev['tokens_per_s']:.0f} tok/s" if isinstance(ev.get("tokens_per_s"), (int, float)) else ""
-        label.update(f"{names.get(phase, phase)} {ev.get('done', 0)}/{ev.get('total', '?')}{rate}")
-        bar.update(total=max(1, int(ev.get("total") or 1)), progress=int(ev.get("done") or 0))
 
-    def _on_finished(self, done: dict[str, Any], rc: int) -> None:
-        from textual.css.query import NoMatches
-
-        try:
-            self.query_one("#val-run-progress", ProgressBar).display = False
-            label = self.query_one("#val-run-label", Static)
-        except NoMatches:
-            return
-        vid = done.get("id") or self._run_id
-        if rc == 0:
+    @on(JobPanel.Finished, "#val-run")
+    def _validation_finished(self, message: JobPanel.Finished) -> None:
+        done = message.result.done
+        if not message.cancelled:
             c = done.get("contest") or {}
-            label.update("done: " + (f"{c['label']}, " if c.get("label") else "") + f"pass@1 {_f(done.get('pass_at_1'))}")
+            self._job.show("done: " + (f"{c['label']}, " if c.get("label") else "") + f"pass@1 {_f(done.get('pass_at_1'))}")
             self.notify("validation finished", timeout=3)
-        else:
-            label.update("cancelled" if rc == -signal.SIGTERM else f"failed (exit code {rc})")
+        self._after_run(done.get("id") or self._run_id)
+
+    @on(JobPanel.Failed, "#val-run")
+    def _validation_failed(self) -> None:
+        self._after_run(self._run_id)
+
+    def _after_run(self, vid: str | None) -> None:
         self._run_id = None
         if vid:
             self._cache.pop(vid, None)
@@ -491,14 +472,9 @@ class ValidationScreen(WorkbenchScreen):
         self._select(vid)
 
     def action_cancel_run(self) -> None:
-        proc = self._proc
-        if proc is None:
+        if not self._job.cancel():
             self.notify("no validation was started from this screen", timeout=2)
             return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.notify("cancelling the validation ...", timeout=2)
 
     # -- palette ------------------------------------------------------------------------------------
@@ -519,7 +495,7 @@ class ValidationScreen(WorkbenchScreen):
             cmds.append(PaletteCommand("validation: show post-processing flips",
                                        "Problems whose verdict differs under the other post-processing mode",
                                        lambda: self._set_filter("flip")))
-        if self._proc is not None:
+        if self._job.cancellable:
             cmds.append(PaletteCommand("validation: cancel run", "Stop the validation started here",
                                        self.action_cancel_run))
         return cmds

@@ -42,7 +42,7 @@ async def test_empty_state_names_the_next_keys(workspace: Workspace) -> None:
         assert not app.screen.query_one("#matrix", DataTable).display
         await pilot.press("b")      # nothing marked: told what to do, nothing starts
         await pilot.pause(0.1)
-        assert app.screen._proc is None and not (workspace.root / "submissions").exists()
+        assert not app.screen._job.busy and not (workspace.root / "submissions").exists()
 
 
 async def test_matrix_sort_pick_compare(compare_ws) -> None:
@@ -126,7 +126,7 @@ async def test_mark_and_build_from_the_screen(compare_ws) -> None:
         await pilot.press("y")
         for _ in range(120):            # the build runs as a subprocess (`workbench submit build`)
             await pilot.pause(0.25)
-            if s._proc is None and "ready to submit" in _static(s, "#build-label"):
+            if not s._job.busy and "ready to submit" in _static(s, "#build-label"):
                 break
         await _settle(app, pilot)
         label = _static(s, "#build-label")

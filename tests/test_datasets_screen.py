@@ -97,7 +97,7 @@ async def test_preview_stats_process_and_dropped(tmp_path: Path, tiny_model_dir:
         await pilot.pause(0.2)
         await pilot.press("enter")
         await pilot.pause(0.1)
-        await _until(pilot, lambda: app.screen.processing is None and "processed small" in _content(app, "#ds-job"))
+        await _until(pilot, lambda: app.screen.processing is None and "processed small" in _content(app, "#ds-label"))
         assert (ws.datasets_dir / "small" / "data.parquet").exists()
         assert "2 rows" in _screen_text(app)
         assert "drops per filter" in _content(app, "#dataset-stats")

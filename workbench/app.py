@@ -1,8 +1,8 @@
 """The Textual app: six screens (modes) over one workspace.
 
 Keys: 1-6 / tab / shift+tab switch screens, ? or F1 help, ctrl+p palette, q quit.
-Torch is never imported here: heavy work runs in worker threads that call the engine or start
-subprocesses, and post results back as messages.
+Torch is never imported here: heavy work runs in subprocesses, file work in worker threads, and
+both report back as messages (docs/app.md, "Threads and subprocesses").
 """
 
 from __future__ import annotations
@@ -10,20 +10,20 @@ from __future__ import annotations
 import subprocess
 import time
 import traceback
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker
 
-from engine.workspace import Workspace
 from screens.base import SCREENS
-from screens.cli_jobs import workbench_argv
 from screens.dialogs import ErrorDialog, HelpScreen
 from screens.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS
 from screens.palette import WorkbenchCommands
 from workbench.theme import WORKBENCH_THEME
+
+if TYPE_CHECKING:
+    from engine.workspace import Workspace
 
 MODE_ORDER = [m for m, _ in SCREENS]
 
@@ -50,6 +50,8 @@ class WorkbenchApp(App[None]):
         "compare": _lazy("screens.compare", "CompareScreen"),
         "models": _lazy("screens.models", "ModelsScreen"),
     }
+    # the first screen is built as the app's first mode, not after a default screen (one CSS pass less)
+    DEFAULT_MODE = "datasets"
     COMMANDS = {WorkbenchCommands}
     # -narrow / -medium / -wide and -short / -tall on every screen (modals included): the CSS adapts
     HORIZONTAL_BREAKPOINTS = HORIZONTAL_BREAKPOINTS
@@ -69,11 +71,14 @@ class WorkbenchApp(App[None]):
         self.start_mode = start_mode
         self.build_demo = build_demo
         self.clock = clock   # what "12s ago" is measured against (tests pass a fixed one)
-
-    def on_mount(self) -> None:
+        self.demo_build: subprocess.Popen | None = None   # the detached `workbench demo build`, while it runs
+        # before the stylesheet is first built: a theme set on mount re-parses and re-applies all CSS
         self.register_theme(WORKBENCH_THEME)
         self.theme = WORKBENCH_THEME.name
-        self.switch_mode(self.start_mode)
+
+    def on_mount(self) -> None:
+        if self.current_mode != self.start_mode:
+            self.switch_mode(self.start_mode)
         if self.ws.config.workspace.demo:
             self.notify("This is the demo workspace. Press 3 (Runs), then d, to train the tiny model and watch "
                         "its held-out pass@1 climb live. ? lists every key.", title="Welcome", timeout=20)
@@ -121,24 +126,44 @@ class WorkbenchApp(App[None]):
 
     # The single place worker failures become visible ------------------------------------------
     def report_worker_error(self, worker: Worker) -> None:
+        from engine.errors import WorkbenchError
+
         err = worker.error
-        detail = "".join(traceback.format_exception(err)[-6:]) if err is not None else ""
+        # bad input (WorkbenchError) is one line naming what is wrong; anything else is a bug: its traceback
+        tb = err is not None and not isinstance(err, WorkbenchError)
+        detail = "".join(traceback.format_exception(err)[-6:]) if tb else ""
         self.show_error(f"{worker.name or 'background task'} failed", str(err) or repr(err), detail)
 
     def show_error(self, title: str, message: str, detail: str = "") -> None:
         self.push_screen(ErrorDialog(title, message, detail))
 
     # Demo assets ------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="demo-build", name="demo build", exit_on_error=False)
     def build_demo_assets(self) -> None:
-        """Build the tiny model + toy data in a subprocess (torch stays out of the app)."""
-        self.call_from_thread(self.notify, "Building demo assets (tiny model, toy data) ...", timeout=8)
-        cmd = workbench_argv(self.ws.root, "demo", "build")
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        """Build the tiny model + toy data in a detached `workbench demo build` (torch stays out of
+        the app). No thread waits on it: `q` quits at once and the build finishes on its own; its
+        marker file is written last, so a build cut short is never taken as built."""
+        from screens.cli_jobs import subprocess_env, workbench_argv
+
+        self.notify("Building demo assets (tiny model, toy data) ...", timeout=8)
+        with open(self.ws.root / ".demo-build.log", "w", encoding="utf-8") as log:   # the child keeps its copy
+            self.demo_build = subprocess.Popen(workbench_argv(self.ws.root, "demo", "build"), stdout=log,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                               env=subprocess_env(), start_new_session=True)
+        self._demo_poll = self.set_interval(0.5, self._demo_build_check)
+
+    def _demo_build_check(self) -> None:
+        proc = self.demo_build
+        if proc is None or proc.poll() is None:
+            return
+        self._demo_poll.stop()
+        self.demo_build = None
+        out = (self.ws.root / ".demo-build.log").read_text(encoding="utf-8", errors="replace").strip()
         if proc.returncode != 0:
-            raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{proc.stderr[-2000:] or proc.stdout[-2000:]}")
-        self.call_from_thread(self.notify, proc.stdout.strip() or "demo assets ready", timeout=5)
-        self.call_from_thread(self._refresh_current)
+            self.show_error("demo build failed", f"`workbench demo build` exited with code {proc.returncode}",
+                            out[-2000:])
+            return
+        self.notify(out.splitlines()[-1] if out else "demo assets ready", timeout=5)
+        self._refresh_current()
 
     def _refresh_current(self) -> None:
         screen: Any = self.screen

@@ -142,6 +142,7 @@ def build_demo_assets(root: str | Path, *, force: bool = False, spec: TinySpec =
     with file_lock(root / ".demo-build.lock"):
         if not force and demo_assets_ready(root, spec):
             return {**read_json_or(_marker(root)), "cached": True}
+        _marker(root).unlink(missing_ok=True)   # written last: a build cut short is never taken as built
         t0 = time.time()
         counts = write_curriculum(root / "data" / "toy")
         model_dir = build_tiny_model(root / "models" / "tiny", spec=spec)

@@ -28,6 +28,7 @@ from engine.mixture.spec import FORMAT_VERSION, MixtureSpec, spec_to_dict
 from engine.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
+PHASES = {"plan": "planning the build", "write": "writing train/valid files", "tokenize": "tokenizing"}
 CHUNK = 2048
 
 

@@ -54,6 +54,7 @@ from engine.mixture.mftcoder_records import BadLine, read_task
 from engine.workspace import Workspace
 
 SIDECAR = "mftcoder.json"
+PHASES = {"export": "writing task folders"}   # what export_mftcoder's progress phases mean
 EXPORT_MARKER = "workbench-export.json"
 CONFIG_FILE = "train_config.json"
 

@@ -33,6 +33,7 @@ from engine.models.qwen1_tokenizer import ENDOFTEXT, IMEND, SPECIAL_START_ID, SP
 from engine.workspace import ModelEntry, Workspace
 
 Progress = Callable[[str, int, int], None]
+PHASES = {"tokenizer": "converting the tokenizer", "weights": "converting the weights"}  # (qwen1_convert: weights)
 Log = Callable[[str], None]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 EOS_ID = SPECIAL_START_ID + SPECIAL_TOKENS.index(IMEND)        # 151645: the contest's eos and pad

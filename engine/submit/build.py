@@ -36,6 +36,10 @@ from engine.submit.layout import (check_model_name, default_model_name, expected
 from engine.validate.tasks import CONTEST_TASKS
 
 Progress = Callable[[str, int, int, dict[str, Any]], None]
+# the phases `build_submission` reports, as a user reads them (generation phases: engine.validate.run.PHASES)
+PHASES = {"resolve": "resolving the checkpoint", "merge": "merging the LoRA adapter", "load": "loading the model",
+          "generate": "generating", "execute": "executing (predicted score)", "score": "scoring",
+          "write": "writing the files", "zip": "zipping", "check": "checking the zip"}
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)     # fixed: the same files give the same zip
 
 

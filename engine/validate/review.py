@@ -106,13 +106,24 @@ def next_failing(rows: list[Row], current: str | None, step: int = 1) -> str | N
     return None
 
 
-def language_bars(summary: dict[str, Any], width: int = 24) -> list[tuple[str, float | None, float | None, int, str]]:
-    """(language, pass@1, test pass rate, problems, bar) per language."""
-    out = []
-    for lang, s in (summary.get("languages") or {}).items():
-        p1, tr = s.get("pass@1"), s.get("test_pass_rate")
-        full = int(round((p1 or 0.0) * width))
-        part = max(full, int(round((tr or 0.0) * width)))
-        bar = "█" * full + "▒" * (part - full) + "·" * (width - part)
-        out.append((lang, p1, tr, int(s.get("problems", 0)), bar))
-    return out
+@dataclass(frozen=True)
+class LanguageScore:
+    """One language of a validation's summary (what the Validation screen draws as a bar)."""
+
+    language: str
+    pass_at_1: float | None
+    test_pass_rate: float | None
+    problems: int
+
+    def bar_cells(self, width: int = 24) -> tuple[int, int, int]:
+        """(passed, partly, rest) cells of a bar `width` wide: pass@1, then the test pass rate
+        beyond it (never less than pass@1), then the remainder."""
+        full = int(round((self.pass_at_1 or 0.0) * width))
+        part = max(full, int(round((self.test_pass_rate or 0.0) * width)))
+        return full, part - full, width - part
+
+
+def language_scores(summary: dict[str, Any]) -> list[LanguageScore]:
+    """Per language, in the summary's order."""
+    return [LanguageScore(lang, s.get("pass@1"), s.get("test_pass_rate"), int(s.get("problems", 0)))
+            for lang, s in (summary.get("languages") or {}).items()]

@@ -7,6 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
+from engine.progress import JsonlWriter
 from workbench.context import STATE, emit_json, guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -18,33 +19,13 @@ PROGRESS_JSONL = typer.Option(False, "--progress-jsonl",
                               help="Progress and the result as JSON lines on stdout (for programs: the app).")
 
 
-def _reporter(flag: Optional[bool], jsonl: bool = False) -> Any:
-    if jsonl:
-        return _JsonlProgress()
+def _reporter(flag: Optional[bool], writer: Optional[JsonlWriter] = None) -> Any:
+    """The engine's (stage, done, total) callback: `--progress-jsonl` events, a line on a
+    terminal's stderr, or nothing. The engine's closing "done" stage is no progress event."""
+    if writer is not None:
+        return lambda stage, done, total: writer(stage, done, total) if stage != "done" else None
     on = sys.stderr.isatty() if flag is None else flag
     return _progress if on else None
-
-
-class _JsonlProgress:
-    """`{"event": "progress", "phase", "done", "total"}` lines, at most four a second per phase."""
-
-    def __init__(self) -> None:
-        self.phase, self.last = "", 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        import time
-
-        now = time.monotonic()
-        if stage != "done" and (stage != self.phase or done >= total or now - self.last > 0.25):
-            self.phase, self.last = stage, now
-            _event(event="progress", phase=stage, done=done, total=total)
-
-
-def _event(**obj: Any) -> None:
-    import json
-
-    sys.stdout.write(json.dumps(obj, default=str) + "\n")
-    sys.stdout.flush()
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -291,13 +272,19 @@ def remove_cmd(name: str = typer.Argument(..., help="Mixture name."),
 
 
 def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: Optional[bool], jsonl: bool) -> None:
-    from engine.mixture.materialize import materialize
+    from engine.mixture.materialize import PHASES, materialize
 
     ws = STATE.workspace()
-    res = materialize(ws, name, tokenize_cache=not no_tokenize, progress=_reporter(progress, jsonl))
+    writer = JsonlWriter(PHASES) if jsonl else None
+    try:
+        res = materialize(ws, name, tokenize_cache=not no_tokenize, progress=_reporter(progress, writer))
+    except Exception as e:
+        if writer is not None:
+            writer.error(str(e))
+        raise
     out = res.to_dict()
-    if jsonl:
-        _event(event="done", **out)
+    if writer is not None:
+        writer.done(out)
         return
     if as_json:
         emit_json(out)
@@ -388,10 +375,16 @@ def import_cmd(
     from engine.mixture.mftcoder import import_mftcoder
 
     ws = STATE.workspace()
-    res = import_mftcoder(ws, config, name=name, data_paths=data_paths, run_config_out=run_config,
-                          dataset_prefix=dataset_prefix, count=not no_count_tokens, force=force)
-    if progress_jsonl:
-        _event(event="done", **res)
+    writer = JsonlWriter() if progress_jsonl else None
+    try:
+        res = import_mftcoder(ws, config, name=name, data_paths=data_paths, run_config_out=run_config,
+                              dataset_prefix=dataset_prefix, count=not no_count_tokens, force=force)
+    except Exception as e:
+        if writer is not None:
+            writer.error(str(e))
+        raise
+    if writer is not None:
+        writer.done(res)
         return
     if as_json:
         emit_json(res)

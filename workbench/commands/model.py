@@ -6,7 +6,8 @@ from typing import Any
 
 import typer
 
-from workbench.commands.mix import PROGRESS, PROGRESS_JSONL, _event, _JsonlProgress
+from engine.progress import JsonlWriter
+from workbench.commands.mix import PROGRESS, PROGRESS_JSONL
 from workbench.context import STATE, emit_json, guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -40,11 +41,11 @@ class _TermProgress:
             sys.stderr.write("\n")
 
 
-def _reporter(flag: bool | None, jsonl: bool) -> Any:
+def _reporter(flag: bool | None, writer: JsonlWriter | None) -> Any:
     import sys
 
-    if jsonl:
-        return _JsonlProgress()
+    if writer is not None:
+        return writer
     return _TermProgress() if (sys.stderr.isatty() if flag is None else flag) else None
 
 
@@ -64,24 +65,25 @@ def import_cmd(
     models/NAME (no remote code; tokenizer.json from qwen.tiktoken, ChatML, eos <|im_end|>); a
     Qwen-1 LoRA adapter (MFTCoder) to an adapter of the imported model; a model of an
     architecture transformers implements is registered as it is."""
-    from engine.models.importer import import_model
+    from engine.models.importer import PHASES, import_model
 
     ws = STATE.workspace()
     say = (lambda m: typer.echo(m, err=True)) if (as_json or progress_jsonl) else typer.echo
-    report = _reporter(progress, progress_jsonl)
+    writer = JsonlWriter(PHASES) if progress_jsonl else None
+    report = _reporter(progress, writer)
     try:
         res = import_model(ws, src, name=name, base=base, force=force, progress=report, log=say)
     except Exception as e:
-        if progress_jsonl:
-            _event(event="error", message=str(e))
+        if writer is not None:
+            writer.error(str(e))
         raise
     finally:
         if isinstance(report, _TermProgress):
             report.close()
     for w in res.warnings:
         say(f"warning: {w}")
-    if progress_jsonl:
-        _event(event="done", **res.to_json())
+    if writer is not None:
+        writer.done(res.to_json())
         return
     if as_json:
         emit_json(res.to_json())

@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -186,34 +184,24 @@ def mark_cmd(
 
 # -- build ------------------------------------------------------------------------------------------
 
-_PHASES = {"resolve": "resolving the checkpoint", "merge": "merging the LoRA adapter", "load": "loading the model",
-           "generate": "generating", "execute": "executing (predicted score)", "score": "scoring",
-           "write": "writing the files", "zip": "zipping", "check": "checking the zip"}
-
-
 class _Progress:
-    """A line per phase (stderr), or `--progress-jsonl` events on stdout for the app."""
+    """A line per phase (stderr), or `--progress-jsonl` events on stdout for the app (engine.progress)."""
 
     def __init__(self, mode: str):
-        self.mode, self.phase, self.last = mode, "", 0.0
+        from engine.progress import JsonlWriter
+        from engine.submit.build import PHASES
+
+        self.mode, self.phase, self.phases = mode, "", PHASES
+        self.jsonl = JsonlWriter(PHASES) if mode == "jsonl" else None
         self.tty = sys.stderr.isatty()
 
-    def event(self, **obj: Any) -> None:
-        if self.mode == "jsonl":
-            sys.stdout.write(json.dumps(obj, default=str) + "\n")
-            sys.stdout.flush()
-
     def __call__(self, phase: str, done: int, total: int, info: dict) -> None:
-        now = time.monotonic()
-        if self.mode == "jsonl":
-            if phase != self.phase or done >= total or now - self.last > 0.25:
-                self.event(event="progress", phase=phase, done=done, total=total,
-                           **{k: v for k, v in (info or {}).items() if isinstance(v, (int, float, str))})
-                self.phase, self.last = phase, now
+        if self.jsonl is not None:
+            self.jsonl(phase, done, total, info)
             return
         if self.mode != "text":
             return
-        label = _PHASES.get(phase, phase)
+        label = self.phases.get(phase, phase)
         if self.tty:
             sys.stderr.write(f"\r{label}: {done}/{total}\x1b[K" + ("\n" if done >= total else ""))
             sys.stderr.flush()
@@ -309,13 +297,15 @@ def build_cmd(
                                merge=not no_merge, fresh=fresh, force=force, progress=prog,
                                log=lambda msg: typer.echo(msg, err=True))
     except Exception as e:
-        prog.event(event="error", message=str(e))
+        if prog.jsonl is not None:
+            prog.jsonl.error(str(e))
         raise
     ok = res.check.ok if res.check is not None else res.merged is not None
-    if progress_jsonl:
-        prog.event(event="done", ok=ok, contest_ready=res.contest_ready, zip=str(res.zip) if res.zip else None,
-                   merged=str(res.merged) if res.merged else None, validation=res.validation, reused=res.reused,
-                   model_name=res.model_name, errors=res.check.all_errors() if res.check else [])
+    if prog.jsonl is not None:
+        prog.jsonl.done(dict(ok=ok, contest_ready=res.contest_ready, zip=str(res.zip) if res.zip else None,
+                             merged=str(res.merged) if res.merged else None, validation=res.validation,
+                             reused=res.reused, model_name=res.model_name,
+                             errors=res.check.all_errors() if res.check else []))
     elif as_json:
         emit_json(res.to_dict())
     else:

@@ -1,0 +1,147 @@
+"""The `--progress-jsonl` protocol: what a long command tells the program that started it.
+
+One JSON object per line on stdout. The CLI writes them (`JsonlWriter`), the app's screens read
+them (`screens/cli_jobs.py`, through `parse`); both sides use these dataclasses, and this module
+is the only place a line is built or read. Lines:
+
+    {"event": "progress", "phase": "generate", "done": 3, "total": 10, "label": "generating", ...info}
+    {"event": "warning", "message": "..."}
+    {"event": "error", "message": "..."}
+    {"event": "done", ...the command's result}
+
+`label` is what a user reads for the phase; it comes from the module that emits the phase (its
+`PHASES` table), so no reader keeps its own copy. Flat `info` keys (tokens_per_s, id, verdict)
+ride along. A line that is not one of these parses to `Unreadable` (the reader reports it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable, Mapping, Union
+
+Scalar = Union[int, float, str]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    phase: str
+    done: int
+    total: int
+    label: str = ""                                       # the phase as the user reads it
+    info: Mapping[str, Scalar] = field(default_factory=dict)  # tokens_per_s, id, verdict, ...
+
+    def text(self) -> str:
+        """`generating 3/10  12 tok/s`: what a progress line shows."""
+        rate = self.info.get("tokens_per_s")
+        extra = f"  {rate:.0f} tok/s" if isinstance(rate, (int, float)) else ""
+        count = f"{self.done}/{self.total}" if self.total > 0 else f"{self.done}"   # total 0: not known
+        return f"{self.label or self.phase} {count}{extra}"
+
+
+@dataclass(frozen=True)
+class WarningEvent:
+    message: str
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    message: str
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    result: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A stdout line that is not an event of this protocol (a stray print, a cut-off line)."""
+
+    line: str
+    reason: str
+
+
+Event = Union[ProgressEvent, WarningEvent, ErrorEvent, DoneEvent]
+_RESERVED = ("event", "phase", "done", "total", "label")
+
+
+def serialize(ev: Event) -> str:
+    """One line (without the newline)."""
+    if isinstance(ev, ProgressEvent):
+        obj: dict[str, Any] = {k: v for k, v in ev.info.items() if k not in _RESERVED}
+        obj = {"event": "progress", "phase": ev.phase, "done": ev.done, "total": ev.total, "label": ev.label, **obj}
+    elif isinstance(ev, WarningEvent):
+        obj = {"event": "warning", "message": ev.message}
+    elif isinstance(ev, ErrorEvent):
+        obj = {"event": "error", "message": ev.message}
+    elif isinstance(ev, DoneEvent):
+        obj = {"event": "done", **{k: v for k, v in ev.result.items() if k != "event"}}
+    else:
+        raise TypeError(f"not a progress event: {ev!r}")
+    return json.dumps(obj, default=str)
+
+
+def parse(line: str) -> Event | Unreadable:
+    """The event a line holds, or `Unreadable` saying why it is none (never raises)."""
+    text = line.strip()
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        return Unreadable(text, f"not JSON ({e.msg})")
+    if not isinstance(obj, dict):
+        return Unreadable(text, "not a JSON object")
+    kind = obj.get("event")
+    if kind == "progress":
+        done, total = obj.get("done"), obj.get("total")
+        if not isinstance(obj.get("phase"), str) or not _is_int(done) or not _is_int(total):
+            return Unreadable(text, "a progress event needs phase (text), done and total (integers)")
+        info = {k: v for k, v in obj.items() if k not in _RESERVED and isinstance(v, (int, float, str))}
+        return ProgressEvent(obj["phase"], int(done), int(total), str(obj.get("label") or ""), info)
+    if kind in ("warning", "error"):
+        if not isinstance(obj.get("message"), str):
+            return Unreadable(text, f"a {kind} event needs a message")
+        return (WarningEvent if kind == "warning" else ErrorEvent)(obj["message"])
+    if kind == "done":
+        return DoneEvent({k: v for k, v in obj.items() if k != "event"})
+    return Unreadable(text, f"unknown event {kind!r}" if kind is not None else "no \"event\" key")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+class JsonlWriter:
+    """The CLI side: `writer(phase, done, total, info)` is a progress callback (throttled to
+    four lines a second per phase; a phase change and a finished phase always go out), and
+    `writer.warning / error / done` the other events. `phases` maps a phase to its label."""
+
+    def __init__(self, phases: Mapping[str, str] | None = None, out: IO[str] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.phases = dict(phases or {})
+        self.out, self.clock = out, clock
+        self._phase, self._last = "", 0.0
+
+    def __call__(self, phase: str, done: int, total: int, info: Mapping[str, Any] | None = None) -> None:
+        now = self.clock()
+        if phase == self._phase and done < total and now - self._last <= 0.25:
+            return
+        self._phase, self._last = phase, now
+        flat = {k: v for k, v in (info or {}).items() if isinstance(v, (int, float, str))}
+        self.emit(ProgressEvent(phase, int(done), int(total), self.phases.get(phase, phase), flat))
+
+    def warning(self, message: str) -> None:
+        self.emit(WarningEvent(message))
+
+    def error(self, message: str) -> None:
+        self.emit(ErrorEvent(message))
+
+    def done(self, result: Mapping[str, Any]) -> None:
+        self.emit(DoneEvent(result))
+
+    def emit(self, ev: Event) -> None:
+        out = self.out or sys.stdout
+        out.write(serialize(ev) + "\n")
+        out.flush()
