@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data.app, name="data", help="Datasets: catalog, load, convert, stats, filter, dedup, decontaminate.")
-app.add_typer(mix.app, name="mix", help="Mixtures: tasks, weights and budgets, balance, materialise, MFTCoder interop.")
+app.add_typer(mix.app, name="mix", help="Mixtures: tasks, weights and budgets, balance, materialize, MFTCoder interop.")
 app.add_typer(model.app, name="model", help="Models: import (Qwen-1 -> native Qwen2, MFTCoder adapters), list, show.")
 app.add_typer(train.app, name="train", help="Training runs: launch, monitor, stop, resume, merge.")
 app.add_typer(runs.app, name="runs", help="Inspect run directories (any kind of run).")

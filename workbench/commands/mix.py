@@ -310,15 +310,6 @@ def materialize_cmd(name: str = typer.Argument(..., help="Mixture name."),
     _materialize(name, no_tokenize, as_json, progress, progress_jsonl)
 
 
-@app.command("materialise", hidden=True)
-@guarded
-def materialise_cmd(name: str = typer.Argument(...), no_tokenize: bool = typer.Option(False, "--no-tokenize"),
-                    progress: Optional[bool] = PROGRESS, progress_jsonl: bool = PROGRESS_JSONL,
-                    as_json: bool = JSON) -> None:
-    """Alias of materialize."""
-    _materialize(name, no_tokenize, as_json, progress, progress_jsonl)
-
-
 @app.command("export-mftcoder")
 @guarded
 def export_cmd(
