@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from engine.fsutil import atomic_write_json, stable_hash
+from engine.mixture.manifest import build_tasks
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
@@ -129,16 +130,6 @@ class TokenShard:
 # `<task>/valid.jsonl` in the canonical chat_rounds record format. Its token cache lives in
 # `tokens/<tokenizer fingerprint>-<template>/<task>/<split>/`, shared by every run that uses
 # the same build with the same tokenizer and template.
-
-
-def build_tasks(build_dir: str | Path) -> list[str]:
-    manifest = json.loads((Path(build_dir) / "mixture.json").read_text(encoding="utf-8"))
-    tasks = manifest.get("tasks")
-    if isinstance(tasks, dict):
-        return list(tasks)
-    if isinstance(tasks, list):
-        return [t["name"] if isinstance(t, dict) else str(t) for t in tasks]
-    raise ValueError(f"{build_dir}/mixture.json has no 'tasks'")
 
 
 def token_cache_dir(build_dir: str | Path, tokenizer: Any, template: str) -> Path:

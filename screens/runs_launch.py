@@ -15,26 +15,28 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
+from engine.train.config import choices, value_type
 from screens.forms import FormScreen
 
-# (widget id, label, config key, kind)
-FIELDS: list[tuple[str, str, str, str]] = [
-    ("f-name", "Run name", "name", "str"),
-    ("f-model", "Model (folder or hub id)", "model.path", "str"),
-    ("f-mixture", "Mixture (name or build folder)", "data.mixture", "str"),
-    ("f-seq", "Sequence length", "data.seq_length", "int"),
-    ("f-lr", "Learning rate", "optim.lr", "float"),
-    ("f-epochs", "Epochs", "loop.epochs", "int"),
-    ("f-steps", "Max steps (0 = from epochs)", "loop.max_steps", "int"),
-    ("f-mb", "Micro-batch size", "loop.micro_batch_size", "int"),
-    ("f-ga", "Gradient accumulation", "loop.grad_accum", "int"),
-    ("f-rank", "LoRA rank", "peft.lora_rank", "int"),
-    ("f-gpus", "GPUs per machine (0 = CPU)", "launch.num_gpus", "int"),
+# (widget id, label, config key); what each field parses to comes from TrainConfig
+FIELDS: list[tuple[str, str, str]] = [
+    ("f-name", "Run name", "name"),
+    ("f-model", "Model (folder or hub id)", "model.path"),
+    ("f-mixture", "Mixture (name or build folder)", "data.mixture"),
+    ("f-seq", "Sequence length", "data.seq_length"),
+    ("f-lr", "Learning rate", "optim.lr"),
+    ("f-epochs", "Epochs", "loop.epochs"),
+    ("f-steps", "Max steps (0 = from epochs)", "loop.max_steps"),
+    ("f-mb", "Micro-batch size", "loop.micro_batch_size"),
+    ("f-ga", "Gradient accumulation", "loop.grad_accum"),
+    ("f-rank", "LoRA rank", "peft.lora_rank"),
+    ("f-gpus", "GPUs per machine (0 = CPU)", "launch.num_gpus"),
 ]
-SELECTS: list[tuple[str, str, str, list[str]]] = [
-    ("s-method", "Fine-tuning", "peft.method", ["lora", "qlora", "none"]),
-    ("s-loss", "Loss mode", "loss.mode", ["case1", "case2", "case3", "case4", "coba", "focal_sample", "focal_task"]),
-    ("s-ds", "DeepSpeed ZeRO stage", "launch.deepspeed_stage", ["0", "1", "2", "3"]),
+# (widget id, label, config key); the options are the key's allowed values in TrainConfig
+SELECTS: list[tuple[str, str, str]] = [
+    ("s-method", "Fine-tuning", "peft.method"),
+    ("s-loss", "Loss mode", "loss.mode"),
+    ("s-ds", "DeepSpeed ZeRO stage", "launch.deepspeed_stage"),
 ]
 
 
@@ -49,18 +51,6 @@ def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
     for p in parts[:-1]:
         d = d.setdefault(p, {})
     d[parts[-1]] = value
-
-
-def mixture_found(ws_root: Path, mixture: str) -> bool:
-    p = Path(mixture).expanduser()
-    cands = [p] if p.is_absolute() else [ws_root / p, p]
-    if any((c / "mixture.json").is_file() for c in cands):
-        return True
-    if "/" in mixture:
-        return False
-    builds = ws_root / "mixtures" / mixture / "builds"
-    return (ws_root / "mixtures" / f"{mixture}.toml").is_file() or (
-        builds.is_dir() and any((b / "mixture.json").is_file() for b in builds.iterdir()))
 
 
 def model_found(ws_root: Path, model: str) -> bool:
@@ -105,10 +95,10 @@ class LaunchForm(FormScreen[dict | None]):
                 with Grid():
                     yield Label("Preset")
                     yield Select([(p, p) for p in self.presets], value=self.preset, allow_blank=False, id="s-preset")
-                    for sid, label, _, options in SELECTS:
+                    for sid, label, key in SELECTS:
                         yield Label(label)
-                        yield Select([(o, o) for o in options], allow_blank=False, id=sid)
-                    for fid, label, _, _ in FIELDS:
+                        yield Select([(str(o), str(o)) for o in choices(key)], allow_blank=False, id=sid)
+                    for fid, label, _ in FIELDS:
                         yield Label(label)
                         yield Input(id=fid)
                 yield Static("", id="launch-errors")
@@ -128,9 +118,9 @@ class LaunchForm(FormScreen[dict | None]):
         self.base = cfg.model_dump(mode="json")
         self._filling = True
         try:
-            for fid, _, key, _ in FIELDS:
+            for fid, _, key in FIELDS:
                 self.query_one(f"#{fid}", Input).value = str(_get(self.base, key))
-            for sid, _, key, _ in SELECTS:
+            for sid, _, key in SELECTS:
                 self.query_one(f"#{sid}", Select).value = str(_get(self.base, key))
         finally:
             self._filling = False
@@ -153,24 +143,26 @@ class LaunchForm(FormScreen[dict | None]):
 
         data = copy.deepcopy(self.base)
         errors = []
-        for fid, label, key, kind in FIELDS:
+        for fid, label, key in FIELDS:
             raw = self.query_one(f"#{fid}", Input).value.strip()
+            kind = value_type(key)
             try:
-                value: Any = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
+                value: Any = kind(raw) if kind in (int, float) else raw
             except ValueError:
-                errors.append(f"{label}: '{raw}' is not a {'whole number' if kind == 'int' else 'number'}")
+                errors.append(f"{label}: '{raw}' is not a {'whole number' if kind is int else 'number'}")
                 continue
             _set(data, key, value)
-        for sid, _, key, _ in SELECTS:
+        for sid, _, key in SELECTS:
             v = self.query_one(f"#{sid}", Select).value
-            _set(data, key, int(v) if key == "launch.deepspeed_stage" else v)
+            _set(data, key, next((o for o in choices(key) if str(o) == v), v))
         return data, errors
 
     def validate_form(self) -> bool:
         from pydantic import ValidationError
 
+        from engine.errors import InputError
         from engine.train.config import TrainConfig
-        from engine.train.launch import format_command, plan_launch
+        from engine.train.launch import format_command, start_run
 
         data, errors = self.form_data()
         cfg = None
@@ -182,17 +174,20 @@ class LaunchForm(FormScreen[dict | None]):
                 where = ".".join(str(p) for p in err.get("loc", ()))
                 msg = "unknown key" if err.get("type") == "extra_forbidden" else err.get("msg", "invalid")
                 errors.append(f"{where}: {msg}" if where else msg)
+        plan = None
         if cfg is not None:
             if not model_found(self.ws.root, cfg.model.path):
                 errors.append(f"model.path: '{cfg.model.path}' is neither a folder nor a hub id (owner/name)")
-            if not mixture_found(self.ws.root, cfg.data.mixture):
+            try:  # the launch's own dry run: resolves the mixture, builds and writes nothing
+                plan = start_run(cfg, workspace_root=self.ws.root, runs_dir=self.ws.runs_dir, check=False,
+                                 dry_run=True).plan
+            except InputError:
                 errors.append(f"data.mixture: no mixture '{cfg.data.mixture}' (mixtures/{cfg.data.mixture}.toml or "
                               "a build folder with mixture.json)")
         self.config = cfg if not errors else None
         self.query_one("#launch-errors", Static).update("\n".join(esc(e) for e in errors))
         cmd = self.query_one("#launch-command", Static)
-        if cfg is not None:
-            plan = plan_launch(cfg, self.ws.runs_dir / "<new-run-id>", write=False)
+        if cfg is not None and plan is not None:
             lines = [f"[b]command[/b] {esc(plan.command)}",
                      f"[b]same as[/b]  {esc(format_command(['workbench', '-w', str(self.ws.root), 'train', 'launch', self.config_path_hint()]))}"]
             lines += [f"[b]machine {m}[/b] {esc(c)}" for m, c in plan.node_commands.items()]

@@ -19,18 +19,16 @@ from engine.workspace import Workspace
 
 
 def load_tokenizer(ws: Workspace, model: str | None = None) -> Any:
-    """The tokenizer of `model` (default: the workspace's default model)."""
+    """The tokenizer of `model` (default: the workspace's default model), loaded by the same
+    loader as the trainer's (engine.models.tokenizer), so counts and cache keys match."""
+    from engine.models.tokenizer import load_tokenizer as load
+
     try:
         where = ws.model_path(model)
     except WorkbenchError as e:
         raise WorkbenchError(f"{e}; token counts need a tokenizer") from None
-    from transformers import AutoTokenizer
-
     entry = ws.config.models.get(model or ws.config.defaults.model or "")
-    try:
-        return AutoTokenizer.from_pretrained(where, trust_remote_code=bool(entry and entry.trust_remote_code))
-    except Exception as e:  # hub/offline/format problems: say which model
-        raise WorkbenchError(f"could not load the tokenizer of '{where}': {type(e).__name__}: {e}") from None
+    return load(where, trust_remote_code=bool(entry and entry.trust_remote_code), pad="keep")
 
 
 def tokenizer_identity(ws: Workspace, model: str | None = None) -> Any:

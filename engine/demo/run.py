@@ -79,22 +79,19 @@ def demo_config(steps: int | None = None) -> Any:
 
 def start(ws: Workspace, *, steps: int | None = None, log: Log = print, threads: int | None = None) -> RunDir:
     """Prepare, create the run and start the demo detached. Returns the run."""
-    from engine.train.launch import launch, plan_launch, prepare_run
+    from engine.train.launch import start_run
 
     prepare(ws, log=log)
     cfg = demo_config(steps)
-    run = prepare_run(ws.root, cfg, source_text=cfg.to_toml(), kind="demo")
-    # The trainer's own CPU launch plan, with this module (train, then score) as the program.
-    plan = plan_launch(cfg, run.path)
-    plan.argv = [sys.executable, "-m", "engine.demo.run", str(run.path)]
-    plan.kind = "demo"
     # one torch thread unless the user says otherwise: on a 2-core box a second thread
     # beside any other work (the app, a compiler) makes steps 10-20x slower
-    plan.env["OMP_NUM_THREADS"] = str(threads or os.environ.get("OMP_NUM_THREADS") or 1)
-    run.write_status(RunState.RUNNING, step=0, total_steps=cfg.loop.max_steps, phase="starting")
-    launch(run, plan)
-    log(f"demo run {run.id} started: {run.path}")
-    return run
+    threads_env = {"OMP_NUM_THREADS": str(threads or os.environ.get("OMP_NUM_THREADS") or 1)}
+    # the trainer's own launch, with this module (train, then score) as the program
+    got = start_run(cfg, workspace_root=ws.root, source_text=cfg.to_toml(), kind="demo", check=False,
+                    module="engine.demo.run", env=threads_env)
+    assert got.run is not None  # no environment check, no dry run: the run is started
+    log(f"demo run {got.run.id} started: {got.run.path}")
+    return got.run
 
 
 # -- the detached process -------------------------------------------------------------------------

@@ -7,6 +7,8 @@ budgets, a deterministic split, a balance view, materialised builds and MFTCoder
     balance.py       rows/tokens per task, language, task x language; warnings
     store.py         mixtures in a workspace: files, plan, balance, builds
     materialize.py   build folders + token cache (docs/mixture-layout.md)
+    manifest.py      mixture.json, the build manifest: the one reader
+    resolve.py       [data] mixture -> built / spec only / missing, and the build a run trains on
     mftcoder*.py     MFTCoder layout/config export and import
 
 Docs: docs/mixtures.md. Heavy imports (pyarrow, transformers) stay inside functions.

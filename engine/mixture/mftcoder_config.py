@@ -7,7 +7,6 @@ MFTCoder branches, the typed reader of their configs and the conversions.
 from __future__ import annotations
 
 import re
-from copy import deepcopy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.config import _locate, read_toml, validate
 from engine.errors import InputError
 from engine.fsutil import read_json_or
+from engine.train.config import LOSS_MODES, TrainConfig, default
 
 Flavor = Literal["competition", "main"]
 
@@ -54,23 +54,8 @@ COBA_DEFAULTS = {"coba_warmup_steps": 100, "coba_history_length": 200, "coba_tau
                  "coba_sample_valid_num": 1}
 # Keys computed for every export from the mixture and the export folder, never copied from an import.
 ALWAYS_COMPUTED = {"data_paths", "data_split", "output_dir", "tb_dir"}
-LOSS_MODES = ("case1", "case2", "case3", "case4", "coba", "focal_sample", "focal_task")
-
-# The agreed run-config schema (engine/train/config.py: TrainConfig owns it; these are its documented keys).
-DEFAULT_RUN: dict[str, Any] = {
-    "name": "run",
-    "model": {"path": "Qwen/Qwen-1_8B", "trust_remote_code": False, "template": "chatml"},
-    "data": {"mixture": "", "seq_length": 4096, "packing": True, "overlong": "truncate"},
-    "peft": {"method": "lora", "lora_rank": 96, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": []},
-    "optim": {"lr": 5e-5, "min_lr": 1e-6, "weight_decay": 0.1, "warmup_steps": 300, "betas": [0.9, 0.95],
-              "max_grad_norm": 1.0, "scheduler": "cosine"},
-    "loop": {"epochs": 10, "max_steps": 0, "micro_batch_size": 8, "grad_accum": 1, "log_every": 10,
-             "eval_every": 100, "save_every": 1000, "keep_last": 2, "keep_best": 1, "early_stopping_patience": 2,
-             "seed": 1234, "bf16": True, "gradient_checkpointing": True},
-    "loss": {"mode": "case3", "task_weights": {}},
-    "launch": {"num_gpus": 1, "num_machines": 1, "machine_rank": 0, "main_process_ip": "127.0.0.1",
-               "main_process_port": 29500, "deepspeed_stage": 2, "offload_optimizer": True, "offload_params": False},
-}
+# The contest's base model: the model path of a run config made from an MFTCoder config that names none.
+IMPORT_MODEL = "Qwen/Qwen-1_8B"
 
 
 class MftcoderConfig(BaseModel):
@@ -152,8 +137,38 @@ def _num(x: float) -> int | float:
 # -- run config <-> MFTCoder keys ------------------------------------------------------------------
 
 
+# The keys a run config made by the importer spells out, section by section (the others take
+# TrainConfig's defaults when it is loaded); their values default to TrainConfig's.
+WRITTEN_KEYS: dict[str, tuple[str, ...]] = {
+    "model": ("path", "trust_remote_code", "template"),
+    "data": ("mixture", "seq_length", "packing", "overlong"),
+    "peft": ("method", "lora_rank", "lora_alpha", "lora_dropout", "target_modules"),
+    "optim": ("lr", "min_lr", "weight_decay", "warmup_steps", "betas", "max_grad_norm", "scheduler"),
+    "loop": ("epochs", "max_steps", "micro_batch_size", "grad_accum", "log_every", "eval_every", "save_every",
+             "keep_last", "keep_best", "early_stopping_patience", "seed", "bf16", "gradient_checkpointing"),
+    "loss": ("mode", "task_weights"),
+    "launch": ("num_gpus", "num_machines", "machine_rank", "main_process_ip", "main_process_port",
+               "deepspeed_stage", "offload_optimizer", "offload_params"),
+}
+# Values for the keys TrainConfig requires (no default), filled by the importer and the exporter.
+REQUIRED_PLACEHOLDERS = {"model.path": IMPORT_MODEL, "data.mixture": ""}
+
+
+def run_defaults() -> dict[str, Any]:
+    """The written keys with TrainConfig's defaults (placeholders where it has none)."""
+    out: dict[str, Any] = {"name": "run"}
+    for section, keys in WRITTEN_KEYS.items():
+        out[section] = {}
+        for k in keys:
+            dotted = f"{section}.{k}"
+            value = REQUIRED_PLACEHOLDERS[dotted] if dotted in REQUIRED_PLACEHOLDERS else default(dotted)
+            out[section][k] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 def merged_run(data: dict[str, Any]) -> dict[str, Any]:
-    out = deepcopy(DEFAULT_RUN)
+    """`data` over run_defaults(), section by section."""
+    out = run_defaults()
     for k, v in data.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = {**out[k], **v}
@@ -162,34 +177,11 @@ def merged_run(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def train_config_model() -> Any:
-    """engine.train.config.TrainConfig when the training package provides it, else None."""
-    try:
-        from engine.train.config import TrainConfig  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return TrainConfig
-
-
 def load_run_settings(path: str | Path) -> dict[str, Any]:
-    """A run config TOML as a plain dict: validated by TrainConfig when it exists, otherwise
-    checked against the agreed sections and keys (unknown keys are errors either way)."""
+    """A run config TOML as a plain dict, validated by TrainConfig (unknown keys are errors)."""
     path = Path(path)
-    model = train_config_model()
     data, text = read_toml(path)
-    if model is not None:
-        return merged_run(validate(model, data, file=path, text=text).model_dump(mode="json"))
-    for k, v in data.items():
-        if k not in DEFAULT_RUN:
-            raise InputError("unknown key (not allowed here)", file=path, line=_locate(text, (k,)), field=k)
-        if isinstance(DEFAULT_RUN[k], dict):
-            if not isinstance(v, dict):
-                raise InputError("expected a table", file=path, line=_locate(text, (k,)), field=k)
-            for kk in v:
-                if kk not in DEFAULT_RUN[k]:
-                    raise InputError("unknown key (not allowed here)", file=path, line=_locate(text, (k, kk)),
-                                     field=f"{k}.{kk}")
-    return merged_run(data)
+    return merged_run(validate(TrainConfig, data, file=path, text=text).model_dump(mode="json"))
 
 
 def mft_from_run(run: dict[str, Any], *, flavor: Flavor, tasks: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -292,7 +284,7 @@ def run_from_mft(cfg: MftcoderConfig, raw: dict[str, Any], *, name: str, mixture
     world = cfg.world_size or 1
     run = merged_run({
         "name": name,
-        "model": {"path": cfg.pretrained_model_path or DEFAULT_RUN["model"]["path"],
+        "model": {"path": cfg.pretrained_model_path or IMPORT_MODEL,
                   "trust_remote_code": bool(cfg.trust_remote_code), "template": "chatml"},
         "data": {"mixture": mixture, "seq_length": cfg.seq_length, "packing": cfg.padding_mode != "padding",
                  "overlong": "drop"},
@@ -304,19 +296,18 @@ def run_from_mft(cfg: MftcoderConfig, raw: dict[str, Any], *, name: str, mixture
         "loop": {"epochs": cfg.num_train_epochs, "max_steps": cfg.max_train_steps or 0,
                  "micro_batch_size": cfg.per_device_train_batch_size, "grad_accum": cfg.gradient_accumulation_steps,
                  "log_every": cfg.log_interval, "eval_every": evals, "save_every": cfg.checkpointing_steps,
-                 "keep_last": cfg.saving_limit or DEFAULT_RUN["loop"]["keep_last"],
+                 "keep_last": cfg.saving_limit or default("loop.keep_last"),
                  "early_stopping_patience": cfg.early_stopping_stall_num if cfg.early_stopping else 0,
                  "seed": cfg.seed},
         "loss": {"mode": mode, "task_weights": {t: float(w) for t, w in zip(tasks, tw)}},
         "launch": {"num_gpus": world, "num_machines": 1},
     })
     for k in COBA_DEFAULTS:
-        if k in raw and supports("loss", k):
+        if k in raw:
             run["loss"][k] = raw[k]
-    if raw.get("attn_implementation") and supports("model", "attn_implementation"):
+    if raw.get("attn_implementation"):
         run["model"]["attn_implementation"] = raw["attn_implementation"]
-    if supports("export", "tensorboard"):  # MFTCoder always writes TensorBoard logs (tb_dir)
-        run.setdefault("export", {})["tensorboard"] = True
+    run.setdefault("export", {})["tensorboard"] = True  # MFTCoder always writes TensorBoard logs (tb_dir)
     if cfg.saving_limit is None:
         notes.append("MFTCoder keeps every checkpoint; loop.keep_last = "
                      f"{run['loop']['keep_last']} here")
@@ -348,9 +339,9 @@ def run_config_toml(run: dict[str, Any]) -> str:
     from engine.config import dump_toml
 
     head = ("# workbench run config (engine/train/config.py: TrainConfig), written by `workbench mix import-mftcoder`.\n"
-            "# Sections: [model] [data] [peft] [optim] [loop] [loss] [launch]\n\n")
-    ordered = {"name": run["name"], **{k: run[k] for k in DEFAULT_RUN if k != "name"},
-               **{k: v for k, v in run.items() if k not in DEFAULT_RUN}}
+            "# Sections: " + " ".join(f"[{k}]" for k in TrainConfig.model_fields if k in run) + "\n\n")
+    order = [k for k in TrainConfig.model_fields if k in run]
+    ordered = {**{k: run[k] for k in order}, **{k: v for k, v in run.items() if k not in order}}
     return head + dump_toml(ordered)
 
 
@@ -370,30 +361,17 @@ RUN_TO_MFT = {
 }
 
 
-def supports(section: str, key: str) -> bool:
-    """Whether the run config has this key (TrainConfig's fields when it exists, else the agreed ones)."""
-    model = train_config_model()
-    if model is None:
-        return key in DEFAULT_RUN.get(section, {})
-    field = model.model_fields.get(section)
-    sub = getattr(field, "annotation", None) if field is not None else None
-    return isinstance(sub, type) and issubclass(sub, BaseModel) and key in sub.model_fields
-
-
 def check_run_config(run: dict[str, Any], *, file: str | Path | None = None, source: Path | None = None,
                      source_text: str | None = None, eval_key: str = "evalation_steps") -> None:
-    """Validate a generated run config with TrainConfig when it exists. A problem is reported
-    against the MFTCoder key it came from when `source` (the imported config) is given."""
+    """Validate a generated run config with TrainConfig. A problem is reported against the
+    MFTCoder key it came from when `source` (the imported config) is given."""
     from pydantic import ValidationError
 
-    model = train_config_model()
-    if model is None:
-        return
     if source is None:
-        validate(model, run, file=file)
+        validate(TrainConfig, run, file=file)
         return
     try:
-        model.model_validate(run)
+        TrainConfig.model_validate(run)
     except ValidationError as e:
         first = e.errors()[0]
         loc = ".".join(str(p) for p in first.get("loc", ()) if not isinstance(p, int))

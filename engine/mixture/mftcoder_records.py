@@ -61,15 +61,10 @@ def fence_languages(*texts: str) -> list[str]:
 
 def record_languages(rounds: list[dict[str, str]]) -> list[str]:
     """Contest languages of a conversation's code: the datasets pipeline's detector (fences, then
-    the code itself) when present, else fence info strings (answers first)."""
-    try:
-        from engine.data.langs import record_languages as detect
-    except ImportError:
-        detect = None
-    if detect is not None:
-        return list(detect(rounds)[0])
-    bots = [r["content"] for r in rounds if r["role"] == "bot"]
-    return fence_languages(*bots) or fence_languages(*(r["content"] for r in rounds))
+    the code itself)."""
+    from engine.data.langs import record_languages as detect
+
+    return list(detect(rounds)[0])
 
 
 def to_chat_rounds(obj: Any) -> list[dict[str, str]]:
@@ -125,7 +120,7 @@ def task_files(path: Path) -> list[Path]:
 def _lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
     """(line number, text, error) per line; a JSON-array file yields one entry per element."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:  # type: ignore[operator]
+    with opener(path, "rb") as f:
         first = f.read(4096).lstrip()
         f.seek(0)
         if first.startswith(b"["):

@@ -13,6 +13,7 @@ from typing import Any
 from engine.errors import InputError, WorkbenchError
 from engine.fsutil import read_json_or
 from engine.mixture.balance import Balance, compute_balance
+from engine.mixture.manifest import read_manifest_or
 from engine.mixture.plan import Plan, load_tables, make_plan
 from engine.mixture.spec import (MixtureSpec, check_name, list_mixtures, load_spec, new_spec, save_spec,
                                  spec_path, task_name_for)
@@ -104,8 +105,8 @@ def list_builds(ws: Workspace, name: str) -> list[dict[str, Any]]:
     out = []
     if d.is_dir():
         for b in d.iterdir():
-            man = read_json_or(b / "mixture.json")
-            if b.is_dir() and isinstance(man, dict):
+            man = read_manifest_or(b) if b.is_dir() else None
+            if man is not None:
                 tok = b / "tokens"
                 out.append({"id": b.name, "path": str(b), "created": man.get("created"),
                             "train_rows": sum(t.get("train_rows", 0) for t in man.get("tasks", {}).values()),
@@ -119,16 +120,17 @@ def describe(ws: Workspace, name: str) -> dict[str, Any]:
     from engine.mixture.spec import mixture_id, spec_to_dict
 
     spec = open_spec(ws, name)
-    inputs = {}
-    fps = {}
+    inputs: dict[str, dict[str, Any]] = {}
+    fps: dict[str, str] = {}
     for ds in spec.datasets():
         folder = ws.datasets_dir / ds
         ok = (folder / "data.parquet").exists()
         rep = read_json_or(folder / "report.json", {}) if ok else {}
+        fp = processed_fingerprint(folder) if ok else None
         inputs[ds] = {"processed": ok, "rows": rep.get("rows") if isinstance(rep, dict) else None,
-                      "fingerprint": processed_fingerprint(folder) if ok else None}
-        if ok:
-            fps[ds] = inputs[ds]["fingerprint"]
+                      "fingerprint": fp}
+        if fp is not None:
+            fps[ds] = fp
     missing = [d for d, v in inputs.items() if not v["processed"]]
     return {"name": name, "path": str(mixture_file(ws, name)), "id": None if missing else mixture_id(spec, fps),
             "missing": missing, "spec": spec_to_dict(spec), "inputs": inputs, "builds": list_builds(ws, name),

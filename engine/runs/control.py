@@ -3,6 +3,7 @@ app restarts and users; the trainer polls, no socket needed) plus signal fallbac
 
     control/stop   save a checkpoint, then exit with state `stopped`
     control/save   save a checkpoint now and continue
+    control/kill   left by kill() before its SIGTERM: exit at once and start no save
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from engine.runs.layout import RunDir, RunState, process_alive
 
-REQUESTS = ("stop", "save")
+KILL = "kill"
+REQUESTS = ("stop", "save", KILL)
 
 
 def request(run: RunDir, what: str) -> Path:
@@ -55,13 +57,22 @@ def signal_group(run: RunDir, sig: int = signal.SIGTERM) -> bool:
         return False
 
 
+def kill_requested(run: RunDir) -> bool:
+    return (run.control_dir / KILL).exists()
+
+
 def kill(run: RunDir, *, grace_s: float = 10.0) -> RunState:
-    """Hard stop: SIGTERM the group, SIGKILL after `grace_s`. For a graceful stop use request('stop')."""
+    """Hard stop, no save: a `kill` request, then SIGTERM to the group (the trainer sees the
+    request and leaves without starting a checkpoint; one it was writing is removed), SIGKILL
+    after `grace_s`. For a graceful stop use request('stop')."""
     info = run.read_info()
+    if process_alive(info.get("pid"), info.get("proc_start")):
+        request(run, KILL)  # before the signal: the handler reads it
     if signal_group(run, signal.SIGTERM):
         deadline = time.time() + grace_s
         while time.time() < deadline and process_alive(info.get("pid"), info.get("proc_start")):
             time.sleep(0.1)
         if process_alive(info.get("pid"), info.get("proc_start")):
             signal_group(run, signal.SIGKILL)
+    consume(run, KILL)  # the process is gone: nothing is left to read it
     return run.state()

@@ -4,6 +4,7 @@
       run.json        identity: id, name, kind, created, command, cwd, pid, pgid, host, git_sha, status
       config.json     the resolved, validated run config (what the trainer actually used)
       mixture.json    the mixture manifest the run trains on
+      data.json       the trainer's data report (samples kept, truncated, dropped; fill; packing)
       metrics.jsonl   append-only, one JSON object per logged step (`step`, `time`, metric keys)
       status.json     heartbeat, replaced atomically (state, step, total_steps, updated, ...)
       stdout.log      the process's stdout+stderr (the trainer never writes to a pipe)
@@ -93,6 +94,7 @@ class RunDir:
     run_json = property(lambda self: self.path / "run.json")
     config_json = property(lambda self: self.path / "config.json")
     mixture_json = property(lambda self: self.path / "mixture.json")
+    data_json = property(lambda self: self.path / "data.json")
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
     status_json = property(lambda self: self.path / "status.json")
     stdout_log = property(lambda self: self.path / "stdout.log")
@@ -114,6 +116,15 @@ class RunDir:
         info.update(changes)
         self.write_info(info)
         return info
+
+    # data.json -----------------------------------------------------------------------------
+    def read_data_report(self) -> dict[str, Any] | None:
+        """The trainer's data report; None before the trainer has planned its data."""
+        got = read_json_or(self.data_json)
+        return got if isinstance(got, dict) else None
+
+    def write_data_report(self, report: dict[str, Any]) -> None:
+        atomic_write_json(self.data_json, report)
 
     # status.json ---------------------------------------------------------------------------
     def read_status(self) -> dict[str, Any]:

@@ -8,9 +8,12 @@
     model.py       model / tokenizer / LoRA / QLoRA loading and the masked-loss wrapper
     checkpoints.py full-state checkpoints, retention (best + last N)
     hooks.py       periodic in-training evaluation hooks (model, tokenizer, step) -> metrics
-    loop.py        the training loop, top to bottom
+    trainer.py     the trainer's parts (setup, resume, step, record, evaluate, save, finish) over a TrainState
+    window.py      per-step sums between log lines, micro-batch tensors
+    loop.py        the training loop, top to bottom (the recipe over trainer.py)
     run.py         `python -m engine.train.run RUN_DIR [--resume]`: the process entry point
-    launch.py      run preparation, accelerate / DeepSpeed configs, detached launch, resume
+    launch.py      start_run (CLI, demo, launch form), run preparation, accelerate / DeepSpeed configs,
+                   detached launch, resume
     envcheck.py    pre-launch environment check;  gpu.py: GPU panel data (nvidia-ml-py)
     merge.py       LoRA merge into a standard Hugging Face model folder
     export.py      optional TensorBoard / W&B copies of the metrics

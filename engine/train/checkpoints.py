@@ -89,7 +89,7 @@ def find_checkpoint(run: RunDir, which: str | int | None = None) -> dict[str, An
             raise FileNotFoundError(f"run {run.id} has no checkpoint with a validation loss")
         return c
     try:
-        step = int(which)  # type: ignore[arg-type]
+        step = int(which)
     except (TypeError, ValueError):
         raise LookupError(f"checkpoint '{which}': give 'best', 'last' or a step number") from None
     for c in ckpts:

@@ -47,7 +47,7 @@ class CoBa:
         self.tau = tau
         self.update_interval = update_interval
         self.sample_valid_num = sample_valid_num
-        self.baseline: list[float] | None = None
+        self.baseline: list[float | None] | None = None
         self.history: list[list[float | None]] = []   # one row per update: normalised loss per task
         self.task_slopes: list[list[float]] = []       # one row per weight computation
         self.total_slopes: list[float] = []

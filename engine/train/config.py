@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import Field, field_validator, model_validator
 
 from engine.config import StrictModel, dump_toml, load_model, validate
 
-LOSS_MODES = ("case1", "case2", "case3", "case4", "coba", "focal_sample", "focal_task")
-LOSS_SCOPES = ("global", "micro_batch")
+LossMode = Literal["case1", "case2", "case3", "case4", "coba", "focal_sample", "focal_task"]
+LOSS_MODES: tuple[str, ...] = get_args(LossMode)
 MICRO_BATCH_MODES = ("case1", "case2", "case3", "case4", "coba")   # what MFTCoder has
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -107,7 +107,7 @@ class LoopSection(StrictModel):
 
 
 class LossSection(StrictModel):
-    mode: Literal["case1", "case2", "case3", "case4", "coba", "focal_sample", "focal_task"] = "case3"
+    mode: LossMode = "case3"
     scope: Literal["global", "micro_batch"] = Field(
         "global", description="global: the objective over the whole optimizer step (all ranks, all micro-batches); "
                               "micro_batch: MFTCoder's, computed in each micro-batch on each GPU and averaged")
@@ -236,6 +236,52 @@ class TrainConfig(StrictModel):
 
     def to_toml(self) -> str:
         return dump_toml(self.model_dump(mode="json"))
+
+
+def check_task_weights(cfg: TrainConfig, tasks: list[str], *, file: str | Path | None = None) -> None:
+    """[loss] task_weights may only name tasks of the mixture the run trains on."""
+    from engine.errors import InputError
+
+    unknown = sorted(set(cfg.loss.task_weights) - set(tasks))
+    if unknown:
+        raise InputError(f"task_weights names tasks not in the mixture: {', '.join(unknown)} "
+                         f"(tasks: {', '.join(tasks)})", file=file, field="loss.task_weights")
+
+
+# -- the schema as data: what forms and importers offer, derived from the models above ------------
+
+def _field(dotted: str) -> Any:
+    """The pydantic FieldInfo of `section.key` (or a top-level key) of TrainConfig."""
+    model: Any = TrainConfig
+    parts = dotted.split(".")
+    for p in parts[:-1]:
+        model = model.model_fields[p].annotation
+    return model.model_fields[parts[-1]]
+
+
+def choices(dotted: str) -> list[Any]:
+    """The values a key allows: its Literal's, or every int between its bounds (ge/le)."""
+    info = _field(dotted)
+    if get_origin(info.annotation) is Literal:
+        return list(get_args(info.annotation))
+    if info.annotation is int:
+        lo = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), None)
+        hi = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
+        if lo is not None and hi is not None:
+            return list(range(lo, hi + 1))
+    raise ValueError(f"{dotted} has no fixed set of values")
+
+
+def value_type(dotted: str) -> type:
+    """int, float, bool or str for a scalar key (what a form field parses its text as)."""
+    ann = _field(dotted).annotation
+    return ann if ann in (int, float, bool) else str
+
+
+def default(dotted: str) -> Any:
+    """A key's default value (the factory's result for lists and tables)."""
+    info = _field(dotted)
+    return info.get_default(call_default_factory=True)
 
 
 def load_train_config(path: str | Path) -> TrainConfig:

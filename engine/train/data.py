@@ -20,7 +20,6 @@ Micro-batch tensors (numpy; the loop moves them to the device):
 from __future__ import annotations
 
 import bisect
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,59 +30,6 @@ import numpy as np
 from engine.errors import InputError, WorkbenchError
 
 PAD_MULTIPLE = 8  # round dynamic lengths up (tensor-core friendly), never past seq_length
-
-
-# -- resolving the mixture -------------------------------------------------------------------------
-
-def resolve_build(mixture: str, workspace_root: str | Path | None = None, *, materialise: bool = True) -> Path:
-    """A materialised build folder for `[data] mixture`: a path to a build, or a mixture name
-    resolved through engine.mixture / mixtures/<name>/builds/. With materialise=False a spec
-    that has no build yet is not built (an InputError says so)."""
-    root = Path(workspace_root) if workspace_root else None
-    tried: list[str] = []
-    candidates = [Path(mixture).expanduser()]
-    if root is not None and not Path(mixture).is_absolute():
-        candidates.insert(0, root / mixture)
-    for c in candidates:
-        if (c / "mixture.json").is_file():
-            return c.resolve()
-        tried.append(str(c))
-    if root is not None and "/" not in mixture:
-        named = _resolve_named(root, mixture, materialise)
-        if named is not None:
-            return named
-        tried.append(str(root / "mixtures" / mixture / "builds"))
-    raise InputError(f"mixture '{mixture}' not found: no mixture.json in {', '.join(tried)}. "
-                     "Give a mixture name with a materialised build or a build folder path",
-                     field="data.mixture")
-
-
-def _resolve_named(root: Path, name: str, materialise: bool = True) -> Path | None:
-    """A mixture spec (mixtures/<name>.toml) is materialised through engine.mixture, which reuses
-    an existing build of the same spec and inputs; without a spec, the newest build folder."""
-    if materialise and (root / "mixtures" / f"{name}.toml").is_file():
-        try:
-            from engine.mixture.materialize import build_for_training
-            from engine.workspace import Workspace
-        except ImportError:
-            build_for_training = None  # type: ignore[assignment]
-        if build_for_training is not None:
-            got = Path(build_for_training(Workspace.open(root), name))
-            if (got / "mixture.json").is_file():
-                return got.resolve()
-    builds = root / "mixtures" / name / "builds"
-    if builds.is_dir():
-        done = [d for d in builds.iterdir() if (d / "mixture.json").is_file()]
-        if done:
-            return max(done, key=lambda d: (d / "mixture.json").stat().st_mtime).resolve()
-    return None
-
-
-def read_manifest(build: Path) -> dict[str, Any]:
-    try:
-        return json.loads((build / "mixture.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(f"unreadable mixture manifest: {e}", file=build / "mixture.json") from None
 
 
 # -- fitting samples to the sequence length -----------------------------------------------------
@@ -120,7 +66,7 @@ def _trained_in_windows(mask: np.ndarray, a: np.ndarray, b: np.ndarray, block: i
 
 
 def fit_split(shard: Any, task: str, task_id: int, split: str, seq_length: int, overlong: str,
-              max_samples: int = 0) -> tuple[TaskSplit, dict[str, int]]:
+              max_samples: int = 0) -> tuple[TaskSplit, dict[str, Any]]:
     """Apply the length policy to one shard. A sample's first token is never a target, so a
     sample trains on mask[1:len]; it needs >= 1 trained target to be kept."""
     offsets = np.asarray(shard.offsets, dtype=np.int64)
@@ -143,7 +89,7 @@ def fit_split(shard: Any, task: str, task_id: int, split: str, seq_length: int, 
     truncated_to_empty = over & ~empty & (trained == 0)
     if overlong == "drop":
         truncated_to_empty[:] = False
-    report = {
+    report: dict[str, Any] = {
         "samples": int(n), "kept": int(keep.sum()), "tokens": int(lens.sum()),
         "tokens_kept": int(eff[keep].sum()), "trained_tokens_kept": int(trained[keep].sum()),
         "overlong": int(over.sum()), "truncated": int((over & keep).sum()) if overlong == "truncate" else 0,
@@ -217,7 +163,7 @@ class MicroBatch:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.input_ids.shape)  # type: ignore[return-value]
+        return tuple(self.input_ids.shape)
 
 
 def collate(packs: Sequence[Pack], splits: dict[tuple[str, int], TaskSplit], *, seq_length: int, pad_id: int,
@@ -301,7 +247,7 @@ class DataPlan:
         rows = sorted(packs, key=lambda p: -p.tokens)
         slots = world * grad_accum
         chunks = [list(c) for c in np.array_split(np.arange(len(rows)), slots)]
-        out = [[[] for _ in range(grad_accum)] for _ in range(world)]
+        out: list[list[list[Pack]]] = [[[] for _ in range(grad_accum)] for _ in range(world)]
         for j, c in enumerate(chunks):
             out[j % world][j // world] = [rows[i] for i in c]
         return out

@@ -126,8 +126,17 @@ def check_environment(cfg: Any = None, *, workspace_root: Path | None = None) ->
         out.append(Check("wandb", OK if _has("wandb") else FAIL,
                          "installed" if _has("wandb") else "[export] wandb needs: pip install wandb"))
 
+    out += _model_checks(cfg, workspace_root, snap)
+    out.append(_mixture_check(cfg, workspace_root))
+    return out
+
+
+def _model_checks(cfg: Any, workspace_root: Path | None, snap: Any) -> list[Check]:
+    """The model folder (or hub id) and whether its weights fit the GPUs."""
     from engine.train.launch import resolve_model_path
 
+    out: list[Check] = []
+    L = cfg.launch
     mpath = resolve_model_path(cfg.model.path, workspace_root)
     if Path(mpath).is_dir():
         has_cfg = (Path(mpath) / "config.json").exists()
@@ -152,19 +161,18 @@ def check_environment(cfg: Any = None, *, workspace_root: Path | None = None) ->
         out.append(Check("model", FAIL if offline else WARN,
                          f"'{cfg.model.path}' is not a local folder; it will be fetched from the hub"
                          + (" but HF_HUB_OFFLINE=1" if offline else "")))
-    from engine.errors import WorkbenchError
-    from engine.train.data import resolve_build
-
-    try:
-        build = resolve_build(cfg.data.mixture, workspace_root, materialise=False)
-        out.append(Check("mixture", OK, str(build)))
-    except WorkbenchError as e:
-        spec = workspace_root / "mixtures" / f"{cfg.data.mixture}.toml" if workspace_root else None
-        if spec is not None and spec.is_file():
-            out.append(Check("mixture", OK, f"{spec} (materialised at launch)"))
-        else:
-            out.append(Check("mixture", FAIL, str(e)))
     return out
+
+
+def _mixture_check(cfg: Any, workspace_root: Path | None) -> Check:
+    from engine.mixture.resolve import MixtureStatus, resolve_mixture
+
+    ref = resolve_mixture(cfg.data.mixture, workspace_root)
+    if ref.status == MixtureStatus.BUILT:
+        return Check("mixture", OK, str(ref.build))
+    if ref.status == MixtureStatus.SPEC_ONLY:
+        return Check("mixture", OK, f"{ref.spec} (materialised at launch)")
+    return Check("mixture", FAIL, str(ref.error()))
 
 
 def failures(checks: list[Check]) -> list[Check]:

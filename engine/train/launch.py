@@ -1,5 +1,8 @@
 """From a run config to a detached training process.
 
+    start_run     the one way a run starts (CLI, demo, launch form preview): environment check,
+                  prepare_run, plan_launch, launch; with dry_run the resolved config and the
+                  command only, nothing written or built
     prepare_run   validate + resolve (model folder, mixture build) -> runs/<id>/ with config.json
                   (the resolved config the trainer reads), config.toml (as given), mixture.json
     plan_launch   the exact command: plain `python -m engine.train.run RUN_DIR` on CPU
@@ -20,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError, WorkbenchError
+from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json, atomic_write_text
+from engine.mixture.manifest import read_manifest, task_names, manifest_path
+from engine.mixture.resolve import MixtureStatus, materialised, resolve_mixture
 from engine.runs import RunDir, RunState, create_run
-from engine.train.config import TrainConfig, load_run_config
-from engine.train.data import read_manifest, resolve_build
+from engine.train.config import TrainConfig, check_task_weights, load_run_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TRAIN_MODULE = "engine.train.run"
@@ -42,15 +46,16 @@ def resolve_model_path(path: str, workspace_root: Path | None) -> str:
 def resolve_config(cfg: TrainConfig, workspace_root: Path | None, *, materialise: bool = True) -> TrainConfig:
     """The config with the model folder and the mixture build made absolute (what a detached
     process on any cwd, or another machine with the same paths, can use). With
-    materialise=False (previews) a mixture spec without a build keeps its name."""
+    materialise=False (previews) nothing is built: a mixture spec without a build keeps its name."""
     data = cfg.model_dump(mode="json")
     data["model"]["path"] = resolve_model_path(cfg.model.path, workspace_root)
-    try:
-        data["data"]["mixture"] = str(resolve_build(cfg.data.mixture, workspace_root, materialise=materialise))
-    except InputError:
-        spec = workspace_root / "mixtures" / f"{cfg.data.mixture}.toml" if workspace_root else None
-        if materialise or spec is None or not spec.is_file():
-            raise
+    ref = resolve_mixture(cfg.data.mixture, workspace_root)
+    if materialise:
+        data["data"]["mixture"] = str(materialised(ref, workspace_root))
+    elif ref.status == MixtureStatus.BUILT:
+        data["data"]["mixture"] = str(ref.require_build())
+    elif ref.status == MixtureStatus.MISSING:
+        raise ref.error()
     return TrainConfig.model_validate(data)
 
 
@@ -59,13 +64,8 @@ def prepare_run(workspace_root: Path | None, cfg: TrainConfig, *, runs_dir: Path
     resolved = resolve_config(cfg, workspace_root)
     build = Path(resolved.data.mixture)
     manifest = read_manifest(build)
-    tasks = manifest.get("tasks")
-    names = list(tasks) if isinstance(tasks, dict) else [t["name"] if isinstance(t, dict) else str(t)
-                                                          for t in (tasks or [])]
-    unknown = sorted(set(cfg.loss.task_weights) - set(names))
-    if unknown:
-        raise InputError(f"task_weights names tasks not in the mixture: {', '.join(unknown)} "
-                         f"(tasks: {', '.join(names)})", file=source_path, field="loss.task_weights")
+    names = task_names(manifest, file=manifest_path(build))
+    check_task_weights(cfg, names, file=source_path)
     runs_dir = runs_dir or ((workspace_root / "runs") if workspace_root else None)
     if runs_dir is None:
         raise WorkbenchError("no runs folder: give a workspace")
@@ -76,6 +76,51 @@ def prepare_run(workspace_root: Path | None, cfg: TrainConfig, *, runs_dir: Path
                     source_config=str(source_path) if source_path else None, tasks=names,
                     model=resolved.model.path, mixture=str(build))
     return run
+
+
+@dataclass
+class RunStart:
+    """What start_run did: the resolved config, the command, the environment checks and, unless
+    it was a dry run or a check failed, the run directory and the detached process."""
+
+    config: TrainConfig
+    plan: LaunchPlan
+    checks: list[Any] = field(default_factory=list)   # engine.train.envcheck.Check
+    run: RunDir | None = None
+    pid: int | None = None
+
+    @property
+    def failed(self) -> list[Any]:
+        from engine.train.envcheck import failures
+
+        return failures(self.checks)
+
+
+def start_run(cfg: TrainConfig, *, workspace_root: Path | None, runs_dir: Path | None = None,
+              source_text: str | None = None, source_path: str | Path | None = None, kind: str = "train",
+              check: bool = True, dry_run: bool = False, module: str = TRAIN_MODULE,
+              env: dict[str, str] | None = None) -> RunStart:
+    """Check the environment, create the run directory and start `module` on it detached.
+    A failed check starts nothing (RunStart.failed says why); dry_run writes and builds nothing."""
+    checks: list[Any] = []
+    if check:
+        from engine.train.envcheck import check_environment
+
+        checks = check_environment(cfg, workspace_root=workspace_root)
+    if dry_run:
+        resolved = resolve_config(cfg, workspace_root, materialise=False)
+        where = (runs_dir or Path(workspace_root or ".") / "runs") / "<run-id>"
+        return RunStart(resolved, plan_launch(resolved, where, write=False, module=module), checks)
+    started = RunStart(cfg, plan_launch(cfg, Path("<run-id>"), write=False, module=module), checks)
+    if started.failed:
+        return started
+    run = prepare_run(workspace_root, cfg, runs_dir=runs_dir, source_text=source_text, source_path=source_path,
+                      kind=kind)
+    started.run, started.config = run, load_run_config(run)
+    started.plan = plan_launch(started.config, run.path, module=module)
+    started.plan.env.update(env or {})
+    started.pid = launch(run, started.plan, total_steps=started.config.loop.max_steps or None)
+    return started
 
 
 # -- accelerate / DeepSpeed configs -------------------------------------------------------------------
@@ -158,14 +203,15 @@ def format_command(argv: list[str]) -> str:
 
 
 def plan_launch(cfg: TrainConfig, run_path: Path | str, *, resume: bool = False, write: bool = True,
-                python: str | None = None) -> LaunchPlan:
-    """The command that trains `run_path`. With write=False nothing is written (previews)."""
+                python: str | None = None, module: str = TRAIN_MODULE) -> LaunchPlan:
+    """The command that trains `run_path` (runs `module` on it). With write=False nothing is
+    written (previews)."""
     run_path = Path(run_path)
     py = python or sys.executable
     tail = [str(run_path)] + (["--resume"] if resume else [])
     env = {"PYTHONPATH": _pythonpath(), "TOKENIZERS_PARALLELISM": "false"}
     if cfg.launch.num_gpus == 0:
-        return LaunchPlan(argv=[py, "-m", TRAIN_MODULE, *tail], env=env, kind="cpu")
+        return LaunchPlan(argv=[py, "-m", module, *tail], env=env, kind="cpu")
     launch_dir = run_path / "launch"
     ds_path = launch_dir / "deepspeed.json" if cfg.uses_deepspeed else None
     acc_path = launch_dir / "accelerate.yaml"
@@ -180,12 +226,12 @@ def plan_launch(cfg: TrainConfig, run_path: Path | str, *, resume: bool = False,
         atomic_write_text(acc_path, yaml.safe_dump(accelerate_config(cfg, ds_path), sort_keys=True))
         files["accelerate"] = str(acc_path)
     base = [py, "-m", "accelerate.commands.launch", "--config_file", str(acc_path)]
-    argv = base + ["--machine_rank", str(cfg.launch.machine_rank), "-m", TRAIN_MODULE, *tail]
+    argv = base + ["--machine_rank", str(cfg.launch.machine_rank), "-m", module, *tail]
     env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "4")
     nodes: dict[int, str] = {}
     if cfg.launch.num_machines > 1:
         for m in range(cfg.launch.num_machines):
-            cmd = base + ["--machine_rank", str(m), "-m", TRAIN_MODULE, *tail]
+            cmd = base + ["--machine_rank", str(m), "-m", module, *tail]
             nodes[m] = f"cd {shlex.quote(str(PROJECT_ROOT))} && " + " ".join(
                 f"{k}={shlex.quote(v)}" for k, v in env.items()) + " " + format_command(cmd)
             if write:
@@ -205,7 +251,7 @@ def _pythonpath() -> str:
 
 # -- launching ------------------------------------------------------------------------------------------
 
-def launch(run: RunDir, plan: LaunchPlan) -> int:
+def launch(run: RunDir, plan: LaunchPlan, *, total_steps: int | None = None) -> int:
     """Start the plan detached; the run keeps going when the caller (CLI, app) exits."""
     from engine.runs import control
     from engine.runs.launch import spawn_detached
@@ -213,8 +259,9 @@ def launch(run: RunDir, plan: LaunchPlan) -> int:
     for stale in control.REQUESTS:  # a request left by a killed process must not stop the new one
         control.consume(run, stale)
     run.update_info(launch_kind=plan.kind, launch_files=plan.files, node_commands=plan.node_commands)
-    run.write_status(RunState.RUNNING, step=run.read_status().get("step", 0),
-                     total_steps=run.read_status().get("total_steps"), phase="starting")
+    before = run.read_status()
+    run.write_status(RunState.RUNNING, step=before.get("step", 0),
+                     total_steps=before.get("total_steps") or total_steps, phase="starting")
     return spawn_detached(run, plan.argv, env=plan.env, cwd=PROJECT_ROOT)
 
 

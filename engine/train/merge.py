@@ -57,8 +57,8 @@ def merge_checkpoint(run: RunDir, which: str | int | None = "best", out: str | P
             model = AutoModelForCausalLM.from_pretrained(base, trust_remote_code=trust, **kw)
         except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
             raise explain_load_error(base, e) from None
-        model = PeftModel.from_pretrained(model, str(ck_dir / "adapter"))
-        merged = model.merge_and_unload()
+        adapted: Any = PeftModel.from_pretrained(model, str(ck_dir / "adapter"))
+        merged = adapted.merge_and_unload()
         merged.config.use_cache = True
         dest.mkdir(parents=True, exist_ok=True)
         merged.save_pretrained(str(dest), safe_serialization=True)

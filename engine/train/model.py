@@ -56,21 +56,12 @@ def resolve_attn(choice: str, *, on_gpu: bool, half: bool) -> str | None:
 
 
 def load_tokenizer(path: str, *, trust_remote_code: bool = False) -> tuple[Any, int]:
-    """The tokenizer (ChatML when it has no chat template) and the id used for padding (pad,
-    else eos, else 0)."""
-    from transformers import AutoTokenizer
+    """The training tokenizer (engine.models.tokenizer; saved with every checkpoint as loaded, so
+    its pad token is left alone) and the id rows are padded with (pad, else eos, else 0)."""
+    from engine.models.tokenizer import load_tokenizer as load, pad_id
 
-    from engine.models.families import ensure_chat_template
-    from engine.models.remote import explain_load_error, preflight
-
-    preflight(path, trust_remote_code=trust_remote_code, what="tokenizer")
-    try:
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
-        raise explain_load_error(path, e) from None
-    ensure_chat_template(tok)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    return tok, int(pad if pad is not None else 0)
+    tok = load(path, trust_remote_code=trust_remote_code, pad="keep")
+    return tok, pad_id(tok)
 
 
 def load_for_training(cfg: Any, *, device: Any, bf16: bool) -> Any:
@@ -108,7 +99,7 @@ def load_for_training(cfg: Any, *, device: Any, bf16: bool) -> Any:
             bnb_4bit_compute_dtype=dtype)
         kwargs["device_map"] = {"": device}
     try:
-        model = AutoModelForCausalLM.from_pretrained(cfg.model.path, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(cfg.model.path, **kwargs)
     except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
         raise explain_load_error(cfg.model.path, e) from None
     if cfg.model.trust_remote_code:

@@ -42,20 +42,12 @@ def default_device(requested: str | None = None) -> str:
 
 
 def load_tokenizer(model: str, adapter: str | None = None, *, trust_remote_code: bool = False) -> Any:
-    from transformers import AutoTokenizer
-
-    from engine.models.families import ensure_chat_template
-    from engine.models.remote import preflight
+    """The checkpoint's tokenizer (the adapter's own when it has one); batched generation pads,
+    so a tokenizer without a pad token pads with eos."""
+    from engine.models.tokenizer import load_tokenizer as load
 
     src = adapter if adapter and (Path(adapter) / "tokenizer_config.json").exists() else model
-    preflight(src, trust_remote_code=trust_remote_code, what="tokenizer")
-    try:
-        tok = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, ImportError) as e:
-        raise WorkbenchError(f"cannot load the tokenizer of {src}: {e}") from None
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return ensure_chat_template(tok)   # ChatML when the tokenizer has none
+    return load(src, trust_remote_code=trust_remote_code, pad="eos")
 
 
 def load_model(model: str, adapter: str | None = None, *, settings: GenSettings) -> tuple[Any, Any, str]:

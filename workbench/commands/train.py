@@ -56,24 +56,12 @@ def launch_cmd(
 
     ws = STATE.workspace()
     cfg, text, origin = _load_config(config, set_)
-    checks = []
-    if not no_check:
-        from engine.train.envcheck import check_environment, failures
-
-        checks = check_environment(cfg, workspace_root=ws.root)
-        bad = failures(checks)
-        if bad and not dry_run:
-            if as_json:
-                emit_json({"ok": False, "checks": [c.to_json() for c in checks]})
-                raise typer.Exit(1)
-            typer.echo("environment check failed:")
-            _print_checks(checks)
-            fail(f"{len(bad)} check(s) failed; fix them (or pass --no-check)")
+    got = L.start_run(cfg, workspace_root=ws.root, runs_dir=ws.runs_dir, source_text=text, source_path=origin,
+                      check=not no_check, dry_run=dry_run)
+    checks, plan = got.checks, got.plan
     if dry_run:
-        resolved = L.resolve_config(cfg, ws.root, materialise=False)  # a preview builds nothing
-        plan = L.plan_launch(resolved, ws.runs_dir / "<run-id>", write=False)
         out = {"ok": True, "dry_run": True, "command": plan.command, "kind": plan.kind,
-               "node_commands": plan.node_commands, "config": resolved.model_dump(mode="json"),
+               "node_commands": plan.node_commands, "config": got.config.model_dump(mode="json"),
                "checks": [c.to_json() for c in checks]}
         if cfg.uses_deepspeed:
             out["deepspeed"] = L.deepspeed_config(cfg)
@@ -84,9 +72,14 @@ def launch_cmd(
                 _print_checks(checks)
             typer.echo(f"would run: {plan.command}")
         return
-    run = L.prepare_run(ws.root, cfg, runs_dir=ws.runs_dir, source_text=text, source_path=origin)
-    plan = L.plan_launch(L.load_run_config(run), run.path)
-    pid = L.launch(run, plan)
+    if got.run is None:  # an environment check failed: nothing was started
+        if as_json:
+            emit_json({"ok": False, "checks": [c.to_json() for c in checks]})
+            raise typer.Exit(1)
+        typer.echo("environment check failed:")
+        _print_checks(checks)
+        fail(f"{len(got.failed)} check(s) failed; fix them (or pass --no-check)")
+    run, pid = got.run, got.pid
     out = {"ok": True, "run": run.id, "path": str(run.path), "pid": pid, "command": plan.command,
            "kind": plan.kind, "files": plan.files, "node_commands": plan.node_commands,
            "checks": [c.to_json() for c in checks]}
@@ -127,7 +120,8 @@ def resume_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part 
 @app.command("stop")
 @guarded
 def stop_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
-             kill: bool = typer.Option(False, "--kill", help="Hard stop now (SIGTERM, then SIGKILL); no save."),
+             kill: bool = typer.Option(False, "--kill", help="Hard stop now, no save: the run leaves without starting a "
+                                                           "checkpoint (SIGKILL after 10 s)."),
              wait: float = typer.Option(0.0, help="Wait up to this many seconds for the run to end."),
              as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Ask a run to save a checkpoint and exit (state `stopped`, resumable)."""
@@ -177,7 +171,6 @@ def save_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of
 def status_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
                as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """A run's state, progress, last metrics, data report and checkpoints."""
-    from engine.fsutil import read_json_or
     from engine.runs import open_run, summarize
     from engine.runs.registry import read_metrics
 
@@ -188,7 +181,7 @@ def status_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part 
     last_valid = next((r for r in reversed(reader.records) if "valid_loss" in r), None)
     out = {"run": run.id, "state": s.state.value, "step": s.step, "total_steps": s.total_steps, "loss": s.loss,
            "eta_s": s.eta_s, "message": s.message, "status": run.read_status(), "last": reader.last(),
-           "last_valid": last_valid, "data": read_json_or(run.path / "data.json"),
+           "last_valid": last_valid, "data": run.read_data_report(),
            "checkpoints": run.checkpoints(), "command": run.read_info().get("command")}
     if as_json:
         emit_json(out)
@@ -202,7 +195,7 @@ def status_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part 
     if last_valid:
         typer.echo("  valid  " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in last_valid.items()
                                             if k.startswith("valid_loss/") and isinstance(v, float)))
-    data = out["data"] or {}
+    data = run.read_data_report() or {}
     if data:
         typer.echo(f"  data   fill {data.get('fill')}, truncated {data.get('truncated')}, dropped "
                    f"{data.get('dropped_overlong', 0)} overlong + {data.get('dropped_no_trained', 0)} empty")
