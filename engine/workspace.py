@@ -124,7 +124,7 @@ CONTEST_TASKS = [
 ] + ["mbpp"]
 
 DEFAULT_TASKSETS: dict[str, dict[str, Any]] = {
-    "contest": {"tasks": CONTEST_TASKS, "description": "the 13 contest tasks, full"},
+    "contest": {"tasks": CONTEST_TASKS, "description": f"the {len(CONTEST_TASKS)} contest tasks, full"},
     "contest-quick": {
         "tasks": CONTEST_TASKS,
         "fraction": 0.2,

@@ -49,7 +49,7 @@ class CompareScreen(WorkbenchScreen):
             "the validation loss and in-training pass@1. s cycles the sort column, S reverses it. space picks a "
             "row (two at most): with two, the lower pane lists the problems gained and lost (A → B) and a paired "
             "bootstrap interval of the pass@1 difference says whether it is within noise. escape clears the "
-            "picks. m marks the highlighted checkpoint to submit; b builds its submission (13 generations files, "
+            "picks. m marks the highlighted checkpoint to submit; b builds its submission (a generations file per contest task, "
             "zipped and checked) in the background, x cancels. Also: `workbench submit table|diff|mark|build|check`.")
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="compare.sort", tooltip="Sort by the next column (best first)"),
@@ -335,7 +335,7 @@ class CompareScreen(WorkbenchScreen):
             return
         row = next((r for r in self._matrix.rows if r.marked and r.validation == mark.validation), None)
         how = "reusing the generations of its validation when they are complete and greedy, else generating " \
-              "all 13 contest tasks (greedy; can take long)"
+              "every contest task (greedy; can take long)"
         if row is not None and row.contest_score is not None and row.greedy and (row.fraction or 1) >= 1:
             how = f"from validation {mark.validation} (complete and greedy: no generation needed)"
 

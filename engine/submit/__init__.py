@@ -1,7 +1,7 @@
 """The contest submission: build it from a checkpoint or validation, and verify any folder
 or zip before it is sent.
 
-    layout   names and counts the contest wanted (generations_<task>_<model>.json, 13 tasks)
+    layout   names and counts the contest wanted (generations_<task>_<model>.json, one per contest task)
     check    check_submission(folder_or_zip) -> CheckReport (every problem found, every defect)
     build    build_submission(ws, ...) -> BuildResult (reuse or generate, merge LoRA, zip, check)
 

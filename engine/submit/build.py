@@ -1,6 +1,6 @@
 """Build the contest submission for a checkpoint (the marked one by default).
 
-    res = build_submission(ws)                                   # the marked checkpoint, 13 tasks
+    res = build_submission(ws)                                   # the marked checkpoint, every contest task
     res = build_submission(ws, checkpoint="<run>@200", model_name="myteam-qwen")
     res = build_submission(ws, from_validation="<id>")           # no generation at all
     res = build_submission(ws, merged_model=True)                # the merged model folder instead

@@ -2,7 +2,7 @@
 scores 0, and nobody finds out until the leaderboard.
 
 Checks: the zip holds exactly one folder `generations_<model>/` and nothing else; the folder
-holds exactly one file per task (13 for the contest), named `generations_<task>_<model>.json`
+holds exactly one file per task (one per CONTEST_TASKS entry for the contest), named `generations_<task>_<model>.json`
 with the folder's model name; each is valid UTF-8 JSON, a list with one entry per problem of
 the task (164 per HumanEvalPack task, 500 for mbpp; checked against the benchmark files when
 their folder is known), each entry a list of exactly one string (greedy: one program per
@@ -69,7 +69,7 @@ class CheckReport:
 
     @property
     def complete(self) -> bool:
-        """Checked against the 13 contest tasks (a restricted trial build is not)."""
+        """Checked against the contest tasks (CONTEST_TASKS) (a restricted trial build is not)."""
         return sorted(t.task for t in self.tasks) == sorted(CONTEST_TASKS)
 
     def all_errors(self) -> list[str]:
@@ -205,7 +205,7 @@ def check_submission(
     data_dir: str | Path | None = None,
     root: str | Path | None = None,
 ) -> CheckReport:
-    """Check a folder or zip. `tasks` defaults to the 13 contest tasks (a real submission needs
+    """Check a folder or zip. `tasks` defaults to the contest tasks (CONTEST_TASKS) (a real submission needs
     all of them); `expected` gives each task's problems in order ([{"task_id", "entry_point"}]),
     else they come from the benchmark files in `data_dir`, else the contest's known ids."""
     tasks = list(tasks or CONTEST_TASKS)

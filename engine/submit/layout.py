@@ -2,7 +2,7 @@
 
     generations_<model>.zip
       generations_<model>/
-        generations_<task>_<model>.json     x 13, one per contest task
+        generations_<task>_<model>.json     one per contest task (CONTEST_TASKS)
 
 Each file is the bigcode-evaluation-harness `--save_generations` layout: a JSON list with one
 entry per problem, in the benchmark's order, each entry a list of the problem's programs — one

@@ -1,6 +1,6 @@
 """Validation: score checkpoints the way the contest did, and better.
 
-    tasks        the 13 contest tasks by harness name, LeetCode-style and custom problem files,
+    tasks        the contest tasks (CONTEST_TASKS) by harness name, LeetCode-style and custom problem files,
                  named task sets ([tasksets.*] of the workspace) with fixed subsets
     prompts      prompt formats: the contest baseline's exactly, bigcode instruct, the model's
                  chat template (+ prefill); per-task rules

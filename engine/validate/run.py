@@ -85,7 +85,7 @@ class _Reporter:
 def judging_profiles(taskset: TaskSet, profile: str | None = None, timeout: float | None = None) -> dict[str, Profile]:
     """Per task, the limits profile its programs (and, before them, the set's canonical
     solutions) are judged under: `profile` for every task when given; else `contest` (the
-    harness's limits) for the 13 contest tasks and `per-case` for every other set. `timeout`
+    harness's limits) for the contest tasks and `per-case` for every other set. `timeout`
     (CPU seconds per test case) shapes the per-case profile only."""
     from engine.execute.profiles import CONTEST, PER_CASE, get_profile
     from engine.validate.tasks import CONTEST_TASKS

@@ -7,7 +7,7 @@ A task is a named list of problems scored together:
     mbpp                         MBPP test split (task ids 11-510, as the contest's harness)
     leetcode[:variant]           LeetCodeDataset (engine.problems built-in names)
     PATH                         any problem file (docs/problems.md schemas); named by its stem
-The 13 contest tasks are `CONTEST_TASKS`. A task set is a named `[tasksets.NAME]` entry of the
+The contest tasks are `CONTEST_TASKS`. A task set is a named `[tasksets.NAME]` entry of the
 workspace (tasks + an optional fixed `fraction`), or an ad-hoc comma list of task names.
 """
 

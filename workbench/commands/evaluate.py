@@ -413,7 +413,7 @@ def run_cmd(
                                           "contest harness's wall clock per whole program: MBPP 3 s, HumanEvalPack "
                                           "Python/JS/Java 10 s, Go 20 s, C++ 60 s, Rust 300 s; no memory cap beyond "
                                           "a safety net; MBPP on test_list alone) or per-case (10 s CPU per test "
-                                          "case, 30 s per sample, 2 GiB). Default: contest for the 13 contest tasks, "
+                                          "case, 30 s per sample, 2 GiB). Default: contest for the contest tasks, "
                                           "per-case for other sets."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="per-case profile: CPU seconds per test case."),
     label: Optional[str] = typer.Option(None, "--label", help="Name part of the validation id."),

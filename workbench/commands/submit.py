@@ -3,8 +3,8 @@
     table    the Compare matrix: checkpoints x validations, pass@1 per task, contest score, loss
     diff     two validations problem by problem, with a bootstrap interval of the difference
     mark     mark the checkpoint to submit (submission.json); no argument shows the mark
-    build    the 13 generations files + zip for the marked (or a given) checkpoint, or the merged model
-    check    verify any submission folder or zip (exactly 13 files, names, JSON, every problem)
+    build    a generations file per contest task + zip for the marked (or a given) checkpoint, or the merged model
+    check    verify any submission folder or zip (one file per contest task, names, JSON, every problem)
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def diff_cmd(
 ) -> None:
     """Two validations problem by problem: the problems gained and lost, and a paired bootstrap
     interval of the pass@1 difference (overall, per task, and of the contest score when both
-    scored all 13 tasks) that says whether it is within noise."""
+    scored every contest task) that says whether it is within noise."""
     from engine.compare import collect, compare_validations, find_row
     from engine.errors import WorkbenchError
     from engine.validate.store import ValidationDir
@@ -336,7 +336,7 @@ def check_cmd(
     problems: bool = typer.Option(False, "--problems", help="List every problem found."),
     as_json: bool = typer.Option(False, "--json", help="The report as JSON (every problem found)."),
 ) -> None:
-    """Verify a contest submission: exactly 13 files generations_<task>_<model>.json in the
+    """Verify a contest submission: one file generations_<task>_<model>.json per contest task in the
     folder generations_<model>/ (in the zip), valid JSON, every problem of every task present
     (164 per HumanEvalPack task, 500 for mbpp), one program string per problem. Exit code 1
     when anything is wrong."""
