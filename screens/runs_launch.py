@@ -179,17 +179,22 @@ class LaunchForm(FormScreen[dict | None]):
             if not model_found(self.ws.root, cfg.model.path):
                 errors.append(f"model.path: '{cfg.model.path}' is neither a folder nor a hub id (owner/name)")
             try:  # the launch's own dry run: resolves the mixture, builds and writes nothing
-                plan = start_run(cfg, workspace_root=self.ws.root, runs_dir=self.ws.runs_dir, check=False,
-                                 dry_run=True).plan
+                plan = start_run(
+                    cfg, workspace_root=self.ws.root, runs_dir=self.ws.runs_dir, check=False, dry_run=True
+                ).plan
             except InputError:
-                errors.append(f"data.mixture: no mixture '{cfg.data.mixture}' (mixtures/{cfg.data.mixture}.toml or "
-                              "a build folder with mixture.json)")
+                errors.append(
+                    f"data.mixture: no mixture '{cfg.data.mixture}' (mixtures/{cfg.data.mixture}.toml or "
+                    "a build folder with mixture.json)"
+                )
         self.config = cfg if not errors else None
         self.query_one("#launch-errors", Static).update("\n".join(esc(e) for e in errors))
         cmd = self.query_one("#launch-command", Static)
         if cfg is not None and plan is not None:
-            lines = [f"[b]command[/b] {esc(plan.command)}",
-                     f"[b]same as[/b]  {esc(format_command(['workbench', '-w', str(self.ws.root), 'train', 'launch', self.config_path_hint()]))}"]
+            lines = [
+                f"[b]command[/b] {esc(plan.command)}",
+                f"[b]same as[/b]  {esc(format_command(['workbench', '-w', str(self.ws.root), 'train', 'launch', self.config_path_hint()]))}",
+            ]
             lines += [f"[b]machine {m}[/b] {esc(c)}" for m, c in plan.node_commands.items()]
             cmd.update("\n".join(lines))
         else:
@@ -209,6 +214,7 @@ class LaunchForm(FormScreen[dict | None]):
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.ws.runs_dir / ".configs" / f"{self.config.name}-{stamp}.toml"
-        atomic_write_text(path, f"# written by the workbench launch form (preset {self.preset})\n"
-                          + self.config.to_toml())
+        atomic_write_text(
+            path, f"# written by the workbench launch form (preset {self.preset})\n" + self.config.to_toml()
+        )
         self.dismiss({"config_path": str(path), "name": self.config.name})

@@ -29,7 +29,7 @@ from engine.runs import RunDir, RunState
 from engine.workspace import Workspace
 
 PRESET = "tiny-cpu-demo"
-MIXTURE = "toy"   # the mixture prepare() makes; the preset's [data] mixture names it
+MIXTURE = "toy"  # the mixture prepare() makes; the preset's [data] mixture names it
 Log = Callable[[str], None]
 
 
@@ -50,13 +50,18 @@ def prepare(ws: Workspace, *, log: Log = print) -> dict[str, Any]:
         # The curriculum is templated: its instances are near-duplicates of each other by
         # design, so near-dedup would (rightly, for real data) fold them together. Everything
         # else runs: format check, language, syntax, quality, length, exact dedup.
-        rep = process(ws, name, ProcessOptions(inputs=[name], languages=[lang], near_dedup=False,
-                                               decontaminate=False))
+        rep = process(ws, name, ProcessOptions(inputs=[name], languages=[lang], near_dedup=False, decontaminate=False))
         reports[name] = {"rows": rep.get("rows"), "up_to_date": bool(rep.get("up_to_date"))}
         log(f"dataset {name}: {rep.get('rows')} rows" + (" (up to date)" if rep.get("up_to_date") else " processed"))
     if MIXTURE not in mixtures.names(ws):
-        mixtures.create(ws, MIXTURE, tasks={lang: [f"toy_{lang}"] for lang in LANGS}, seed=0,
-                        valid_fraction=0.04, description="demo: the toy curriculum, one task per language")
+        mixtures.create(
+            ws,
+            MIXTURE,
+            tasks={lang: [f"toy_{lang}"] for lang in LANGS},
+            seed=0,
+            valid_fraction=0.04,
+            description="demo: the toy curriculum, one task per language",
+        )
         log(f"mixture {MIXTURE}: created (tasks {', '.join(LANGS)})")
     return {"datasets": reports, "mixture": MIXTURE, "seconds": round(time.time() - t0, 1)}
 
@@ -87,14 +92,22 @@ def start(ws: Workspace, *, steps: int | None = None, log: Log = print, threads:
     # beside any other work (the app, a compiler) makes steps 10-20x slower
     threads_env = {"OMP_NUM_THREADS": str(threads or os.environ.get("OMP_NUM_THREADS") or 1)}
     # the trainer's own launch, with this module (train, then score) as the program
-    got = start_run(cfg, workspace_root=ws.root, source_text=cfg.to_toml(), kind="demo", check=False,
-                    module="engine.demo.run", env=threads_env)
+    got = start_run(
+        cfg,
+        workspace_root=ws.root,
+        source_text=cfg.to_toml(),
+        kind="demo",
+        check=False,
+        module="engine.demo.run",
+        env=threads_env,
+    )
     assert got.run is not None  # no environment check, no dry run: the run is started
     log(f"demo run {got.run.id} started: {got.run.path}")
     return got.run
 
 
 # -- the detached process -------------------------------------------------------------------------
+
 
 def orchestrate(run_dir: str | Path) -> int:
     from engine.train.loop import log, train
@@ -122,16 +135,24 @@ def orchestrate(run_dir: str | Path) -> int:
     summary.update(train_wall_s=round(train_wall, 1), validations=validations)
     atomic_write_json(run.path / "demo.json", summary)
     final = validations.get(picks[-1]["name"], {}) if picks else {}
-    msg = (f"demo done: held-out pass@1 {final.get('pass@1') or 0:.1%} "
-           + " ".join(f"{k} {v:.0%}" for k, v in (final.get("languages") or {}).items() if v is not None)
-           + f"; trained {summary['train_s']:.0f} s (+{summary['validation_s']:.0f} s in-training validation)")
+    msg = (
+        f"demo done: held-out pass@1 {final.get('pass@1') or 0:.1%} "
+        + " ".join(f"{k} {v:.0%}" for k, v in (final.get("languages") or {}).items() if v is not None)
+        + f"; trained {summary['train_s']:.0f} s (+{summary['validation_s']:.0f} s in-training validation)"
+    )
     run.write_status(RunState.COMPLETED, **{**status, "phase": "done", "message": msg})
     log(msg)
     return 0
 
 
-def _score_checkpoints(run: RunDir, ws: Workspace, picks: list[dict[str, Any]], status: dict[str, Any],
-                       validations: dict[str, Any], log: Log) -> None:
+def _score_checkpoints(
+    run: RunDir,
+    ws: Workspace,
+    picks: list[dict[str, Any]],
+    status: dict[str, Any],
+    validations: dict[str, Any],
+    log: Log,
+) -> None:
     """Score the first and last checkpoints on every held-out problem (validations/<id>/), with the
     run's own in-training validation settings (task set, prompt format, answer length), unlimited."""
     from engine.train.config import load_run_config
@@ -142,17 +163,31 @@ def _score_checkpoints(run: RunDir, ws: Workspace, picks: list[dict[str, Any]], 
     val = load_run_config(run).validation
     taskset = resolve_taskset(val.problems, ws=ws)
     for ck in picks:
-        run.write_status(RunState.RUNNING, **{**status, "phase": f"demo: scoring {ck['name']} on every held-out problem"})
+        run.write_status(
+            RunState.RUNNING, **{**status, "phase": f"demo: scoring {ck['name']} on every held-out problem"}
+        )
         log(f"demo: scoring {ck['name']} on {taskset.n_problems} held-out toy problems ...")
-        res = run_validation(ws=ws, model=ck["path"], tasks=taskset, fmt=val.format, compare_modes=False,
-                             settings=GenSettings(max_new_tokens=val.max_new_tokens, batch_size=32),
-                             label=f"demo-{run.id[-4:]}-{ck['name']}")
+        res = run_validation(
+            ws=ws,
+            model=ck["path"],
+            tasks=taskset,
+            fmt=val.format,
+            compare_modes=False,
+            settings=GenSettings(max_new_tokens=val.max_new_tokens, batch_size=32),
+            label=f"demo-{run.id[-4:]}-{ck['name']}",
+        )
         s = res.summary
-        validations[ck["name"]] = {"id": res.id, "step": ck["step"], "pass@1": s.get("pass@1"),
-                                   "languages": {k: v.get("pass@1") for k, v in s.get("languages", {}).items()}}
-        log(f"demo: {ck['name']} pass@1 {s.get('pass@1') or 0:.3f} "
+        validations[ck["name"]] = {
+            "id": res.id,
+            "step": ck["step"],
+            "pass@1": s.get("pass@1"),
+            "languages": {k: v.get("pass@1") for k, v in s.get("languages", {}).items()},
+        }
+        log(
+            f"demo: {ck['name']} pass@1 {s.get('pass@1') or 0:.3f} "
             + " ".join(f"{k} {v:.3f}" for k, v in validations[ck["name"]]["languages"].items() if v is not None)
-            + f" -> validations/{res.id}")
+            + f" -> validations/{res.id}"
+        )
 
 
 def summarize(run: RunDir) -> dict[str, Any]:
@@ -160,16 +195,27 @@ def summarize(run: RunDir) -> dict[str, Any]:
     from engine.runs import MetricsReader
 
     recs = MetricsReader(run.metrics_path).read_all()
-    curve = [{"step": r["step"], "pass@1": r["pass@1"],
-              **{f"pass@1/{lang}": r.get(f"pass@1/{lang}") for lang in LANGS}, "validate_s": r.get("validate_s")}
-             for r in recs if r.get("pass@1") is not None]
+    curve = [
+        {
+            "step": r["step"],
+            "pass@1": r["pass@1"],
+            **{f"pass@1/{lang}": r.get(f"pass@1/{lang}") for lang in LANGS},
+            "validate_s": r.get("validate_s"),
+        }
+        for r in recs
+        if r.get("pass@1") is not None
+    ]
     costs = [c["validate_s"] for c in curve if isinstance(c.get("validate_s"), (int, float))]
     times = [r["time"] for r in recs]
     wall = (max(times) - min(times)) if times else 0.0
     return {
-        "run": run.id, "steps": max((r["step"] for r in recs), default=0), "curve": curve,
-        "first_pass@1": curve[0]["pass@1"] if curve else None, "last_pass@1": curve[-1]["pass@1"] if curve else None,
-        "validation_s": round(sum(costs), 1), "validation_s_per_eval": round(sum(costs) / len(costs), 1) if costs else None,
+        "run": run.id,
+        "steps": max((r["step"] for r in recs), default=0),
+        "curve": curve,
+        "first_pass@1": curve[0]["pass@1"] if curve else None,
+        "last_pass@1": curve[-1]["pass@1"] if curve else None,
+        "validation_s": round(sum(costs), 1),
+        "validation_s_per_eval": round(sum(costs) / len(costs), 1) if costs else None,
         "train_s": round(wall - sum(costs[1:] if curve and curve[0]["step"] == 0 else costs), 1),
     }
 

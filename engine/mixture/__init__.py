@@ -14,6 +14,6 @@ budgets, a deterministic split, a balance view, materialised builds and MFTCoder
 Docs: docs/mixtures.md. Heavy imports (pyarrow, transformers) stay inside functions.
 """
 
-from engine.mixture.spec import (MixtureSpec, SourceSpec, TaskSpec, load_spec, mixture_id, save_spec)
+from engine.mixture.spec import MixtureSpec, SourceSpec, TaskSpec, load_spec, mixture_id, save_spec
 
 __all__ = ["MixtureSpec", "SourceSpec", "TaskSpec", "load_spec", "save_spec", "mixture_id"]

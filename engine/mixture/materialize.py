@@ -27,7 +27,7 @@ from engine.mixture.plan import Plan, task_train_order, task_valid_order
 from engine.mixture.spec import FORMAT_VERSION, MixtureSpec, spec_to_dict
 from engine.workspace import Workspace
 
-Progress = Callable[[str, int, int], None]   # (stage, done, total)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
 PHASES = {"plan": "planning the build", "write": "writing train/valid files", "tokenize": "tokenizing"}
 CHUNK = 2048
 
@@ -45,10 +45,17 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "id": self.id, "build_dir": str(self.build_dir), "cached": self.cached,
-                "tasks": {t: {k: v for k, v in d.items() if k != "sources"} for t, d in self.manifest["tasks"].items()},
-                "token_cache": str(self.token_cache) if self.token_cache else None,
-                "tokens_cached": self.tokens_cached, "shards": self.shards, "notes": self.notes}
+        return {
+            "name": self.name,
+            "id": self.id,
+            "build_dir": str(self.build_dir),
+            "cached": self.cached,
+            "tasks": {t: {k: v for k, v in d.items() if k != "sources"} for t, d in self.manifest["tasks"].items()},
+            "token_cache": str(self.token_cache) if self.token_cache else None,
+            "tokens_cached": self.tokens_cached,
+            "shards": self.shards,
+            "notes": self.notes,
+        }
 
 
 def _records(table: Any, rows: np.ndarray, dataset: str) -> list[dict[str, Any]]:
@@ -58,15 +65,21 @@ def _records(table: Any, rows: np.ndarray, dataset: str) -> list[dict[str, Any]]
     return recs
 
 
-def _write_split(path: Path, plan: Plan, task: str, order: tuple[np.ndarray, np.ndarray],
-                 tables: dict[str, Any], tick: Callable[[int], None]) -> int:
+def _write_split(
+    path: Path,
+    plan: Plan,
+    task: str,
+    order: tuple[np.ndarray, np.ndarray],
+    tables: dict[str, Any],
+    tick: Callable[[int], None],
+) -> int:
     src, rows = order
     sources = plan.tasks[task].sources
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with open(path, "w", encoding="utf-8") as f:
         for a in range(0, len(rows), CHUNK):
-            s_chunk, r_chunk = src[a:a + CHUNK], rows[a:a + CHUNK]
+            s_chunk, r_chunk = src[a : a + CHUNK], rows[a : a + CHUNK]
             out: list[Any] = [None] * len(r_chunk)
             for si in np.unique(s_chunk):
                 pos = np.nonzero(s_chunk == si)[0]
@@ -83,22 +96,36 @@ def manifest_for(name: str, plan: Plan, balance: Balance, ws: Workspace) -> dict
     tasks = {}
     for t in balance.tasks:
         tasks[t["task"]] = {
-            "train_rows": t["train_rows"], "valid_rows": t["valid_rows"], "train_tokens": t["train_tokens"],
-            "valid_tokens": t["valid_tokens"], "valid_fraction": t["valid_fraction"], "overlong": t["overlong"],
-            "languages": t["languages"], "sources": t["sources"],
+            "train_rows": t["train_rows"],
+            "valid_rows": t["valid_rows"],
+            "train_tokens": t["train_tokens"],
+            "valid_tokens": t["valid_tokens"],
+            "valid_fraction": t["valid_fraction"],
+            "overlong": t["overlong"],
+            "languages": t["languages"],
+            "sources": t["sources"],
         }
     return {
-        "id": plan.id, "name": name, "seed": plan.spec.seed, "format": FORMAT_VERSION,
-        "spec": spec_to_dict(plan.spec), "created": time.time(), "seq_length": balance.seq_length,
-        "inputs": {ds: {"fingerprint": t.fingerprint, "path": str(t.folder), "rows": len(t)}
-                   for ds, t in plan.tables.items()},
-        "tasks": tasks, "languages": balance.languages, "tokens_estimated": balance.estimated,
+        "id": plan.id,
+        "name": name,
+        "seed": plan.spec.seed,
+        "format": FORMAT_VERSION,
+        "spec": spec_to_dict(plan.spec),
+        "created": time.time(),
+        "seq_length": balance.seq_length,
+        "inputs": {
+            ds: {"fingerprint": t.fingerprint, "path": str(t.folder), "rows": len(t)} for ds, t in plan.tables.items()
+        },
+        "tasks": tasks,
+        "languages": balance.languages,
+        "tokens_estimated": balance.estimated,
         "warnings": [w.to_dict() for w in balance.warnings],
     }
 
 
-def write_build(ws: Workspace, name: str, plan: Plan, balance: Balance, dest: Path,
-                progress: Progress | None = None) -> dict[str, Any]:
+def write_build(
+    ws: Workspace, name: str, plan: Plan, balance: Balance, dest: Path, progress: Progress | None = None
+) -> dict[str, Any]:
     """Write the build into `dest` (a fresh folder) and return its manifest."""
     import pyarrow.parquet as pq
 
@@ -120,22 +147,39 @@ def write_build(ws: Workspace, name: str, plan: Plan, balance: Balance, dest: Pa
     return manifest
 
 
-def tokenize(build_dir: Path, tokenizer: Any, template: str, progress: Progress | None = None
-             ) -> tuple[Path, bool, dict[str, dict[str, dict[str, int]]]]:
+def tokenize(
+    build_dir: Path, tokenizer: Any, template: str, progress: Progress | None = None
+) -> tuple[Path, bool, dict[str, dict[str, dict[str, int]]]]:
     from engine.tokens import TokenShard, build_tasks, token_cache_dir, tokenize_build
 
     cache = token_cache_dir(build_dir, tokenizer, template)
     cached = all(TokenShard.is_complete(cache / t / s) for t in build_tasks(build_dir) for s in ("train", "valid"))
-    shards = tokenize_build(build_dir, tokenizer, template=template,
-                            progress=(lambda d, t: progress("tokenize", d, t)) if progress else None)
-    info = {t: {s: {"samples": len(sh), "tokens": int(sh.meta["n_tokens"]), "trained": int(sh.meta["n_trained"])}
-                for s, sh in d.items()} for t, d in shards.items()}
+    shards = tokenize_build(
+        build_dir,
+        tokenizer,
+        template=template,
+        progress=(lambda d, t: progress("tokenize", d, t)) if progress else None,
+    )
+    info = {
+        t: {
+            s: {"samples": len(sh), "tokens": int(sh.meta["n_tokens"]), "trained": int(sh.meta["n_trained"])}
+            for s, sh in d.items()
+        }
+        for t, d in shards.items()
+    }
     return cache, cached, info
 
 
-def materialize(ws: Workspace, name: str, *, spec: MixtureSpec | None = None, tokenize_cache: bool = True,
-                tokenizer: Any = None, template: str | None = None,
-                progress: Progress | None = None) -> BuildResult:
+def materialize(
+    ws: Workspace,
+    name: str,
+    *,
+    spec: MixtureSpec | None = None,
+    tokenize_cache: bool = True,
+    tokenizer: Any = None,
+    template: str | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
     """Build (or reuse) the mixture's files, then (optionally) its token cache."""
     from engine.mixture.store import builds_dir, open_spec, plan_for, seq_length_for
 
@@ -170,15 +214,18 @@ def materialize(ws: Workspace, name: str, *, spec: MixtureSpec | None = None, to
             raise
     result = BuildResult(name, plan.id, final, cached, manifest)
     if tokenize_cache and tokenizer is None and not ws.config.defaults.model:
-        result.notes.append("no default model in workspace.toml ([defaults] model): token cache not built; "
-                            "the trainer builds it with its model's tokenizer on first use")
+        result.notes.append(
+            "no default model in workspace.toml ([defaults] model): token cache not built; "
+            "the trainer builds it with its model's tokenizer on first use"
+        )
         tokenize_cache = False
     if tokenize_cache:
         from engine.data.tokenizer import load_tokenizer
 
         tok = tokenizer if tokenizer is not None else load_tokenizer(ws)
         result.token_cache, result.tokens_cached, result.shards = tokenize(
-            final, tok, template or ws.config.defaults.chat_template, progress)
+            final, tok, template or ws.config.defaults.chat_template, progress
+        )
     if progress:
         progress("done", 1, 1)
     return result
@@ -191,4 +238,3 @@ def build_for_training(ws: Workspace, mixture: str) -> Path:
     if (p / "mixture.json").exists():
         return p
     return materialize(ws, mixture, tokenize_cache=False).build_dir
-

@@ -46,15 +46,27 @@ from typing import Any, Callable
 from engine.config import read_json, validate
 from engine.errors import InputError, WorkbenchError
 from engine.fsutil import atomic_write_json, atomic_write_text, read_json_or
-from engine.mixture.mftcoder_config import (ALWAYS_COMPUTED, COMPETITION_CONFIG, MAIN_CONFIG, Flavor,
-                                            MftcoderConfig, check_run_config, format_split, load_run_settings,
-                                            merged_run, mft_from_run, parse_list, parse_split, run_config_toml,
-                                            run_from_mft)
+from engine.mixture.mftcoder_config import (
+    ALWAYS_COMPUTED,
+    COMPETITION_CONFIG,
+    MAIN_CONFIG,
+    Flavor,
+    MftcoderConfig,
+    check_run_config,
+    format_split,
+    load_run_settings,
+    merged_run,
+    mft_from_run,
+    parse_list,
+    parse_split,
+    run_config_toml,
+    run_from_mft,
+)
 from engine.mixture.mftcoder_records import BadLine, read_task
 from engine.workspace import Workspace
 
 SIDECAR = "mftcoder.json"
-PHASES = {"export": "writing task folders"}   # what export_mftcoder's progress phases mean
+PHASES = {"export": "writing task folders"}  # what export_mftcoder's progress phases mean
 EXPORT_MARKER = "workbench-export.json"
 CONFIG_FILE = "train_config.json"
 
@@ -68,29 +80,62 @@ def _launch_script(run: dict[str, Any], config_file: str, flavor: Flavor) -> str
     script = "mft_accelerate.py" if flavor == "competition" else "pefts/mft_accelerate.py"
     args = ["accelerate", "launch", "--num_machines", str(la["num_machines"]), "--num_processes", str(n_proc)]
     if int(la.get("deepspeed_stage", 0)):
-        args += ["--use_deepspeed", "--deepspeed_multinode_launcher", "standard",
-                 "--zero_stage", str(la["deepspeed_stage"]),
-                 "--offload_optimizer_device", "cpu" if la.get("offload_optimizer") else "none",
-                 "--offload_param_device", "cpu" if la.get("offload_params") else "none",
-                 "--gradient_accumulation_steps", str(lp["grad_accum"]),
-                 "--gradient_clipping", f"{o['max_grad_norm']:g}", "--zero3_init_flag", "false",
-                 "--zero3_save_16bit_model", "false"]
-    args += ["--mixed_precision", "bf16" if lp.get("bf16", True) else "no", "--dynamo_backend", "no",
-             "--machine_rank", "${RANK:-" + str(la["machine_rank"]) + "}",
-             "--main_process_ip", "${MASTER_ADDR:-" + str(la["main_process_ip"]) + "}",
-             "--main_process_port", "${MASTER_PORT:-" + str(la["main_process_port"]) + "}",
-             script, "--train_config", config_file]
+        args += [
+            "--use_deepspeed",
+            "--deepspeed_multinode_launcher",
+            "standard",
+            "--zero_stage",
+            str(la["deepspeed_stage"]),
+            "--offload_optimizer_device",
+            "cpu" if la.get("offload_optimizer") else "none",
+            "--offload_param_device",
+            "cpu" if la.get("offload_params") else "none",
+            "--gradient_accumulation_steps",
+            str(lp["grad_accum"]),
+            "--gradient_clipping",
+            f"{o['max_grad_norm']:g}",
+            "--zero3_init_flag",
+            "false",
+            "--zero3_save_16bit_model",
+            "false",
+        ]
+    args += [
+        "--mixed_precision",
+        "bf16" if lp.get("bf16", True) else "no",
+        "--dynamo_backend",
+        "no",
+        "--machine_rank",
+        "${RANK:-" + str(la["machine_rank"]) + "}",
+        "--main_process_ip",
+        "${MASTER_ADDR:-" + str(la["main_process_ip"]) + "}",
+        "--main_process_port",
+        "${MASTER_PORT:-" + str(la["main_process_port"]) + "}",
+        script,
+        "--train_config",
+        config_file,
+    ]
     quoted = " ".join(a if a.startswith("${") else shlex.quote(a) for a in args)
-    return ("#!/usr/bin/env bash\n# Written by workbench: MFTCoder launch for this export (run it from MFTCoder's "
-            f"{'mft_peft_hf/src/pefts' if flavor == 'competition' else 'mftcoder_accelerate/src'} folder).\n"
-            "set -euo pipefail\nHERE=\"$(cd \"$(dirname \"${BASH_SOURCE[0]}\")\" && pwd)\"\n"
-            + quoted.replace(shlex.quote(config_file), "\"$HERE/" + os.path.basename(config_file) + "\"") + "\n")
+    return (
+        "#!/usr/bin/env bash\n# Written by workbench: MFTCoder launch for this export (run it from MFTCoder's "
+        f"{'mft_peft_hf/src/pefts' if flavor == 'competition' else 'mftcoder_accelerate/src'} folder).\n"
+        "set -euo pipefail\nHERE=\"$(cd \"$(dirname \"${BASH_SOURCE[0]}\")\" && pwd)\"\n"
+        + quoted.replace(shlex.quote(config_file), "\"$HERE/" + os.path.basename(config_file) + "\"")
+        + "\n"
+    )
 
 
-def export_mftcoder(ws: Workspace, name: str, out_dir: str | Path, *, run_config: str | Path | None = None,
-                    flavor: Flavor | None = None, data_root: str | None = None, output_dir: str | None = None,
-                    tb_dir: str | None = None, progress: Callable[[str, int, int], None] | None = None
-                    ) -> dict[str, Any]:
+def export_mftcoder(
+    ws: Workspace,
+    name: str,
+    out_dir: str | Path,
+    *,
+    run_config: str | Path | None = None,
+    flavor: Flavor | None = None,
+    data_root: str | None = None,
+    output_dir: str | None = None,
+    tb_dir: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
     """Write the MFTCoder layout and config for a mixture (its sampled rows: weights applied)."""
     from engine.mixture.materialize import materialize
     from engine.mixture.store import mixture_dir, open_spec
@@ -105,8 +150,9 @@ def export_mftcoder(ws: Workspace, name: str, out_dir: str | Path, *, run_config
     elif side.get("imported_run"):
         run = merged_run(side["imported_run"])
     else:
-        run = merged_run({"name": name, "data": {"mixture": name, "seq_length": spec.seq_length or
-                                                 ws.config.defaults.seq_length}})
+        run = merged_run(
+            {"name": name, "data": {"mixture": name, "seq_length": spec.seq_length or ws.config.defaults.seq_length}}
+        )
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and any(out.iterdir()) and not (out / EXPORT_MARKER).exists():
         raise WorkbenchError(f"{out} exists and is not a workbench export; choose an empty or new folder")
@@ -129,14 +175,19 @@ def export_mftcoder(ws: Workspace, name: str, out_dir: str | Path, *, run_config
                     with open(build.build_dir / task / f"{split}.jsonl", encoding="utf-8") as src:
                         for line in src:
                             rec = json.loads(line)
-                            f.write(json.dumps({"id": rec.get("id"), "data_name": task,
-                                                "chat_rounds": rec["chat_rounds"]}, ensure_ascii=False) + "\n")
+                            f.write(
+                                json.dumps(
+                                    {"id": rec.get("id"), "data_name": task, "chat_rounds": rec["chat_rounds"]},
+                                    ensure_ascii=False,
+                                )
+                                + "\n"
+                            )
                             n += 1
                             done += 1
                             if progress and done % 2048 == 0:
                                 progress("export", done, total)
             counts[task] = n
-        root = (data_root.rstrip("/") if data_root else str(out))
+        root = data_root.rstrip("/") if data_root else str(out)
         values, notes = mft_from_run(run, flavor=flavor, tasks=tasks)
         fractions = {spec.task_valid_fraction(t) for t in spec.tasks}
         if len(fractions) > 1:
@@ -168,8 +219,15 @@ def export_mftcoder(ws: Workspace, name: str, out_dir: str | Path, *, run_config
         atomic_write_text(tmp / CONFIG_FILE, json.dumps(config, indent=4, ensure_ascii=False) + "\n")
         atomic_write_text(tmp / "launch.sh", _launch_script(run, str(out / CONFIG_FILE), flavor))
         (tmp / "launch.sh").chmod(0o755)
-        info = {"mixture": name, "id": build.id, "flavor": flavor, "created": time.time(), "config": CONFIG_FILE,
-                "tasks": counts, "notes": notes}
+        info = {
+            "mixture": name,
+            "id": build.id,
+            "flavor": flavor,
+            "created": time.time(),
+            "config": CONFIG_FILE,
+            "tasks": counts,
+            "notes": notes,
+        }
         atomic_write_json(tmp / EXPORT_MARKER, info)
         if out.exists():
             shutil.rmtree(out)
@@ -179,8 +237,16 @@ def export_mftcoder(ws: Workspace, name: str, out_dir: str | Path, *, run_config
         raise
     if progress:
         progress("done", 1, 1)
-    return {"out_dir": str(out), "config": str(out / CONFIG_FILE), "launch": str(out / "launch.sh"),
-            "id": build.id, "flavor": flavor, "tasks": counts, "notes": notes, "values": config}
+    return {
+        "out_dir": str(out),
+        "config": str(out / CONFIG_FILE),
+        "launch": str(out / "launch.sh"),
+        "id": build.id,
+        "flavor": flavor,
+        "tasks": counts,
+        "notes": notes,
+        "values": config,
+    }
 
 
 # -- import ----------------------------------------------------------------------------------------
@@ -201,15 +267,23 @@ def count_tokens(records: list[dict[str, Any]], tokenizer: Any, template: str) -
     from engine.data.tokenizer import token_lengths
 
     for a in range(0, len(records), 256):
-        batch = records[a:a + 256]
+        batch = records[a : a + 256]
         for r, n in zip(batch, token_lengths(tokenizer, [r["chat_rounds"] for r in batch], template=template)):
             r["n_tokens"] = n
 
 
-def import_mftcoder(ws: Workspace, config_path: str | Path, *, name: str | None = None,
-                    data_paths: str | list[str] | None = None, run_config_out: str | Path | None = None,
-                    dataset_prefix: str | None = None, tokenizer: Any = None, count: bool = True,
-                    force: bool = False) -> dict[str, Any]:
+def import_mftcoder(
+    ws: Workspace,
+    config_path: str | Path,
+    *,
+    name: str | None = None,
+    data_paths: str | list[str] | None = None,
+    run_config_out: str | Path | None = None,
+    dataset_prefix: str | None = None,
+    tokenizer: Any = None,
+    count: bool = True,
+    force: bool = False,
+) -> dict[str, Any]:
     """Turn an MFTCoder config (+ its task folders) into processed datasets, a mixture spec, a run
     config TOML and the sidecar of MFTCoder-only keys. Nothing is written until every input is read."""
     from engine.config import _locate
@@ -224,9 +298,12 @@ def import_mftcoder(ws: Workspace, config_path: str | Path, *, name: str | None 
     if data_paths is not None:
         raw = {**raw, "data_paths": data_paths}
     cfg = validate(MftcoderConfig, raw, file=config_path, text=text)
-    flavor: Flavor = "main" if ("evaluation_steps" in raw and "evalation_steps" not in raw) or \
-        any(k in raw for k in ("task_weights", "saving_limit", "coba_warmup_steps", "attn_implementation")) \
+    flavor: Flavor = (
+        "main"
+        if ("evaluation_steps" in raw and "evalation_steps" not in raw)
+        or any(k in raw for k in ("task_weights", "saving_limit", "coba_warmup_steps", "attn_implementation"))
         else "competition"
+    )
     name = name or task_name_for(config_path.stem)
     try:
         check_name(name, "mixture name")
@@ -251,8 +328,10 @@ def import_mftcoder(ws: Workspace, config_path: str | Path, *, name: str | None 
             k = 2
             while f"{t}_{k}" in tasks:
                 k += 1
-            notes.append(f"two data paths are named {t!r} (MFTCoder would merge them into one task id); "
-                         f"the second is task {t}_{k}")
+            notes.append(
+                f"two data paths are named {t!r} (MFTCoder would merge them into one task id); "
+                f"the second is task {t}_{k}"
+            )
             t = f"{t}_{k}"
         tasks[t] = folder
     try:
@@ -284,12 +363,20 @@ def import_mftcoder(ws: Workspace, config_path: str | Path, *, name: str | None 
     prefix = dataset_prefix if dataset_prefix is not None else f"{name}_"
     ds_names = {t: f"{prefix}{t}" for t in tasks}
     run_path = Path(run_config_out).expanduser() if run_config_out else ws.root / "configs" / f"{name}.toml"
-    conflicts = [str(p) for p in [mixture_file(ws, name), run_path, *(ws.datasets_dir / d for d in ds_names.values())]
-                 if p.exists()]
+    conflicts = [
+        str(p)
+        for p in [mixture_file(ws, name), run_path, *(ws.datasets_dir / d for d in ds_names.values())]
+        if p.exists()
+    ]
     if conflicts and not force:
         raise WorkbenchError("would overwrite " + ", ".join(conflicts) + "; pass --force to replace them")
-    check_run_config(run, file=run_path, source=config_path, source_text=text,
-                     eval_key="evalation_steps" if flavor == "competition" else "evaluation_steps")
+    check_run_config(
+        run,
+        file=run_path,
+        source=config_path,
+        source_text=text,
+        eval_key="evalation_steps" if flavor == "competition" else "evaluation_steps",
+    )
 
     # read every task before writing anything
     read: dict[str, list[dict[str, Any]]] = {}
@@ -320,25 +407,60 @@ def import_mftcoder(ws: Workspace, config_path: str | Path, *, name: str | None 
     bad_all = [b for bad in bad_by_task.values() for b in bad]
     for t, recs in read.items():
         bad = bad_by_task[t]
-        write_processed(ws.datasets_dir / ds_names[t], recs, {
-            "name": ds_names[t], "imported_from": "mftcoder", "config": str(config_path), "path": str(tasks[t]),
-            "task": t, "skipped": len(bad), "problems": [b.describe() for b in bad[:50]],
-            "tokens_counted": counted})
+        write_processed(
+            ws.datasets_dir / ds_names[t],
+            recs,
+            {
+                "name": ds_names[t],
+                "imported_from": "mftcoder",
+                "config": str(config_path),
+                "path": str(tasks[t]),
+                "task": t,
+                "skipped": len(bad),
+                "problems": [b.describe() for b in bad[:50]],
+                "tokens_counted": counted,
+            },
+        )
     spec = MixtureSpec(
-        description=f"imported from {config_path}", seed=cfg.seed, valid_fraction=round(valid_fraction, 6),
+        description=f"imported from {config_path}",
+        seed=cfg.seed,
+        valid_fraction=round(valid_fraction, 6),
         seq_length=cfg.seq_length,
-        tasks={t: TaskSpec(sources=[SourceSpec(dataset=ds_names[t], weight=(wvals[i] if wvals and wvals[i] != 1 else None))])
-               for i, t in enumerate(tasks)})
+        tasks={
+            t: TaskSpec(
+                sources=[SourceSpec(dataset=ds_names[t], weight=(wvals[i] if wvals and wvals[i] != 1 else None))]
+            )
+            for i, t in enumerate(tasks)
+        },
+    )
     spec_file = write_spec(ws, name, spec)
     run_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_path, run_config_toml(run))
-    atomic_write_json(mixture_dir(ws, name) / SIDECAR, {
-        "source": str(config_path), "imported": time.time(), "flavor": flavor, "key_order": list(raw),
-        "original": raw, "imported_run": run, "tasks": list(tasks), "task_paths": {t: str(p) for t, p in tasks.items()},
-        "run_config": str(run_path)})
-    return {"mixture": name, "spec": str(spec_file), "run_config": str(run_path), "flavor": flavor,
-            "tasks": {t: {"dataset": ds_names[t], "rows": len(read[t]), "path": str(tasks[t]),
-                          "skipped": len(bad_by_task[t])} for t in tasks},
-            "problems": [b.describe() for b in bad_all[:20]], "problems_total": len(bad_all),
-            "tokens_counted": counted, "notes": notes}
-
+    atomic_write_json(
+        mixture_dir(ws, name) / SIDECAR,
+        {
+            "source": str(config_path),
+            "imported": time.time(),
+            "flavor": flavor,
+            "key_order": list(raw),
+            "original": raw,
+            "imported_run": run,
+            "tasks": list(tasks),
+            "task_paths": {t: str(p) for t, p in tasks.items()},
+            "run_config": str(run_path),
+        },
+    )
+    return {
+        "mixture": name,
+        "spec": str(spec_file),
+        "run_config": str(run_path),
+        "flavor": flavor,
+        "tasks": {
+            t: {"dataset": ds_names[t], "rows": len(read[t]), "path": str(tasks[t]), "skipped": len(bad_by_task[t])}
+            for t in tasks
+        },
+        "problems": [b.describe() for b in bad_all[:20]],
+        "problems_total": len(bad_all),
+        "tokens_counted": counted,
+        "notes": notes,
+    }

@@ -22,36 +22,103 @@ Flavor = Literal["competition", "main"]
 # The contest's config (codeqwen_competition: mft_peft_hf/src/pefts/configs/qwen_train_config_1_8B.json):
 # its key order and the values of keys workbench has no setting for.
 COMPETITION_CONFIG: dict[str, Any] = {
-    "load_raw_dataset": True, "data_paths": "[/path/to/dataset1,/path/to/dataset2]",
-    "output_dir": "/path/to/store/fine-tuned/model", "tb_dir": "/path/to/store/tensorboard/log",
-    "pretrained_model_path": "/path/to/Qwen-1_8B/model", "vocab_file": "/path/to/Qwen-1_8B/model",
-    "low_cpu_mem_usage": True, "data_split": "95,5,0", "padding_mode": "padding", "tokenize_mode": "sft",
-    "weighted_loss_mode": "case3", "model_type": "qwen", "peft_type": "lora", "quantization": "16bit",
-    "lora_rank": 96, "lora_alpha": 32, "lora_dropout": 0.05, "per_device_train_batch_size": 8,
-    "per_device_eval_batch_size": 8, "tokenizer_type": "AutoTokenizer", "learning_rate": 5e-5, "min_lr": 1e-6,
-    "weight_decay": 0.1, "gradient_accumulation_steps": 1, "lr_scheduler_type": "cosine", "num_warmup_steps": 300,
-    "num_train_epochs": 10, "seed": 1234, "seq_length": 4096, "resume_from_checkpoint": None, "log_interval": 100,
-    "checkpointing_steps": 1000, "evalation_steps": 1000, "max_train_steps": None, "epoch_checkpointing": True,
-    "shuffle_before_split": True, "use_random_sampler": True, "early_stopping": True, "early_stopping_stall_num": 2,
-    "weight_by_num_documents": True, "make_vocab_size_divisible_by": 128, "model_parallel_size": 1,
-    "use_slow_tokenizer": False, "use_xformers": True, "trust_remote_code": True, "use_dynamic_padding": True,
+    "load_raw_dataset": True,
+    "data_paths": "[/path/to/dataset1,/path/to/dataset2]",
+    "output_dir": "/path/to/store/fine-tuned/model",
+    "tb_dir": "/path/to/store/tensorboard/log",
+    "pretrained_model_path": "/path/to/Qwen-1_8B/model",
+    "vocab_file": "/path/to/Qwen-1_8B/model",
+    "low_cpu_mem_usage": True,
+    "data_split": "95,5,0",
+    "padding_mode": "padding",
+    "tokenize_mode": "sft",
+    "weighted_loss_mode": "case3",
+    "model_type": "qwen",
+    "peft_type": "lora",
+    "quantization": "16bit",
+    "lora_rank": 96,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "per_device_train_batch_size": 8,
+    "per_device_eval_batch_size": 8,
+    "tokenizer_type": "AutoTokenizer",
+    "learning_rate": 5e-5,
+    "min_lr": 1e-6,
+    "weight_decay": 0.1,
+    "gradient_accumulation_steps": 1,
+    "lr_scheduler_type": "cosine",
+    "num_warmup_steps": 300,
+    "num_train_epochs": 10,
+    "seed": 1234,
+    "seq_length": 4096,
+    "resume_from_checkpoint": None,
+    "log_interval": 100,
+    "checkpointing_steps": 1000,
+    "evalation_steps": 1000,
+    "max_train_steps": None,
+    "epoch_checkpointing": True,
+    "shuffle_before_split": True,
+    "use_random_sampler": True,
+    "early_stopping": True,
+    "early_stopping_stall_num": 2,
+    "weight_by_num_documents": True,
+    "make_vocab_size_divisible_by": 128,
+    "model_parallel_size": 1,
+    "use_slow_tokenizer": False,
+    "use_xformers": True,
+    "trust_remote_code": True,
+    "use_dynamic_padding": True,
     "world_size": 8,
 }
 # main branch (mftcoder_accelerate/src/pefts/mft_arguments.py): keys written and their defaults.
 MAIN_CONFIG: dict[str, Any] = {
-    "data_paths": None, "data_weights": None, "output_dir": None, "tb_dir": None, "pretrained_model_path": None,
+    "data_paths": None,
+    "data_weights": None,
+    "output_dir": None,
+    "tb_dir": None,
+    "pretrained_model_path": None,
     "model_type": "qwen2",
-    "load_raw_dataset": True, "data_split": "98,2,0", "padding_mode": "padding", "tokenize_mode": "sft",
-    "weighted_loss_mode": "case3", "attn_implementation": "flash_attention_2", "peft_type": "qlora",
-    "quantization": "4bit", "lora_rank": 96, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": None,
-    "per_device_train_batch_size": 8, "per_device_eval_batch_size": 8, "learning_rate": 5e-5, "min_lr": 5e-6,
-    "weight_decay": 0.01, "gradient_accumulation_steps": 1, "lr_scheduler_type": "cosine", "num_warmup_steps": 0.05,
-    "num_train_epochs": 4, "max_train_steps": None, "seed": 1234, "seq_length": 4096, "resume_from_checkpoint": None,
-    "log_interval": 10, "checkpointing_steps": 100, "evaluation_steps": 100, "epoch_checkpointing": False,
-    "early_stopping": True, "early_stopping_stall_num": 5, "saving_limit": None, "task_weights": None,
+    "load_raw_dataset": True,
+    "data_split": "98,2,0",
+    "padding_mode": "padding",
+    "tokenize_mode": "sft",
+    "weighted_loss_mode": "case3",
+    "attn_implementation": "flash_attention_2",
+    "peft_type": "qlora",
+    "quantization": "4bit",
+    "lora_rank": 96,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "target_modules": None,
+    "per_device_train_batch_size": 8,
+    "per_device_eval_batch_size": 8,
+    "learning_rate": 5e-5,
+    "min_lr": 5e-6,
+    "weight_decay": 0.01,
+    "gradient_accumulation_steps": 1,
+    "lr_scheduler_type": "cosine",
+    "num_warmup_steps": 0.05,
+    "num_train_epochs": 4,
+    "max_train_steps": None,
+    "seed": 1234,
+    "seq_length": 4096,
+    "resume_from_checkpoint": None,
+    "log_interval": 10,
+    "checkpointing_steps": 100,
+    "evaluation_steps": 100,
+    "epoch_checkpointing": False,
+    "early_stopping": True,
+    "early_stopping_stall_num": 5,
+    "saving_limit": None,
+    "task_weights": None,
 }
-COBA_DEFAULTS = {"coba_warmup_steps": 100, "coba_history_length": 200, "coba_tau": 5, "coba_update_interval": 1,
-                 "coba_sample_valid_num": 1}
+COBA_DEFAULTS = {
+    "coba_warmup_steps": 100,
+    "coba_history_length": 200,
+    "coba_tau": 5,
+    "coba_update_interval": 1,
+    "coba_sample_valid_num": 1,
+}
 # Keys computed for every export from the mixture and the export folder, never copied from an import.
 ALWAYS_COMPUTED = {"data_paths", "data_split", "output_dir", "tb_dir"}
 # The contest's base model: the model path of a run config made from an MFTCoder config that names none.
@@ -144,11 +211,32 @@ WRITTEN_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("mixture", "seq_length", "packing", "overlong"),
     "peft": ("method", "lora_rank", "lora_alpha", "lora_dropout", "target_modules"),
     "optim": ("lr", "min_lr", "weight_decay", "warmup_steps", "betas", "max_grad_norm", "scheduler"),
-    "loop": ("epochs", "max_steps", "micro_batch_size", "grad_accum", "log_every", "eval_every", "save_every",
-             "keep_last", "keep_best", "early_stopping_patience", "seed", "bf16", "gradient_checkpointing"),
+    "loop": (
+        "epochs",
+        "max_steps",
+        "micro_batch_size",
+        "grad_accum",
+        "log_every",
+        "eval_every",
+        "save_every",
+        "keep_last",
+        "keep_best",
+        "early_stopping_patience",
+        "seed",
+        "bf16",
+        "gradient_checkpointing",
+    ),
     "loss": ("mode", "task_weights"),
-    "launch": ("num_gpus", "num_machines", "machine_rank", "main_process_ip", "main_process_port",
-               "deepspeed_stage", "offload_optimizer", "offload_params"),
+    "launch": (
+        "num_gpus",
+        "num_machines",
+        "machine_rank",
+        "main_process_ip",
+        "main_process_port",
+        "deepspeed_stage",
+        "offload_optimizer",
+        "offload_params",
+    ),
 }
 # Values for the keys TrainConfig requires (no default), filled by the importer and the exporter.
 REQUIRED_PLACEHOLDERS = {"model.path": IMPORT_MODEL, "data.mixture": ""}
@@ -187,8 +275,15 @@ def load_run_settings(path: str | Path) -> dict[str, Any]:
 def mft_from_run(run: dict[str, Any], *, flavor: Flavor, tasks: list[str]) -> tuple[dict[str, Any], list[str]]:
     """MFTCoder values for the run settings (data paths and split are added by the caller)."""
     notes: list[str] = []
-    m, d, p, o, lp, ls, la = (run["model"], run["data"], run["peft"], run["optim"], run["loop"], run["loss"],
-                              run["launch"])
+    m, d, p, o, lp, ls, la = (
+        run["model"],
+        run["data"],
+        run["peft"],
+        run["optim"],
+        run["loop"],
+        run["loss"],
+        run["launch"],
+    )
     out: dict[str, Any] = {}
     out["pretrained_model_path"] = m["path"]
     out["model_type"] = guess_model_type(m["path"], flavor)
@@ -232,7 +327,9 @@ def mft_from_run(run: dict[str, Any], *, flavor: Flavor, tasks: list[str]) -> tu
     weights = ls.get("task_weights") or {}
     if flavor == "main":
         out["saving_limit"] = lp.get("keep_last") or None
-        out["task_weights"] = ("[" + ",".join(f"{float(weights.get(t, 1.0)):g}" for t in tasks) + "]") if weights else None
+        out["task_weights"] = (
+            ("[" + ",".join(f"{float(weights.get(t, 1.0)):g}" for t in tasks) + "]") if weights else None
+        )
         if mode == "coba":
             out.update({k: ls.get(k, v) for k, v in COBA_DEFAULTS.items()})
         if m.get("attn_implementation") in ("eager", "sdpa", "flash_attention_2"):
@@ -252,8 +349,9 @@ def mft_from_run(run: dict[str, Any], *, flavor: Flavor, tasks: list[str]) -> tu
     return out, notes
 
 
-def run_from_mft(cfg: MftcoderConfig, raw: dict[str, Any], *, name: str, mixture: str, tasks: list[str],
-                 flavor: Flavor) -> tuple[dict[str, Any], list[str]]:
+def run_from_mft(
+    cfg: MftcoderConfig, raw: dict[str, Any], *, name: str, mixture: str, tasks: list[str], flavor: Flavor
+) -> tuple[dict[str, Any], list[str]]:
     notes: list[str] = []
     method = cfg.peft_type or "none"
     if method == "lora" and str(cfg.quantization or "").lower() == "4bit":
@@ -263,8 +361,10 @@ def run_from_mft(cfg: MftcoderConfig, raw: dict[str, Any], *, name: str, mixture
         notes.append("8-bit loading is not supported; the base model loads in bf16")
     warmup = cfg.num_warmup_steps
     if 0 < warmup < 1:
-        notes.append(f"num_warmup_steps {warmup} is a fraction of all steps (main branch); "
-                     f"set optim.warmup_steps once the step count is known (0 for now)")
+        notes.append(
+            f"num_warmup_steps {warmup} is a fraction of all steps (main branch); "
+            f"set optim.warmup_steps once the step count is known (0 for now)"
+        )
         warmup_steps = 0
     else:
         warmup_steps = int(warmup)
@@ -282,26 +382,52 @@ def run_from_mft(cfg: MftcoderConfig, raw: dict[str, Any], *, name: str, mixture
     if cfg.padding_mode == "concat":
         notes.append("padding_mode concat (pretraining windows) is imported as packing")
     world = cfg.world_size or 1
-    run = merged_run({
-        "name": name,
-        "model": {"path": cfg.pretrained_model_path or IMPORT_MODEL,
-                  "trust_remote_code": bool(cfg.trust_remote_code), "template": "chatml"},
-        "data": {"mixture": mixture, "seq_length": cfg.seq_length, "packing": cfg.padding_mode != "padding",
-                 "overlong": "drop"},
-        "peft": {"method": method, "lora_rank": cfg.lora_rank, "lora_alpha": _num(cfg.lora_alpha),
-                 "lora_dropout": cfg.lora_dropout, "target_modules": parse_list(cfg.target_modules)},
-        "optim": {"lr": cfg.learning_rate, "min_lr": cfg.min_lr, "weight_decay": cfg.weight_decay,
-                  "warmup_steps": warmup_steps, "betas": [0.9, 0.95] if flavor == "competition" else [0.9, 0.999],
-                  "max_grad_norm": 1.0, "scheduler": cfg.lr_scheduler_type},
-        "loop": {"epochs": cfg.num_train_epochs, "max_steps": cfg.max_train_steps or 0,
-                 "micro_batch_size": cfg.per_device_train_batch_size, "grad_accum": cfg.gradient_accumulation_steps,
-                 "log_every": cfg.log_interval, "eval_every": evals, "save_every": cfg.checkpointing_steps,
-                 "keep_last": cfg.saving_limit or default("loop.keep_last"),
-                 "early_stopping_patience": cfg.early_stopping_stall_num if cfg.early_stopping else 0,
-                 "seed": cfg.seed},
-        "loss": {"mode": mode, "task_weights": {t: float(w) for t, w in zip(tasks, tw)}},
-        "launch": {"num_gpus": world, "num_machines": 1},
-    })
+    run = merged_run(
+        {
+            "name": name,
+            "model": {
+                "path": cfg.pretrained_model_path or IMPORT_MODEL,
+                "trust_remote_code": bool(cfg.trust_remote_code),
+                "template": "chatml",
+            },
+            "data": {
+                "mixture": mixture,
+                "seq_length": cfg.seq_length,
+                "packing": cfg.padding_mode != "padding",
+                "overlong": "drop",
+            },
+            "peft": {
+                "method": method,
+                "lora_rank": cfg.lora_rank,
+                "lora_alpha": _num(cfg.lora_alpha),
+                "lora_dropout": cfg.lora_dropout,
+                "target_modules": parse_list(cfg.target_modules),
+            },
+            "optim": {
+                "lr": cfg.learning_rate,
+                "min_lr": cfg.min_lr,
+                "weight_decay": cfg.weight_decay,
+                "warmup_steps": warmup_steps,
+                "betas": [0.9, 0.95] if flavor == "competition" else [0.9, 0.999],
+                "max_grad_norm": 1.0,
+                "scheduler": cfg.lr_scheduler_type,
+            },
+            "loop": {
+                "epochs": cfg.num_train_epochs,
+                "max_steps": cfg.max_train_steps or 0,
+                "micro_batch_size": cfg.per_device_train_batch_size,
+                "grad_accum": cfg.gradient_accumulation_steps,
+                "log_every": cfg.log_interval,
+                "eval_every": evals,
+                "save_every": cfg.checkpointing_steps,
+                "keep_last": cfg.saving_limit or default("loop.keep_last"),
+                "early_stopping_patience": cfg.early_stopping_stall_num if cfg.early_stopping else 0,
+                "seed": cfg.seed,
+            },
+            "loss": {"mode": mode, "task_weights": {t: float(w) for t, w in zip(tasks, tw)}},
+            "launch": {"num_gpus": world, "num_machines": 1},
+        }
+    )
     for k in COBA_DEFAULTS:
         if k in raw:
             run["loss"][k] = raw[k]
@@ -309,8 +435,7 @@ def run_from_mft(cfg: MftcoderConfig, raw: dict[str, Any], *, name: str, mixture
         run["model"]["attn_implementation"] = raw["attn_implementation"]
     run.setdefault("export", {})["tensorboard"] = True  # MFTCoder always writes TensorBoard logs (tb_dir)
     if cfg.saving_limit is None:
-        notes.append("MFTCoder keeps every checkpoint; loop.keep_last = "
-                     f"{run['loop']['keep_last']} here")
+        notes.append(f"MFTCoder keeps every checkpoint; loop.keep_last = {run['loop']['keep_last']} here")
     if cfg.world_size:
         notes.append(f"world_size {cfg.world_size} (ignored by MFTCoder itself) is taken as launch.num_gpus")
     return run, notes
@@ -325,8 +450,23 @@ def guess_model_type(path: str, flavor: Flavor) -> str:
         if re.search(r"qwen2|qwen1\.5|qwen-?2|qwen2\.5|qwen3", low) or mt.startswith("qwen2"):
             return "qwen2_moe" if "moe" in low else "qwen2"
         return "qwen"
-    for known in ("deepseek_v2", "deepseek", "starcoder2", "starcoder", "code_llama", "llama", "mistral", "mixtral",
-                  "gemma", "phi", "chatglm3", "chatglm2", "baichuan", "gpt_neox", "aquila2"):
+    for known in (
+        "deepseek_v2",
+        "deepseek",
+        "starcoder2",
+        "starcoder",
+        "code_llama",
+        "llama",
+        "mistral",
+        "mixtral",
+        "gemma",
+        "phi",
+        "chatglm3",
+        "chatglm2",
+        "baichuan",
+        "gpt_neox",
+        "aquila2",
+    ):
         if known.replace("_", "") in low.replace("_", "").replace("-", ""):
             return known
     return mt or "qwen"
@@ -338,8 +478,10 @@ def guess_model_type(path: str, flavor: Flavor) -> str:
 def run_config_toml(run: dict[str, Any]) -> str:
     from engine.config import dump_toml
 
-    head = ("# workbench run config (engine/train/config.py: TrainConfig), written by `workbench mix import-mftcoder`.\n"
-            "# Sections: " + " ".join(f"[{k}]" for k in TrainConfig.model_fields if k in run) + "\n\n")
+    head = (
+        "# workbench run config (engine/train/config.py: TrainConfig), written by `workbench mix import-mftcoder`.\n"
+        "# Sections: " + " ".join(f"[{k}]" for k in TrainConfig.model_fields if k in run) + "\n\n"
+    )
     order = [k for k in TrainConfig.model_fields if k in run]
     ordered = {**{k: run[k] for k in order}, **{k: v for k, v in run.items() if k not in order}}
     return head + dump_toml(ordered)
@@ -347,22 +489,45 @@ def run_config_toml(run: dict[str, Any]) -> str:
 
 # Run-config field -> the MFTCoder key it came from (to locate problems in the imported file).
 RUN_TO_MFT = {
-    "model.path": "pretrained_model_path", "model.attn_implementation": "attn_implementation",
-    "data.seq_length": "seq_length", "peft.method": "peft_type", "peft.lora_rank": "lora_rank",
-    "peft.lora_alpha": "lora_alpha", "peft.lora_dropout": "lora_dropout", "peft.target_modules": "target_modules",
-    "optim": "min_lr", "optim.lr": "learning_rate", "optim.min_lr": "min_lr", "optim.weight_decay": "weight_decay",
-    "optim.warmup_steps": "num_warmup_steps", "optim.scheduler": "lr_scheduler_type",
-    "loop.epochs": "num_train_epochs", "loop.max_steps": "max_train_steps",
-    "loop.micro_batch_size": "per_device_train_batch_size", "loop.grad_accum": "gradient_accumulation_steps",
-    "loop.log_every": "log_interval", "loop.eval_every": "evalation_steps", "loop.save_every": "checkpointing_steps",
-    "loop.keep_last": "saving_limit", "loop.early_stopping_patience": "early_stopping_stall_num",
-    "loop.seed": "seed", "loss.mode": "weighted_loss_mode", "loss.task_weights": "task_weights",
-    "launch.num_gpus": "world_size", **{f"loss.{k}": k for k in COBA_DEFAULTS},
+    "model.path": "pretrained_model_path",
+    "model.attn_implementation": "attn_implementation",
+    "data.seq_length": "seq_length",
+    "peft.method": "peft_type",
+    "peft.lora_rank": "lora_rank",
+    "peft.lora_alpha": "lora_alpha",
+    "peft.lora_dropout": "lora_dropout",
+    "peft.target_modules": "target_modules",
+    "optim": "min_lr",
+    "optim.lr": "learning_rate",
+    "optim.min_lr": "min_lr",
+    "optim.weight_decay": "weight_decay",
+    "optim.warmup_steps": "num_warmup_steps",
+    "optim.scheduler": "lr_scheduler_type",
+    "loop.epochs": "num_train_epochs",
+    "loop.max_steps": "max_train_steps",
+    "loop.micro_batch_size": "per_device_train_batch_size",
+    "loop.grad_accum": "gradient_accumulation_steps",
+    "loop.log_every": "log_interval",
+    "loop.eval_every": "evalation_steps",
+    "loop.save_every": "checkpointing_steps",
+    "loop.keep_last": "saving_limit",
+    "loop.early_stopping_patience": "early_stopping_stall_num",
+    "loop.seed": "seed",
+    "loss.mode": "weighted_loss_mode",
+    "loss.task_weights": "task_weights",
+    "launch.num_gpus": "world_size",
+    **{f"loss.{k}": k for k in COBA_DEFAULTS},
 }
 
 
-def check_run_config(run: dict[str, Any], *, file: str | Path | None = None, source: Path | None = None,
-                     source_text: str | None = None, eval_key: str = "evalation_steps") -> None:
+def check_run_config(
+    run: dict[str, Any],
+    *,
+    file: str | Path | None = None,
+    source: Path | None = None,
+    source_text: str | None = None,
+    eval_key: str = "evalation_steps",
+) -> None:
     """Validate a generated run config with TrainConfig. A problem is reported against the
     MFTCoder key it came from when `source` (the imported config) is given."""
     from pydantic import ValidationError
@@ -380,6 +545,10 @@ def check_run_config(run: dict[str, Any], *, file: str | Path | None = None, sou
             key = eval_key
         msg = first.get("msg", "invalid value")
         if key:
-            raise InputError(f"{msg} (as run config {loc})", file=source,
-                             line=_locate(source_text or "", (key,)) if source_text else None, field=key) from None
+            raise InputError(
+                f"{msg} (as run config {loc})",
+                file=source,
+                line=_locate(source_text or "", (key,)) if source_text else None,
+                field=key,
+            ) from None
         raise InputError(f"the run config made from it is invalid: {loc}: {msg}", file=source) from None

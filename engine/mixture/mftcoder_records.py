@@ -19,15 +19,39 @@ from pathlib import Path
 from typing import Any, Iterator
 
 ROLE_MAP = {"system": "system", "human": "human", "user": "human", "bot": "bot", "assistant": "bot", "gpt": "bot"}
-PAIRS = [("prompt", "answer"), ("prompt", "response"), ("prompt", "completion"), ("input", "output"),
-         ("instruction", "output"), ("instruction", "response"), ("question", "response"),
-         ("question", "answer"), ("query", "answer"), ("query", "response")]
+PAIRS = [
+    ("prompt", "answer"),
+    ("prompt", "response"),
+    ("prompt", "completion"),
+    ("input", "output"),
+    ("instruction", "output"),
+    ("instruction", "response"),
+    ("question", "response"),
+    ("question", "answer"),
+    ("query", "answer"),
+    ("query", "response"),
+]
 # Fence info strings -> contest language names (engine/data/langs.py's: python, javascript, java, go,
 # cpp, rust); used when that module is not available.
-FENCE_LANGS = {"python": "python", "py": "python", "python3": "python", "javascript": "javascript",
-               "js": "javascript", "node": "javascript", "nodejs": "javascript", "java": "java", "go": "go",
-               "golang": "go", "cpp": "cpp", "c++": "cpp", "cxx": "cpp", "cc": "cpp", "hpp": "cpp", "rust": "rust",
-               "rs": "rust"}
+FENCE_LANGS = {
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "javascript": "javascript",
+    "js": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
+    "java": "java",
+    "go": "go",
+    "golang": "go",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cxx": "cpp",
+    "cc": "cpp",
+    "hpp": "cpp",
+    "rust": "rust",
+    "rs": "rust",
+}
 _FENCE = re.compile(r"^\s*```+\s*([A-Za-z0-9_+#.-]*)", re.MULTILINE)
 
 
@@ -80,8 +104,10 @@ def to_chat_rounds(obj: Any) -> list[dict[str, str]]:
                 raise RecordError("is not an object", f"chat_rounds[{i}]")
             role = ROLE_MAP.get(str(r.get("role", "")).lower())
             if role is None:
-                raise RecordError(f"unknown role {r.get('role')!r} (expected system, human/user or bot/assistant)",
-                                  f"chat_rounds[{i}].role")
+                raise RecordError(
+                    f"unknown role {r.get('role')!r} (expected system, human/user or bot/assistant)",
+                    f"chat_rounds[{i}].role",
+                )
             content = r.get("content")
             if not isinstance(content, str):
                 raise RecordError("must be a string", f"chat_rounds[{i}].content")
@@ -112,8 +138,11 @@ def task_files(path: Path) -> list[Path]:
     """The files MFTCoder reads for one data path: the file itself, or a folder's data files."""
     if path.is_file():
         return [path]
-    files = [p for p in sorted(path.rglob("*")) if p.is_file() and not any(part.startswith(".")
-                                                                          for part in p.relative_to(path).parts)]
+    files = [
+        p
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
     return [p for p in files if p.suffix in (".jsonl", ".json", ".gz", ".txt") or not p.suffix]
 
 
@@ -165,11 +194,15 @@ def read_task(path: Path, *, source: str) -> tuple[list[dict[str, Any]], list[Ba
                     bad.append(BadLine(str(file), lineno, e.field, e.reason))
                     continue
                 rid = obj.get("id") if isinstance(obj.get("id"), (str, int)) else None
-                records.append({
-                    "id": str(rid) if rid is not None else f"{file.name}:{lineno}",
-                    "source": source, "row": len(records), "chat_rounds": rounds,
-                    "languages": record_languages(rounds),
-                })
+                records.append(
+                    {
+                        "id": str(rid) if rid is not None else f"{file.name}:{lineno}",
+                        "source": source,
+                        "row": len(records),
+                        "chat_rounds": rounds,
+                        "languages": record_languages(rounds),
+                    }
+                )
         except (OSError, EOFError) as e:
             bad.append(BadLine(str(file), 0, None, f"cannot read: {e}"))
     return records, bad

@@ -37,11 +37,11 @@ def _rng(*parts: object) -> np.random.Generator:
 class SourceDraw:
     spec: SourceSpec
     table: SourceTable
-    rows: np.ndarray          # rows of the table that belong to the task (language filter)
-    valid: np.ndarray         # table rows in the task's valid set
-    pool: np.ndarray          # train pool (table rows), in its seeded permutation order
-    repeats: int              # full copies of the pool
-    extra: int                # then this many rows from the start of `pool`
+    rows: np.ndarray  # rows of the table that belong to the task (language filter)
+    valid: np.ndarray  # table rows in the task's valid set
+    pool: np.ndarray  # train pool (table rows), in its seeded permutation order
+    repeats: int  # full copies of the pool
+    extra: int  # then this many rows from the start of `pool`
 
     @property
     def dataset(self) -> str:
@@ -99,11 +99,12 @@ class Plan:
     tables: dict[str, SourceTable]
     id: str
     fingerprints: dict[str, str] = field(default_factory=dict)
-    disabled: list[str] = field(default_factory=list)   # tasks whose every source has weight 0
+    disabled: list[str] = field(default_factory=list)  # tasks whose every source has weight 0
 
 
-def draw_source(spec: SourceSpec, table: SourceTable, rows: np.ndarray, valid_mask: np.ndarray,
-                seed: int, task: str) -> SourceDraw:
+def draw_source(
+    spec: SourceSpec, table: SourceTable, rows: np.ndarray, valid_mask: np.ndarray, seed: int, task: str
+) -> SourceDraw:
     """Sample one source's train pool (rows not in the valid set)."""
     pool = rows[~valid_mask]
     perm = _rng(seed, task, table.name, "draw").permutation(len(pool))
@@ -131,14 +132,25 @@ def draw_source(spec: SourceSpec, table: SourceTable, rows: np.ndarray, valid_ma
     return SourceDraw(spec, table, rows, rows[valid_mask], pool, repeats, extra)
 
 
-def split_task(task: str, sources: list[tuple[SourceSpec, SourceTable, np.ndarray]], fraction: float,
-               max_valid: int | None, seed: int, *, file: str | None = None) -> list[np.ndarray]:
+def split_task(
+    task: str,
+    sources: list[tuple[SourceSpec, SourceTable, np.ndarray]],
+    fraction: float,
+    max_valid: int | None,
+    seed: int,
+    *,
+    file: str | None = None,
+) -> list[np.ndarray]:
     """Valid masks (one per source, over its task rows): the k rows with the smallest keys."""
     keys = [t.split_keys(seed)[rows] for _, t, rows in sources]
     n = sum(len(k) for k in keys)
     if n < 2:
-        raise InputError(f"task {task!r} has {n} row{'s' if n != 1 else ''}; a task needs at least 2 "
-                         f"(one for training, one for validation)", file=file, field=f"tasks.{task}")
+        raise InputError(
+            f"task {task!r} has {n} row{'s' if n != 1 else ''}; a task needs at least 2 "
+            f"(one for training, one for validation)",
+            file=file,
+            field=f"tasks.{task}",
+        )
     k = max(1, int(round(fraction * n)))
     if max_valid is not None:
         k = min(k, max_valid)
@@ -148,8 +160,13 @@ def split_task(task: str, sources: list[tuple[SourceSpec, SourceTable, np.ndarra
     return [kk <= cut for kk in keys]
 
 
-def load_tables(datasets_dir: str | Path, spec: MixtureSpec, *, file: str | None = None,
-                loader: Callable[[Path, str], SourceTable] = load_source) -> dict[str, SourceTable]:
+def load_tables(
+    datasets_dir: str | Path,
+    spec: MixtureSpec,
+    *,
+    file: str | None = None,
+    loader: Callable[[Path, str], SourceTable] = load_source,
+) -> dict[str, SourceTable]:
     tables: dict[str, SourceTable] = {}
     for tname, t in spec.tasks.items():
         for i, s in enumerate(t.sources):
@@ -181,8 +198,9 @@ def make_plan(spec: MixtureSpec, tables: dict[str, SourceTable], *, file: str | 
             continue
         # canonical order: the draw does not depend on how sources are listed
         chosen.sort(key=lambda c: (c[1].name, sorted(c[0].languages)))
-        masks = split_task(tname, chosen, spec.task_valid_fraction(tname), spec.task_max_valid(tname),
-                           spec.seed, file=file)
+        masks = split_task(
+            tname, chosen, spec.task_valid_fraction(tname), spec.task_max_valid(tname), spec.seed, file=file
+        )
         draws = [draw_source(s, table, rows, m, spec.seed, tname) for (s, table, rows), m in zip(chosen, masks)]
         tasks[tname] = TaskPlan(tname, draws, spec.task_valid_fraction(tname))
     if not tasks:

@@ -27,10 +27,10 @@ class MixtureStatus(str, Enum):
 
 @dataclass(frozen=True)
 class MixtureRef:
-    mixture: str                 # as the config gives it
+    mixture: str  # as the config gives it
     status: MixtureStatus
-    build: Path | None = None    # BUILT: the build folder (absolute)
-    spec: Path | None = None     # a named mixture's spec file, when there is one
+    build: Path | None = None  # BUILT: the build folder (absolute)
+    spec: Path | None = None  # a named mixture's spec file, when there is one
     tried: tuple[str, ...] = ()  # the folders looked in (for the error)
 
     @property
@@ -38,9 +38,11 @@ class MixtureRef:
         return self.status != MixtureStatus.MISSING
 
     def error(self) -> InputError:
-        return InputError(f"mixture '{self.mixture}' not found: no mixture.json in {', '.join(self.tried)}. "
-                          "Give a mixture name with a materialised build or a build folder path",
-                          field="data.mixture")
+        return InputError(
+            f"mixture '{self.mixture}' not found: no mixture.json in {', '.join(self.tried)}. "
+            "Give a mixture name with a materialised build or a build folder path",
+            field="data.mixture",
+        )
 
     def require_build(self) -> Path:
         """The build folder as it is now; an InputError when there is none (yet)."""

@@ -26,12 +26,12 @@ class SourceTable:
     name: str
     folder: Path
     fingerprint: str
-    keys: np.ndarray          # uint64 split key per row (seeded at use: see split_keys)
-    tokens: np.ndarray        # int64 tokens per row (estimated where the dataset has none)
-    estimated: np.ndarray     # bool per row: tokens estimated from characters
-    lang: np.ndarray          # int32 primary language code per row (index into languages)
-    languages: list[str]      # code -> name; NO_LANGUAGE is always present
-    lang_lists: tuple[np.ndarray, np.ndarray]   # (offsets, codes) of every row's full language list
+    keys: np.ndarray  # uint64 split key per row (seeded at use: see split_keys)
+    tokens: np.ndarray  # int64 tokens per row (estimated where the dataset has none)
+    estimated: np.ndarray  # bool per row: tokens estimated from characters
+    lang: np.ndarray  # int32 primary language code per row (index into languages)
+    languages: list[str]  # code -> name; NO_LANGUAGE is always present
+    lang_lists: tuple[np.ndarray, np.ndarray]  # (offsets, codes) of every row's full language list
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -140,8 +140,9 @@ def load_source(folder: str | Path, name: str | None = None) -> SourceTable:
     folder = Path(folder)
     name = name or folder.name
     if not (folder / DATA_FILE).exists():
-        raise FileNotFoundError(f"dataset {name!r} is not processed (no {folder / DATA_FILE}); "
-                                f"run `workbench data process {name}`")
+        raise FileNotFoundError(
+            f"dataset {name!r} is not processed (no {folder / DATA_FILE}); run `workbench data process {name}`"
+        )
     fp = processed_fingerprint(folder)
     key = (str(folder.resolve()), fp)
     with _lock:
@@ -165,11 +166,23 @@ def load_source(folder: str | Path, name: str | None = None) -> SourceTable:
     if "languages" in cols:
         primary, offs, codes, vocab = _languages(table.column("languages"))
     else:
-        primary, offs, codes, vocab = (np.zeros(n, np.int32), np.zeros(n + 1, np.int64),
-                                       np.zeros(0, np.int32), [NO_LANGUAGE])
-    st = SourceTable(name=name, folder=folder, fingerprint=fp, keys=_row_keys(name, ids), tokens=tokens,
-                     estimated=estimated, lang=primary, languages=vocab, lang_lists=(offs, codes))
+        primary, offs, codes, vocab = (
+            np.zeros(n, np.int32),
+            np.zeros(n + 1, np.int64),
+            np.zeros(0, np.int32),
+            [NO_LANGUAGE],
+        )
+    st = SourceTable(
+        name=name,
+        folder=folder,
+        fingerprint=fp,
+        keys=_row_keys(name, ids),
+        tokens=tokens,
+        estimated=estimated,
+        lang=primary,
+        languages=vocab,
+        lang_lists=(offs, codes),
+    )
     with _lock:
         _cache[key] = st
     return st
-

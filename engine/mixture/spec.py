@@ -83,8 +83,10 @@ class TaskSpec(StrictModel):
         seen: set[str] = set()
         for s in v:
             if s.dataset in seen:
-                raise ValueError(f"dataset {s.dataset!r} is listed twice in this task (one entry per dataset; "
-                                 f"use another task for another slice of it)")
+                raise ValueError(
+                    f"dataset {s.dataset!r} is listed twice in this task (one entry per dataset; "
+                    f"use another task for another slice of it)"
+                )
             seen.add(s.dataset)
         return v
 
@@ -137,12 +139,22 @@ class MixtureSpec(StrictModel):
         tasks = {}
         for name, t in self.tasks.items():
             srcs = sorted(
-                ({"dataset": s.dataset, "languages": sorted(s.languages),
-                  **({"tokens": s.tokens} if s.tokens is not None else {"weight": round(s.effective_weight, 6)})}
-                 for s in t.sources if s.enabled),
-                key=lambda d: (d["dataset"], d["languages"]))
-            tasks[name] = {"valid_fraction": round(self.task_valid_fraction(name), 9),
-                           "max_valid_rows": self.task_max_valid(name), "sources": srcs}
+                (
+                    {
+                        "dataset": s.dataset,
+                        "languages": sorted(s.languages),
+                        **({"tokens": s.tokens} if s.tokens is not None else {"weight": round(s.effective_weight, 6)}),
+                    }
+                    for s in t.sources
+                    if s.enabled
+                ),
+                key=lambda d: (d["dataset"], d["languages"]),
+            )
+            tasks[name] = {
+                "valid_fraction": round(self.task_valid_fraction(name), 9),
+                "max_valid_rows": self.task_max_valid(name),
+                "sources": srcs,
+            }
         return {"format": FORMAT_VERSION, "seed": self.seed, "tasks": tasks}
 
 
@@ -198,13 +210,23 @@ def save_spec(path: str | Path, spec: MixtureSpec) -> Path:
     return path
 
 
-def new_spec(tasks: dict[str, list[str]] | None = None, *, seed: int = 1234,
-             valid_fraction: float = DEFAULT_VALID_FRACTION, description: str = "") -> MixtureSpec:
+def new_spec(
+    tasks: dict[str, list[str]] | None = None,
+    *,
+    seed: int = 1234,
+    valid_fraction: float = DEFAULT_VALID_FRACTION,
+    description: str = "",
+) -> MixtureSpec:
     """A spec with one task per entry: {task: [dataset, ...]} (weight 1 each)."""
     return MixtureSpec(
-        seed=seed, valid_fraction=valid_fraction, description=description,
-        tasks={check_name(t, "task name"): TaskSpec(sources=[SourceSpec(dataset=d) for d in ds])
-               for t, ds in (tasks or {}).items()})
+        seed=seed,
+        valid_fraction=valid_fraction,
+        description=description,
+        tasks={
+            check_name(t, "task name"): TaskSpec(sources=[SourceSpec(dataset=d) for d in ds])
+            for t, ds in (tasks or {}).items()
+        },
+    )
 
 
 def task_name_for(dataset: str) -> str:
@@ -292,8 +314,9 @@ def add_task(spec: MixtureSpec, task: str, datasets: list[str] | None = None) ->
 
 
 @_edit
-def add_source(spec: MixtureSpec, task: str, dataset: str, *, weight: float | None = None,
-               tokens: int | None = None) -> MixtureSpec:
+def add_source(
+    spec: MixtureSpec, task: str, dataset: str, *, weight: float | None = None, tokens: int | None = None
+) -> MixtureSpec:
     if task not in spec.tasks:
         raise WorkbenchError(f"no task {task!r} in this mixture")
     if any(s.dataset == dataset for s in spec.tasks[task].sources):

@@ -1,8 +1,8 @@
 """Mixtures inside a workspace: spec files, their plan and balance, their builds.
 
-    mixtures/<name>.toml                    the spec
-    mixtures/<name>/builds/<id>/            materialised builds (docs/mixture-layout.md)
-    mixtures/<name>/mftcoder.json           MFTCoder settings kept from an import (for export)
+mixtures/<name>.toml                    the spec
+mixtures/<name>/builds/<id>/            materialised builds (docs/mixture-layout.md)
+mixtures/<name>/mftcoder.json           MFTCoder settings kept from an import (for export)
 """
 
 from __future__ import annotations
@@ -15,8 +15,16 @@ from engine.fsutil import read_json_or
 from engine.mixture.balance import Balance, compute_balance
 from engine.mixture.manifest import read_manifest_or
 from engine.mixture.plan import Plan, load_tables, make_plan
-from engine.mixture.spec import (MixtureSpec, check_name, list_mixtures, load_spec, new_spec, save_spec,
-                                 spec_path, task_name_for)
+from engine.mixture.spec import (
+    MixtureSpec,
+    check_name,
+    list_mixtures,
+    load_spec,
+    new_spec,
+    save_spec,
+    spec_path,
+    task_name_for,
+)
 from engine.workspace import Workspace
 
 
@@ -58,8 +66,16 @@ def processed_names(ws: Workspace) -> list[str]:
     return sorted(p.name for p in d.iterdir() if (p / "data.parquet").exists())
 
 
-def create(ws: Workspace, name: str, *, tasks: dict[str, list[str]] | None = None, seed: int = 1234,
-           valid_fraction: float = 0.05, description: str = "", force: bool = False) -> tuple[Path, MixtureSpec]:
+def create(
+    ws: Workspace,
+    name: str,
+    *,
+    tasks: dict[str, list[str]] | None = None,
+    seed: int = 1234,
+    valid_fraction: float = 0.05,
+    description: str = "",
+    force: bool = False,
+) -> tuple[Path, MixtureSpec]:
     """A new spec. Without `tasks`: one task per processed dataset of the workspace."""
     path = mixture_file(ws, name)
     if path.exists() and not force:
@@ -74,9 +90,11 @@ def create(ws: Workspace, name: str, *, tasks: dict[str, list[str]] | None = Non
     available = set(processed_names(ws))
     missing = sorted({d for ds in tasks.values() for d in ds} - available)
     if missing:
-        raise InputError(f"not processed datasets: {', '.join(missing)} (available: "
-                         f"{', '.join(sorted(available)) or 'none'}); run `workbench data process`",
-                         field="datasets")
+        raise InputError(
+            f"not processed datasets: {', '.join(missing)} (available: "
+            f"{', '.join(sorted(available)) or 'none'}); run `workbench data process`",
+            field="datasets",
+        )
     try:
         spec = new_spec(tasks, seed=seed, valid_fraction=valid_fraction, description=description)
     except ValueError as e:
@@ -94,8 +112,7 @@ def plan_for(ws: Workspace, spec: MixtureSpec, name: str | None = None) -> Plan:
     return make_plan(spec, tables, file=file)
 
 
-def balance_for(ws: Workspace, spec: MixtureSpec, name: str | None = None, *,
-                seq_length: int | None = None) -> Balance:
+def balance_for(ws: Workspace, spec: MixtureSpec, name: str | None = None, *, seq_length: int | None = None) -> Balance:
     plan = plan_for(ws, spec, name)
     return compute_balance(plan, seq_length=seq_length or seq_length_for(ws, spec))
 
@@ -108,9 +125,15 @@ def list_builds(ws: Workspace, name: str) -> list[dict[str, Any]]:
             man = read_manifest_or(b) if b.is_dir() else None
             if man is not None:
                 tok = b / "tokens"
-                out.append({"id": b.name, "path": str(b), "created": man.get("created"),
-                            "train_rows": sum(t.get("train_rows", 0) for t in man.get("tasks", {}).values()),
-                            "token_caches": sorted(p.name for p in tok.iterdir()) if tok.is_dir() else []})
+                out.append(
+                    {
+                        "id": b.name,
+                        "path": str(b),
+                        "created": man.get("created"),
+                        "train_rows": sum(t.get("train_rows", 0) for t in man.get("tasks", {}).values()),
+                        "token_caches": sorted(p.name for p in tok.iterdir()) if tok.is_dir() else [],
+                    }
+                )
     return sorted(out, key=lambda x: x.get("created") or 0, reverse=True)
 
 
@@ -127,11 +150,17 @@ def describe(ws: Workspace, name: str) -> dict[str, Any]:
         ok = (folder / "data.parquet").exists()
         rep = read_json_or(folder / "report.json", {}) if ok else {}
         fp = processed_fingerprint(folder) if ok else None
-        inputs[ds] = {"processed": ok, "rows": rep.get("rows") if isinstance(rep, dict) else None,
-                      "fingerprint": fp}
+        inputs[ds] = {"processed": ok, "rows": rep.get("rows") if isinstance(rep, dict) else None, "fingerprint": fp}
         if fp is not None:
             fps[ds] = fp
     missing = [d for d, v in inputs.items() if not v["processed"]]
-    return {"name": name, "path": str(mixture_file(ws, name)), "id": None if missing else mixture_id(spec, fps),
-            "missing": missing, "spec": spec_to_dict(spec), "inputs": inputs, "builds": list_builds(ws, name),
-            "seq_length": seq_length_for(ws, spec)}
+    return {
+        "name": name,
+        "path": str(mixture_file(ws, name)),
+        "id": None if missing else mixture_id(spec, fps),
+        "missing": missing,
+        "spec": spec_to_dict(spec),
+        "inputs": inputs,
+        "builds": list_builds(ws, name),
+        "seq_length": seq_length_for(ws, spec),
+    }

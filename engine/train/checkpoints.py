@@ -21,6 +21,7 @@ from typing import Any
 from engine.fsutil import atomic_write_json, read_json_or
 from engine.runs import RunDir
 
+
 def complete_checkpoints(run: RunDir) -> list[dict[str, Any]]:
     return [c for c in run.checkpoints() if (Path(c["path"]) / "state").is_dir()]
 
@@ -95,5 +96,6 @@ def find_checkpoint(run: RunDir, which: str | int | None = None) -> dict[str, An
     for c in ckpts:
         if c["step"] == step:
             return c
-    raise FileNotFoundError(f"run {run.id} has no checkpoint at step {step} "
-                            f"(have {', '.join(str(c['step']) for c in ckpts)})")
+    raise FileNotFoundError(
+        f"run {run.id} has no checkpoint at step {step} (have {', '.join(str(c['step']) for c in ckpts)})"
+    )

@@ -39,8 +39,16 @@ def slope(y: list[float | None]) -> float:
 
 
 class CoBa:
-    def __init__(self, n_tasks: int, *, warmup_steps: int = 100, history_length: int = 200, tau: float = 5.0,
-                 update_interval: int = 1, sample_valid_num: int = 1):
+    def __init__(
+        self,
+        n_tasks: int,
+        *,
+        warmup_steps: int = 100,
+        history_length: int = 200,
+        tau: float = 5.0,
+        update_interval: int = 1,
+        sample_valid_num: int = 1,
+    ):
         self.n = n_tasks
         self.warmup_steps = warmup_steps
         self.history_length = history_length
@@ -48,10 +56,10 @@ class CoBa:
         self.update_interval = update_interval
         self.sample_valid_num = sample_valid_num
         self.baseline: list[float | None] | None = None
-        self.history: list[list[float | None]] = []   # one row per update: normalised loss per task
-        self.task_slopes: list[list[float]] = []       # one row per weight computation
+        self.history: list[list[float | None]] = []  # one row per update: normalised loss per task
+        self.task_slopes: list[list[float]] = []  # one row per weight computation
         self.total_slopes: list[float] = []
-        self.updates = 0                               # validation samples drawn so far (data position)
+        self.updates = 0  # validation samples drawn so far (data position)
         self.last_weights: list[float] = [1.0 / n_tasks] * n_tasks
 
     # -- recording ------------------------------------------------------------------------------
@@ -72,7 +80,7 @@ class CoBa:
                 row.append(v / base[t] if base[t] else v)
         self.history.append(row)
         if len(self.history) > 4 * self.history_length:
-            self.history = self.history[-2 * self.history_length:]
+            self.history = self.history[-2 * self.history_length :]
 
     # -- weights --------------------------------------------------------------------------------
     def weights(self, step: int) -> np.ndarray:
@@ -82,19 +90,19 @@ class CoBa:
             w = np.full(N, 1.0 / N)
             self.last_weights = w.tolist()
             return w
-        window = self.history[-self.history_length:]
+        window = self.history[-self.history_length :]
         s = np.array([slope([row[t] for row in window]) for t in range(N)])
         worst = [max((v for v in row if v is not None), default=None) for row in window]
         s_max = slope(worst)
         self.task_slopes.append(s.tolist())
         self.total_slopes.append(s_max)
-        self.task_slopes = self.task_slopes[-self.history_length:]
-        self.total_slopes = self.total_slopes[-self.history_length:]
+        self.task_slopes = self.task_slopes[-self.history_length :]
+        self.total_slopes = self.total_slopes[-self.history_length :]
 
         denom = np.abs(s).sum()
         rcs = _softmax(N * s / denom) if denom > 0 else np.full(N, 1.0 / N)
 
-        hist = np.array(self.task_slopes).T                       # [N, K]
+        hist = np.array(self.task_slopes).T  # [N, K]
         K = hist.shape[1]
         row_abs = np.abs(hist).sum(axis=1)
         rn = np.where(row_abs > 0, -K * hist[:, -1] / np.where(row_abs > 0, row_abs, 1.0), 0.0)
@@ -117,8 +125,14 @@ class CoBa:
 
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"baseline": self.baseline, "history": self.history, "task_slopes": self.task_slopes,
-                "total_slopes": self.total_slopes, "updates": self.updates, "last_weights": self.last_weights}
+        return {
+            "baseline": self.baseline,
+            "history": self.history,
+            "task_slopes": self.task_slopes,
+            "total_slopes": self.total_slopes,
+            "updates": self.updates,
+            "last_weights": self.last_weights,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.baseline = state.get("baseline")

@@ -30,7 +30,7 @@ from engine.config import StrictModel, dump_toml, load_model, validate
 
 LossMode = Literal["case1", "case2", "case3", "case4", "coba", "focal_sample", "focal_task"]
 LOSS_MODES: tuple[str, ...] = get_args(LossMode)
-MICRO_BATCH_MODES = ("case1", "case2", "case3", "case4", "coba")   # what MFTCoder has
+MICRO_BATCH_MODES = ("case1", "case2", "case3", "case4", "coba")  # what MFTCoder has
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -109,8 +109,10 @@ class LoopSection(StrictModel):
 class LossSection(StrictModel):
     mode: LossMode = "case3"
     scope: Literal["global", "micro_batch"] = Field(
-        "global", description="global: the objective over the whole optimizer step (all ranks, all micro-batches); "
-                              "micro_batch: MFTCoder's, computed in each micro-batch on each GPU and averaged")
+        "global",
+        description="global: the objective over the whole optimizer step (all ranks, all micro-batches); "
+        "micro_batch: MFTCoder's, computed in each micro-batch on each GPU and averaged",
+    )
     task_weights: dict[str, float] = Field(default_factory=dict)
     focal_gamma: float = Field(2.0, ge=0)
     coba_warmup_steps: int = Field(100, ge=1)
@@ -132,8 +134,10 @@ class LossSection(StrictModel):
     @model_validator(mode="after")
     def _scope(self) -> "LossSection":
         if self.scope == "micro_batch" and self.mode not in MICRO_BATCH_MODES:
-            raise ValueError(f"scope = \"micro_batch\" reproduces MFTCoder, which has {', '.join(MICRO_BATCH_MODES)}; "
-                             f"mode = \"{self.mode}\" needs scope = \"global\"")
+            raise ValueError(
+                f"scope = \"micro_batch\" reproduces MFTCoder, which has {', '.join(MICRO_BATCH_MODES)}; "
+                f"mode = \"{self.mode}\" needs scope = \"global\""
+            )
         return self
 
 
@@ -221,8 +225,10 @@ class TrainConfig(StrictModel):
         if self.peft.method == "qlora" and self.launch.deepspeed_stage == 3:
             raise ValueError("qlora with deepspeed_stage = 3 is not supported; use deepspeed_stage = 2 (or 0)")
         if (self.hooks or self.validation.every) and self.launch.deepspeed_stage == 3 and self.launch.num_gpus:
-            raise ValueError("evaluation hooks and [validation] run on the main process only, which ZeRO-3 "
-                             "cannot do (parameters are sharded); use deepspeed_stage <= 2 or remove them")
+            raise ValueError(
+                "evaluation hooks and [validation] run on the main process only, which ZeRO-3 "
+                "cannot do (parameters are sharded); use deepspeed_stage <= 2 or remove them"
+            )
         return self
 
     # conveniences ---------------------------------------------------------------------------
@@ -244,11 +250,15 @@ def check_task_weights(cfg: TrainConfig, tasks: list[str], *, file: str | Path |
 
     unknown = sorted(set(cfg.loss.task_weights) - set(tasks))
     if unknown:
-        raise InputError(f"task_weights names tasks not in the mixture: {', '.join(unknown)} "
-                         f"(tasks: {', '.join(tasks)})", file=file, field="loss.task_weights")
+        raise InputError(
+            f"task_weights names tasks not in the mixture: {', '.join(unknown)} (tasks: {', '.join(tasks)})",
+            file=file,
+            field="loss.task_weights",
+        )
 
 
 # -- the schema as data: what forms and importers offer, derived from the models above ------------
+
 
 def _field(dotted: str) -> Any:
     """The pydantic FieldInfo of `section.key` (or a top-level key) of TrainConfig."""

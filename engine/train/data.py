@@ -34,6 +34,7 @@ PAD_MULTIPLE = 8  # round dynamic lengths up (tensor-core friendly), never past 
 
 # -- fitting samples to the sequence length -----------------------------------------------------
 
+
 @dataclass
 class TaskSplit:
     """The kept samples of one task/split: where they are in the shard and how long they are."""
@@ -41,11 +42,11 @@ class TaskSplit:
     task: str
     task_id: int
     split: str
-    input_ids: np.ndarray      # the shard's memmaps
+    input_ids: np.ndarray  # the shard's memmaps
     loss_mask: np.ndarray
-    start: np.ndarray          # int64 [n] token offset of each kept sample
-    length: np.ndarray         # int64 [n] tokens used (after truncation)
-    trained: np.ndarray        # int64 [n] trained targets inside `length`
+    start: np.ndarray  # int64 [n] token offset of each kept sample
+    length: np.ndarray  # int64 [n] tokens used (after truncation)
+    trained: np.ndarray  # int64 [n] trained targets inside `length`
     sample_ids: list[Any] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -65,8 +66,9 @@ def _trained_in_windows(mask: np.ndarray, a: np.ndarray, b: np.ndarray, block: i
     return out
 
 
-def fit_split(shard: Any, task: str, task_id: int, split: str, seq_length: int, overlong: str,
-              max_samples: int = 0) -> tuple[TaskSplit, dict[str, Any]]:
+def fit_split(
+    shard: Any, task: str, task_id: int, split: str, seq_length: int, overlong: str, max_samples: int = 0
+) -> tuple[TaskSplit, dict[str, Any]]:
     """Apply the length policy to one shard. A sample's first token is never a target, so a
     sample trains on mask[1:len]; it needs >= 1 trained target to be kept."""
     offsets = np.asarray(shard.offsets, dtype=np.int64)
@@ -78,8 +80,9 @@ def fit_split(shard: Any, task: str, task_id: int, split: str, seq_length: int, 
     over = lens > seq_length
     eff = np.minimum(lens, seq_length)
     trained = _trained_in_windows(shard.loss_mask, starts + 1, starts + np.maximum(eff, 1))
-    trained_full = _trained_in_windows(shard.loss_mask, starts + 1, starts + np.maximum(lens, 1)) if over.any() \
-        else trained
+    trained_full = (
+        _trained_in_windows(shard.loss_mask, starts + 1, starts + np.maximum(lens, 1)) if over.any() else trained
+    )
     keep = trained > 0
     dropped_overlong = 0
     if overlong == "drop":
@@ -90,9 +93,13 @@ def fit_split(shard: Any, task: str, task_id: int, split: str, seq_length: int, 
     if overlong == "drop":
         truncated_to_empty[:] = False
     report: dict[str, Any] = {
-        "samples": int(n), "kept": int(keep.sum()), "tokens": int(lens.sum()),
-        "tokens_kept": int(eff[keep].sum()), "trained_tokens_kept": int(trained[keep].sum()),
-        "overlong": int(over.sum()), "truncated": int((over & keep).sum()) if overlong == "truncate" else 0,
+        "samples": int(n),
+        "kept": int(keep.sum()),
+        "tokens": int(lens.sum()),
+        "tokens_kept": int(eff[keep].sum()),
+        "trained_tokens_kept": int(trained[keep].sum()),
+        "overlong": int(over.sum()),
+        "truncated": int((over & keep).sum()) if overlong == "truncate" else 0,
         "tokens_truncated": int((lens - eff)[over & keep].sum()) if overlong == "truncate" else 0,
         "dropped_overlong": dropped_overlong,
         "dropped_truncated_to_no_trained": int(truncated_to_empty.sum()),
@@ -102,12 +109,21 @@ def fit_split(shard: Any, task: str, task_id: int, split: str, seq_length: int, 
     if max_samples and n_all > max_samples:
         report["capped_from"] = int(n_all)
     idx = np.nonzero(keep)[0]
-    ts = TaskSplit(task=task, task_id=task_id, split=split, input_ids=shard.input_ids, loss_mask=shard.loss_mask,
-                   start=starts[idx], length=eff[idx], trained=trained[idx])
+    ts = TaskSplit(
+        task=task,
+        task_id=task_id,
+        split=split,
+        input_ids=shard.input_ids,
+        loss_mask=shard.loss_mask,
+        start=starts[idx],
+        length=eff[idx],
+        trained=trained[idx],
+    )
     return ts, report
 
 
 # -- packing ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Pack:
@@ -123,7 +139,7 @@ def pack_best_fit(lengths: np.ndarray, capacity: int) -> list[list[int]]:
     """Best-fit decreasing bin packing: each sample (longest first) goes to the row whose free
     space fits it most tightly; ties broken by row age, so the result is deterministic."""
     order = sorted(range(len(lengths)), key=lambda i: (-int(lengths[i]), i))
-    free: list[tuple[int, int]] = []   # sorted (free space, row index)
+    free: list[tuple[int, int]] = []  # sorted (free space, row index)
     rows: list[list[int]] = []
     for i in order:
         need = int(lengths[i])
@@ -144,11 +160,14 @@ def pack_best_fit(lengths: np.ndarray, capacity: int) -> list[list[int]]:
 def make_packs(ts: TaskSplit, seq_length: int, packing: bool) -> list[Pack]:
     if not packing:
         return [Pack(ts.task_id, ts.split, (i,), int(ts.length[i])) for i in range(len(ts))]
-    return [Pack(ts.task_id, ts.split, tuple(sorted(r)), int(ts.length[r].sum()))
-            for r in pack_best_fit(ts.length, seq_length)]
+    return [
+        Pack(ts.task_id, ts.split, tuple(sorted(r)), int(ts.length[r].sum()))
+        for r in pack_best_fit(ts.length, seq_length)
+    ]
 
 
 # -- batches ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class MicroBatch:
@@ -166,15 +185,24 @@ class MicroBatch:
         return tuple(self.input_ids.shape)
 
 
-def collate(packs: Sequence[Pack], splits: dict[tuple[str, int], TaskSplit], *, seq_length: int, pad_id: int,
-            packed: bool) -> MicroBatch:
+def collate(
+    packs: Sequence[Pack], splits: dict[tuple[str, int], TaskSplit], *, seq_length: int, pad_id: int, packed: bool
+) -> MicroBatch:
     """Rows of token ids with per-sample position resets, next-token targets and a loss mask
     that never crosses a sample boundary. `packs` empty -> a one-row filler with nothing trained."""
     if not packs:
         L = PAD_MULTIPLE
         z = np.zeros((1, L), dtype=np.int64)
-        return MicroBatch(np.full((1, L), pad_id, np.int64), np.arange(L, dtype=np.int64)[None].copy(), z,
-                          np.zeros((1, L), bool), np.full((1, L), -1, np.int64), np.zeros(0, np.int64), 0, 0)
+        return MicroBatch(
+            np.full((1, L), pad_id, np.int64),
+            np.arange(L, dtype=np.int64)[None].copy(),
+            z,
+            np.zeros((1, L), bool),
+            np.full((1, L), -1, np.int64),
+            np.zeros(0, np.int64),
+            0,
+            0,
+        )
     longest = max(p.tokens for p in packs)
     L = min(max(seq_length, longest), int(math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE))
     B = len(packs)
@@ -190,13 +218,13 @@ def collate(packs: Sequence[Pack], splits: dict[tuple[str, int], TaskSplit], *, 
         c = 0
         for m in p.members:
             a, n = int(ts.start[m]), int(ts.length[m])
-            x = np.asarray(ts.input_ids[a:a + n], dtype=np.int64)
-            y = np.asarray(ts.loss_mask[a:a + n], dtype=bool)
-            ids[r, c:c + n] = x
-            pos[r, c:c + n] = np.arange(n)
-            tgt[r, c:c + n - 1] = x[1:]
-            lmask[r, c:c + n - 1] = y[1:]
-            tsamp[r, c:c + n] = len(stask)
+            x = np.asarray(ts.input_ids[a : a + n], dtype=np.int64)
+            y = np.asarray(ts.loss_mask[a : a + n], dtype=bool)
+            ids[r, c : c + n] = x
+            pos[r, c : c + n] = np.arange(n)
+            tgt[r, c : c + n - 1] = x[1:]
+            lmask[r, c : c + n - 1] = y[1:]
+            tsamp[r, c : c + n] = len(stask)
             stask.append(p.task_id)
             c += n
         n_tok += c
@@ -239,7 +267,7 @@ class DataPlan:
         spe = self.steps_per_epoch(global_batch)
         epoch, k = divmod(step, spe)
         order = self._epoch_order(epoch)
-        return [self.train_packs[i] for i in order[k * global_batch:(k + 1) * global_batch]]
+        return [self.train_packs[i] for i in order[k * global_batch : (k + 1) * global_batch]]
 
     def split_global(self, packs: list[Pack], world: int, grad_accum: int, micro: int) -> list[list[list[Pack]]]:
         """[rank][micro] -> packs. Rows are sorted by length so each micro-batch holds rows of
@@ -265,7 +293,7 @@ class DataPlan:
         """This rank's share of the whole validation set; every rank gets the same number of
         micro-batches (fillers where needed) so collective forwards stay in step."""
         rows = sorted(self.valid_packs, key=lambda p: (p.task_id, -p.tokens))
-        groups = [rows[i:i + micro] for i in range(0, len(rows), micro)]
+        groups = [rows[i : i + micro] for i in range(0, len(rows), micro)]
         n = math.ceil(len(groups) / world) if groups else 0
         mine = [groups[i] if i < len(groups) else [] for i in range(rank, n * world, world)]
         return [self.collate(g) for g in mine]
@@ -290,13 +318,24 @@ class DataPlan:
 
     def fill(self) -> dict[str, float]:
         """Useful (non-pad) share of the row slots if every row were padded to seq_length."""
+
         def f(packs: list[Pack]) -> float:
             return sum(p.tokens for p in packs) / max(1, len(packs) * self.seq_length)
+
         return {"train": f(self.train_packs), "valid": f(self.valid_packs)}
 
 
-def build_plan(shards: dict[str, dict[str, Any]], tasks: list[str], *, seq_length: int, packing: bool,
-               overlong: str, pad_id: int, seed: int, valid_max_samples: int = 0) -> DataPlan:
+def build_plan(
+    shards: dict[str, dict[str, Any]],
+    tasks: list[str],
+    *,
+    seq_length: int,
+    packing: bool,
+    overlong: str,
+    pad_id: int,
+    seed: int,
+    valid_max_samples: int = 0,
+) -> DataPlan:
     """Fit, count and pack every task's train and valid shards."""
     splits: dict[tuple[str, int], TaskSplit] = {}
     report: dict[str, Any] = {"seq_length": seq_length, "packing": packing, "overlong": overlong, "tasks": {}}
@@ -310,8 +349,9 @@ def build_plan(shards: dict[str, dict[str, Any]], tasks: list[str], *, seq_lengt
                 if split == "train":
                     raise InputError(f"task '{task}' has no train split in the mixture build", field="data.mixture")
                 continue
-            ts, r = fit_split(shard, task, tid, split, seq_length, overlong,
-                              valid_max_samples if split == "valid" else 0)
+            ts, r = fit_split(
+                shard, task, tid, split, seq_length, overlong, valid_max_samples if split == "valid" else 0
+            )
             packs = make_packs(ts, seq_length, packing)
             r["rows"] = len(packs)
             r["fill"] = round(sum(p.tokens for p in packs) / max(1, len(packs) * seq_length), 4)
@@ -320,19 +360,40 @@ def build_plan(shards: dict[str, dict[str, Any]], tasks: list[str], *, seq_lengt
             (train_packs if split == "train" else valid_packs).extend(packs)
         report["tasks"][task] = rep
     if not train_packs:
-        raise WorkbenchError("no training sample left after applying the length policy "
-                             f"(seq_length {seq_length}, overlong '{overlong}'); see the data report")
-    for key in ("samples", "kept", "truncated", "dropped_overlong", "dropped_no_trained",
-                "dropped_truncated_to_no_trained", "tokens_truncated"):
-        report[key] = sum(v.get("train", {}).get(key, 0) + v.get("valid", {}).get(key, 0)
-                          for v in report["tasks"].values())
-    plan = DataPlan(tasks=tasks, seq_length=seq_length, packed=packing, pad_id=pad_id, splits=splits,
-                    train_packs=train_packs, valid_packs=valid_packs, report=report, seed=seed)
+        raise WorkbenchError(
+            "no training sample left after applying the length policy "
+            f"(seq_length {seq_length}, overlong '{overlong}'); see the data report"
+        )
+    for key in (
+        "samples",
+        "kept",
+        "truncated",
+        "dropped_overlong",
+        "dropped_no_trained",
+        "dropped_truncated_to_no_trained",
+        "tokens_truncated",
+    ):
+        report[key] = sum(
+            v.get("train", {}).get(key, 0) + v.get("valid", {}).get(key, 0) for v in report["tasks"].values()
+        )
+    plan = DataPlan(
+        tasks=tasks,
+        seq_length=seq_length,
+        packed=packing,
+        pad_id=pad_id,
+        splits=splits,
+        train_packs=train_packs,
+        valid_packs=valid_packs,
+        report=report,
+        seed=seed,
+    )
     report["fill"] = {k: round(v, 4) for k, v in plan.fill().items()}
     return plan
 
 
-def iter_slots(plan: DataPlan, step: int, world: int, grad_accum: int, micro: int) -> Iterator[tuple[int, int, list[Pack]]]:
+def iter_slots(
+    plan: DataPlan, step: int, world: int, grad_accum: int, micro: int
+) -> Iterator[tuple[int, int, list[Pack]]]:
     packs = plan.global_batch(step, micro * grad_accum * world)
     for r, per_rank in enumerate(plan.split_global(packs, world, grad_accum, micro)):
         for g, m in enumerate(per_rank):

@@ -69,7 +69,13 @@ def check_environment(cfg: Any = None, *, workspace_root: Path | None = None) ->
 
         cuda = torch.cuda.is_available()
         n_cuda = torch.cuda.device_count() if cuda else 0
-        out.append(Check("torch", OK, f"{torch.__version__}; CUDA {'available: ' + str(n_cuda) + ' device(s), CUDA ' + str(torch.version.cuda) if cuda else 'not available (CPU only)'}"))
+        out.append(
+            Check(
+                "torch",
+                OK,
+                f"{torch.__version__}; CUDA {'available: ' + str(n_cuda) + ' device(s), CUDA ' + str(torch.version.cuda) if cuda else 'not available (CPU only)'}",
+            )
+        )
     except ImportError:
         out.append(Check("torch", FAIL, "not installed"))
         cuda, n_cuda = False, 0
@@ -78,13 +84,24 @@ def check_environment(cfg: Any = None, *, workspace_root: Path | None = None) ->
     snap = gpu_snapshot()
     if snap.available:
         for g in snap.gpus:
-            out.append(Check(f"gpu{g.index}", OK, f"{g.name}: {g.mem_free_mib / 1024:.1f} of "
-                                                   f"{g.mem_total_mib / 1024:.1f} GiB free, {len(g.processes)} process(es)"))
+            out.append(
+                Check(
+                    f"gpu{g.index}",
+                    OK,
+                    f"{g.name}: {g.mem_free_mib / 1024:.1f} of "
+                    f"{g.mem_total_mib / 1024:.1f} GiB free, {len(g.processes)} process(es)",
+                )
+            )
     else:
         out.append(Check("gpu", INFO, snap.summary()))
     ds_v, bnb_v = _version("deepspeed"), _version("bitsandbytes")
-    out.append(Check("flash_attn", INFO, _version("flash-attn") or _version("flash_attn") or
-                     "not installed (sdpa attention is used)"))
+    out.append(
+        Check(
+            "flash_attn",
+            INFO,
+            _version("flash-attn") or _version("flash_attn") or "not installed (sdpa attention is used)",
+        )
+    )
     if cfg is None:
         out.append(Check("deepspeed", INFO, ds_v or "not installed"))
         out.append(Check("bitsandbytes", INFO, bnb_v or "not installed"))
@@ -97,34 +114,72 @@ def check_environment(cfg: Any = None, *, workspace_root: Path | None = None) ->
             out.append(Check("precision", INFO, "bf16 is a GPU setting; this CPU run trains in float32"))
     else:
         if not cuda:
-            out.append(Check("launch", FAIL, f"the config asks for {L.num_gpus} GPU(s) per machine but torch sees no "
-                                             "CUDA device; set [launch] num_gpus = 0 to train on CPU"))
+            out.append(
+                Check(
+                    "launch",
+                    FAIL,
+                    f"the config asks for {L.num_gpus} GPU(s) per machine but torch sees no "
+                    "CUDA device; set [launch] num_gpus = 0 to train on CPU",
+                )
+            )
         elif n_cuda < L.num_gpus:
             out.append(Check("launch", FAIL, f"the config asks for {L.num_gpus} GPU(s) but {n_cuda} are visible"))
         else:
             out.append(Check("launch", OK, f"{L.num_gpus} GPU(s) x {L.num_machines} machine(s)"))
         if cfg.uses_deepspeed:
-            out.append(Check("deepspeed", OK if ds_v else FAIL, ds_v or
-                             f"deepspeed_stage = {L.deepspeed_stage} needs DeepSpeed: pip install 'workbench[gpu]' "
-                             "(or set deepspeed_stage = 0)"))
+            out.append(
+                Check(
+                    "deepspeed",
+                    OK if ds_v else FAIL,
+                    ds_v
+                    or f"deepspeed_stage = {L.deepspeed_stage} needs DeepSpeed: pip install 'workbench[gpu]' "
+                    "(or set deepspeed_stage = 0)",
+                )
+            )
         if cfg.loop.bf16 and snap.available:
-            old = [g for g in snap.gpus[:L.num_gpus] if g.compute_capability and g.compute_capability < (8, 0)]
+            old = [g for g in snap.gpus[: L.num_gpus] if g.compute_capability and g.compute_capability < (8, 0)]
             if old:
-                out.append(Check("precision", FAIL, f"bf16 needs compute capability 8.0+ ({old[0].name} is "
-                                                    f"{old[0].compute_capability}); set [loop] bf16 = false"))
+                out.append(
+                    Check(
+                        "precision",
+                        FAIL,
+                        f"bf16 needs compute capability 8.0+ ({old[0].name} is "
+                        f"{old[0].compute_capability}); set [loop] bf16 = false",
+                    )
+                )
     if cfg.peft.method == "qlora":
         if not cuda or L.num_gpus == 0:
-            out.append(Check("qlora", FAIL, "QLoRA (bitsandbytes 4-bit NF4) needs a CUDA GPU; use method = \"lora\" "
-                                            "or \"none\" on CPU"))
+            out.append(
+                Check(
+                    "qlora",
+                    FAIL,
+                    "QLoRA (bitsandbytes 4-bit NF4) needs a CUDA GPU; use method = \"lora\" or \"none\" on CPU",
+                )
+            )
         else:
-            out.append(Check("bitsandbytes", OK if bnb_v else FAIL, bnb_v or "QLoRA needs bitsandbytes: "
-                                                                         "pip install 'workbench[gpu]'"))
+            out.append(
+                Check(
+                    "bitsandbytes",
+                    OK if bnb_v else FAIL,
+                    bnb_v or "QLoRA needs bitsandbytes: pip install 'workbench[gpu]'",
+                )
+            )
     if cfg.export.tensorboard:
-        out.append(Check("tensorboard", OK if _has("tensorboard") else FAIL,
-                         "installed" if _has("tensorboard") else "[export] tensorboard needs: pip install tensorboard"))
+        out.append(
+            Check(
+                "tensorboard",
+                OK if _has("tensorboard") else FAIL,
+                "installed" if _has("tensorboard") else "[export] tensorboard needs: pip install tensorboard",
+            )
+        )
     if cfg.export.wandb:
-        out.append(Check("wandb", OK if _has("wandb") else FAIL,
-                         "installed" if _has("wandb") else "[export] wandb needs: pip install wandb"))
+        out.append(
+            Check(
+                "wandb",
+                OK if _has("wandb") else FAIL,
+                "installed" if _has("wandb") else "[export] wandb needs: pip install wandb",
+            )
+        )
 
     out += _model_checks(cfg, workspace_root, snap)
     out.append(_mixture_check(cfg, workspace_root))
@@ -144,23 +199,39 @@ def _model_checks(cfg: Any, workspace_root: Path | None, snap: Any) -> list[Chec
         need = estimate_weights_gib(mpath, cfg.peft.method)
         if need is not None and snap.available and L.num_gpus:
             per_gpu = need / (L.world_size if L.deepspeed_stage == 3 else 1)
-            free = min(g.mem_free_mib for g in snap.gpus[:L.num_gpus]) / 1024
+            free = min(g.mem_free_mib for g in snap.gpus[: L.num_gpus]) / 1024
             status = OK if free > per_gpu * 1.3 else WARN
-            out.append(Check("gpu memory", status, f"weights about {per_gpu:.1f} GiB per GPU, {free:.1f} GiB free on "
-                                                   "the fullest GPU" + ("" if status == OK else
-                                                                        " - may not fit (activations come on top)")))
+            out.append(
+                Check(
+                    "gpu memory",
+                    status,
+                    f"weights about {per_gpu:.1f} GiB per GPU, {free:.1f} GiB free on "
+                    "the fullest GPU" + ("" if status == OK else " - may not fit (activations come on top)"),
+                )
+            )
     elif cfg.model.path.startswith("models/") and workspace_root is not None:
         name = cfg.model.path.split("/", 1)[1]
-        out.append(Check("model", FAIL, f"{cfg.model.path} is not in the workspace yet; import it first: "
-                                        f"workbench model import SRC --name {name}  (SRC: a folder or hub id, "
-                                        "e.g. Qwen/Qwen-1_8B)"))
+        out.append(
+            Check(
+                "model",
+                FAIL,
+                f"{cfg.model.path} is not in the workspace yet; import it first: "
+                f"workbench model import SRC --name {name}  (SRC: a folder or hub id, "
+                "e.g. Qwen/Qwen-1_8B)",
+            )
+        )
     else:
         import os
 
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-        out.append(Check("model", FAIL if offline else WARN,
-                         f"'{cfg.model.path}' is not a local folder; it will be fetched from the hub"
-                         + (" but HF_HUB_OFFLINE=1" if offline else "")))
+        out.append(
+            Check(
+                "model",
+                FAIL if offline else WARN,
+                f"'{cfg.model.path}' is not a local folder; it will be fetched from the hub"
+                + (" but HF_HUB_OFFLINE=1" if offline else ""),
+            )
+        )
     return out
 
 

@@ -106,14 +106,22 @@ def gpu_snapshot() -> GpuSnapshot:
         power = safe(pynvml.nvmlDeviceGetPowerUsage, h)
         cc = safe(pynvml.nvmlDeviceGetCudaComputeCapability, h)
         procs = []
-        for p in (safe(pynvml.nvmlDeviceGetComputeRunningProcesses, h) or []):
+        for p in safe(pynvml.nvmlDeviceGetComputeRunningProcesses, h) or []:
             used = getattr(p, "usedGpuMemory", None)
             procs.append(GpuProcess(int(p.pid), _proc_name(int(p.pid)), used / 2**20 if used else None))
-        gpus.append(GpuInfo(
-            index=i, name=name, util_pct=float(util.gpu) if util is not None else None,
-            mem_used_mib=mem.used / 2**20 if mem else 0.0, mem_total_mib=mem.total / 2**20 if mem else 0.0,
-            temp_c=float(temp) if temp is not None else None, power_w=power / 1000 if power else None,
-            compute_capability=tuple(cc) if cc else None, processes=procs))
+        gpus.append(
+            GpuInfo(
+                index=i,
+                name=name,
+                util_pct=float(util.gpu) if util is not None else None,
+                mem_used_mib=mem.used / 2**20 if mem else 0.0,
+                mem_total_mib=mem.total / 2**20 if mem else 0.0,
+                temp_c=float(temp) if temp is not None else None,
+                power_w=power / 1000 if power else None,
+                compute_capability=tuple(cc) if cc else None,
+                processes=procs,
+            )
+        )
     if not gpus:
         return GpuSnapshot(False, "the NVIDIA driver reports no GPU", driver, [], now)
     return GpuSnapshot(True, "", driver, gpus, now)

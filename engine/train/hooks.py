@@ -34,6 +34,7 @@ def register_hook(name: str) -> Callable[[HookFactory], HookFactory]:
     def deco(factory: HookFactory) -> HookFactory:
         _REGISTRY[name] = factory
         return factory
+
     return deco
 
 
@@ -43,10 +44,10 @@ def registered_hooks() -> list[str]:
 
 @dataclass
 class HookContext:
-    run: Any          # engine.runs.RunDir
-    config: Any       # TrainConfig
+    run: Any  # engine.runs.RunDir
+    config: Any  # TrainConfig
     tasks: list[str]
-    plan: Any         # engine.train.data.DataPlan
+    plan: Any  # engine.train.data.DataPlan
     device: Any
 
 
@@ -70,8 +71,9 @@ def _factory(name: str) -> HookFactory:
             return getattr(importlib.import_module(mod), attr)
         except (ImportError, AttributeError) as e:
             raise InputError(f"cannot import hook '{name}': {e}", field="hooks.name") from None
-    raise InputError(f"unknown hook '{name}'; registered: {', '.join(registered_hooks()) or 'none'}",
-                     field="hooks.name")
+    raise InputError(
+        f"unknown hook '{name}'; registered: {', '.join(registered_hooks()) or 'none'}", field="hooks.name"
+    )
 
 
 def build_hooks(config: Any, ctx: HookContext) -> list[ActiveHook]:
@@ -86,14 +88,23 @@ def build_hooks(config: Any, ctx: HookContext) -> list[ActiveHook]:
     for i, spec in enumerate(config.hooks):
         every = spec.every or config.loop.eval_every
         if not every:
-            raise InputError(f"hook '{spec.name}' has every = 0 and [loop] eval_every = 0: it would never run",
-                             field=f"hooks.{i}.every")
+            raise InputError(
+                f"hook '{spec.name}' has every = 0 and [loop] eval_every = 0: it would never run",
+                field=f"hooks.{i}.every",
+            )
         out.append(ActiveHook(spec.name, every, _factory(spec.name)(dict(spec.options), ctx)))
     return out
 
 
-def run_hooks(hooks: list[ActiveHook], model: Any, tokenizer: Any, step: int, *, log: Callable[[str], None],
-              at_start: bool = False) -> dict[str, Any]:
+def run_hooks(
+    hooks: list[ActiveHook],
+    model: Any,
+    tokenizer: Any,
+    step: int,
+    *,
+    log: Callable[[str], None],
+    at_start: bool = False,
+) -> dict[str, Any]:
     """Run the hooks due at `step` (with `at_start`: those that run before the first step)."""
     metrics: dict[str, Any] = {}
     for h in hooks:
@@ -113,6 +124,7 @@ def run_hooks(hooks: list[ActiveHook], model: Any, tokenizer: Any, step: int, *,
 
 # -- built-in hooks ----------------------------------------------------------------------------
 
+
 @register_hook("valid_exact_match")
 def valid_exact_match(options: dict[str, Any], ctx: HookContext) -> HookFn:
     """Greedy-decode the last assistant turn of the first `samples` validation samples of each
@@ -128,8 +140,8 @@ def valid_exact_match(options: dict[str, Any], ctx: HookContext) -> HookFn:
             continue
         for i in range(min(n, len(ts))):
             a, ln = int(ts.start[i]), int(ts.length[i])
-            ids = np.asarray(ts.input_ids[a:a + ln]).tolist()
-            mask = np.asarray(ts.loss_mask[a:a + ln]).tolist()
+            ids = np.asarray(ts.input_ids[a : a + ln]).tolist()
+            mask = np.asarray(ts.loss_mask[a : a + ln]).tolist()
             end = max(j for j, m in enumerate(mask) if m) + 1
             start = end
             while start > 0 and mask[start - 1]:
@@ -145,12 +157,17 @@ def valid_exact_match(options: dict[str, Any], ctx: HookContext) -> HookFn:
         dev = next(model.parameters()).device
         for task, prompt, target in cases:
             with torch.no_grad():
-                out = model.generate(input_ids=torch.tensor([prompt], device=dev),
-                                     attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device=dev),
-                                     max_new_tokens=len(target), min_new_tokens=len(target), do_sample=False,
-                                     use_cache=True, pad_token_id=ctx.plan.pad_id)
-            got = out[0, len(prompt):].tolist()
-            hits.setdefault(task, []).append(int(got[:len(target)] == target))
+                out = model.generate(
+                    input_ids=torch.tensor([prompt], device=dev),
+                    attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device=dev),
+                    max_new_tokens=len(target),
+                    min_new_tokens=len(target),
+                    do_sample=False,
+                    use_cache=True,
+                    pad_token_id=ctx.plan.pad_id,
+                )
+            got = out[0, len(prompt) :].tolist()
+            hits.setdefault(task, []).append(int(got[: len(target)] == target))
         res = {f"exact_match/{t}": sum(v) / len(v) for t, v in hits.items()}
         if hits:
             res["exact_match"] = sum(sum(v) for v in hits.values()) / sum(len(v) for v in hits.values())

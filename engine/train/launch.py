@@ -37,7 +37,7 @@ TRAIN_MODULE = "engine.train.run"
 def resolve_model_path(path: str, workspace_root: Path | None) -> str:
     """A local model folder as an absolute path; anything else is left as a hub id."""
     p = Path(os.path.expanduser(path))
-    for cand in ([p] if p.is_absolute() else ([workspace_root / p] if workspace_root else []) + [p]):
+    for cand in [p] if p.is_absolute() else ([workspace_root / p] if workspace_root else []) + [p]:
         if cand.exists():
             return str(cand.resolve())
     return path
@@ -59,8 +59,15 @@ def resolve_config(cfg: TrainConfig, workspace_root: Path | None, *, materialise
     return TrainConfig.model_validate(data)
 
 
-def prepare_run(workspace_root: Path | None, cfg: TrainConfig, *, runs_dir: Path | None = None,
-                source_text: str | None = None, source_path: str | Path | None = None, kind: str = "train") -> RunDir:
+def prepare_run(
+    workspace_root: Path | None,
+    cfg: TrainConfig,
+    *,
+    runs_dir: Path | None = None,
+    source_text: str | None = None,
+    source_path: str | Path | None = None,
+    kind: str = "train",
+) -> RunDir:
     resolved = resolve_config(cfg, workspace_root)
     build = Path(resolved.data.mixture)
     manifest = read_manifest(build)
@@ -69,12 +76,21 @@ def prepare_run(workspace_root: Path | None, cfg: TrainConfig, *, runs_dir: Path
     runs_dir = runs_dir or ((workspace_root / "runs") if workspace_root else None)
     if runs_dir is None:
         raise WorkbenchError("no runs folder: give a workspace")
-    run = create_run(runs_dir, name=cfg.name, kind=kind, config=resolved.model_dump(mode="json"),
-                     mixture={**manifest, "build": str(build)})
+    run = create_run(
+        runs_dir,
+        name=cfg.name,
+        kind=kind,
+        config=resolved.model_dump(mode="json"),
+        mixture={**manifest, "build": str(build)},
+    )
     atomic_write_text(run.path / "config.toml", source_text if source_text is not None else cfg.to_toml())
-    run.update_info(workspace=str(workspace_root) if workspace_root else None,
-                    source_config=str(source_path) if source_path else None, tasks=names,
-                    model=resolved.model.path, mixture=str(build))
+    run.update_info(
+        workspace=str(workspace_root) if workspace_root else None,
+        source_config=str(source_path) if source_path else None,
+        tasks=names,
+        model=resolved.model.path,
+        mixture=str(build),
+    )
     return run
 
 
@@ -85,7 +101,7 @@ class RunStart:
 
     config: TrainConfig
     plan: LaunchPlan
-    checks: list[Any] = field(default_factory=list)   # engine.train.envcheck.Check
+    checks: list[Any] = field(default_factory=list)  # engine.train.envcheck.Check
     run: RunDir | None = None
     pid: int | None = None
 
@@ -96,10 +112,19 @@ class RunStart:
         return failures(self.checks)
 
 
-def start_run(cfg: TrainConfig, *, workspace_root: Path | None, runs_dir: Path | None = None,
-              source_text: str | None = None, source_path: str | Path | None = None, kind: str = "train",
-              check: bool = True, dry_run: bool = False, module: str = TRAIN_MODULE,
-              env: dict[str, str] | None = None) -> RunStart:
+def start_run(
+    cfg: TrainConfig,
+    *,
+    workspace_root: Path | None,
+    runs_dir: Path | None = None,
+    source_text: str | None = None,
+    source_path: str | Path | None = None,
+    kind: str = "train",
+    check: bool = True,
+    dry_run: bool = False,
+    module: str = TRAIN_MODULE,
+    env: dict[str, str] | None = None,
+) -> RunStart:
     """Check the environment, create the run directory and start `module` on it detached.
     A failed check starts nothing (RunStart.failed says why); dry_run writes and builds nothing."""
     checks: list[Any] = []
@@ -114,8 +139,9 @@ def start_run(cfg: TrainConfig, *, workspace_root: Path | None, runs_dir: Path |
     started = RunStart(cfg, plan_launch(cfg, Path("<run-id>"), write=False, module=module), checks)
     if started.failed:
         return started
-    run = prepare_run(workspace_root, cfg, runs_dir=runs_dir, source_text=source_text, source_path=source_path,
-                      kind=kind)
+    run = prepare_run(
+        workspace_root, cfg, runs_dir=runs_dir, source_text=source_text, source_path=source_path, kind=kind
+    )
     started.run, started.config = run, load_run_config(run)
     started.plan = plan_launch(started.config, run.path, module=module)
     started.plan.env.update(env or {})
@@ -125,12 +151,17 @@ def start_run(cfg: TrainConfig, *, workspace_root: Path | None, runs_dir: Path |
 
 # -- accelerate / DeepSpeed configs -------------------------------------------------------------------
 
+
 def deepspeed_config(cfg: TrainConfig) -> dict[str, Any]:
     """DeepSpeed JSON for the run: one source of truth for micro-batch, accumulation, clipping
     and precision (the same numbers the loop uses)."""
     stage = cfg.launch.deepspeed_stage
-    zero: dict[str, Any] = {"stage": stage, "overlap_comm": True, "contiguous_gradients": True,
-                            "reduce_bucket_size": 500_000_000}
+    zero: dict[str, Any] = {
+        "stage": stage,
+        "overlap_comm": True,
+        "contiguous_gradients": True,
+        "reduce_bucket_size": 500_000_000,
+    }
     if stage <= 2:
         zero["allgather_bucket_size"] = 500_000_000
         zero["reduce_scatter"] = True
@@ -177,8 +208,11 @@ def accelerate_config(cfg: TrainConfig, ds_path: Path | None) -> dict[str, Any]:
         "gpu_ids": "all",
     }
     if ds_path:
-        out["deepspeed_config"] = {"deepspeed_config_file": str(ds_path),
-                                   "deepspeed_multinode_launcher": "standard", "zero3_init_flag": False}
+        out["deepspeed_config"] = {
+            "deepspeed_config_file": str(ds_path),
+            "deepspeed_multinode_launcher": "standard",
+            "zero3_init_flag": False,
+        }
     if L.num_machines > 1:
         out["main_process_ip"] = L.main_process_ip
         out["main_process_port"] = L.main_process_port
@@ -189,8 +223,8 @@ def accelerate_config(cfg: TrainConfig, ds_path: Path | None) -> dict[str, Any]:
 class LaunchPlan:
     argv: list[str]
     env: dict[str, str]
-    kind: str                                  # "cpu" | "accelerate"
-    files: dict[str, str] = field(default_factory=dict)        # written config files
+    kind: str  # "cpu" | "accelerate"
+    files: dict[str, str] = field(default_factory=dict)  # written config files
     node_commands: dict[int, str] = field(default_factory=dict)  # machine rank -> shell command
 
     @property
@@ -202,8 +236,15 @@ def format_command(argv: list[str]) -> str:
     return shlex.join(str(a) for a in argv)
 
 
-def plan_launch(cfg: TrainConfig, run_path: Path | str, *, resume: bool = False, write: bool = True,
-                python: str | None = None, module: str = TRAIN_MODULE) -> LaunchPlan:
+def plan_launch(
+    cfg: TrainConfig,
+    run_path: Path | str,
+    *,
+    resume: bool = False,
+    write: bool = True,
+    python: str | None = None,
+    module: str = TRAIN_MODULE,
+) -> LaunchPlan:
     """The command that trains `run_path` (runs `module` on it). With write=False nothing is
     written (previews)."""
     run_path = Path(run_path)
@@ -232,13 +273,19 @@ def plan_launch(cfg: TrainConfig, run_path: Path | str, *, resume: bool = False,
     if cfg.launch.num_machines > 1:
         for m in range(cfg.launch.num_machines):
             cmd = base + ["--machine_rank", str(m), "-m", module, *tail]
-            nodes[m] = f"cd {shlex.quote(str(PROJECT_ROOT))} && " + " ".join(
-                f"{k}={shlex.quote(v)}" for k, v in env.items()) + " " + format_command(cmd)
+            nodes[m] = (
+                f"cd {shlex.quote(str(PROJECT_ROOT))} && "
+                + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+                + " "
+                + format_command(cmd)
+            )
             if write:
                 script = launch_dir / f"node-{m}.sh"
-                atomic_write_text(script, "#!/bin/sh\n# machine rank %d of %d; the run folder and the model must be "
-                                          "at the same paths on every machine\n%s\n"
-                                  % (m, cfg.launch.num_machines, nodes[m]))
+                atomic_write_text(
+                    script,
+                    "#!/bin/sh\n# machine rank %d of %d; the run folder and the model must be "
+                    "at the same paths on every machine\n%s\n" % (m, cfg.launch.num_machines, nodes[m]),
+                )
                 script.chmod(0o755)
                 files[f"node-{m}"] = str(script)
     return LaunchPlan(argv=argv, env=env, kind="accelerate", files=files, node_commands=nodes)
@@ -251,6 +298,7 @@ def _pythonpath() -> str:
 
 # -- launching ------------------------------------------------------------------------------------------
 
+
 def launch(run: RunDir, plan: LaunchPlan, *, total_steps: int | None = None) -> int:
     """Start the plan detached; the run keeps going when the caller (CLI, app) exits."""
     from engine.runs import control
@@ -260,16 +308,19 @@ def launch(run: RunDir, plan: LaunchPlan, *, total_steps: int | None = None) -> 
         control.consume(run, stale)
     run.update_info(launch_kind=plan.kind, launch_files=plan.files, node_commands=plan.node_commands)
     before = run.read_status()
-    run.write_status(RunState.RUNNING, step=before.get("step", 0),
-                     total_steps=before.get("total_steps") or total_steps, phase="starting")
+    run.write_status(
+        RunState.RUNNING,
+        step=before.get("step", 0),
+        total_steps=before.get("total_steps") or total_steps,
+        phase="starting",
+    )
     return spawn_detached(run, plan.argv, env=plan.env, cwd=PROJECT_ROOT)
 
 
 def resume_plan(run: RunDir) -> LaunchPlan:
     state = run.state()
     if state in (RunState.RUNNING, RunState.STOPPING):
-        raise WorkbenchError(f"run {run.id} is still {state.value} (pid {run.read_info().get('pid')}); "
-                             "stop it first")
+        raise WorkbenchError(f"run {run.id} is still {state.value} (pid {run.read_info().get('pid')}); stop it first")
     if state == RunState.COMPLETED:
         raise WorkbenchError(f"run {run.id} already completed")
     return plan_launch(load_run_config(run), run.path, resume=True)

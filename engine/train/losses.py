@@ -45,13 +45,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+
 @dataclass
 class StepTotals:
     """Global per-task counts of one optimizer step and the task weights in force."""
 
-    tokens: np.ndarray    # N_t, float64 [T]
-    samples: np.ndarray   # B_t, float64 [T]
-    alpha: np.ndarray     # task weights in force (static x CoBa), float64 [T]
+    tokens: np.ndarray  # N_t, float64 [T]
+    samples: np.ndarray  # B_t, float64 [T]
+    alpha: np.ndarray  # task weights in force (static x CoBa), float64 [T]
 
     @property
     def present(self) -> np.ndarray:
@@ -97,9 +98,9 @@ def effective_weights(mode: str, totals: StepTotals, focal_factor: np.ndarray | 
 class FocalCoefficients:
     """focal_task: per-task coefficients from the step's global S_t, Q_t, N_t."""
 
-    a: np.ndarray       # (1 - P_t)^gamma
-    b: np.ndarray       # -gamma (1 - P_t)^(gamma - 1) L_t
-    value: float        # the step objective L
+    a: np.ndarray  # (1 - P_t)^gamma
+    b: np.ndarray  # -gamma (1 - P_t)^(gamma - 1) L_t
+    value: float  # the step objective L
     factor: np.ndarray  # (1 - P_t)^gamma, for the weight metric
 
     @staticmethod
@@ -107,7 +108,7 @@ class FocalCoefficients:
         N = np.maximum(totals.tokens, 1.0)
         L = S / N
         one_minus_p = np.clip(1.0 - Q / N, 1e-6, 1.0)
-        a = one_minus_p ** gamma
+        a = one_minus_p**gamma
         b = -gamma * one_minus_p ** (gamma - 1.0) * L if gamma > 0 else np.zeros_like(L)
         denom = totals.alpha_present_sum
         value = float((totals.alpha * totals.present * a * L).sum() / denom) if denom > 0 else 0.0
@@ -129,8 +130,15 @@ def token_sums(token_loss: Any, token_sample: Any, sample_task: Any, n_tasks: in
     return {"S_b": S_b, "Q_b": Q_b, "N_b": N_b, "S_t": S_t, "Q_t": Q_t, "N_t": N_t}
 
 
-def objective_part(mode: str, sums: dict[str, Any], sample_task: Any, totals: StepTotals, *,
-                   gamma: float = 2.0, focal: FocalCoefficients | None = None) -> Any:
+def objective_part(
+    mode: str,
+    sums: dict[str, Any],
+    sample_task: Any,
+    totals: StepTotals,
+    *,
+    gamma: float = 2.0,
+    focal: FocalCoefficients | None = None,
+) -> Any:
     """This micro-batch's share of the step objective (see the module docstring). Summed over
     every micro-batch of every rank it equals the objective (or, for focal_task, has the
     objective's gradient)."""
@@ -166,8 +174,9 @@ def objective_part(mode: str, sums: dict[str, Any], sample_task: Any, totals: St
     raise ValueError(f"unknown loss mode {mode!r}")
 
 
-def micro_batch_part(mode: str, sums: dict[str, Any], sample_task: Any, micro_batch: Any, alpha: np.ndarray, *,
-                     n_micro_batches: int) -> Any:
+def micro_batch_part(
+    mode: str, sums: dict[str, Any], sample_task: Any, micro_batch: Any, alpha: np.ndarray, *, n_micro_batches: int
+) -> Any:
     """MFTCoder's scope: the objective of this micro-batch alone (its own task and sample
     counts), divided by the number of micro-batches in the step over all ranks (grad_accum x
     world). The loop's backward scaling undoes that division, so the update is the mean of the

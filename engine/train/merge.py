@@ -19,8 +19,14 @@ from engine.runs import RunDir
 from engine.train.checkpoints import find_checkpoint
 
 
-def merge_checkpoint(run: RunDir, which: str | int | None = "best", out: str | Path | None = None, *,
-                     dtype: str = "auto", trust_remote_code: bool | None = None) -> dict[str, Any]:
+def merge_checkpoint(
+    run: RunDir,
+    which: str | int | None = "best",
+    out: str | Path | None = None,
+    *,
+    dtype: str = "auto",
+    trust_remote_code: bool | None = None,
+) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -38,8 +44,12 @@ def merge_checkpoint(run: RunDir, which: str | int | None = "best", out: str | P
     if dest.exists() and any(dest.iterdir()):
         raise WorkbenchError(f"{dest} exists and is not empty; give another --out or remove it")
     t0 = time.time()
-    torch_dtype = {"auto": torch.bfloat16 if torch.cuda.is_available() else torch.float32,
-                   "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+    torch_dtype = {
+        "auto": torch.bfloat16 if torch.cuda.is_available() else torch.float32,
+        "bf16": torch.bfloat16,
+        "fp16": torch.float16,
+        "fp32": torch.float32,
+    }[dtype]
     weights = ck.get("weights", "adapter")
     if weights == "model":
         shutil.copytree(ck_dir / "model", dest)
@@ -50,8 +60,11 @@ def merge_checkpoint(run: RunDir, which: str | int | None = "best", out: str | P
         base = ck.get("base_model") or cfg["model"]["path"]
         from engine.models.remote import explain_load_error, preflight
 
-        kw = {"dtype": torch_dtype} if int(__import__("transformers").__version__.split(".")[0]) >= 5 \
+        kw = (
+            {"dtype": torch_dtype}
+            if int(__import__("transformers").__version__.split(".")[0]) >= 5
             else {"torch_dtype": torch_dtype}
+        )
         preflight(base, trust_remote_code=trust)
         try:
             model = AutoModelForCausalLM.from_pretrained(base, trust_remote_code=trust, **kw)
@@ -65,9 +78,18 @@ def merge_checkpoint(run: RunDir, which: str | int | None = "best", out: str | P
         tok_src = ck_dir / "adapter" if (ck_dir / "adapter" / "tokenizer_config.json").exists() else base
         AutoTokenizer.from_pretrained(str(tok_src), trust_remote_code=trust).save_pretrained(str(dest))
     eos = _set_trained_eos(dest, cfg["model"].get("template", "chatml"), trust)
-    info = {"run": run.id, "checkpoint": ck["name"], "step": ck["step"], "base_model": base, "weights": weights,
-            "dtype": dtype, "seconds": round(time.time() - t0, 2), "path": str(dest), "eos_token": eos,
-            **{k: v for k, v in ck.items() if k.startswith("valid_loss")}}
+    info = {
+        "run": run.id,
+        "checkpoint": ck["name"],
+        "step": ck["step"],
+        "base_model": base,
+        "weights": weights,
+        "dtype": dtype,
+        "seconds": round(time.time() - t0, 2),
+        "path": str(dest),
+        "eos_token": eos,
+        **{k: v for k, v in ck.items() if k.startswith("valid_loss")},
+    }
     atomic_write_json(dest / "workbench-merge.json", info)
     return info
 

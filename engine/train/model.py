@@ -73,8 +73,10 @@ def load_for_training(cfg: Any, *, device: Any, bf16: bool) -> Any:
     on_gpu = getattr(device, "type", str(device)) == "cuda"
     if method == "qlora":
         if not on_gpu:
-            raise WorkbenchError("QLoRA (4-bit NF4 through bitsandbytes) needs a CUDA GPU and this process has "
-                                 "none; use [peft] method = \"lora\" (or \"none\") to train on CPU")
+            raise WorkbenchError(
+                "QLoRA (4-bit NF4 through bitsandbytes) needs a CUDA GPU and this process has "
+                "none; use [peft] method = \"lora\" (or \"none\") to train on CPU"
+            )
         try:
             import bitsandbytes  # noqa: F401
         except ImportError:
@@ -95,8 +97,8 @@ def load_for_training(cfg: Any, *, device: Any, bf16: bool) -> Any:
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype)
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+        )
         kwargs["device_map"] = {"": device}
     try:
         model: Any = AutoModelForCausalLM.from_pretrained(cfg.model.path, **kwargs)
@@ -110,21 +112,29 @@ def load_for_training(cfg: Any, *, device: Any, bf16: bool) -> Any:
     if method == "qlora":
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.loop.gradient_checkpointing,
-                                                gradient_checkpointing_kwargs=gc_kwargs)
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.loop.gradient_checkpointing, gradient_checkpointing_kwargs=gc_kwargs
+        )
     elif cfg.loop.gradient_checkpointing and getattr(model, "supports_gradient_checkpointing", False):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
     if method in ("lora", "qlora"):
         from peft import LoraConfig, get_peft_model
 
         targets = cfg.peft.target_modules or default_target_modules(getattr(hf_cfg, "model_type", None))
-        lcfg = LoraConfig(r=cfg.peft.lora_rank, lora_alpha=cfg.peft.lora_alpha, lora_dropout=cfg.peft.lora_dropout,
-                          target_modules=targets, bias="none", task_type="CAUSAL_LM")
+        lcfg = LoraConfig(
+            r=cfg.peft.lora_rank,
+            lora_alpha=cfg.peft.lora_alpha,
+            lora_dropout=cfg.peft.lora_dropout,
+            target_modules=targets,
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
         try:
             model = get_peft_model(model, lcfg)
         except ValueError as e:
-            raise WorkbenchError(f"LoRA targets {targets} do not fit this model: {e}; set [peft] target_modules") \
-                from None
+            raise WorkbenchError(
+                f"LoRA targets {targets} do not fit this model: {e}; set [peft] target_modules"
+            ) from None
     return model
 
 
@@ -168,8 +178,9 @@ def _make_masked_lm() -> type:
             """Per-position outputs used by the loss: hidden states (fast path) or logits."""
             base = self._base[0]
             if self.fast:
-                return base.get_decoder()(input_ids=input_ids, position_ids=position_ids,
-                                          use_cache=False).last_hidden_state
+                return base.get_decoder()(
+                    input_ids=input_ids, position_ids=position_ids, use_cache=False
+                ).last_hidden_state
             return self.lm(input_ids=input_ids, position_ids=position_ids, use_cache=False).logits
 
         def forward(self, input_ids: Any, position_ids: Any, sel: Any, targets: Any) -> Any:
@@ -180,8 +191,11 @@ def _make_masked_lm() -> type:
                 # so data-parallel gradient reduction stays in step; the value is 0
                 h = flat[:1]
                 y = torch.zeros(1, dtype=torch.long, device=flat.device)
-                ce = _ce(self._base[0].get_output_embeddings(), h, y) if self.fast else \
-                    F.cross_entropy(h.float(), y, reduction="none")
+                ce = (
+                    _ce(self._base[0].get_output_embeddings(), h, y)
+                    if self.fast
+                    else F.cross_entropy(h.float(), y, reduction="none")
+                )
                 return ce * 0.0
             h = flat.index_select(0, sel)
             if not self.fast:
@@ -191,8 +205,10 @@ def _make_masked_lm() -> type:
             chunk = max(1, _logits_budget(h.device) // per_row)
             if h.shape[0] <= chunk:
                 return _ce(head, h, targets)
-            parts = [checkpoint(_ce, head, h[i:i + chunk], targets[i:i + chunk], use_reentrant=False)
-                     for i in range(0, h.shape[0], chunk)]
+            parts = [
+                checkpoint(_ce, head, h[i : i + chunk], targets[i : i + chunk], use_reentrant=False)
+                for i in range(0, h.shape[0], chunk)
+            ]
             return torch.cat(parts)
 
     return MaskedLM
@@ -238,7 +254,7 @@ def isolation_probe(wrapper: Any, *, vocab_size: int, device: Any, half: bool) -
     try:
         with torch.no_grad():
             h1 = wrapper.hidden(ids_alone, pos_alone)[0].float()
-            h2 = wrapper.hidden(ids_packed, pos_packed)[0, len(b):].float()
+            h2 = wrapper.hidden(ids_packed, pos_packed)[0, len(b) :].float()
     finally:
         wrapper.train(was_training)
     scale = float(h1.abs().max().clamp_min(1e-6))

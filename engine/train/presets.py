@@ -32,7 +32,15 @@ def preset_summaries() -> list[dict[str, Any]]:
     out = []
     for n in preset_names():
         c = load_preset(n)
-        out.append({"name": n, "description": c.description, "model": c.model.path, "method": c.peft.method,
-                    "gpus": c.launch.num_gpus, "machines": c.launch.num_machines,
-                    "deepspeed_stage": c.launch.deepspeed_stage if c.launch.num_gpus else 0})
+        out.append(
+            {
+                "name": n,
+                "description": c.description,
+                "model": c.model.path,
+                "method": c.peft.method,
+                "gpus": c.launch.num_gpus,
+                "machines": c.launch.num_machines,
+                "deepspeed_stage": c.launch.deepspeed_stage if c.launch.num_gpus else 0,
+            }
+        )
     return out

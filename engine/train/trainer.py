@@ -49,14 +49,19 @@ class TrainState:
     step: int = 0
     best: float = math.inf
     bad_evals: int = 0
-    last_saved: int = -1           # step of the newest checkpoint of this run (-1: none)
-    nonfinite_run: int = 0         # non-finite steps in a row
+    last_saved: int = -1  # step of the newest checkpoint of this run (-1: none)
+    nonfinite_run: int = 0  # non-finite steps in a row
     end_state: RunState = RunState.COMPLETED
     end_message: str = ""
 
     def saved_state(self, total: int, coba: Any) -> dict[str, Any]:
-        return {"step": self.step, "best": self.best if math.isfinite(self.best) else None,
-                "bad_evals": self.bad_evals, "total_steps": total, "coba": coba.state_dict() if coba else None}
+        return {
+            "step": self.step,
+            "best": self.best if math.isfinite(self.best) else None,
+            "bad_evals": self.bad_evals,
+            "total_steps": total,
+            "coba": coba.state_dict() if coba else None,
+        }
 
     @classmethod
     def from_saved(cls, saved: dict[str, Any]) -> TrainState:
@@ -67,8 +72,8 @@ class TrainState:
 
 @dataclass
 class StepResult:
-    value: float              # the step's objective (0.0 when skipped)
-    skipped: bool             # non-finite loss or gradient: no update
+    value: float  # the step's objective (0.0 when skipped)
+    skipped: bool  # non-finite loss or gradient: no update
     lr: float
 
 
@@ -131,8 +136,9 @@ def _fresh_accelerator(cfg: TrainConfig) -> tuple[Any, bool, bool]:
         GradientState._reset_state()
     on_gpu = torch.cuda.is_available() and cfg.launch.num_gpus > 0
     bf16 = bool(cfg.loop.bf16 and on_gpu and torch.cuda.is_bf16_supported())
-    acc = Accelerator(cpu=not on_gpu, mixed_precision="bf16" if bf16 else "no",
-                      gradient_accumulation_steps=cfg.loop.grad_accum)
+    acc = Accelerator(
+        cpu=not on_gpu, mixed_precision="bf16" if bf16 else "no", gradient_accumulation_steps=cfg.loop.grad_accum
+    )
     return acc, on_gpu, bf16
 
 
@@ -152,12 +158,12 @@ class Trainer:
     tok: Any = None
     tasks: list[str] = field(default_factory=list)
     static_alpha: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    model: Any = None           # the prepared (wrapped) masked LM
-    inner: Any = None           # unwrapped masked LM (model.lm is the Hugging Face model)
-    optimizer: Any = None       # the prepared optimizer
+    model: Any = None  # the prepared (wrapped) masked LM
+    inner: Any = None  # unwrapped masked LM (model.lm is the Hugging Face model)
+    optimizer: Any = None  # the prepared optimizer
     raw_opt: Any = None
     scheduler: Any = None
-    plan: Any = None            # engine.train.data.DataPlan
+    plan: Any = None  # engine.train.data.DataPlan
     total: int = 0
     steps_per_epoch: int = 1
     coba: Any = None
@@ -178,9 +184,17 @@ class Trainer:
         cfg = load_run_config(run)
         acc, on_gpu, bf16 = _fresh_accelerator(cfg)
         main = acc.is_main_process
-        return cls(run=run, cfg=cfg, accelerator=acc, on_gpu=on_gpu, bf16=bf16,
-                   is_ds=acc.distributed_type == DistributedType.DEEPSPEED, say=echo if main else (lambda _m: None),
-                   beat=Heartbeat(run, main), comm=Collectives(acc))
+        return cls(
+            run=run,
+            cfg=cfg,
+            accelerator=acc,
+            on_gpu=on_gpu,
+            bf16=bf16,
+            is_ds=acc.distributed_type == DistributedType.DEEPSPEED,
+            say=echo if main else (lambda _m: None),
+            beat=Heartbeat(run, main),
+            comm=Collectives(acc),
+        )
 
     def setup(self) -> Trainer:
         """Tokenizer and shards, model and optimizer, data plan and schedule, metrics and hooks."""
@@ -188,9 +202,11 @@ class Trainer:
 
         cfg, acc = self.cfg, self.accelerator
         self.beat(phase="loading tokenizer and data", step=0, force=True)
-        self.say(f"run {self.run.id}: {acc.num_processes} process(es), device {acc.device}, "
-                 f"{'bf16' if self.bf16 else 'fp32'}, "
-                 f"{'DeepSpeed ZeRO-' + str(cfg.launch.deepspeed_stage) if self.is_ds else 'no DeepSpeed'}")
+        self.say(
+            f"run {self.run.id}: {acc.num_processes} process(es), device {acc.device}, "
+            f"{'bf16' if self.bf16 else 'fp32'}, "
+            f"{'DeepSpeed ZeRO-' + str(cfg.launch.deepspeed_stage) if self.is_ds else 'no DeepSpeed'}"
+        )
         set_seed(cfg.loop.seed)
         shards, pad_id = self._load_data()
         self.beat(phase="loading model", force=True)
@@ -232,13 +248,21 @@ class Trainer:
         cfg, acc = self.cfg, self.accelerator
         lm = M.load_for_training(cfg, device=acc.device, bf16=self.bf16 and (cfg.peft.method != "none" or self.is_ds))
         n_train, n_total = M.trainable_parameters(lm)
-        self.say(f"model {cfg.model.path}: {n_total / 1e6:.1f}M parameters, {n_train / 1e6:.3f}M trainable "
-                 f"({cfg.peft.method})")
+        self.say(
+            f"model {cfg.model.path}: {n_total / 1e6:.1f}M parameters, {n_train / 1e6:.3f}M trainable "
+            f"({cfg.peft.method})"
+        )
         model = M.masked_lm(lm)
         decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
-        groups = [g for g in ({"params": decay, "weight_decay": cfg.optim.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+        groups = [
+            g
+            for g in (
+                {"params": decay, "weight_decay": cfg.optim.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            )
+            if g["params"]
+        ]
         opt_kw: dict[str, Any] = dict(lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), eps=cfg.optim.eps)
         if self.is_ds and cfg.launch.offload_optimizer:
             from deepspeed.ops.adam import DeepSpeedCPUAdam
@@ -265,13 +289,19 @@ class Trainer:
             return False
         with self.accelerator.autocast():
             cfg_vocab = getattr(M.base_model_of(self.inner.lm).config, "vocab_size", len(self.tok))
-            ok, diff = M.isolation_probe(self.inner, vocab_size=min(len(self.tok), int(cfg_vocab)),
-                                         device=self.accelerator.device, half=self.bf16)
+            ok, diff = M.isolation_probe(
+                self.inner,
+                vocab_size=min(len(self.tok), int(cfg_vocab)),
+                device=self.accelerator.device,
+                half=self.bf16,
+            )
         if ok is None:
             self.say("WARNING: the packing isolation probe gave non-finite outputs (broken weights?); packing stays on")
         elif not ok:
-            self.say(f"WARNING: this model does not isolate packed samples through position_ids "
-                     f"(output drift {diff:.3g}); packing is off, one sample per row")
+            self.say(
+                f"WARNING: this model does not isolate packed samples through position_ids "
+                f"(output drift {diff:.3g}); packing is off, one sample per row"
+            )
             return False
         return True
 
@@ -281,9 +311,16 @@ class Trainer:
         from engine.train.schedule import make_scheduler
 
         cfg, world = self.cfg, self.comm.world
-        self.plan = build_plan(shards, self.tasks, seq_length=cfg.data.seq_length, packing=packed,
-                               overlong=cfg.data.overlong, pad_id=pad_id, seed=cfg.loop.seed,
-                               valid_max_samples=cfg.data.valid_max_samples)
+        self.plan = build_plan(
+            shards,
+            self.tasks,
+            seq_length=cfg.data.seq_length,
+            packing=packed,
+            overlong=cfg.data.overlong,
+            pad_id=pad_id,
+            seed=cfg.loop.seed,
+            valid_max_samples=cfg.data.valid_max_samples,
+        )
         self.plan.report["packing_active"] = packed
         gb = cfg.loop.micro_batch_size * cfg.loop.grad_accum * world
         self.steps_per_epoch = self.plan.steps_per_epoch(gb)
@@ -291,25 +328,43 @@ class Trainer:
         if self.main:
             self.run.write_data_report(self.plan.report)
             self._say_data_report(gb)
-        self.scheduler = make_scheduler(self.raw_opt, lr=cfg.optim.lr, min_lr=cfg.optim.min_lr,
-                                        warmup=cfg.optim.warmup_steps, total=self.total, kind=cfg.optim.scheduler)
+        self.scheduler = make_scheduler(
+            self.raw_opt,
+            lr=cfg.optim.lr,
+            min_lr=cfg.optim.min_lr,
+            warmup=cfg.optim.warmup_steps,
+            total=self.total,
+            kind=cfg.optim.scheduler,
+        )
         self.accelerator.register_for_checkpointing(self.scheduler)
         L = cfg.loss
         if L.mode == "coba":
-            self.coba = CoBa(len(self.tasks), warmup_steps=L.coba_warmup_steps, history_length=L.coba_history_length,
-                             tau=L.coba_tau, update_interval=L.coba_update_interval,
-                             sample_valid_num=L.coba_sample_valid_num)
+            self.coba = CoBa(
+                len(self.tasks),
+                warmup_steps=L.coba_warmup_steps,
+                history_length=L.coba_history_length,
+                tau=L.coba_tau,
+                update_interval=L.coba_update_interval,
+                sample_valid_num=L.coba_sample_valid_num,
+            )
 
     def _say_data_report(self, global_batch: int) -> None:
         for t, r in self.plan.report["tasks"].items():
             tr = r.get("train", {})
-            dropped = (tr.get("dropped_overlong", 0) + tr.get("dropped_no_trained", 0)
-                       + tr.get("dropped_truncated_to_no_trained", 0))
-            self.say(f"task {t}: {tr.get('kept')} / {tr.get('samples')} train samples in {tr.get('rows')} rows "
-                     f"(fill {tr.get('fill')}), truncated {tr.get('truncated')}, dropped {dropped}, "
-                     f"valid rows {r.get('valid', {}).get('rows', 0)}")
-        self.say(f"{len(self.plan.train_packs)} train rows, global batch {global_batch} rows, "
-                 f"{self.steps_per_epoch} steps/epoch, {self.total} steps")
+            dropped = (
+                tr.get("dropped_overlong", 0)
+                + tr.get("dropped_no_trained", 0)
+                + tr.get("dropped_truncated_to_no_trained", 0)
+            )
+            self.say(
+                f"task {t}: {tr.get('kept')} / {tr.get('samples')} train samples in {tr.get('rows')} rows "
+                f"(fill {tr.get('fill')}), truncated {tr.get('truncated')}, dropped {dropped}, "
+                f"valid rows {r.get('valid', {}).get('rows', 0)}"
+            )
+        self.say(
+            f"{len(self.plan.train_packs)} train rows, global batch {global_batch} rows, "
+            f"{self.steps_per_epoch} steps/epoch, {self.total} steps"
+        )
 
     def _open_outputs(self) -> None:
         from engine.train.export import Exporters
@@ -318,8 +373,9 @@ class Trainer:
         self.window = Window(len(self.tasks), self.cfg.loss.mode)
         if self.main:
             self.exporters = Exporters(self.cfg, self.run)
-            self.hooks = build_hooks(self.cfg, HookContext(self.run, self.cfg, self.tasks, self.plan,
-                                                           self.accelerator.device))
+            self.hooks = build_hooks(
+                self.cfg, HookContext(self.run, self.cfg, self.tasks, self.plan, self.accelerator.device)
+            )
 
     # -- resume ------------------------------------------------------------------------------------
     def resume(self) -> TrainState:
@@ -364,8 +420,9 @@ class Trainer:
         clipping and the update; `state.step` advances and the window sums the step."""
         cfg, T, GA, MB = self.cfg, len(self.tasks), self.cfg.loop.grad_accum, self.cfg.loop.micro_batch_size
         mode, world = cfg.loss.mode, self.comm.world
-        mbs = self.plan.micro_batches(state.step, rank=self.accelerator.process_index, world=world,
-                                      grad_accum=GA, micro=MB)
+        mbs = self.plan.micro_batches(
+            state.step, rank=self.accelerator.process_index, world=world, grad_accum=GA, micro=MB
+        )
         counts = self.comm.sum(local_counts(mbs, T))
         alpha = self.static_alpha * (self.coba.weights(state.step) if self.coba is not None else 1.0)
         totals = StepTotals(tokens=counts[0], samples=counts[1], alpha=alpha)
@@ -380,8 +437,11 @@ class Trainer:
         value = focal.value / world if (mode == "focal_task" and focal is not None) else part_sum
         if skipped:
             value = 0.0
-        weights = None if mode == "focal_sample" else \
-            effective_weights(mode, totals, focal.factor if focal is not None else None)
+        weights = (
+            None
+            if mode == "focal_sample"
+            else effective_weights(mode, totals, focal.factor if focal is not None else None)
+        )
         assert self.window is not None
         self.window.add(value, stats, weights, grad_norm, sum(mb.n_tokens for mb in mbs), skipped, lr_now)
         state.nonfinite_run = state.nonfinite_run + 1 if skipped else 0
@@ -396,8 +456,14 @@ class Trainer:
         sq = self.comm.sum(sq)
         return FocalCoefficients.from_sums(sq[0], sq[2], totals, self.cfg.loss.focal_gamma)
 
-    def _backward(self, mbs: list[Any], batches: list[dict[str, Any]], totals: StepTotals, alpha: np.ndarray,
-                  focal: FocalCoefficients | None) -> tuple[Any, Any, bool, FocalCoefficients | None]:
+    def _backward(
+        self,
+        mbs: list[Any],
+        batches: list[dict[str, Any]],
+        totals: StepTotals,
+        alpha: np.ndarray,
+        focal: FocalCoefficients | None,
+    ) -> tuple[Any, Any, bool, FocalCoefficients | None]:
         """Each micro-batch's part of the objective, backpropagated; sums stay on the device."""
         import torch
 
@@ -411,15 +477,15 @@ class Trainer:
                 token_loss = self.model(b["input_ids"], b["position_ids"], b["sel"], b["targets"])
                 sums = token_sums(token_loss, b["token_sample"], b["sample_task"], T)
                 if mode == "focal_task" and focal is None:  # one micro-batch: same forward
-                    loc = np.stack([sums["S_t"].detach().double().cpu().numpy(),
-                                    sums["Q_t"].detach().double().cpu().numpy()])
+                    loc = np.stack(
+                        [sums["S_t"].detach().double().cpu().numpy(), sums["Q_t"].detach().double().cpu().numpy()]
+                    )
                     g = self.comm.sum(loc)
                     focal = FocalCoefficients.from_sums(g[0], g[1], totals, cfg.loss.focal_gamma)
-                if cfg.loss.scope == "micro_batch":   # MFTCoder: each micro-batch balanced on its own
+                if cfg.loss.scope == "micro_batch":  # MFTCoder: each micro-batch balanced on its own
                     part = micro_batch_part(mode, sums, b["sample_task"], mb, alpha, n_micro_batches=scale)
                 else:
-                    part = objective_part(mode, sums, b["sample_task"], totals, gamma=cfg.loss.focal_gamma,
-                                          focal=focal)
+                    part = objective_part(mode, sums, b["sample_task"], totals, gamma=cfg.loss.focal_gamma, focal=focal)
                 if self.is_ds:  # DeepSpeed updates inside backward(): a non-finite part must not reach it
                     poisoned |= self.comm.max([0.0 if bool(torch.isfinite(part.detach())) else 1.0])[0] > 0
                     if poisoned:  # an exact zero gradient from this micro-batch instead of NaN
@@ -441,8 +507,17 @@ class Trainer:
             return float(part_total), grad_norm, dev_stats.cpu().numpy(), poisoned
         params = [p for p in self.model.parameters() if p.requires_grad]
         gn = self.accelerator.clip_grad_norm_(params, self.cfg.optim.max_grad_norm or float("inf"))
-        packed = torch.cat([part_total.reshape(1), torch.as_tensor(gn, dtype=torch.float64,
-                            device=self.accelerator.device).reshape(1), dev_stats.reshape(-1)]).cpu().numpy()
+        packed = (
+            torch.cat(
+                [
+                    part_total.reshape(1),
+                    torch.as_tensor(gn, dtype=torch.float64, device=self.accelerator.device).reshape(1),
+                    dev_stats.reshape(-1),
+                ]
+            )
+            .cpu()
+            .numpy()
+        )
         part_sum, grad_norm, stats = float(packed[0]), float(packed[1]), packed[2:].reshape(4, T)
         bad = not (math.isfinite(part_sum) and math.isfinite(grad_norm))
         skipped = self.comm.max([float(bad)])[0] > 0  # every rank skips together
@@ -454,8 +529,9 @@ class Trainer:
         return part_sum, grad_norm, stats, skipped
 
     # -- after a step: metrics, validation, hooks --------------------------------------------------
-    def record(self, state: TrainState, elapsed: float, steps_done: int) -> tuple[dict[str, Any], dict[str, Any] | None,
-                                                                                  dict[str, Any], list[str]]:
+    def record(
+        self, state: TrainState, elapsed: float, steps_done: int
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any], list[str]]:
         """The step's metrics record (training window when due, validation, CoBa, hooks), logged.
         Returns (record, validation or None, hook metrics a checkpoint keeps, checkpoint kinds due)."""
         cfg, step = self.cfg, state.step
@@ -466,8 +542,10 @@ class Trainer:
             rec.update(self.flush_window())
             rec.update(eta_s=round(eta, 1), epoch=epoch, gpu_mem_gb=self._gpu_mem_gb())
             self.beat(loss=rec.get("loss"), tokens_per_s=rec.get("tokens_per_s"))
-            self.say(f"step {step}/{self.total} loss {_f(rec.get('loss'))} lr {rec['lr']:.3g} "
-                     f"grad_norm {_f(rec.get('grad_norm'))} tok/s {rec.get('tokens_per_s', 0):.0f}")
+            self.say(
+                f"step {step}/{self.total} loss {_f(rec.get('loss'))} lr {rec['lr']:.3g} "
+                f"grad_norm {_f(rec.get('grad_norm'))} tok/s {rec.get('tokens_per_s', 0):.0f}"
+            )
         self.beat(step=step, eta_s=round(eta, 1), epoch=epoch, phase="training")
         kinds: list[str] = []
         valid = None
@@ -531,16 +609,20 @@ class Trainer:
         self.model.eval()
         sums = np.zeros((2, T))
         with torch.no_grad(), acc.autocast():
-            for mb in self.plan.valid_batches(rank=acc.process_index, world=self.comm.world,
-                                              micro=self.cfg.loop.micro_batch_size):
+            for mb in self.plan.valid_batches(
+                rank=acc.process_index, world=self.comm.world, micro=self.cfg.loop.micro_batch_size
+            ):
                 sums += batch_sums(self.inner, to_device(mb, acc.device), T)
         self.model.train()
         sums = self.comm.sum(sums)
         out: dict[str, Any] = {}
         for t, name in enumerate(self.tasks):
             out[f"valid_loss/{name}"] = float(sums[0, t] / sums[1, t]) if sums[1, t] > 0 else None
-        vals = [(out[f"valid_loss/{n}"], self.static_alpha[i]) for i, n in enumerate(self.tasks)
-                if out[f"valid_loss/{n}"] is not None]
+        vals = [
+            (out[f"valid_loss/{n}"], self.static_alpha[i])
+            for i, n in enumerate(self.tasks)
+            if out[f"valid_loss/{n}"] is not None
+        ]
         if vals:
             out["valid_loss"] = float(np.mean([v for v, _ in vals]))
             wsum = sum(w for _, w in vals)
@@ -556,8 +638,9 @@ class Trainer:
         sums = np.zeros((2, T))
         with torch.no_grad(), acc.autocast():
             for _ in range(coba.sample_valid_num):
-                mb = self.plan.valid_sample(coba.updates, rank=acc.process_index, world=self.comm.world,
-                                            micro=self.cfg.loop.micro_batch_size)
+                mb = self.plan.valid_sample(
+                    coba.updates, rank=acc.process_index, world=self.comm.world, micro=self.cfg.loop.micro_batch_size
+                )
                 sums += batch_sums(self.inner, to_device(mb, acc.device), T)
                 coba.updates += 1
         self.model.train()
@@ -573,9 +656,11 @@ class Trainer:
             got = run_hooks(self.hooks, self.inner.lm, self.tok, step, log=self.say, at_start=at_start)
         self.model.train()
         if "pass@1" in got and not at_start:
-            self.say(f"step {step}: pass@1 {got['pass@1']:.3f} "
-                     + " ".join(f"{k.split('/', 1)[1]} {v:.3f}" for k, v in got.items() if k.startswith("pass@1/"))
-                     + (f" ({got['validate_s']:.1f} s)" if "validate_s" in got else ""))
+            self.say(
+                f"step {step}: pass@1 {got['pass@1']:.3f} "
+                + " ".join(f"{k.split('/', 1)[1]} {v:.3f}" for k, v in got.items() if k.startswith("pass@1/"))
+                + (f" ({got['validate_s']:.1f} s)" if "validate_s" in got else "")
+            )
         return got
 
     def begin(self, state: TrainState) -> None:
@@ -619,21 +704,30 @@ class Trainer:
             sd = {k.removeprefix("lm."): v for k, v in sd.items()} if sd is not None else None
             where = "model" if cfg.peft.method == "none" else "adapter"
             M.save_pretrained_model(self.inner.lm, sd, ck / where, self.tok)
-            meta = {"step": step, "kind": "+".join(kinds), "epoch": round(step / self.steps_per_epoch, 4),
-                    "weights": where, "base_model": cfg.model.path, "peft": cfg.peft.method,
-                    "template": cfg.model.template, **{k: v for k, v in (metrics or {}).items() if v is not None}}
+            meta = {
+                "step": step,
+                "kind": "+".join(kinds),
+                "epoch": round(step / self.steps_per_epoch, 4),
+                "weights": where,
+                "base_model": cfg.model.path,
+                "peft": cfg.peft.method,
+                "template": cfg.model.template,
+                **{k: v for k, v in (metrics or {}).items() if v is not None},
+            }
             ckpts.write_meta(ck, meta, state.saved_state(self.total, self.coba))
         self.saving = None  # complete from here on (checkpoint.json is written)
         state.last_saved = step
         if self.main:
-            removed = ckpts.apply_retention(self.run, keep_last=cfg.loop.keep_last, keep_best=cfg.loop.keep_best,
-                                            metric_key=self.metric_key)
+            removed = ckpts.apply_retention(
+                self.run, keep_last=cfg.loop.keep_last, keep_best=cfg.loop.keep_best, metric_key=self.metric_key
+            )
             self.say(f"saved {ck.name} ({'+'.join(kinds)})" + (f"; removed {', '.join(removed)}" if removed else ""))
         acc.wait_for_everyone()
         return ck
 
-    def due_saves(self, state: TrainState, kinds: list[str], save_requested: bool, validated: bool,
-                  requests: Any) -> bool:
+    def due_saves(
+        self, state: TrainState, kinds: list[str], save_requested: bool, validated: bool, requests: Any
+    ) -> bool:
         """Add the periodic / requested / early-stop kinds due at this step; True on early stopping."""
         cfg = self.cfg
         if cfg.loop.save_every and state.step % cfg.loop.save_every == 0:
@@ -643,11 +737,14 @@ class Trainer:
             requests.save = False
             if self.main:
                 control.consume(self.run, "save")
-        early = bool(cfg.loop.early_stopping_patience and validated
-                     and state.bad_evals >= cfg.loop.early_stopping_patience)
+        early = bool(
+            cfg.loop.early_stopping_patience and validated and state.bad_evals >= cfg.loop.early_stopping_patience
+        )
         if early:
-            state.end_message = (f"early stopping at step {state.step}: no improvement of {self.metric_key} in "
-                                 f"{state.bad_evals} evaluations (best {state.best:.4f})")
+            state.end_message = (
+                f"early stopping at step {state.step}: no improvement of {self.metric_key} in "
+                f"{state.bad_evals} evaluations (best {state.best:.4f})"
+            )
             kinds.append("final")
         return early
 
@@ -665,8 +762,10 @@ class Trainer:
             return False
         state.end_state = RunState.FAILED
         last = state.last_saved if state.last_saved >= 0 else "none"
-        state.end_message = (f"{state.nonfinite_run} non-finite steps in a row at step {state.step}; stopped "
-                             f"(last checkpoint: step {last})")
+        state.end_message = (
+            f"{state.nonfinite_run} non-finite steps in a row at step {state.step}; stopped "
+            f"(last checkpoint: step {last})"
+        )
         self.log_metrics(state.step, self.flush_window())
         return True
 
@@ -678,8 +777,14 @@ class Trainer:
             control.consume(self.run, "stop")
         if state.end_state == RunState.COMPLETED and not state.end_message:
             state.end_message = f"completed {state.step} steps"
-        self.beat(state.end_state, force=True, step=state.step, phase="done", message=state.end_message,
-                  eta_s=0 if state.end_state == RunState.COMPLETED else None)
+        self.beat(
+            state.end_state,
+            force=True,
+            step=state.step,
+            phase="done",
+            message=state.end_message,
+            eta_s=0 if state.end_state == RunState.COMPLETED else None,
+        )
         self.say(state.end_message)
         self.close()
         self.accelerator.wait_for_everyone()
@@ -692,8 +797,9 @@ class Trainer:
         self.saving = None
         step = state.step if state is not None else 0
         last = state.last_saved if state is not None and state.last_saved >= 0 else None
-        msg = (f"killed at step {step}: nothing saved; "
-               + (f"resume continues from step {last}" if last is not None else "no checkpoint to resume from"))
+        msg = f"killed at step {step}: nothing saved; " + (
+            f"resume continues from step {last}" if last is not None else "no checkpoint to resume from"
+        )
         if self.main:
             control.consume(self.run, control.KILL)
         self.beat(RunState.STOPPED, force=True, step=step, phase="done", message=msg, eta_s=None)
@@ -750,8 +856,10 @@ def truncate_metrics(run: RunDir, keep_through_step: int) -> int:
 def failure_message(e: BaseException) -> str:
     name = type(e).__name__
     if "OutOfMemory" in name:
-        return (f"out of GPU memory ({e}). Lower [loop] micro_batch_size or [data] seq_length, keep "
-                "gradient_checkpointing on, or use QLoRA / DeepSpeed offload")
+        return (
+            f"out of GPU memory ({e}). Lower [loop] micro_batch_size or [data] seq_length, keep "
+            "gradient_checkpointing on, or use QLoRA / DeepSpeed offload"
+        )
     if isinstance(e, KeyboardInterrupt):
         return "interrupted"
     if isinstance(e, WorkbenchError):
@@ -761,4 +869,3 @@ def failure_message(e: BaseException) -> str:
 
 def _f(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, (int, float)) and math.isfinite(v) else "nan"
-

@@ -69,8 +69,16 @@ class Window:
         self.lr = 0.0
         self.t0 = time.time()
 
-    def add(self, value: float, stats: np.ndarray, weights: np.ndarray | None, grad_norm: float, tokens: int,
-            skipped: bool, lr: float) -> None:
+    def add(
+        self,
+        value: float,
+        stats: np.ndarray,
+        weights: np.ndarray | None,
+        grad_norm: float,
+        tokens: int,
+        skipped: bool,
+        lr: float,
+    ) -> None:
         if not skipped:  # a skipped step's numbers are not finite: they would poison the window
             self.value += value
             self.stats += stats
@@ -83,8 +91,9 @@ class Window:
         self.skipped += int(skipped)
         self.lr = lr
 
-    def flush(self, reduce_sum: Callable[[np.ndarray], np.ndarray], tasks: list[str],
-              alpha: np.ndarray) -> dict[str, Any]:
+    def flush(
+        self, reduce_sum: Callable[[np.ndarray], np.ndarray], tasks: list[str], alpha: np.ndarray
+    ) -> dict[str, Any]:
         head = np.array([self.value, float(self.tokens)])
         packed = reduce_sum(np.concatenate([head, self.stats.reshape(-1)]))
         value, tokens = packed[0], packed[1]

@@ -56,13 +56,26 @@ def launch_cmd(
 
     ws = STATE.workspace()
     cfg, text, origin = _load_config(config, set_)
-    got = L.start_run(cfg, workspace_root=ws.root, runs_dir=ws.runs_dir, source_text=text, source_path=origin,
-                      check=not no_check, dry_run=dry_run)
+    got = L.start_run(
+        cfg,
+        workspace_root=ws.root,
+        runs_dir=ws.runs_dir,
+        source_text=text,
+        source_path=origin,
+        check=not no_check,
+        dry_run=dry_run,
+    )
     checks, plan = got.checks, got.plan
     if dry_run:
-        out = {"ok": True, "dry_run": True, "command": plan.command, "kind": plan.kind,
-               "node_commands": plan.node_commands, "config": got.config.model_dump(mode="json"),
-               "checks": [c.to_json() for c in checks]}
+        out = {
+            "ok": True,
+            "dry_run": True,
+            "command": plan.command,
+            "kind": plan.kind,
+            "node_commands": plan.node_commands,
+            "config": got.config.model_dump(mode="json"),
+            "checks": [c.to_json() for c in checks],
+        }
         if cfg.uses_deepspeed:
             out["deepspeed"] = L.deepspeed_config(cfg)
         if as_json:
@@ -80,9 +93,17 @@ def launch_cmd(
         _print_checks(checks)
         fail(f"{len(got.failed)} check(s) failed; fix them (or pass --no-check)")
     run, pid = got.run, got.pid
-    out = {"ok": True, "run": run.id, "path": str(run.path), "pid": pid, "command": plan.command,
-           "kind": plan.kind, "files": plan.files, "node_commands": plan.node_commands,
-           "checks": [c.to_json() for c in checks]}
+    out = {
+        "ok": True,
+        "run": run.id,
+        "path": str(run.path),
+        "pid": pid,
+        "command": plan.command,
+        "kind": plan.kind,
+        "files": plan.files,
+        "node_commands": plan.node_commands,
+        "checks": [c.to_json() for c in checks],
+    }
     if as_json:
         emit_json(out)
         return
@@ -96,8 +117,10 @@ def launch_cmd(
 
 @app.command("resume")
 @guarded
-def resume_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
-               as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def resume_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Continue a stopped, failed or lost run from its newest complete checkpoint (weights,
     optimizer, scheduler, RNG and data position); metrics continue at the checkpoint's step."""
     from engine.runs import open_run
@@ -109,8 +132,14 @@ def resume_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part 
     plan = L.resume_plan(run)
     ck = latest_checkpoint(run)
     pid = L.launch(run, plan)
-    out = {"ok": True, "run": run.id, "pid": pid, "command": plan.command,
-           "from_step": ck["step"] if ck else 0, "checkpoint": ck["name"] if ck else None}
+    out = {
+        "ok": True,
+        "run": run.id,
+        "pid": pid,
+        "command": plan.command,
+        "from_step": ck["step"] if ck else 0,
+        "checkpoint": ck["name"] if ck else None,
+    }
     if as_json:
         emit_json(out)
     else:
@@ -119,11 +148,16 @@ def resume_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part 
 
 @app.command("stop")
 @guarded
-def stop_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
-             kill: bool = typer.Option(False, "--kill", help="Hard stop now, no save: the run leaves without starting a "
-                                                           "checkpoint (SIGKILL after 10 s)."),
-             wait: float = typer.Option(0.0, help="Wait up to this many seconds for the run to end."),
-             as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def stop_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
+    kill: bool = typer.Option(
+        False,
+        "--kill",
+        help="Hard stop now, no save: the run leaves without starting a checkpoint (SIGKILL after 10 s).",
+    ),
+    wait: float = typer.Option(0.0, help="Wait up to this many seconds for the run to end."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Ask a run to save a checkpoint and exit (state `stopped`, resumable)."""
     from engine.runs import TERMINAL_STATES, open_run
     from engine.runs import control
@@ -143,14 +177,18 @@ def stop_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of
     if as_json:
         emit_json({"run": run.id, "state": state.value})
     else:
-        typer.echo(f"{run.id}: {state.value}" + ("" if kill or state in TERMINAL_STATES else
-                                                 " (stop requested: it saves, then exits)"))
+        typer.echo(
+            f"{run.id}: {state.value}"
+            + ("" if kill or state in TERMINAL_STATES else " (stop requested: it saves, then exits)")
+        )
 
 
 @app.command("save")
 @guarded
-def save_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
-             as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def save_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Ask a running run to save a checkpoint now (it keeps training)."""
     from engine.runs import TERMINAL_STATES, open_run
     from engine.runs import control
@@ -168,8 +206,10 @@ def save_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of
 
 @app.command("status")
 @guarded
-def status_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
-               as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def status_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """A run's state, progress, last metrics, data report and checkpoints."""
     from engine.runs import open_run, summarize
     from engine.runs.registry import read_metrics
@@ -179,37 +219,60 @@ def status_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part 
     s = summarize(run)
     reader = read_metrics(run)
     last_valid = next((r for r in reversed(reader.records) if "valid_loss" in r), None)
-    out = {"run": run.id, "state": s.state.value, "step": s.step, "total_steps": s.total_steps, "loss": s.loss,
-           "eta_s": s.eta_s, "message": s.message, "status": run.read_status(), "last": reader.last(),
-           "last_valid": last_valid, "data": run.read_data_report(),
-           "checkpoints": run.checkpoints(), "command": run.read_info().get("command")}
+    out = {
+        "run": run.id,
+        "state": s.state.value,
+        "step": s.step,
+        "total_steps": s.total_steps,
+        "loss": s.loss,
+        "eta_s": s.eta_s,
+        "message": s.message,
+        "status": run.read_status(),
+        "last": reader.last(),
+        "last_valid": last_valid,
+        "data": run.read_data_report(),
+        "checkpoints": run.checkpoints(),
+        "command": run.read_info().get("command"),
+    }
     if as_json:
         emit_json(out)
         return
     from engine.runs.registry import fmt_eta
 
-    typer.echo(f"{run.id}  {s.state.value}  step {s.step}/{s.total_steps or '?'}  "
-               f"loss {s.loss if s.loss is None else round(s.loss, 4)}  ETA {fmt_eta(s.eta_s)}")
+    typer.echo(
+        f"{run.id}  {s.state.value}  step {s.step}/{s.total_steps or '?'}  "
+        f"loss {s.loss if s.loss is None else round(s.loss, 4)}  ETA {fmt_eta(s.eta_s)}"
+    )
     if s.message:
         typer.echo(f"  {s.message}")
     if last_valid:
-        typer.echo("  valid  " + "  ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in last_valid.items()
-                                            if k.startswith("valid_loss/") and isinstance(v, float)))
+        typer.echo(
+            "  valid  "
+            + "  ".join(
+                f"{k.split('/', 1)[-1]}={v:.4f}"
+                for k, v in last_valid.items()
+                if k.startswith("valid_loss/") and isinstance(v, float)
+            )
+        )
     data = run.read_data_report() or {}
     if data:
-        typer.echo(f"  data   fill {data.get('fill')}, truncated {data.get('truncated')}, dropped "
-                   f"{data.get('dropped_overlong', 0)} overlong + {data.get('dropped_no_trained', 0)} empty")
+        typer.echo(
+            f"  data   fill {data.get('fill')}, truncated {data.get('truncated')}, dropped "
+            f"{data.get('dropped_overlong', 0)} overlong + {data.get('dropped_no_trained', 0)} empty"
+        )
     for c in out["checkpoints"]:
         typer.echo(f"  ckpt   {c['name']}  {c.get('kind', '')}  valid_loss={c.get('valid_loss', '-')}")
 
 
 @app.command("merge")
 @guarded
-def merge_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
-              checkpoint: str = typer.Option("best", "--checkpoint", "-c", help="best, last, or a step number."),
-              out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/merged/step-N)."),
-              dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bf16, fp16 or fp32."),
-              as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def merge_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
+    checkpoint: str = typer.Option("best", "--checkpoint", "-c", help="best, last, or a step number."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/merged/step-N)."),
+    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bf16, fp16 or fp32."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Merge a checkpoint's LoRA adapter into its base model and save a standard Hugging Face
     model folder (for evaluation and submission)."""
     from engine.runs import open_run
@@ -228,9 +291,11 @@ def merge_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique part o
 
 @app.command("check-env")
 @guarded
-def check_env_cmd(config: Optional[str] = typer.Argument(None, help="Run config (file or preset) to check against."),
-                  set_: List[str] = typer.Option([], "--set", "-s", help="Override a key: section.key=value."),
-                  as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def check_env_cmd(
+    config: Optional[str] = typer.Argument(None, help="Run config (file or preset) to check against."),
+    set_: List[str] = typer.Option([], "--set", "-s", help="Override a key: section.key=value."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """What this machine has (torch/CUDA, GPUs and free memory, DeepSpeed, bitsandbytes) and,
     given a config, whether it can run it."""
     from engine.train.envcheck import check_environment, failures
@@ -264,9 +329,11 @@ def presets_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-read
 
 @app.command("new")
 @guarded
-def new_cmd(preset: str = typer.Argument(..., help="Preset to start from."),
-            out: Path = typer.Argument(..., help="Where to write the run config (TOML)."),
-            force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
+def new_cmd(
+    preset: str = typer.Argument(..., help="Preset to start from."),
+    out: Path = typer.Argument(..., help="Where to write the run config (TOML)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
     """Write a preset to a file to edit, then `workbench train launch FILE`."""
     from engine.train.presets import preset_text
 
@@ -289,7 +356,9 @@ def gpus_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
         return
     typer.echo(snap.summary())
     for g in snap.gpus:
-        typer.echo(f"  gpu{g.index} {g.name}  util {g.util_pct}%  mem {g.mem_used_mib / 1024:.1f}/"
-                   f"{g.mem_total_mib / 1024:.1f} GiB  {g.temp_c}°C")
+        typer.echo(
+            f"  gpu{g.index} {g.name}  util {g.util_pct}%  mem {g.mem_used_mib / 1024:.1f}/"
+            f"{g.mem_total_mib / 1024:.1f} GiB  {g.temp_c}°C"
+        )
         for p in g.processes:
             typer.echo(f"      pid {p.pid} {p.name} {p.used_mib or 0:.0f} MiB")
