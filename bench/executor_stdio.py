@@ -42,7 +42,7 @@ PROGRAMS = {
     "python": ("main.py", None, ["python3", "main.py"],
                "import sys\nd = sys.stdin.buffer.read().split()\nprint(sum(map(int, d[1:1 + int(d[0])])))\n"),
     "cpp": ("main.cpp", ["g++", "-std=c++17", "-O2", "-w", "-o", "prog", "main.cpp"], ["./prog"],
-            "#include <cstdio>\nint main() { int n; long long s = 0, x; if (scanf(\"%d\", &n) != 1) return 1;\n"
+            "#include <bits/stdc++.h>\nint main() { int n; long long s = 0, x; if (scanf(\"%d\", &n) != 1) return 1;\n"
             "  for (int i = 0; i < n; i++) { if (scanf(\"%lld\", &x) != 1) return 1; s += x; }\n"
             "  printf(\"%lld\\n\", s); }\n"),
     "rust": ("main.rs", ["rustc", "--edition", "2021", "-O", "-o", "prog", "main.rs"], ["./prog"],

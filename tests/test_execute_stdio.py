@@ -26,8 +26,9 @@ FIX = Path(__file__).parent / "fixtures" / "problems"
 CASES = [("3\n1 2 3\n", "6\n"), ("1\n-5\n", "-5\n"), ("2\n2000000000 2000000000\n", "4000000000\n")]
 RIGHT = {
     "python": "import sys\nd = sys.stdin.read().split()\nprint(sum(map(int, d[1:1 + int(d[0])])))\n",
-    "cpp": "#include <iostream>\nint main() { int n; std::cin >> n; long long s = 0, x;\n"
-           "  for (int i = 0; i < n; i++) { std::cin >> x; s += x; }\n  std::cout << s << std::endl; }\n",
+    "cpp": "#include <bits/stdc++.h>\nusing namespace std;\nint main() { int n; cin >> n; long long s = 0, x;\n"
+           "  for (int i = 0; i < n; i++) { cin >> x; s += x; }\n  auto [a, b] = make_pair(s, 0);\n"
+           "  cout << a + b << endl; }\n",
     "java": "import java.util.*;\n\npublic class Sum {\n  public static void main(String[] a) {\n"
             "    Scanner sc = new Scanner(System.in); int n = sc.nextInt(); long s = 0;\n"
             "    for (int i = 0; i < n; i++) s += sc.nextLong();\n    System.out.println(s);\n  }\n}\n",
@@ -44,7 +45,7 @@ RIGHT = {
 WRONG = {
     "python": RIGHT["python"].replace("print(sum(map(int, d[1:1 + int(d[0])])))",
                                       "s = sum(map(int, d[1:1 + int(d[0])]))\nprint(s if s < 2**31 else s - 2**32)"),
-    "cpp": RIGHT["cpp"].replace("std::cout << s", "std::cout << (int) s"),
+    "cpp": RIGHT["cpp"].replace("cout << a + b", "cout << (int) (a + b)"),
     # (no public class: the class declaring main is run)
     "java": RIGHT["java"].replace("public class Sum", "class Solution").replace("println(s)", "println((int) s)"),
     "go": RIGHT["go"].replace("fmt.Println(s)", "fmt.Println(int32(s))"),

@@ -282,13 +282,15 @@ def _javascript(ctx: Context) -> tuple[Builder, dict[str, Any]]:
 
 
 def _cpp(ctx: Context) -> tuple[Builder, dict[str, Any]]:
-    from engine.execute.langs.cpp import STDIO_CXXFLAGS, compile_argv
+    from engine.execute.langs.cpp import STDIO_CXXFLAGS, compile_argv, stdio_pch
 
     gpp = ctx.tool.commands["g++"]
+    pch = stdio_pch(ctx)
+    flags = STDIO_CXXFLAGS + (["-I", pch] if pch else [])
 
     def build(u: Unit, d: str) -> Built | str:
         _write(d, "main.cpp", u.program.code)
-        res = compile_step(ctx, d, compile_argv(gpp, "main.cpp", "prog", STDIO_CXXFLAGS, []), build_env(ctx, d))
+        res = compile_step(ctx, d, compile_argv(gpp, "main.cpp", "prog", flags, []), build_env(ctx, d))
         return _compiled(res, Built(["./prog"], {"prog": os.path.join(d, "prog")}))
     return build, {}
 
