@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.fsutil import read_json_or
+from engine.data.store import is_processed, processed_names, read_report
 from engine.workspace import DatasetEntry, Workspace
 
 
@@ -68,7 +68,7 @@ def catalog_rows(ws: Workspace) -> list[CatalogRow]:
     for name, e in ws.config.datasets.items():
         state, ok = entry_state(ws, e)
         loc = e.path if e.path is not None else f"{e.hub}" + (f" [{e.config}]" if e.config else "") + f" :{e.split}"
-        processed = (ws.datasets_dir / name / "report.json").exists()
+        processed = is_processed(ws.datasets_dir / name)
         rows.append(
             CatalogRow(
                 name, "local" if e.path is not None else "hub", loc or "", e.format, state, ok, processed, e.description
@@ -78,13 +78,13 @@ def catalog_rows(ws: Workspace) -> list[CatalogRow]:
 
 
 def processed_datasets(ws: Workspace) -> list[dict]:
-    """Processed datasets (datasets/<name>/report.json), with their report."""
+    """Processed datasets (engine.data.store.is_processed), with their report."""
     out = []
-    if ws.datasets_dir.is_dir():
-        for d in sorted(ws.datasets_dir.iterdir()):
-            rep = read_json_or(d / "report.json")
-            if d.is_dir() and isinstance(rep, dict):
-                out.append({"name": d.name, "path": str(d), "report": rep})
+    for name in processed_names(ws.datasets_dir):
+        d = ws.datasets_dir / name
+        rep = read_report(d)
+        if isinstance(rep, dict):
+            out.append({"name": name, "path": str(d), "report": rep})
     return out
 
 

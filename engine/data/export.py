@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.chat import to_messages
-from engine.data.store import DATA_FILE, iter_processed
+from engine.data.store import DATA_FILE, is_processed, iter_processed, not_processed
 from engine.errors import InputError
 from engine.workspace import Workspace
 
@@ -39,10 +39,8 @@ def export(ws: Workspace, name: str, out: str | Path, *, fmt: str = "chat_rounds
     from engine.data.catalog import check_name
 
     folder = ws.datasets_dir / check_name(name)
-    if not (folder / DATA_FILE).exists():
-        raise InputError(
-            f"'{name}' is not a processed dataset (no {folder / DATA_FILE}); run `workbench data process {name}` first"
-        )
+    if not is_processed(folder):
+        raise InputError(not_processed(folder, name))
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}", field="format")
     out = Path(out)

@@ -36,7 +36,7 @@ from engine.data.langs import LANGUAGES, TaggedBlock, looks_like_code, record_la
 from engine.data.notices import decontamination_warnings
 from engine.data.sources import Loaded, get_entry, source_fingerprint
 from engine.data.stats import Accumulator
-from engine.data.store import read_report, write_processed
+from engine.data.store import REPORT_FILE, is_processed, read_report, write_processed
 from engine.data.syntax import syntax_error
 from engine.data.tokenizer import tokenizer_identity
 from engine.errors import InputError, WorkbenchError
@@ -323,7 +323,7 @@ def process(
         }
     )
     old = read_report(out_dir)
-    if not force and isinstance(old, dict) and old.get("key") == key and (out_dir / "data.parquet").exists():
+    if not force and isinstance(old, dict) and old.get("key") == key and is_processed(out_dir):
         return {**old, "up_to_date": True}
 
     # Tokenizer (optional: without a model, length filters are skipped and said so)
@@ -482,7 +482,7 @@ def process(
     report["seconds"] = {**timings, "total": round(time.time() - t_start, 3)}
     report = write_processed(out_dir, records, report)
     report["seconds"]["write"] = round(time.time() - t0, 3)
-    atomic_write_json(out_dir / "report.json", report)
+    atomic_write_json(out_dir / REPORT_FILE, report)
     return report
 
 

@@ -12,6 +12,9 @@
       dropped/        (optional) dropped rows by reason, for browsing
 
 The Parquet file loads with `datasets.Dataset.from_parquet` as well as with pyarrow.
+
+What "processed" means is decided here only (`is_processed`: the records and the report that is
+written after them); the catalog, the Datasets screen, export and engine/mixture all ask it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,25 @@ REPORT_FILE = "report.json"
 
 def processed_dir(datasets_dir: str | Path, name: str) -> Path:
     return Path(datasets_dir) / name
+
+
+def is_processed(folder: str | Path) -> bool:
+    """A processed dataset: its records (data.parquet) and the report written after them
+    (report.json). A folder with only one of them is a process that did not finish."""
+    f = Path(folder)
+    return (f / DATA_FILE).is_file() and (f / REPORT_FILE).is_file()
+
+
+def processed_names(datasets_dir: str | Path) -> list[str]:
+    """The names of the processed datasets under `datasets_dir`, sorted."""
+    d = Path(datasets_dir)
+    return sorted(p.name for p in d.iterdir() if is_processed(p)) if d.is_dir() else []
+
+
+def not_processed(folder: str | Path, name: str | None = None) -> str:
+    """The one-line error for a dataset that is not processed (yet)."""
+    name = name or Path(folder).name
+    return f"{name!r} is not a processed dataset (no {Path(folder) / DATA_FILE}); run `workbench data process {name}`"
 
 
 def write_processed(
@@ -95,10 +117,9 @@ def iter_processed(
     """Stream records of a processed dataset (dicts with the columns above)."""
     import pyarrow.parquet as pq
 
-    path = Path(folder) / DATA_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{folder} is not a processed dataset (no {DATA_FILE}); run `workbench data process`")
-    pf = pq.ParquetFile(path)
+    if not is_processed(folder):
+        raise FileNotFoundError(not_processed(folder))
+    pf = pq.ParquetFile(Path(folder) / DATA_FILE)
     for b in pf.iter_batches(batch_size=batch_size, columns=columns):
         yield from b.to_pylist()
 

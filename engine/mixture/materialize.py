@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from engine.data.store import DATA_FILE
 from engine.fsutil import atomic_write_json, read_json_or
 from engine.mixture.balance import Balance, compute_balance
 from engine.mixture.plan import Plan, task_train_order, task_valid_order
@@ -138,7 +139,7 @@ def write_build(
         if progress is not None:
             progress("write", done, total)
 
-    tables = {ds: pq.read_table(t.folder / "data.parquet") for ds, t in plan.tables.items()}
+    tables = {ds: pq.read_table(t.folder / DATA_FILE) for ds, t in plan.tables.items()}
     for task in plan.tasks:
         _write_split(dest / task / "train.jsonl", plan, task, task_train_order(plan, task), tables, tick)
         _write_split(dest / task / "valid.jsonl", plan, task, task_valid_order(plan, task), tables, tick)

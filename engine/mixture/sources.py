@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.store import DATA_FILE, processed_fingerprint
+from engine.data.store import DATA_FILE, is_processed, not_processed, processed_fingerprint
 
 NO_LANGUAGE = "none"
 # Rough characters per token, used only when a dataset has no token counts (n_tokens = -1).
@@ -139,10 +139,8 @@ def load_source(folder: str | Path, name: str | None = None) -> SourceTable:
 
     folder = Path(folder)
     name = name or folder.name
-    if not (folder / DATA_FILE).exists():
-        raise FileNotFoundError(
-            f"dataset {name!r} is not processed (no {folder / DATA_FILE}); run `workbench data process {name}`"
-        )
+    if not is_processed(folder):
+        raise FileNotFoundError(not_processed(folder, name))
     fp = processed_fingerprint(folder)
     key = (str(folder.resolve()), fp)
     with _lock:

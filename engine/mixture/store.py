@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.data import store as data_store
 from engine.errors import InputError, WorkbenchError
-from engine.fsutil import read_json_or
 from engine.mixture.balance import Balance, compute_balance
 from engine.mixture.manifest import read_manifest_or
 from engine.mixture.plan import Plan, load_tables, make_plan
@@ -60,10 +60,7 @@ def write_spec(ws: Workspace, name: str, spec: MixtureSpec) -> Path:
 
 
 def processed_names(ws: Workspace) -> list[str]:
-    d = ws.datasets_dir
-    if not d.is_dir():
-        return []
-    return sorted(p.name for p in d.iterdir() if (p / "data.parquet").exists())
+    return data_store.processed_names(ws.datasets_dir)
 
 
 def create(
@@ -147,8 +144,8 @@ def describe(ws: Workspace, name: str) -> dict[str, Any]:
     fps: dict[str, str] = {}
     for ds in spec.datasets():
         folder = ws.datasets_dir / ds
-        ok = (folder / "data.parquet").exists()
-        rep = read_json_or(folder / "report.json", {}) if ok else {}
+        ok = data_store.is_processed(folder)
+        rep = (data_store.read_report(folder) or {}) if ok else {}
         fp = processed_fingerprint(folder) if ok else None
         inputs[ds] = {"processed": ok, "rows": rep.get("rows") if isinstance(rep, dict) else None, "fingerprint": fp}
         if fp is not None:
