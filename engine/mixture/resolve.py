@@ -4,7 +4,7 @@ preview, the environment check and the launch form all ask it).
     resolve_mixture(mixture, root)   what is there now, building nothing: BUILT (a folder holding
                                      mixture.json, or the newest build of a named mixture),
                                      SPEC_ONLY (mixtures/<name>.toml, never built) or MISSING
-    materialised(ref, root)          the build a run trains on: a named spec is materialised
+    materialized(ref, root)          the build a run trains on: a named spec is materialised
                                      through engine.mixture (an existing build of the same spec
                                      and inputs is reused); a build folder as is
 """
@@ -74,7 +74,7 @@ def resolve_mixture(mixture: str, workspace_root: str | Path | None = None) -> M
     return MixtureRef(mixture, status, spec=spec, tried=tuple(tried))
 
 
-def materialised(ref: MixtureRef, workspace_root: str | Path | None) -> Path:
+def materialized(ref: MixtureRef, workspace_root: str | Path | None) -> Path:
     """The build to train on. A named mixture with a spec is (re)built from it, so a launch after
     editing the spec or its datasets never trains on a stale build; a folder path is used as is."""
     if ref.spec is not None and workspace_root is not None and "/" not in ref.mixture:

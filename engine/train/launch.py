@@ -26,7 +26,7 @@ from typing import Any
 from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json, atomic_write_text
 from engine.mixture.manifest import read_manifest, task_names, manifest_path
-from engine.mixture.resolve import MixtureStatus, materialised, resolve_mixture
+from engine.mixture.resolve import MixtureStatus, materialized, resolve_mixture
 from engine.runs import RunDir, RunState, create_run
 from engine.train.config import TrainConfig, check_task_weights, load_run_config
 
@@ -43,15 +43,15 @@ def resolve_model_path(path: str, workspace_root: Path | None) -> str:
     return path
 
 
-def resolve_config(cfg: TrainConfig, workspace_root: Path | None, *, materialise: bool = True) -> TrainConfig:
+def resolve_config(cfg: TrainConfig, workspace_root: Path | None, *, materialize: bool = True) -> TrainConfig:
     """The config with the model folder and the mixture build made absolute (what a detached
     process on any cwd, or another machine with the same paths, can use). With
-    materialise=False (previews) nothing is built: a mixture spec without a build keeps its name."""
+    materialize=False (previews) nothing is built: a mixture spec without a build keeps its name."""
     data = cfg.model_dump(mode="json")
     data["model"]["path"] = resolve_model_path(cfg.model.path, workspace_root)
     ref = resolve_mixture(cfg.data.mixture, workspace_root)
-    if materialise:
-        data["data"]["mixture"] = str(materialised(ref, workspace_root))
+    if materialize:
+        data["data"]["mixture"] = str(materialized(ref, workspace_root))
     elif ref.status == MixtureStatus.BUILT:
         data["data"]["mixture"] = str(ref.require_build())
     elif ref.status == MixtureStatus.MISSING:
@@ -133,7 +133,7 @@ def start_run(
 
         checks = check_environment(cfg, workspace_root=workspace_root)
     if dry_run:
-        resolved = resolve_config(cfg, workspace_root, materialise=False)
+        resolved = resolve_config(cfg, workspace_root, materialize=False)
         where = (runs_dir or Path(workspace_root or ".") / "runs") / "<run-id>"
         return RunStart(resolved, plan_launch(resolved, where, write=False, module=module), checks)
     started = RunStart(cfg, plan_launch(cfg, Path("<run-id>"), write=False, module=module), checks)
