@@ -103,10 +103,10 @@ class RunsScreen(WorkbenchScreen):
 
     # -- the runs table ---------------------------------------------------------------------------
     def refresh_data(self, quiet: bool = False) -> None:
-        from engine.runs import list_runs, summarize
+        from engine.runs import list_runs, run_summary
 
         if not quiet:  # first paint and explicit refresh: synchronously, the table is cheap
-            self._show_table([summarize(r) for r in list_runs(self.ws.runs_dir)])
+            self._show_table([run_summary(r) for r in list_runs(self.ws.runs_dir)])
         self._poll()
 
     def _show_table(self, summaries: list[Any]) -> None:
@@ -173,9 +173,9 @@ class RunsScreen(WorkbenchScreen):
             self._polling = False
 
     def _poll_once(self) -> None:
-        from engine.runs import RunDir, list_runs, summarize
+        from engine.runs import RunDir, list_runs, run_summary
 
-        summaries = [summarize(r) for r in list_runs(self.ws.runs_dir)]
+        summaries = [run_summary(r) for r in list_runs(self.ws.runs_dir)]
         payload: dict[str, Any] = {"summaries": summaries}
         with self._io:
             gen, run_id, readers = self._generation, self._selected, self._readers
@@ -186,7 +186,7 @@ class RunsScreen(WorkbenchScreen):
                                reset=reader.resets != resets)
                 run = RunDir(self.ws.runs_dir / run_id)
                 mine = next((x for x in summaries if x.id == run_id), None)
-                payload.update(status=run.read_status(), summary=mine or summarize(run),
+                payload.update(status=run.read_status(), summary=mine or run_summary(run),
                                data=read_json_or(run.path / "data.json"))
         if time.time() - self._last_gpu >= self.GPU_EVERY_S:
             from engine.train.gpu import gpu_snapshot
@@ -271,9 +271,9 @@ class RunsScreen(WorkbenchScreen):
             self.notify(f"merged {out['checkpoint']} into {out['path']}", timeout=8)
 
     def _after_launch(self, run_id: str) -> None:
-        from engine.runs import list_runs, summarize
+        from engine.runs import list_runs, run_summary
 
-        self._show_table([summarize(r) for r in list_runs(self.ws.runs_dir)])
+        self._show_table([run_summary(r) for r in list_runs(self.ws.runs_dir)])
         t = self.query_one("#runs", DataTable)
         for i, k in enumerate(t.rows):
             if str(k.value) == run_id:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runs import MetricsReader, MetricsWriter, RunState, TextTail, create_run, list_runs, open_run, summarize
+from engine.runs import MetricsReader, MetricsWriter, RunState, TextTail, create_run, list_runs, open_run, run_summary
 from engine.runs import control
 from engine.runs.launch import spawn_detached
 
@@ -84,7 +84,7 @@ def test_create_list_summarize_and_states(tmp_path: Path) -> None:
         w.log(10, {"loss": 1.5, "eta_s": 30})
     run.update_info(pid=os.getpid())
     run.write_status(RunState.RUNNING, step=10, total_steps=100)
-    s = summarize(run)
+    s = run_summary(run)
     assert (s.state, s.step, s.total_steps, s.loss) == (RunState.RUNNING, 10, 100, 1.5)
     assert open_run(runs, run.id[-8:]).path == run.path
     assert [r.id for r in list_runs(runs)] == [run.id]
@@ -148,9 +148,9 @@ def test_detached_run_survives_parent_and_stops_on_request(tmp_path: Path) -> No
     assert info["pid"] == pid and info["pgid"] == pid and os.getpgid(pid) == pid
     assert os.getsid(pid) == pid  # its own session: no SIGHUP from our terminal
     deadline = time.time() + 20
-    while time.time() < deadline and summarize(run).step < 5:
+    while time.time() < deadline and run_summary(run).step < 5:
         time.sleep(0.1)
-    assert run.state() == RunState.RUNNING and summarize(run).step >= 5  # alive after the launcher exited
+    assert run.state() == RunState.RUNNING and run_summary(run).step >= 5  # alive after the launcher exited
     control.request(run, "stop")
     deadline = time.time() + 20
     while time.time() < deadline and run.state() == RunState.RUNNING:

@@ -2,7 +2,7 @@
 
 from engine.runs.layout import TERMINAL_STATES, RunDir, RunState, new_run_id
 from engine.runs.metrics import MetricsReader, MetricsWriter, TextTail
-from engine.runs.registry import RunSummary, create_run, list_runs, open_run, summarize
+from engine.runs.registry import RunSummary, create_run, list_runs, open_run, run_summary
 
 __all__ = [
     "RunDir",
@@ -16,5 +16,5 @@ __all__ = [
     "create_run",
     "list_runs",
     "open_run",
-    "summarize",
+    "run_summary",
 ]

@@ -135,7 +135,7 @@ def _last_metric(run: RunDir, key: str) -> tuple[Any, dict[str, Any] | None]:
     return None, last
 
 
-def summarize(run: RunDir) -> RunSummary:
+def run_summary(run: RunDir) -> RunSummary:
     info, status = run.read_info(), run.read_status()
     loss, last = _last_metric(run, "loss")
     step = int(status.get("step") or (last or {}).get("step") or 0)

@@ -17,10 +17,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 @guarded
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """All runs of the workspace, newest first: state, step/total, last loss, ETA."""
-    from engine.runs import list_runs, summarize
+    from engine.runs import list_runs, run_summary
 
     ws = STATE.workspace()
-    rows = [summarize(r) for r in list_runs(ws.runs_dir)]
+    rows = [run_summary(r) for r in list_runs(ws.runs_dir)]
     if as_json:
         emit_json([{**r.__dict__, "state": r.state.value} for r in rows])
         return

@@ -211,12 +211,12 @@ def status_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """A run's state, progress, last metrics, data report and checkpoints."""
-    from engine.runs import open_run, summarize
+    from engine.runs import open_run, run_summary
     from engine.runs.registry import read_metrics
 
     ws = STATE.workspace()
     run = open_run(ws.runs_dir, run_id)
-    s = summarize(run)
+    s = run_summary(run)
     reader = read_metrics(run)
     last_valid = next((r for r in reversed(reader.records) if "valid_loss" in r), None)
     out = {
