@@ -207,14 +207,14 @@ def _generations(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _write_validation(ws: Workspace, vid: str, step: int, seed: int, created: float) -> None:
-    from engine.validate.score import summarize
+    from engine.validate.score import validation_summary
 
     v = ValidationDir(ws.validations_dir / vid)
     v.path.mkdir(parents=True)
     results = _results(seed)
     info = [{"name": t, "kind": "mbpp" if t == "mbpp" else t.split("-")[0].removeprefix("humaneval"),
              "languages": [_language(t)], "total": 500 if t == "mbpp" else 164} for t in CONTEST]
-    summary = summarize(results, info)
+    summary = validation_summary(results, info)
     write_jsonl(v.results_jsonl, results)
     write_jsonl(v.generations_jsonl, _generations(results))
     atomic_write_json(v.summary_json, summary)

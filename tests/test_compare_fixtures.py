@@ -18,7 +18,7 @@ import pytest
 
 from engine.fsutil import atomic_write_json
 from engine.runs import MetricsWriter, RunState, create_run
-from engine.validate.score import summarize
+from engine.validate.score import validation_summary
 from engine.validate.store import ValidationDir, new_validation_id, write_jsonl
 from engine.validate.tasks import CONTEST_TASKS, LANG_OF_HARNESS
 from engine.submit.layout import default_problem_ids
@@ -70,7 +70,7 @@ def write_validation(ws: Any, *, label: str, checkpoint: dict[str, Any], problem
     totals = totals or {t: len(ids) for t, ids in problems.items()}
     info = [{"name": t, "kind": "mbpp" if t == "mbpp" else t.split("-")[0].removeprefix("humaneval"),
              "languages": [language_of(t)], "total": totals[t]} for t in problems]
-    summary = summarize(records, info)
+    summary = validation_summary(records, info)
     meta = {"id": v.id, "status": status, "created": created if created is not None else time.time(),
             "host": __import__("socket").gethostname(), "pid": os.getpid(), "checkpoint": checkpoint,
             "taskset": {"name": taskset, "fraction": 1.0 if all(len(problems[t]) == totals[t] for t in problems) else 0.2,

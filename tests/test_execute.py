@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InputError
-from engine.execute import Limits, Sample, execute, pass_at_k, summarize
+from engine.execute import Limits, Sample, execute, pass_at_k, execution_summary
 from engine.problems import Problem, problem_from_row
 from tests.conftest import run_cli
 
@@ -39,7 +39,7 @@ def test_summary_scores_every_k_up_to_n_and_counts_infra_errors_as_failures() ->
           for v, p in (("passed", 4), ("failed", 2))]
     rs += [{"task_id": "b", "language": "go", "verdict": "passed", "tests_passed": 1, "tests_total": 1}] * 2
     rs += [{"task_id": "b", "language": "go", "verdict": "infra_error", "tests_passed": 0, "tests_total": 1}]
-    s = summarize(rs)
+    s = execution_summary(rs)
     # b: 2 of 3 samples pass (the infra error is a failure, as the contest counted it)
     assert s["pass@k"] == {"pass@1": pytest.approx((0.5 + 2 / 3) / 2), "pass@2": pytest.approx(1.0)}
     assert s["test_pass_rate"] == pytest.approx((0.75 + 2 / 3) / 2)

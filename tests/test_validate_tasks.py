@@ -12,7 +12,7 @@ from engine.errors import InputError, WorkbenchError
 from engine.validate.checkpoints import list_choices, resolve_checkpoint
 from engine.validate.review import filter_rows, next_failing, rows_from_results, sort_rows
 from engine.compare.pairwise import flips, side_by_side
-from engine.validate.score import contest_from_meta, contest_view, summarize
+from engine.validate.score import contest_from_meta, contest_view, validation_summary
 from engine.validate.tasks import (CONTEST_TASKS, contest_size, contest_task_size, load_task, resolve_taskset,
                                    select_subset, task_kind)
 from tests.conftest import shared_data
@@ -128,30 +128,30 @@ def _contest_records(verdict_of=lambda t, i: "passed" if i == 1 else "failed") -
 def test_scores_pass_at_k_test_rate_and_contest_score() -> None:
     recs = _contest_records()
     # every problem of every contest task: the contest score
-    s = summarize(recs, [{"name": t, "kind": "x", "total": 2} for t in CONTEST_TASKS])
+    s = validation_summary(recs, [{"name": t, "kind": "x", "total": 2} for t in CONTEST_TASKS])
     assert s["contest_score"] == pytest.approx(0.5) and s["contest_subset"] is None and s["contest"]["full"]
     assert s["contest"]["label"] == f"contest score 0.5000 (mean pass@1 over the {len(CONTEST_TASKS)} contest tasks)"
     assert s["tasks"]["mbpp"]["test_pass_rate"] == pytest.approx((1 + 0.25) / 2)
     assert set(s["languages"]) == {"python", "javascript", "java", "go", "cpp", "rust"}
     # every contest task, but two problems of each of their real sizes: a labelled subset, no contest score
-    sub = summarize(recs, [{"name": t, "kind": "x", "total": contest_task_size(t)} for t in CONTEST_TASKS])
+    sub = validation_summary(recs, [{"name": t, "kind": "x", "total": contest_task_size(t)} for t in CONTEST_TASKS])
     assert sub["contest_score"] is None and sub["contest_subset"] == pytest.approx(0.5)
     assert sub["contest"]["label"].startswith(f"subset (26 of {contest_size()} problems): mean pass@1 0.5000 over 13 of")
     assert "contest score" not in sub["contest"]["label"].replace("not the contest score", "")
-    part = summarize(recs[:4], [{"name": t, "kind": "x", "total": 164} for t in CONTEST_TASKS[:2]])
+    part = validation_summary(recs[:4], [{"name": t, "kind": "x", "total": 164} for t in CONTEST_TASKS[:2]])
     assert part["contest_score"] is None and part["contest_subset"] == pytest.approx(0.5)
     assert part["contest"]["tasks"] == 2 and part["contest"]["of"] == contest_size()
     # n = 4 samples, 1 correct, one of them an infra error: it counts as a failure (pass@1 1/4)
     many = [_rec("t/1", "t", "python", v, sample=i) for i, v in enumerate(["passed", "failed", "failed", "infra_error"])]
-    s = summarize(many, [{"name": "t", "kind": "custom"}])
+    s = validation_summary(many, [{"name": "t", "kind": "custom"}])
     assert s["pass@k"] == pytest.approx({"pass@1": 1 / 4, "pass@2": 1 / 2, "pass@4": 1.0})
     assert s["infra_errors"] == 1 and s["verdicts"]["infra_error"] == 1 and s["test_pass_rate"] < 1 / 4
 
 
 def test_an_infra_error_lowers_the_contest_score_and_is_shown() -> None:
     tasks = [{"name": t, "kind": "x", "total": 2} for t in CONTEST_TASKS]
-    clean = summarize(_contest_records(lambda t, i: "passed"), tasks)
-    broken = summarize(_contest_records(lambda t, i: "infra_error" if (t, i) == ("mbpp", 2) else "passed"), tasks)
+    clean = validation_summary(_contest_records(lambda t, i: "passed"), tasks)
+    broken = validation_summary(_contest_records(lambda t, i: "infra_error" if (t, i) == ("mbpp", 2) else "passed"), tasks)
     assert clean["contest_score"] == pytest.approx(1.0)
     # the contest counted a sample it could not judge as wrong: mbpp drops to 1/2, the mean by 1/26
     assert broken["contest_score"] == pytest.approx(1.0 - 0.5 / len(CONTEST_TASKS))
@@ -160,13 +160,13 @@ def test_an_infra_error_lowers_the_contest_score_and_is_shown() -> None:
     c = contest_view(broken)
     assert c is not None and c.cell() == f"{broken['contest_score']:.4f} (1 infra)"
     # the limits profile the programs were judged under travels with the score when the executor names one
-    judged = summarize(_contest_records(lambda t, i: "passed"), tasks, profile="contest")
+    judged = validation_summary(_contest_records(lambda t, i: "passed"), tasks, profile="contest")
     assert judged["profile"] == "contest" and judged["contest"]["label"].endswith("judged under the contest limits profile")
 
 
 def test_contest_view_reads_summaries_written_before_the_contest_block() -> None:
     recs = _contest_records()
-    new = summarize(recs, [{"name": t, "kind": "x"} for t in CONTEST_TASKS])
+    new = validation_summary(recs, [{"name": t, "kind": "x"} for t in CONTEST_TASKS])
     old = {k: v for k, v in new.items() if k not in ("contest", "contest_subset")}
     for t in old["tasks"].values():
         t.pop("total")
@@ -185,7 +185,7 @@ def test_flips_and_compare() -> None:
     f = flips(a, b)
     assert f == {"common": 3, "gained": ["t/2"], "lost": ["t/1"], "net": 0}
     tasks = [{"name": "t", "kind": "custom"}]
-    c = side_by_side(summarize(a, tasks), summarize(b, tasks), a, b)
+    c = side_by_side(validation_summary(a, tasks), validation_summary(b, tasks), a, b)
     assert c["tasks"]["t"]["a"] == pytest.approx(2 / 3) and c["tasks"]["t"]["delta"] == pytest.approx(0)
 
 

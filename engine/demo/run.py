@@ -8,7 +8,7 @@
                   then scores the first and the last checkpoint on every held-out problem
                   (validations/<id>/, shown by the Validation and Compare screens) and writes
                   `demo.json` into the run directory with the figures.
-    summarize(run) the figures: pass@1 curve, final pass@1 per language, training time, the
+    demo_figures(run) the figures: pass@1 curve, final pass@1 per language, training time, the
                   in-training validation's cost.
 
 The run is an ordinary run directory: the Runs screen shows its loss and pass@1 live, and it
@@ -131,7 +131,7 @@ def orchestrate(run_dir: str | Path) -> int:
         log(f"demo: scoring the checkpoints failed: {type(e).__name__}: {e}")
         run.write_status(RunState.COMPLETED, **{**status, "phase": "done", "message": f"scoring failed: {e}"})
         return 1
-    summary = summarize(run)
+    summary = demo_figures(run)
     summary.update(train_wall_s=round(train_wall, 1), validations=validations)
     atomic_write_json(run.path / "demo.json", summary)
     final = validations.get(picks[-1]["name"], {}) if picks else {}
@@ -190,7 +190,7 @@ def _score_checkpoints(
         )
 
 
-def summarize(run: RunDir) -> dict[str, Any]:
+def demo_figures(run: RunDir) -> dict[str, Any]:
     """The demo's figures from its run directory alone."""
     from engine.runs import MetricsReader
 

@@ -9,9 +9,9 @@ pass@k, result files, a result cache and resume (docs/executor.md).
 
 from engine.execute.api import ExecReport, execute, program_key
 from engine.execute.core import Limits
-from engine.execute.passk import pass_at_k, summarize
+from engine.execute.passk import execution_summary, pass_at_k
 from engine.execute.samples import Sample, read_samples, reference_samples, resolve_samples
 from engine.execute.verdicts import VERDICTS
 
-__all__ = ["execute", "ExecReport", "Limits", "Sample", "VERDICTS", "pass_at_k", "summarize", "read_samples",
+__all__ = ["execute", "ExecReport", "Limits", "Sample", "VERDICTS", "pass_at_k", "execution_summary", "read_samples",
            "reference_samples", "resolve_samples", "program_key"]

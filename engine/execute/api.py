@@ -33,7 +33,7 @@ from typing import Any
 
 from engine.errors import WorkbenchError
 from engine.execute.core import P_START, Context, Limits, Scheduler, Unit, rmtree_quiet
-from engine.execute.passk import summarize
+from engine.execute.passk import execution_summary
 from engine.execute.samples import Sample, clean_program, json_text, resolve_samples
 from engine.execute.verdicts import Outcome, classify
 from engine.fsutil import atomic_write_text
@@ -266,7 +266,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
             out_f.close()
 
     ordered = _ordered(records, problems)
-    summary = summarize(ordered)
+    summary = execution_summary(ordered)
     summary["wall_time"] = round(time.monotonic() - t_start, 3)
     summary["programs_run"] = len(units)
     summary["cache_hits"] = len(cached)

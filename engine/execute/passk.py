@@ -22,7 +22,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - prod
 
 
-def summarize(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def execution_summary(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Summary of result records: pass@k for every k up to the smallest per-task sample count,
     mean test-case pass rate, verdict counts; overall, per language and per task.
 

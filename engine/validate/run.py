@@ -30,7 +30,7 @@ from engine.validate.groundtruth import check_ground_truth, summary_of
 from engine.validate.length import CheckpointGeneration, read_checkpoint_generation
 from engine.validate.postprocess import extract, special_tokens_of
 from engine.validate.prompts import POSTPROCESS_MODES, PromptFormat, build_prompt, load_format
-from engine.validate.score import aggregate, per_problem, summarize
+from engine.validate.score import aggregate, per_problem, validation_summary
 from engine.validate.store import ValidationDir, new_validation_id, write_jsonl
 from engine.validate.tasks import TaskSet, resolve_taskset
 
@@ -333,7 +333,7 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
             records.append(rec)
         task_info = [{"name": t.name, "kind": t.kind, "languages": t.languages, "total": t.total,
                       "profile": profiles[t.name].name} for t in taskset.tasks]
-        summary = summarize(records, task_info, profile=profile_name(profiles))
+        summary = validation_summary(records, task_info, profile=profile_name(profiles))
         summary["limits"] = rep.summary.get("limits")
         if gt is not None:
             summary["ground_truth"] = gt

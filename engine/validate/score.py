@@ -91,7 +91,7 @@ def _ks(kmax: int) -> list[int]:
     return ks
 
 
-def summarize(
+def validation_summary(
     records: list[dict[str, Any]], tasks: list[dict[str, Any]], *, profile: str | None = None
 ) -> dict[str, Any]:
     """`tasks`: [{"name", "kind", "languages", "total"}] in order (`total`: the task's problems
