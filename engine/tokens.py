@@ -30,11 +30,15 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
         vocab_key = stable_hash(sorted(vocab.items()))
     except Exception:
         vocab_key = str(getattr(tokenizer, "vocab_size", "?"))
-    return stable_hash({
-        "cls": type(tokenizer).__name__, "vocab": vocab_key, "len": len(tokenizer),
-        "special": sorted(str(t) for t in getattr(tokenizer, "all_special_tokens", [])),
-        "template": getattr(tokenizer, "chat_template", None),
-    })
+    return stable_hash(
+        {
+            "cls": type(tokenizer).__name__,
+            "vocab": vocab_key,
+            "len": len(tokenizer),
+            "special": sorted(str(t) for t in getattr(tokenizer, "all_special_tokens", [])),
+            "template": getattr(tokenizer, "chat_template", None),
+        }
+    )
 
 
 class ShardWriter:
@@ -68,8 +72,12 @@ class ShardWriter:
             with open(self.folder / "extra.jsonl", "w", encoding="utf-8") as f:
                 for e in self._extra:
                     f.write(json.dumps(e, ensure_ascii=False) + "\n")
-        meta = {"n_samples": len(self._offsets) - 1, "n_tokens": int(self._offsets[-1]),
-                "n_trained": int(self._trained), **self._meta}
+        meta = {
+            "n_samples": len(self._offsets) - 1,
+            "n_tokens": int(self._offsets[-1]),
+            "n_trained": int(self._trained),
+            **self._meta,
+        }
         atomic_write_json(self.folder / "meta.json", meta)
         return meta
 
@@ -95,8 +103,16 @@ class TokenShard:
         self.meta = json.loads(meta_path.read_text())
         self.offsets = np.load(self.folder / "offsets.npy")
         n = int(self.offsets[-1])
-        self.input_ids = np.memmap(self.folder / "input_ids.bin", dtype=np.int32, mode="r", shape=(n,)) if n else np.zeros(0, np.int32)
-        self.loss_mask = np.memmap(self.folder / "loss_mask.bin", dtype=np.uint8, mode="r", shape=(n,)) if n else np.zeros(0, np.uint8)
+        self.input_ids = (
+            np.memmap(self.folder / "input_ids.bin", dtype=np.int32, mode="r", shape=(n,))
+            if n
+            else np.zeros(0, np.int32)
+        )
+        self.loss_mask = (
+            np.memmap(self.folder / "loss_mask.bin", dtype=np.uint8, mode="r", shape=(n,))
+            if n
+            else np.zeros(0, np.uint8)
+        )
 
     @staticmethod
     def is_complete(folder: str | Path) -> bool:
@@ -136,8 +152,9 @@ def token_cache_dir(build_dir: str | Path, tokenizer: Any, template: str) -> Pat
     return Path(build_dir) / "tokens" / f"{tokenizer_fingerprint(tokenizer)}-{template}"
 
 
-def tokenize_build(build_dir: str | Path, tokenizer: Any, *, template: str = "chatml",
-                   progress: Any = None) -> dict[str, dict[str, "TokenShard"]]:
+def tokenize_build(
+    build_dir: str | Path, tokenizer: Any, *, template: str = "chatml", progress: Any = None
+) -> dict[str, dict[str, "TokenShard"]]:
     """Token shards for every task and split of a build, built once and reused.
 
     `progress(done_rows, total_rows)` is called while tokenising (if given).
@@ -156,8 +173,14 @@ def tokenize_build(build_dir: str | Path, tokenizer: Any, *, template: str = "ch
     total = sum(sum(1 for _ in open(src, encoding="utf-8")) for _, _, src in todo)
     done = 0
     for task, split, src in todo:
-        with ShardWriter(cache / task / split, task=task, split=split, template=template,
-                         tokenizer=tokenizer_fingerprint(tokenizer), source=str(src)) as w:
+        with ShardWriter(
+            cache / task / split,
+            task=task,
+            split=split,
+            template=template,
+            tokenizer=tokenizer_fingerprint(tokenizer),
+            source=str(src),
+        ) as w:
             with open(src, encoding="utf-8") as f:
                 for line in f:
                     if not line.strip():

@@ -41,13 +41,19 @@ def tokenizer_identity(ws: Workspace, model: str | None = None) -> Any:
         return None
     p = Path(where)
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and ("token" in f.name or f.suffix in (".jinja", ".txt")
-                                                                  or f.name in ("vocab.json", "merges.txt")))
+        files = sorted(
+            f
+            for f in p.iterdir()
+            if f.is_file()
+            and ("token" in f.name or f.suffix in (".jinja", ".txt") or f.name in ("vocab.json", "merges.txt"))
+        )
         return {"path": str(p), "files": [file_fingerprint(f) for f in files]}
     return {"hub": where}
 
 
-def token_lengths(tokenizer: Any, conversations: Sequence[list[dict[str, str]]], *, template: str = "chatml") -> list[int]:
+def token_lengths(
+    tokenizer: Any, conversations: Sequence[list[dict[str, str]]], *, template: str = "chatml"
+) -> list[int]:
     """Tokens of each conversation as the trainer sees it (rendered with the chat template,
     the whole text tokenised at once, as engine/chat.py's `encode` does)."""
     texts = [render_text(c, template=template, tokenizer=tokenizer) for c in conversations]

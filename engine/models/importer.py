@@ -36,15 +36,15 @@ Progress = Callable[[str, int, int], None]
 PHASES = {"tokenizer": "converting the tokenizer", "weights": "converting the weights"}  # (qwen1_convert: weights)
 Log = Callable[[str], None]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-EOS_ID = SPECIAL_START_ID + SPECIAL_TOKENS.index(IMEND)        # 151645: the contest's eos and pad
+EOS_ID = SPECIAL_START_ID + SPECIAL_TOKENS.index(IMEND)  # 151645: the contest's eos and pad
 ENDOFTEXT_ID = SPECIAL_START_ID + SPECIAL_TOKENS.index(ENDOFTEXT)
 
 
 @dataclass
 class ImportResult:
     name: str
-    path: str                 # what [models] records (workspace-relative folder, or the hub id)
-    kind: str                 # converted | adapter | registered
+    path: str  # what [models] records (workspace-relative folder, or the hub id)
+    kind: str  # converted | adapter | registered
     source: str
     family: str | None
     info: dict[str, Any]
@@ -86,8 +86,11 @@ def _download(ws: Workspace, repo: str, log: Log) -> Path:
     small = ["*.json", "*.py", "*.tiktoken", "*.txt", "*.model", "*.jinja", "*.md", "LICENSE*", "NOTICE*"]
     try:
         folder = Path(snapshot_download(repo, allow_patterns=small, local_files_only=offline))
-        weights = ["*.safetensors"] if any(folder.glob("model*.safetensors*")) or \
-            (folder / "model.safetensors.index.json").is_file() else ["*.bin"]
+        weights = (
+            ["*.safetensors"]
+            if any(folder.glob("model*.safetensors*")) or (folder / "model.safetensors.index.json").is_file()
+            else ["*.bin"]
+        )
         log(f"downloading the weights of {repo} ({weights[0]}) into the Hugging Face cache ...")
         return Path(snapshot_download(repo, allow_patterns=small + weights, local_files_only=offline))
     except Exception as e:  # noqa: BLE001 - network, auth, missing repo: one line, naming the repo
@@ -107,14 +110,21 @@ def _check_name(ws: Workspace, name: str, force: bool) -> None:
         raise InputError("letters, digits, '.', '-' and '_' only", field="--name")
     entry = ws.config.models.get(name)
     if entry is not None and not force:
-        raise WorkbenchError(f"[models] {name} exists (path {entry.path}); give another --name or --force to replace it")
+        raise WorkbenchError(
+            f"[models] {name} exists (path {entry.path}); give another --name or --force to replace it"
+        )
 
 
 def _generation_config(src: Path) -> dict[str, Any]:
     """The contest's decoding defaults: greedy, stop at <|im_end|> (fine-tuned) or <|endoftext|> (base)."""
     old = read_json_or(src / "generation_config.json", {}) or {}
-    return {"bos_token_id": ENDOFTEXT_ID, "eos_token_id": [EOS_ID, ENDOFTEXT_ID], "pad_token_id": EOS_ID,
-            "do_sample": False, "max_new_tokens": int(old.get("max_new_tokens") or 512)}
+    return {
+        "bos_token_id": ENDOFTEXT_ID,
+        "eos_token_id": [EOS_ID, ENDOFTEXT_ID],
+        "pad_token_id": EOS_ID,
+        "do_sample": False,
+        "max_new_tokens": int(old.get("max_new_tokens") or 512),
+    }
 
 
 def _convert_qwen1(src: Path, dest: Path, progress: Progress | None) -> tuple[dict[str, Any], list[str]]:
@@ -127,15 +137,23 @@ def _convert_qwen1(src: Path, dest: Path, progress: Progress | None) -> tuple[di
     conv = convert_qwen1(src, dest, eos_id=EOS_ID, pad_id=EOS_ID, bos_id=ENDOFTEXT_ID, progress=progress)
     if progress is not None:
         progress("tokenizer", 0, 1)
-    tok = write_tokenizer_files(vocab, dest, chat_template=CHATML_TEMPLATE, eos=IMEND, pad=IMEND,
-                                model_max_length=conv.shape.context)
+    tok = write_tokenizer_files(
+        vocab, dest, chat_template=CHATML_TEMPLATE, eos=IMEND, pad=IMEND, model_max_length=conv.shape.context
+    )
     atomic_write_json(dest / "generation_config.json", _generation_config(src))
     check = verify_against_tiktoken(vocab, dest / "tokenizer.json")
     if progress is not None:
         progress("tokenizer", 1, 1)
-    info = {"dtype": conv.dtype, "bytes": conv.bytes, "shards": conv.shards, "layers": conv.shape.layers,
-            "hidden_size": conv.shape.hidden, "vocab_size": conv.shape.vocab, "context": conv.shape.context,
-            "tokenizer": {**tok, "checked_against_tiktoken": check}}
+    info = {
+        "dtype": conv.dtype,
+        "bytes": conv.bytes,
+        "shards": conv.shards,
+        "layers": conv.shape.layers,
+        "hidden_size": conv.shape.hidden,
+        "vocab_size": conv.shape.vocab,
+        "context": conv.shape.context,
+        "tokenizer": {**tok, "checked_against_tiktoken": check},
+    }
     return info, conv.warnings
 
 
@@ -153,16 +171,30 @@ def _find_imported_base(ws: Workspace, base: str | None) -> tuple[str, Path] | N
     return None
 
 
-def import_model(ws: Workspace, src: str, *, name: str | None = None, base: str | None = None,
-                 force: bool = False, progress: Progress | None = None, log: Log = lambda _m: None) -> ImportResult:
+def import_model(
+    ws: Workspace,
+    src: str,
+    *,
+    name: str | None = None,
+    base: str | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    log: Log = lambda _m: None,
+) -> ImportResult:
     t0 = time.time()
     name = name or default_name(src)
     _check_name(ws, name, force)
     folder, from_hub = _resolve_source(ws, src, log)
     info = describe(folder, name_hints=(src,))
     warnings: list[str] = []
-    record: dict[str, Any] = {"source": src, "source_path": str(folder), "from_hub": from_hub,
-                              "imported": time.time(), "source_kind": info.kind, "family": info.family}
+    record: dict[str, Any] = {
+        "source": src,
+        "source_path": str(folder),
+        "from_hub": from_hub,
+        "imported": time.time(),
+        "source_kind": info.kind,
+        "family": info.family,
+    }
     if info.kind in ("qwen1", "adapter"):
         dest = _dest(ws, name, force)
         tmp = dest.with_name(f".{name}.partial-{os.getpid()}")
@@ -171,8 +203,16 @@ def import_model(ws: Workspace, src: str, *, name: str | None = None, base: str 
             if info.kind == "qwen1":
                 details, warnings = _convert_qwen1(folder, tmp, progress)
                 kind, description = "converted", f"{info.family or 'Qwen-1'} ({src}) converted to native Qwen2"
-                info = ModelInfo(str(tmp), "native", "qwen2", ["Qwen2ForCausalLM"], "Qwen-1", lora_targets("qwen2"),
-                                 chat_template=True, weights=f"safetensors: {details['shards']} file(s)")
+                info = ModelInfo(
+                    str(tmp),
+                    "native",
+                    "qwen2",
+                    ["Qwen2ForCausalLM"],
+                    "Qwen-1",
+                    lora_targets("qwen2"),
+                    chat_template=True,
+                    weights=f"safetensors: {details['shards']} file(s)",
+                )
             else:
                 details, description = _convert_adapter(ws, folder, tmp, base, info)
                 kind = "adapter"
@@ -192,25 +232,28 @@ def import_model(ws: Workspace, src: str, *, name: str | None = None, base: str 
         trust = info.kind == "remote"
         if info.problems:
             warnings.append(f"its remote code cannot run here: {'; '.join(info.problems)}")
-        entry = ModelEntry(path=path, trust_remote_code=trust,
-                           description=f"{info.family or info.model_type} ({src})")
+        entry = ModelEntry(path=path, trust_remote_code=trust, description=f"{info.family or info.model_type} ({src})")
     ws.reload()
     ws.config.models[name] = entry
     if not ws.config.defaults.model and kind != "adapter":
         ws.config.defaults.model = name
     ws.save()
-    return ImportResult(name, path, kind, src, info.family, {**info.to_json(), **details}, warnings,
-                        round(time.time() - t0, 2))
+    return ImportResult(
+        name, path, kind, src, info.family, {**info.to_json(), **details}, warnings, round(time.time() - t0, 2)
+    )
 
 
-def _convert_adapter(ws: Workspace, folder: Path, dest: Path, base: str | None,
-                     info: ModelInfo) -> tuple[dict[str, Any], str]:
+def _convert_adapter(
+    ws: Workspace, folder: Path, dest: Path, base: str | None, info: ModelInfo
+) -> tuple[dict[str, Any], str]:
     from engine.models.lora_convert import convert_adapter
 
     if info.family != "Qwen-1":
-        raise WorkbenchError(f"{folder}: a LoRA adapter with targets {info.lora_targets}; only Qwen-1 adapters "
-                             "(c_attn, c_proj, w1, w2) are converted. Score it as it is: "
-                             f"workbench eval run --model {folder}")
+        raise WorkbenchError(
+            f"{folder}: a LoRA adapter with targets {info.lora_targets}; only Qwen-1 adapters "
+            "(c_attn, c_proj, w1, w2) are converted. Score it as it is: "
+            f"workbench eval run --model {folder}"
+        )
     if base:
         if base not in ws.config.models:
             raise InputError(f"'{base}' is not a [models] name of the workspace", field="--base")
@@ -218,9 +261,11 @@ def _convert_adapter(ws: Workspace, folder: Path, dest: Path, base: str | None,
     else:
         found = _find_imported_base(ws, info.base)
     if found is None:
-        raise WorkbenchError(f"{folder}: the adapter was trained on {info.base or 'an unnamed base'}, which is not "
-                             "an imported model of this workspace; import the base first (workbench model import "
-                             f"{info.base or 'BASE'}) or name it with --base")
+        raise WorkbenchError(
+            f"{folder}: the adapter was trained on {info.base or 'an unnamed base'}, which is not "
+            "an imported model of this workspace; import the base first (workbench model import "
+            f"{info.base or 'BASE'}) or name it with --base"
+        )
     base_name, base_folder = found
     if not (base_folder / "config.json").is_file():
         raise InputError("the base model folder has no config.json", file=base_folder)

@@ -1,15 +1,15 @@
 """Paths and small state files of one run directory.
 
-    runs/<id>/
-      run.json        identity: id, name, kind, created, command, cwd, pid, pgid, host, git_sha, status
-      config.json     the resolved, validated run config (what the trainer actually used)
-      mixture.json    the mixture manifest the run trains on
-      data.json       the trainer's data report (samples kept, truncated, dropped; fill; packing)
-      metrics.jsonl   append-only, one JSON object per logged step (`step`, `time`, metric keys)
-      status.json     heartbeat, replaced atomically (state, step, total_steps, updated, ...)
-      stdout.log      the process's stdout+stderr (the trainer never writes to a pipe)
-      control/        requests from outside: a file named `stop` or `save` (see control.py)
-      checkpoints/    step-NNNNNNN/ folders, each with checkpoint.json
+runs/<id>/
+  run.json        identity: id, name, kind, created, command, cwd, pid, pgid, host, git_sha, status
+  config.json     the resolved, validated run config (what the trainer actually used)
+  mixture.json    the mixture manifest the run trains on
+  data.json       the trainer's data report (samples kept, truncated, dropped; fill; packing)
+  metrics.jsonl   append-only, one JSON object per logged step (`step`, `time`, metric keys)
+  status.json     heartbeat, replaced atomically (state, step, total_steps, updated, ...)
+  stdout.log      the process's stdout+stderr (the trainer never writes to a pipe)
+  control/        requests from outside: a file named `stop` or `save` (see control.py)
+  checkpoints/    step-NNNNNNN/ folders, each with checkpoint.json
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from engine.fsutil import atomic_write_json, read_json_or
 
 
 class RunState(str, Enum):
-    PENDING = "pending"      # created, process not started yet
+    PENDING = "pending"  # created, process not started yet
     RUNNING = "running"
-    STOPPING = "stopping"    # a stop was requested; saving then exiting
+    STOPPING = "stopping"  # a stop was requested; saving then exiting
     COMPLETED = "completed"  # reached its end
-    STOPPED = "stopped"      # stopped on request (resumable)
-    FAILED = "failed"        # exited with an error (see stdout.log / status message)
-    LOST = "lost"            # says running, but the process is gone (killed, machine rebooted)
+    STOPPED = "stopped"  # stopped on request (resumable)
+    FAILED = "failed"  # exited with an error (see stdout.log / status message)
+    LOST = "lost"  # says running, but the process is gone (killed, machine rebooted)
 
 
 TERMINAL_STATES = {RunState.COMPLETED, RunState.STOPPED, RunState.FAILED, RunState.LOST}
@@ -50,8 +50,9 @@ def new_run_id(name: str = "run") -> str:
 
 def git_sha(cwd: str | Path | None = None) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -132,8 +133,13 @@ class RunDir:
 
     def write_status(self, state: RunState | str, **fields: Any) -> dict[str, Any]:
         """Heartbeat: replace status.json atomically (readers never see half a file)."""
-        status = {"state": RunState(state).value, "updated": time.time(), "pid": os.getpid(),
-                  "host": socket.gethostname(), **fields}
+        status = {
+            "state": RunState(state).value,
+            "updated": time.time(),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            **fields,
+        }
         atomic_write_json(self.status_json, status)
         return status
 

@@ -31,21 +31,35 @@ from typing import Any, Callable
 from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json
 from engine.submit.check import CheckReport, check_submission
-from engine.submit.layout import (check_model_name, default_model_name, expected_problems, file_name, folder_name,
-                                  task_file_stem)
+from engine.submit.layout import (
+    check_model_name,
+    default_model_name,
+    expected_problems,
+    file_name,
+    folder_name,
+    task_file_stem,
+)
 from engine.validate.tasks import CONTEST_TASKS
 
 Progress = Callable[[str, int, int, dict[str, Any]], None]
 # the phases `build_submission` reports, as a user reads them (generation phases: engine.validate.run.PHASES)
-PHASES = {"resolve": "resolving the checkpoint", "merge": "merging the LoRA adapter", "load": "loading the model",
-          "generate": "generating", "execute": "executing (predicted score)", "score": "scoring",
-          "write": "writing the files", "zip": "zipping", "check": "checking the zip"}
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)     # fixed: the same files give the same zip
+PHASES = {
+    "resolve": "resolving the checkpoint",
+    "merge": "merging the LoRA adapter",
+    "load": "loading the model",
+    "generate": "generating",
+    "execute": "executing (predicted score)",
+    "score": "scoring",
+    "write": "writing the files",
+    "zip": "zipping",
+    "check": "checking the zip",
+}
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same files give the same zip
 
 
 @dataclass
 class BuildResult:
-    kind: str                                  # generations | merged-model
+    kind: str  # generations | merged-model
     out_dir: Path
     model_name: str
     checkpoint: dict[str, Any]
@@ -54,7 +68,7 @@ class BuildResult:
     zip: Path | None = None
     merged: Path | None = None
     validation: str | None = None
-    reused: bool = False                       # the generations came from an existing validation
+    reused: bool = False  # the generations came from an existing validation
     check: CheckReport | None = None
     contest_ready: bool = False
     trial: bool = False
@@ -64,12 +78,25 @@ class BuildResult:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "out_dir": str(self.out_dir), "model_name": self.model_name,
-                "checkpoint": self.checkpoint, "tasks": self.tasks, "folder": _s(self.folder), "zip": _s(self.zip),
-                "merged": _s(self.merged), "validation": self.validation, "reused": self.reused,
-                "contest_ready": self.contest_ready, "trial": self.trial, "predicted": self.predicted,
-                "notes": self.notes, "record": _s(self.record), "seconds": round(self.seconds, 2),
-                "check": self.check.to_dict(problems=False) if self.check else None}
+        return {
+            "kind": self.kind,
+            "out_dir": str(self.out_dir),
+            "model_name": self.model_name,
+            "checkpoint": self.checkpoint,
+            "tasks": self.tasks,
+            "folder": _s(self.folder),
+            "zip": _s(self.zip),
+            "merged": _s(self.merged),
+            "validation": self.validation,
+            "reused": self.reused,
+            "contest_ready": self.contest_ready,
+            "trial": self.trial,
+            "predicted": self.predicted,
+            "notes": self.notes,
+            "record": _s(self.record),
+            "seconds": round(self.seconds, 2),
+            "check": self.check.to_dict(problems=False) if self.check else None,
+        }
 
 
 def _s(p: Path | None) -> str | None:
@@ -85,8 +112,10 @@ def greedy_settings(settings: Any = None) -> Any:
         return GenSettings()
     num_beams = int(getattr(settings, "num_beams", 1) or 1)
     if settings.n != 1 or settings.do_sample or num_beams != 1:
-        raise WorkbenchError(f"a contest submission is greedy: n = 1, do_sample false, num_beams 1 (got n = "
-                             f"{settings.n}, do_sample {str(settings.do_sample).lower()}, num_beams {num_beams})")
+        raise WorkbenchError(
+            f"a contest submission is greedy: n = 1, do_sample false, num_beams 1 (got n = "
+            f"{settings.n}, do_sample {str(settings.do_sample).lower()}, num_beams {num_beams})"
+        )
     return settings
 
 
@@ -117,8 +146,10 @@ def unusable(v: Any, names: list[str], *, fmt: str | None = None, allow_partial:
     s = m.get("settings") or {}
     n, sample, beams = int(s.get("n", 1)), bool(s.get("do_sample")), int(s.get("num_beams", 1) or 1)
     if n != 1 or sample or beams != 1:
-        why.append(f"it was not greedy (n = {n}, do_sample {str(sample).lower()}, num_beams {beams}); the contest "
-                   "demands n = 1, do_sample false, num_beams 1")
+        why.append(
+            f"it was not greedy (n = {n}, do_sample {str(sample).lower()}, num_beams {beams}); the contest "
+            "demands n = 1, do_sample false, num_beams 1"
+        )
     if fmt and (m.get("format") or {}).get("name") != fmt:
         why.append(f"its prompt format is {(m.get('format') or {}).get('name')!r}, not {fmt!r}")
     ts = (m.get("taskset") or {}).get("tasks") or {}
@@ -126,8 +157,11 @@ def unusable(v: Any, names: list[str], *, fmt: str | None = None, allow_partial:
     if missing:
         why.append(f"it did not score {', '.join(missing)}")
     if not allow_partial:
-        part = [f"{t} ({ts[t].get('problems')} of {ts[t].get('total')})" for t in names
-                if t in ts and ts[t].get("problems") != ts[t].get("total")]
+        part = [
+            f"{t} ({ts[t].get('problems')} of {ts[t].get('total')})"
+            for t in names
+            if t in ts and ts[t].get("problems") != ts[t].get("total")
+        ]
         if part:
             why.append("it scored a subset of " + ", ".join(part))
     if st == "completed":
@@ -151,8 +185,9 @@ def _checkpoint_of(v: Any) -> Any:
     c = v.meta().get("checkpoint") or {}
     if not c.get("model") or c.get("model") == "<in memory>":
         raise WorkbenchError(f"validation {v.id} did not record which checkpoint it scored")
-    return Checkpoint(str(c["model"]), c.get("adapter"), str(c.get("label") or v.id), c.get("run"), c.get("step"),
-                      c.get("path"))
+    return Checkpoint(
+        str(c["model"]), c.get("adapter"), str(c.get("label") or v.id), c.get("run"), c.get("step"), c.get("path")
+    )
 
 
 def _default_name(ws: Any, ck: Any) -> str:
@@ -195,7 +230,7 @@ def _merged_folder(ws: Any, ck: Any, log: Callable[[str], None] | None) -> Path:
         except (OSError, json.JSONDecodeError):
             pass
     if dest.exists():
-        shutil.rmtree(dest)      # an interrupted merge of ours: no workbench-merge.json
+        shutil.rmtree(dest)  # an interrupted merge of ours: no workbench-merge.json
     if log:
         log(f"merging the LoRA adapter of {ck.label} into {dest}")
     merge_checkpoint(run, ck.step, dest)
@@ -216,8 +251,10 @@ def _expected_for(v: Any, ws: Any, names: list[str], data_dir: Any, trial: bool)
             ref = expected_problems([t], data_dir=data_dir)[t]
         else:
             try:
-                ref = [{"task_id": str(p.task_id), "entry_point": p.entry_point or ""}
-                       for p in load_task(str(ts[t]["spec"]), data_dir=data_dir, root=ws.root).problems]
+                ref = [
+                    {"task_id": str(p.task_id), "entry_point": p.entry_point or ""}
+                    for p in load_task(str(ts[t]["spec"]), data_dir=data_dir, root=ws.root).problems
+                ]
             except Exception:  # noqa: BLE001 - the file moved: the validation's own order is all we have
                 ref = [{"task_id": i, "entry_point": ""} for i in ids]
         if trial:
@@ -227,8 +264,10 @@ def _expected_for(v: Any, ws: Any, names: list[str], data_dir: Any, trial: bool)
         ref_ids = [p["task_id"] for p in ref]
         if ids != ref_ids:
             at = next((i for i, (x, y) in enumerate(zip(ids, ref_ids)) if x != y), min(len(ids), len(ref_ids)))
-            raise WorkbenchError(f"validation {v.id}, task {t}: its problems differ from the benchmark's "
-                                 f"({len(ids)} vs {len(ref_ids)} problems, first difference at #{at})")
+            raise WorkbenchError(
+                f"validation {v.id}, task {t}: its problems differ from the benchmark's "
+                f"({len(ids)} vs {len(ref_ids)} problems, first difference at #{at})"
+            )
         out[t] = ref
     return out
 
@@ -250,12 +289,26 @@ def write_zip(folder: Path, dest: Path) -> Path:
     return dest
 
 
-def build_submission(ws: Any, *, checkpoint: str | None = None, model_name: str | None = None,
-                     out: str | os.PathLike | None = None, from_validation: str | None = None,
-                     merged_model: bool = False, tasks: list[str] | None = None, fmt: str | None = None,
-                     backend: str = "hf", settings: Any = None, data_dir: str | os.PathLike | None = None,
-                     limit: int | None = None, merge: bool = True, fresh: bool = False, force: bool = False,
-                     progress: Progress | None = None, log: Callable[[str], None] | None = None) -> BuildResult:
+def build_submission(
+    ws: Any,
+    *,
+    checkpoint: str | None = None,
+    model_name: str | None = None,
+    out: str | os.PathLike | None = None,
+    from_validation: str | None = None,
+    merged_model: bool = False,
+    tasks: list[str] | None = None,
+    fmt: str | None = None,
+    backend: str = "hf",
+    settings: Any = None,
+    data_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+    merge: bool = True,
+    fresh: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BuildResult:
     """Build the submission (see the module docstring). `fmt` is the prompt format for new
     generations (default contest) and, when given, the format a reused validation must have."""
     from engine.compare.mark import read_mark
@@ -279,13 +332,15 @@ def build_submission(ws: Any, *, checkpoint: str | None = None, model_name: str 
     elif checkpoint:
         try:
             ck = resolve_checkpoint(checkpoint, ws)
-        except (FileNotFoundError, LookupError) as e:   # run lookups speak in these
+        except (FileNotFoundError, LookupError) as e:  # run lookups speak in these
             raise WorkbenchError(str(e).strip("'\"")) from None
     else:
         mark = read_mark(ws)
         if mark is None:
-            raise WorkbenchError("no checkpoint is marked to submit: mark one on the Compare screen (m) or with "
-                                 "`workbench submit mark RUN_ID@STEP`, or pass --checkpoint / --from-validation")
+            raise WorkbenchError(
+                "no checkpoint is marked to submit: mark one on the Compare screen (m) or with "
+                "`workbench submit mark RUN_ID@STEP`, or pass --checkpoint / --from-validation"
+            )
         ck = Checkpoint(mark.model, mark.adapter, mark.label, mark.run, mark.step, mark.path)
     name = check_model_name(model_name or _default_name(ws, ck))
     out_dir = Path(out).expanduser() if out else ws.root / "submissions" / name
@@ -300,7 +355,7 @@ def build_submission(ws: Any, *, checkpoint: str | None = None, model_name: str 
 
     names = task_names(tasks) if tasks else list(CONTEST_TASKS)
     res.tasks = names
-    if not force:      # before any generation: hours of it must not end on "exists"
+    if not force:  # before any generation: hours of it must not end on "exists"
         for p in (out_dir / folder_name(name), out_dir / f"{folder_name(name)}.zip"):
             if p.exists() and (p.is_file() or any(p.iterdir())):
                 raise WorkbenchError(f"{p} exists; give another --out or --model-name, or --force to replace it")
@@ -309,10 +364,12 @@ def build_submission(ws: Any, *, checkpoint: str | None = None, model_name: str 
         why = unusable(source, names, fmt=fmt)
         if why:
             raise WorkbenchError(f"validation {source.id} cannot be submitted: " + "; ".join(why))
-    elif not fresh and limit is None:     # a --limit trial asked for a small generation, not a reuse
-        cands = [v for v in list_validations(ws.validations_dir) if _same_checkpoint(v.meta().get("checkpoint") or {}, ck)]
+    elif not fresh and limit is None:  # a --limit trial asked for a small generation, not a reuse
+        cands = [
+            v for v in list_validations(ws.validations_dir) if _same_checkpoint(v.meta().get("checkpoint") or {}, ck)
+        ]
         if mark is not None and mark.validation:
-            cands.sort(key=lambda v: v.id != mark.validation)     # the marked validation first, then newest
+            cands.sort(key=lambda v: v.id != mark.validation)  # the marked validation first, then newest
         for v in cands:
             if not unusable(v, names, fmt=fmt):
                 source = v
@@ -321,8 +378,21 @@ def build_submission(ws: Any, *, checkpoint: str | None = None, model_name: str 
         res.reused = True
         say(f"using the generations of validation {source.id}")
     else:
-        source = _generate(ws, ck, names, tasks or names, res, fmt=fmt, backend=backend, settings=settings,
-                           data_dir=data_dir, limit=limit, merge=merge, progress=progress, log=say)
+        source = _generate(
+            ws,
+            ck,
+            names,
+            tasks or names,
+            res,
+            fmt=fmt,
+            backend=backend,
+            settings=settings,
+            data_dir=data_dir,
+            limit=limit,
+            merge=merge,
+            progress=progress,
+            log=say,
+        )
         why = unusable(source, names, allow_partial=limit is not None)
         if why:
             raise WorkbenchError(f"the new validation {source.id} cannot be submitted: " + "; ".join(why))
@@ -336,9 +406,22 @@ def build_submission(ws: Any, *, checkpoint: str | None = None, model_name: str 
     return _finish(res, t0)
 
 
-def _generate(ws: Any, ck: Any, names: list[str], specs: list[str], res: BuildResult, *, fmt: str | None,
-              backend: str, settings: Any, data_dir: Any, limit: int | None, merge: bool,
-              progress: Progress | None, log: Callable[[str], None]) -> Any:
+def _generate(
+    ws: Any,
+    ck: Any,
+    names: list[str],
+    specs: list[str],
+    res: BuildResult,
+    *,
+    fmt: str | None,
+    backend: str,
+    settings: Any,
+    data_dir: Any,
+    limit: int | None,
+    merge: bool,
+    progress: Progress | None,
+    log: Callable[[str], None],
+) -> Any:
     """Validate the checkpoint on the tasks now (greedy) and return the validation folder."""
     from engine.validate.checkpoints import Checkpoint
     from engine.validate.run import run_validation
@@ -360,9 +443,18 @@ def _generate(ws: Any, ck: Any, names: list[str], specs: list[str], res: BuildRe
             res.notes.append("the LoRA adapter was applied without merging (not a run checkpoint)")
     elif ck.adapter:
         res.notes.append("the LoRA adapter was applied without merging (--no-merge)")
-    v = run_validation(ws=ws, model=model_ck, tasks=taskset, fmt=fmt or "contest", backend=backend,
-                       settings=settings, compare_modes=False, label=f"submit-{res.model_name}", progress=progress,
-                       log=log)
+    v = run_validation(
+        ws=ws,
+        model=model_ck,
+        tasks=taskset,
+        fmt=fmt or "contest",
+        backend=backend,
+        settings=settings,
+        compare_modes=False,
+        label=f"submit-{res.model_name}",
+        progress=progress,
+        log=log,
+    )
     assert v.dir is not None
     return v.dir
 
@@ -373,26 +465,42 @@ def _describe_source(v: Any, res: BuildResult) -> None:
     from engine.validate.score import contest_view
 
     contest = contest_view(s, m)
-    res.predicted = {"contest_score": s.get("contest_score"), "contest": contest.to_dict() if contest else None,
-                     "infra_errors": s.get("infra_errors"), "pass@1": s.get("pass@1"),
-                     "tasks": {t: (s.get("tasks") or {}).get(t, {}).get("pass@1") for t in res.tasks},
-                     "format": fmt, "backend": m.get("backend"), "settings": m.get("settings")}
+    res.predicted = {
+        "contest_score": s.get("contest_score"),
+        "contest": contest.to_dict() if contest else None,
+        "infra_errors": s.get("infra_errors"),
+        "pass@1": s.get("pass@1"),
+        "tasks": {t: (s.get("tasks") or {}).get(t, {}).get("pass@1") for t in res.tasks},
+        "format": fmt,
+        "backend": m.get("backend"),
+        "settings": m.get("settings"),
+    }
     if fmt and fmt != "contest":
         res.notes.append(f"generated with the {fmt!r} prompt format; the contest's own generation used 'contest'")
     st = m.get("settings") or {}
     if st.get("max_new_tokens") or st.get("max_length"):
-        res.notes.append(f"generation length set by hand (max_new_tokens {st.get('max_new_tokens')}, max_length "
-                         f"{st.get('max_length')}); the contest passed max_length 2000 and let the checkpoint's "
-                         "generation_config decide")
+        res.notes.append(
+            f"generation length set by hand (max_new_tokens {st.get('max_new_tokens')}, max_length "
+            f"{st.get('max_length')}); the contest passed max_length 2000 and let the checkpoint's "
+            "generation_config decide"
+        )
     differs = sorted({d for g in (m.get("generation") or {}).values() for d in g.get("differs") or []})
     res.notes += [f"differs from the contest's generation: {d}" for d in differs]
     if contest is not None and contest.infra_errors:
-        res.notes.append(f"{contest.infra_errors} infra errors counted as failures in the predicted score: "
-                         "run `workbench eval doctor`")
+        res.notes.append(
+            f"{contest.infra_errors} infra errors counted as failures in the predicted score: "
+            "run `workbench eval doctor`"
+        )
 
 
-def _write(v: Any, names: list[str], expected: dict[str, list[dict[str, Any]]], res: BuildResult, force: bool,
-           report: Callable[..., None]) -> None:
+def _write(
+    v: Any,
+    names: list[str],
+    expected: dict[str, list[dict[str, Any]]],
+    res: BuildResult,
+    force: bool,
+    report: Callable[..., None],
+) -> None:
     out = res.out_dir
     out.mkdir(parents=True, exist_ok=True)
     folder = out / folder_name(res.model_name)
@@ -420,15 +528,17 @@ def _write(v: Any, names: list[str], expected: dict[str, list[dict[str, Any]]], 
     report("check", 1, 1)
 
 
-def _merged_model(ws: Any, ck: Any, res: BuildResult, force: bool, report: Callable[..., None],
-                  say: Callable[[str], None]) -> None:
+def _merged_model(
+    ws: Any, ck: Any, res: BuildResult, force: bool, report: Callable[..., None], say: Callable[[str], None]
+) -> None:
     from engine.runs import open_run
     from engine.train.merge import merge_checkpoint
 
     if not ck.run or ck.step is None:
         if ck.adapter:
-            raise WorkbenchError(f"{ck.label}: --merged-model merges a run checkpoint (RUN_ID@STEP); this is an "
-                                 "adapter outside a run")
+            raise WorkbenchError(
+                f"{ck.label}: --merged-model merges a run checkpoint (RUN_ID@STEP); this is an adapter outside a run"
+            )
         raise WorkbenchError(f"{ck.model} is already a full model folder: submit it as it is")
     if ck.path and not Path(ck.path).is_dir():
         raise WorkbenchError(f"checkpoint {ck.path} no longer exists (removed by retention?)")
@@ -441,8 +551,10 @@ def _merged_model(ws: Any, ck: Any, res: BuildResult, force: bool, report: Calla
     report("merge", 1, 1)
     res.merged = dest
     res.contest_ready = (dest / "config.json").is_file()
-    res.notes.append(f"{'LoRA merged into the base' if info.get('weights') != 'model' else 'full weights copied'} "
-                     f"in {info.get('seconds')} s ({info.get('dtype')})")
+    res.notes.append(
+        f"{'LoRA merged into the base' if info.get('weights') != 'model' else 'full weights copied'} "
+        f"in {info.get('seconds')} s ({info.get('dtype')})"
+    )
 
 
 def _finish(res: BuildResult, t0: float) -> BuildResult:

@@ -88,7 +88,7 @@ def _end_ids(model: Any, tokenizer: Any, end_tokens: list[str]) -> list[int]:
             ids.append(i)
     gc = getattr(model, "generation_config", None)
     extra = getattr(gc, "eos_token_id", None) if gc is not None else None
-    for i in ([extra] if isinstance(extra, int) else list(extra or [])):
+    for i in [extra] if isinstance(extra, int) else list(extra or []):
         if i not in ids:
             ids.append(int(i))
     return ids
@@ -117,7 +117,7 @@ def make_row_stop(tokenizer: Any, start: int, rows: list[RowSpec]) -> Any:
     class RowStop(StoppingCriteria):
         def __init__(self) -> None:
             self.done = [False] * len(rows)
-            self.stopped_at: list[int | None] = [None] * len(rows)   # generated tokens when stopped
+            self.stopped_at: list[int | None] = [None] * len(rows)  # generated tokens when stopped
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             n_gen = input_ids.shape[1] - start
@@ -127,8 +127,12 @@ def make_row_stop(tokenizer: Any, start: int, rows: list[RowSpec]) -> Any:
                     continue
                 if gen[r] and gen[r][-1] in spec.end_ids:
                     self.done[r] = True
-                elif n_gen >= spec.budget or (spec.stops or spec.check) and n_gen > 0 and harness_stopped(
-                        tokenizer.decode(gen[r], skip_special_tokens=False), spec.stops, spec.check):
+                elif (
+                    n_gen >= spec.budget
+                    or (spec.stops or spec.check)
+                    and n_gen > 0
+                    and harness_stopped(tokenizer.decode(gen[r], skip_special_tokens=False), spec.stops, spec.check)
+                ):
                     self.done[r] = True
                     self.stopped_at[r] = n_gen
             return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
@@ -139,8 +143,15 @@ def make_row_stop(tokenizer: Any, start: int, rows: list[RowSpec]) -> Any:
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model: Any, tokenizer: Any, *, device: str | None = None, source: dict[str, Any] | None = None,
-                 end_tokens: list[str] | None = None):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        device: str | None = None,
+        source: dict[str, Any] | None = None,
+        end_tokens: list[str] | None = None,
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.device = device or str(next(model.parameters()).device)
@@ -170,9 +181,14 @@ class HFBackend:
         import torch
 
         p = next(self.model.parameters())
-        return {"backend": "hf", "device": self.device, "dtype": str(p.dtype).replace("torch.", ""),
-                "torch": torch.__version__, "peft_adapter": bool(getattr(self.model, "peft_config", None)),
-                **self.source}
+        return {
+            "backend": "hf",
+            "device": self.device,
+            "dtype": str(p.dtype).replace("torch.", ""),
+            "torch": torch.__version__,
+            "peft_adapter": bool(getattr(self.model, "peft_config", None)),
+            **self.source,
+        }
 
     def close(self) -> None:
         self.model = None
@@ -181,8 +197,14 @@ class HFBackend:
         """The loaded model's generation config: what generate() starts from (length.py)."""
         return loaded_generation(self.model)
 
-    def generate(self, requests: list[GenRequest], settings: GenSettings, progress: Progress | None = None,
-                 *, end_tokens: list[str] | None = None) -> list[list[GenOutput]]:
+    def generate(
+        self,
+        requests: list[GenRequest],
+        settings: GenSettings,
+        progress: Progress | None = None,
+        *,
+        end_tokens: list[str] | None = None,
+    ) -> list[list[GenOutput]]:
         import torch
 
         tok = self.tokenizer
@@ -207,9 +229,15 @@ class HFBackend:
         gen_tokens = 0
         try:
             for b0 in range(0, len(order), size):
-                batch = order[b0:b0 + size]
-                outs = self._generate_batch([requests[i] for i in batch], [enc[i] for i in batch], settings,
-                                            n_ret, [row_ends[i] for i in batch], pad_id)
+                batch = order[b0 : b0 + size]
+                outs = self._generate_batch(
+                    [requests[i] for i in batch],
+                    [enc[i] for i in batch],
+                    settings,
+                    n_ret,
+                    [row_ends[i] for i in batch],
+                    pad_id,
+                )
                 for i, o in zip(batch, outs):
                     results[i] = o if settings.do_sample else [o[0]] * settings.n
                     gen_tokens += sum(x.n_tokens for x in o)
@@ -222,8 +250,15 @@ class HFBackend:
                 model.train()
         return [r or [] for r in results]
 
-    def _generate_batch(self, reqs: list[GenRequest], ids: list[list[int]], settings: GenSettings, n_ret: int,
-                        ends: list[frozenset[int]], pad_id: int) -> list[list[GenOutput]]:
+    def _generate_batch(
+        self,
+        reqs: list[GenRequest],
+        ids: list[list[int]],
+        settings: GenSettings,
+        n_ret: int,
+        ends: list[frozenset[int]],
+        pad_id: int,
+    ) -> list[list[GenOutput]]:
         import torch
 
         tok = self.tokenizer
@@ -232,24 +267,31 @@ class HFBackend:
         input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
         attn = torch.zeros((len(ids), width), dtype=torch.long)
         for r, x in enumerate(ids):
-            input_ids[r, width - len(x):] = torch.tensor(x, dtype=torch.long)
-            attn[r, width - len(x):] = 1
+            input_ids[r, width - len(x) :] = torch.tensor(x, dtype=torch.long)
+            attn[r, width - len(x) :] = 1
         rows = [RowSpec(req.stop, req.check, b, e) for req, b, e in zip(reqs, budgets, ends) for _ in range(n_ret)]
         crit = make_row_stop(tok, width, rows)
-        kwargs: dict[str, Any] = {"max_new_tokens": max(budgets), "pad_token_id": pad_id, "use_cache": True,
-                                  "num_return_sequences": n_ret, "stopping_criteria": [crit]}
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max(budgets),
+            "pad_token_id": pad_id,
+            "use_cache": True,
+            "num_return_sequences": n_ret,
+            "stopping_criteria": [crit],
+        }
         common = frozenset.intersection(*ends)
-        if common:   # the rows' other end tokens are RowStop's: generate must not stop a row at another's
+        if common:  # the rows' other end tokens are RowStop's: generate must not stop a row at another's
             kwargs["eos_token_id"] = sorted(common)
         if settings.do_sample:
-            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p,
-                          top_k=settings.top_k)     # 0 = off (None would mean the model's default, often 50)
+            kwargs.update(
+                do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k
+            )  # 0 = off (None would mean the model's default, often 50)
         else:
             # num_beams=1: a model's generation_config asking for beam search must not turn greedy into it
             kwargs.update(do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None)
         with torch.no_grad():
-            gen = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=attn.to(self.device),
-                                      **kwargs)
+            gen = self.model.generate(
+                input_ids=input_ids.to(self.device), attention_mask=attn.to(self.device), **kwargs
+            )
         gen = gen[:, width:].tolist()
         out: list[list[GenOutput]] = [[] for _ in reqs]
         for r, spec in enumerate(rows):
@@ -266,5 +308,5 @@ def _kept(tokens: list[int], stopped_at: int | None, spec: RowSpec) -> tuple[lis
     finish = "stop" if stopped_at is not None and stopped_at < spec.budget else "length"
     for p, t in enumerate(row):
         if t in spec.end_ids:
-            return row[:p + 1], "eos"
+            return row[: p + 1], "eos"
     return row, finish

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 @dataclass(frozen=True)
 class Row:
-    key: str              # "<uid>#<sample>"
+    key: str  # "<uid>#<sample>"
     uid: str
     task: str
     task_id: str
@@ -38,9 +38,22 @@ class Row:
 
 
 def rows_from_results(results: Iterable[dict[str, Any]]) -> list[Row]:
-    return [Row(f"{r['uid']}#{int(r.get('sample', 0))}", r["uid"], r["task"], str(r["task_id"]), r["language"],
-                int(r.get("sample", 0)), r["verdict"], int(r.get("tests_passed") or 0), int(r.get("tests_total") or 0),
-                float(r.get("duration") or 0.0), r.get("alt_verdict")) for r in results]
+    return [
+        Row(
+            f"{r['uid']}#{int(r.get('sample', 0))}",
+            r["uid"],
+            r["task"],
+            str(r["task_id"]),
+            r["language"],
+            int(r.get("sample", 0)),
+            r["verdict"],
+            int(r.get("tests_passed") or 0),
+            int(r.get("tests_total") or 0),
+            float(r.get("duration") or 0.0),
+            r.get("alt_verdict"),
+        )
+        for r in results
+    ]
 
 
 def _language(val: str) -> str:
@@ -125,5 +138,7 @@ class LanguageScore:
 
 def language_scores(summary: dict[str, Any]) -> list[LanguageScore]:
     """Per language, in the summary's order."""
-    return [LanguageScore(lang, s.get("pass@1"), s.get("test_pass_rate"), int(s.get("problems", 0)))
-            for lang, s in (summary.get("languages") or {}).items()]
+    return [
+        LanguageScore(lang, s.get("pass@1"), s.get("test_pass_rate"), int(s.get("problems", 0)))
+        for lang, s in (summary.get("languages") or {}).items()
+    ]

@@ -54,8 +54,11 @@ def _reporter(flag: bool | None, writer: JsonlWriter | None) -> Any:
 def import_cmd(
     src: str = typer.Argument(..., help="A model folder, a hub id (Qwen/Qwen-1_8B), or a LoRA adapter folder."),
     name: str | None = typer.Option(None, "--name", "-n", help="[models] name (default: from SRC, lowercased)."),
-    base: str | None = typer.Option(None, "--base", help="Adapters: the [models] name of the imported base "
-                                                             "(default: found from the adapter's base model)."),
+    base: str | None = typer.Option(
+        None,
+        "--base",
+        help="Adapters: the [models] name of the imported base (default: found from the adapter's base model).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing [models] entry / models/NAME folder."),
     progress: bool | None = PROGRESS,
     progress_jsonl: bool = PROGRESS_JSONL,
@@ -88,13 +91,16 @@ def import_cmd(
     if as_json:
         emit_json(res.to_json())
         return
-    verb = {"converted": "converted to native Qwen2", "adapter": "adapter converted",
-            "registered": "registered"}[res.kind]
+    verb = {"converted": "converted to native Qwen2", "adapter": "adapter converted", "registered": "registered"}[
+        res.kind
+    ]
     typer.echo(f"[models] {res.name}: {res.source} {verb} -> {res.path}  ({res.seconds} s)")
     _print_info(res.info)
     tok = (res.info.get("tokenizer") or {}).get("checked_against_tiktoken")
     if tok:
-        typer.echo(f"  tokenizer  ids identical to qwen.tiktoken on {tok['texts']} probe texts ({tok['tokens']} tokens)")
+        typer.echo(
+            f"  tokenizer  ids identical to qwen.tiktoken on {tok['texts']} probe texts ({tok['tokens']} tokens)"
+        )
     if res.kind == "adapter":
         typer.echo(f"  score it   workbench eval run --model {res.name}")
     else:
@@ -102,11 +108,19 @@ def import_cmd(
 
 
 def _print_info(info: dict[str, Any]) -> None:
-    rows = [("family", info.get("family")), ("architecture", ", ".join(info.get("architectures") or []) or None),
-            ("lora targets", info.get("lora_targets") if isinstance(info.get("lora_targets"), str)
-             else ", ".join(info.get("lora_targets") or [])),
-            ("chat template", "the tokenizer's" if info.get("chat_template") else "ChatML (the tokenizer has none)"),
-            ("weights", info.get("weights")), ("base", info.get("base"))]
+    rows = [
+        ("family", info.get("family")),
+        ("architecture", ", ".join(info.get("architectures") or []) or None),
+        (
+            "lora targets",
+            info.get("lora_targets")
+            if isinstance(info.get("lora_targets"), str)
+            else ", ".join(info.get("lora_targets") or []),
+        ),
+        ("chat template", "the tokenizer's" if info.get("chat_template") else "ChatML (the tokenizer has none)"),
+        ("weights", info.get("weights")),
+        ("base", info.get("base")),
+    ]
     for k, v in rows:
         if v:
             typer.echo(f"  {k:13} {v}")
@@ -134,8 +148,9 @@ def list_cmd(as_json: bool = JSON) -> None:
 
 @app.command("show")
 @guarded
-def show_cmd(name: str = typer.Argument(..., help="A [models] name, a model folder or adapter folder."),
-             as_json: bool = JSON) -> None:
+def show_cmd(
+    name: str = typer.Argument(..., help="A [models] name, a model folder or adapter folder."), as_json: bool = JSON
+) -> None:
     """What a model is: architecture, family, LoRA targets, chat template, weights, import record."""
     from engine.models.catalog import show_model
 
