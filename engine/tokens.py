@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 from array import array
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class ShardWriter:
         atomic_write_json(self.folder / "meta.json", meta)
         return meta
 
-    def __enter__(self) -> "ShardWriter":
+    def __enter__(self) -> ShardWriter:
         return self
 
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
@@ -154,7 +155,7 @@ def token_cache_dir(build_dir: str | Path, tokenizer: Any, template: str) -> Pat
 
 def tokenize_build(
     build_dir: str | Path, tokenizer: Any, *, template: str = "chatml", progress: Any = None
-) -> dict[str, dict[str, "TokenShard"]]:
+) -> dict[str, dict[str, TokenShard]]:
     """Token shards for every task and split of a build, built once and reused.
 
     `progress(done_rows, total_rows)` is called while tokenising (if given).

@@ -9,8 +9,9 @@ callers in the app do this in a worker.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from engine.chat import render_text
 from engine.errors import WorkbenchError

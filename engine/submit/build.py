@@ -24,9 +24,10 @@ import os
 import shutil
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json
