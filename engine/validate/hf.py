@@ -64,7 +64,8 @@ def load_model(model: str, adapter: str | None = None, *, settings: GenSettings)
     kw = {"dtype": dtype} if int(transformers.__version__.split(".")[0]) >= 5 else {"torch_dtype": dtype}
     preflight(model, trust_remote_code=settings.trust_remote_code)
     try:
-        m = AutoModelForCausalLM.from_pretrained(model, trust_remote_code=settings.trust_remote_code, **kw)
+        # Any: the auto class is typed as its generate mixin; PeftModel wraps it below
+        m: Any = AutoModelForCausalLM.from_pretrained(model, trust_remote_code=settings.trust_remote_code, **kw)
     except (OSError, ValueError, ImportError, AttributeError) as e:
         raise explain_load_error(model, e) from None
     if adapter:
