@@ -29,7 +29,7 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     try:
         vocab = tokenizer.get_vocab()
         vocab_key = stable_hash(sorted(vocab.items()))
-    except Exception:
+    except Exception:  # noqa: BLE001 - any tokenizer object: one without a usable vocabulary falls back to its size
         vocab_key = str(getattr(tokenizer, "vocab_size", "?"))
     return stable_hash(
         {

@@ -229,7 +229,7 @@ def _required_literal(pattern: str) -> str | None:
         import sre_parse as sre
     try:
         parsed = sre.parse(pattern)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any pattern the parser refuses simply has no literal to use
         return None
     best, run = "", ""
     for op, av in parsed:

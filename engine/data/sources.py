@@ -77,7 +77,7 @@ def _mirror_files(base: Path, config: str | None, split: str) -> list[Path] | No
     try:
         patterns = get_data_patterns(str(base))
         files = DataFilesDict.from_patterns(patterns, base_path=str(base))
-    except Exception:
+    except Exception:  # noqa: BLE001 - datasets' pattern resolution raises many types: the mirror is not used
         return None
     chosen = files.get(split)
     if chosen is None:
@@ -128,7 +128,7 @@ def _hub_dataset(ws: Workspace, entry: DatasetEntry, where: str) -> Any:
         kw["name"] = entry.config
     try:
         return datasets.load_dataset(where, **kw)
-    except Exception as e:  # datasets/hub raise many types; all mean "cannot load this here"
+    except Exception as e:  # noqa: BLE001 - datasets/hub raise many types; all mean "cannot load this here"
         reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         if where == entry.hub and (hub_offline(ws) or _looks_offline(e)):
             _not_available(ws, entry, reason)

@@ -64,7 +64,7 @@ def available() -> dict[str, bool]:
         try:
             _parser(lang)
             out[lang] = True
-        except Exception:
+        except Exception:  # noqa: BLE001 - a grammar that cannot load, for whatever reason, is unavailable
             out[lang] = False
     return out
 

@@ -38,7 +38,7 @@ def spawn_detached(
         import psutil
 
         start = psutil.Process(proc.pid).create_time()
-    except Exception:
+    except Exception:  # noqa: BLE001 - psutil missing or the process already gone: no start time to record
         start = None
     run.update_info(
         pid=proc.pid,

@@ -76,7 +76,7 @@ def process_alive(pid: int | None, start_time: float | None = None) -> bool:
             return False
         if start_time is not None and abs(p.create_time() - start_time) > 2.0:
             return False  # the pid was reused by another process
-    except Exception:
+    except Exception:  # noqa: BLE001 - psutil missing or denied: the pid check above decides
         pass
     return True
 

@@ -126,7 +126,7 @@ def _last_metric(run: RunDir, key: str) -> tuple[Any, dict[str, Any] | None]:
     for raw in reversed(lines):
         try:
             rec = json.loads(raw)
-        except Exception:
+        except ValueError:  # a torn or non-JSON line (UnicodeDecodeError is a ValueError too)
             continue
         if isinstance(rec, dict):
             last = last or rec
