@@ -18,30 +18,39 @@ from tests.conftest import run_cli
 
 # Correct, but each call burns 1.2 s of CPU: 3.6 s for three asserts. Under per-case each case
 # has 10 s; under contest the MBPP program has 3 s of wall clock in all.
-SLOW = ("import time\n"
-        "def add_one(x):\n"
-        "    t = time.process_time()\n"
-        "    while time.process_time() - t < 1.2:\n"
-        "        pass\n"
-        "    return x + 1\n")
+SLOW = (
+    "import time\n"
+    "def add_one(x):\n"
+    "    t = time.process_time()\n"
+    "    while time.process_time() - t < 1.2:\n"
+    "        pass\n"
+    "    return x + 1\n"
+)
 SLOW_TESTS = ["assert add_one(1) == 2", "assert add_one(2) == 3", "assert add_one(3) == 4"]
 
 # Correct, but it writes 2.5 GiB: over per-case's 2 GiB address space, far under the contest
 # profile's safety net (half the machine's memory).
-BIG = ("def total(n):\n"
-       "    buf = bytearray(b'\\x01') * (2560 << 20)\n"
-       "    return buf[-1] + n\n")
+BIG = "def total(n):\n    buf = bytearray(b'\\x01') * (2560 << 20)\n    return buf[-1] + n\n"
 
 
 def hep(tid: str, code: str, tests: list[str]):
     """A HumanEvalPack-Python-like problem (the contest gives a whole program 10 s)."""
-    return problem_from_row({"task_id": tid, "language": "python", "prompt": "", "test": "\n".join(tests),
-                             "canonical_solution": code, "solution_kind": "solution"})
+    return problem_from_row(
+        {
+            "task_id": tid,
+            "language": "python",
+            "prompt": "",
+            "test": "\n".join(tests),
+            "canonical_solution": code,
+            "solution_kind": "solution",
+        }
+    )
 
 
 def mbpp(tid: int, code: str, tests: list[str], setup: str = ""):
-    return problem_from_row({"task_id": tid, "text": "a task", "code": code, "test_list": tests,
-                             "test_setup_code": setup})
+    return problem_from_row(
+        {"task_id": tid, "text": "a task", "code": code, "test_list": tests, "test_setup_code": setup}
+    )
 
 
 def test_a_slow_correct_program_passes_per_case_and_times_out_under_contest() -> None:
@@ -61,7 +70,7 @@ def test_a_slow_correct_program_passes_per_case_and_times_out_under_contest() ->
 def test_a_program_using_more_than_2_gib_passes_under_contest_and_is_oom_per_case() -> None:
     if safety_net_mb() < 4096:
         pytest.skip("this machine's safety net is under 4 GiB")
-    p = hep("Python/902", BIG, ["assert total(1) == 2"])   # (writing 2.5 GiB takes seconds here)
+    p = hep("Python/902", BIG, ["assert total(1) == 2"])  # (writing 2.5 GiB takes seconds here)
     per_case = execute([p], "canonical", limits=get_profile("per-case"), cache=False, workers=1).results[0]
     contest = execute([p], "canonical", limits=get_profile("contest"), cache=False, workers=1).results[0]
     assert per_case["verdict"] == "oom"
@@ -86,10 +95,18 @@ def test_contest_judges_mbpp_on_test_list_alone() -> None:
 
 
 def test_each_family_gets_its_own_wall_limit_in_one_run(tmp_path: Path) -> None:
-    # the same 3.6 s program: over MBPP's 3 s, under HumanEvalPack Python's 10 s
-    p = mbpp(905, SLOW, SLOW_TESTS)
-    rep = execute([p, hep("Python/900", SLOW, SLOW_TESTS)], "canonical", limits=get_profile("contest"), cache=False,
-                  workers=2, out_dir=tmp_path)
+    # the same program, 3.9 s of wall clock (sleeping: the same on a busy machine): over MBPP's
+    # 3 s, under HumanEvalPack Python's 10 s
+    sleepy = "import time\ndef add_one(x):\n    time.sleep(1.3)\n    return x + 1\n"
+    p = mbpp(905, sleepy, SLOW_TESTS)
+    rep = execute(
+        [p, hep("Python/900", sleepy, SLOW_TESTS)],
+        "canonical",
+        limits=get_profile("contest"),
+        cache=False,
+        workers=2,
+        out_dir=tmp_path,
+    )
     verdicts = {r["task_id"]: r["verdict"] for r in rep.results}
     assert verdicts == {"905": "timeout", "Python/900": "passed"}
     s = json.loads((tmp_path / "summary.json").read_text())
@@ -122,19 +139,43 @@ def test_contest_refuses_per_case_flags() -> None:
 
 def test_cli_exec_names_the_profile_and_defaults_to_per_case(tmp_path: Path) -> None:
     probs = tmp_path / "p.jsonl"
-    probs.write_text(json.dumps({"task_id": 907, "text": "t", "code": SLOW, "test_list": SLOW_TESTS,
-                                 "test_setup_code": ""}) + "\n")
+    probs.write_text(
+        json.dumps({"task_id": 907, "text": "t", "code": SLOW, "test_list": SLOW_TESTS, "test_setup_code": ""}) + "\n"
+    )
     r = run_cli("eval", "exec", "-p", str(probs), "-s", "canonical", "-o", str(tmp_path / "a"), "--no-cache")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1].endswith("| profile per-case")
-    r = run_cli("eval", "exec", "-p", str(probs), "-s", "canonical", "-o", str(tmp_path / "b"), "--no-cache",
-                "--profile", "contest")
+    r = run_cli(
+        "eval",
+        "exec",
+        "-p",
+        str(probs),
+        "-s",
+        "canonical",
+        "-o",
+        str(tmp_path / "b"),
+        "--no-cache",
+        "--profile",
+        "contest",
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout.strip().splitlines()
     assert out[-1].startswith("pass@1 0.0000") and out[-1].endswith("| profile contest")
     assert any(x.startswith("limits contest: 3 s wall clock per whole program") for x in out)
-    r = run_cli("eval", "exec", "-p", str(probs), "-s", "canonical", "-o", str(tmp_path / "c"),
-                "--profile", "contest", "--timeout", "5")
+    r = run_cli(
+        "eval",
+        "exec",
+        "-p",
+        str(probs),
+        "-s",
+        "canonical",
+        "-o",
+        str(tmp_path / "c"),
+        "--profile",
+        "contest",
+        "--timeout",
+        "5",
+    )
     assert r.returncode != 0 and "contest profile's limits are the harness's" in r.stderr
     assert "Traceback" not in r.stderr
 
@@ -151,12 +192,21 @@ def test_a_validation_judges_contest_tasks_under_contest_and_custom_sets_per_cas
     assert {k: v.name for k, v in judging_profiles(ts).items()} == {"mbpp": "contest", "mine": "per-case"}
     assert {v.name for v in judging_profiles(ts, "per-case").values()} == {"per-case"}
     answer = "```python\n" + SLOW + "```\n"
-    res = run_validation(loaded=ReplayBackend(lambda _prompt: answer), tasks=ts, fmt="contest", out=tmp_path / "v",
-                         settings=GenSettings(max_new_tokens=16), compare_modes=False, ground_truth=False,
-                         exec_cache=False)
+    res = run_validation(
+        loaded=ReplayBackend(lambda _prompt: answer),
+        tasks=ts,
+        fmt="contest",
+        out=tmp_path / "v",
+        settings=GenSettings(max_new_tokens=16),
+        compare_modes=False,
+        ground_truth=False,
+        exec_cache=False,
+    )
     s = res.summary
-    assert {r["task"]: (r["verdict"], r["profile"]) for r in res.records} == \
-        {"mbpp": ("timeout", "contest"), "mine": ("passed", "per-case")}
+    assert {r["task"]: (r["verdict"], r["profile"]) for r in res.records} == {
+        "mbpp": ("timeout", "contest"),
+        "mine": ("passed", "per-case"),
+    }
     assert s["profile"] == "mixed"
     assert (s["tasks"]["mbpp"]["profile"], s["tasks"]["mine"]["profile"]) == ("contest", "per-case")
     # the contest score (a subset: one of 13 tasks) names the profile its tasks were judged under
@@ -183,18 +233,30 @@ def test_a_program_whose_files_do_not_fit_its_scratch_space_gets_a_located_verdi
 @pytest.mark.parametrize("profile", ["per-case", "contest"])
 def test_go_tests_without_testify_statements_are_judged_whole(profile: str) -> None:
     # (no separable cases: the program is one case; its exit decides, under either profile)
-    row = {"task_id": "Go/911", "prompt": "\nfunc F(x int) int {\n", "declaration": "", "entry_point": "F",
-           "test_setup": 'package main\n\nimport (\n    "testing"\n)\n',
-           "test": "func TestF(t *testing.T) {\n    if F(1) != 2 {\n        t.Fatal(\"F(1)\")\n    }\n}\n"}
+    row = {
+        "task_id": "Go/911",
+        "prompt": "\nfunc F(x int) int {\n",
+        "declaration": "",
+        "entry_point": "F",
+        "test_setup": 'package main\n\nimport (\n    "testing"\n)\n',
+        "test": "func TestF(t *testing.T) {\n    if F(1) != 2 {\n        t.Fatal(\"F(1)\")\n    }\n}\n",
+    }
     p = problem_from_row(row)
-    rep = execute([p], [Sample("Go/911", "    return x + 1\n}\n", index=0),
-                        Sample("Go/911", "    return x\n}\n", index=1)],
-                  limits=get_profile(profile), cache=False, workers=1)
-    assert [(r["verdict"], r["tests_passed"], r["tests_total"]) for r in rep.results] == \
-        [("passed", 1, 1), ("failed", 0, 1)], [r["detail"] for r in rep.results]
+    rep = execute(
+        [p],
+        [Sample("Go/911", "    return x + 1\n}\n", index=0), Sample("Go/911", "    return x\n}\n", index=1)],
+        limits=get_profile(profile),
+        cache=False,
+        workers=1,
+    )
+    assert [(r["verdict"], r["tests_passed"], r["tests_total"]) for r in rep.results] == [
+        ("passed", 1, 1),
+        ("failed", 0, 1),
+    ], [r["detail"] for r in rep.results]
 
 
 # -- small follow-ups of issue 12 ------------------------------------------------------------------
+
 
 def test_multipl_e_java_without_javatuples_is_an_infra_error_naming_the_jar(tmp_path: Path) -> None:
     import os
@@ -202,15 +264,19 @@ def test_multipl_e_java_without_javatuples_is_an_infra_error_naming_the_jar(tmp_
     if os.path.exists("/usr/share/java/javatuples.jar"):
         pytest.skip("javatuples is installed here")
     src = json.loads((Path(__file__).parent / "fixtures/problems/multipl-e/humaneval-java.json").read_text())[0]
-    head = src["prompt"].split("class Problem")[0]          # MultiPL-E's Java header: import org.javatuples.*;
-    row = {**src, "name": "HumanEval_8_sumProduct",
-           "prompt": head + "class Problem {\n"
-                            "    public static Pair<Long, Long> sumProduct(ArrayList<Long> numbers) {\n",
-           "tests": "    }\n    public static void main(String[] args) {\n    assert(sumProduct((new ArrayList<Long>("
-                    "Arrays.asList((long)1l, (long)2l)))).equals((Pair.with(3l, 2l))));\n    }\n\n}\n"}
+    head = src["prompt"].split("class Problem")[0]  # MultiPL-E's Java header: import org.javatuples.*;
+    row = {
+        **src,
+        "name": "HumanEval_8_sumProduct",
+        "prompt": head + "class Problem {\n    public static Pair<Long, Long> sumProduct(ArrayList<Long> numbers) {\n",
+        "tests": "    }\n    public static void main(String[] args) {\n    assert(sumProduct((new ArrayList<Long>("
+        "Arrays.asList((long)1l, (long)2l)))).equals((Pair.with(3l, 2l))));\n    }\n\n}\n",
+    }
     p = problem_from_row(row)
-    code = ("        long s = 0, q = 1;\n        for (long x : numbers) { s += x; q *= x; }\n"
-            "        return Pair.with(s, q);\n")
+    code = (
+        "        long s = 0, q = 1;\n        for (long x : numbers) { s += x; q *= x; }\n"
+        "        return Pair.with(s, q);\n"
+    )
     r = execute([p], [Sample(p.task_id, code)], cache=False, workers=1).results[0]
     assert r["verdict"] == "infra_error"
     assert r["detail"].startswith("MultiPL-E Java needs javatuples on the class path")
@@ -228,3 +294,18 @@ def test_the_doctor_says_whether_lld_is_there() -> None:
     line = next(x for x in r.stdout.splitlines() if x.startswith("linker"))
     assert line.startswith("linker   ok   ld.lld" if lk["found"] else "linker   MISSING ld.lld")
     assert ("C++ links with" in line) == lk["found"]
+
+
+def test_ground_truth_under_contest_lists_mbpp_367_apart() -> None:
+    from engine.validate.groundtruth import check_ground_truth
+    from engine.validate.run import judging_profiles
+    from engine.validate.tasks import taskset_from_problems
+    from tests.conftest import shared_data
+
+    rows = [json.loads(x) for x in shared_data("mbpp", "mbpp.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if r["task_id"] == 367)
+    ts = taskset_from_problems({"mbpp": [problem_from_row(row)]})
+    (contest,) = check_ground_truth(ts, limits=judging_profiles(ts), cache=False)
+    (per_case,) = check_ground_truth(ts, limits=judging_profiles(ts, "per-case"), cache=False)
+    assert contest.ok and [f.task_id for f in contest.known] == ["367"] and contest.known[0].verdict == "runtime_error"
+    assert per_case.ok and not per_case.known

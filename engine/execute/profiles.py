@@ -29,17 +29,18 @@ PROFILES = (CONTEST, PER_CASE)
 
 # The harness's wall-clock seconds per whole program: MBPP (`code_eval`, timeout=3.0) and
 # HumanEvalPack per language (bigcode humanevalpack.py LANGUAGE_TO_TIMEOUT).
-CONTEST_WALL_S = {"mbpp": 3.0, "python": 10.0, "javascript": 10.0, "java": 10.0, "go": 20.0, "cpp": 60.0,
-                  "rust": 300.0}
+CONTEST_WALL_S = {"mbpp": 3.0, "python": 10.0, "javascript": 10.0, "java": 10.0, "go": 20.0, "cpp": 60.0, "rust": 300.0}
 
 # The contest's harness sets no memory limit; what stops a runaway program is the machine. Ours:
 # the resident memory of a program's processes together may reach half of physical memory.
 SAFETY_NET_FRACTION = 0.5
 
-PROFILE_HELP = ("Limits profile: `contest` = the contest harness's wall-clock limit per whole program "
-                "(MBPP 3 s; HumanEvalPack Python/JS/Java 10 s, Go 20 s, C++ 60 s, Rust 300 s), no memory cap "
-                "beyond a safety net of half the machine's RAM, MBPP judged on test_list alone; `per-case` = "
-                "10 s CPU per test case, 30 s per sample, 2 GiB (round-2 fractions, custom sets).")
+PROFILE_HELP = (
+    "Limits profile: `contest` = the contest harness's wall-clock limit per whole program "
+    "(MBPP 3 s; HumanEvalPack Python/JS/Java 10 s, Go 20 s, C++ 60 s, Rust 300 s), no memory cap "
+    "beyond a safety net of half the machine's RAM, MBPP judged on test_list alone; `per-case` = "
+    "10 s CPU per test case, 30 s per sample, 2 GiB (round-2 fractions, custom sets)."
+)
 
 
 def safety_net_mb() -> int:
@@ -80,28 +81,48 @@ class Profile:
 def contest_limits(fam: str, *, base: Limits | None = None) -> Limits:
     """The contest profile's limits for a task family (`mbpp` or a language)."""
     b = base or Limits()
-    return dataclasses.replace(b, profile=CONTEST, whole_program=True, timeout=CONTEST_WALL_S[fam],
-                               sample_timeout=None, wall_factor=1.0, max_timeouts=0, memory_mb=safety_net_mb(),
-                               mbpp_setup=False)
+    return dataclasses.replace(
+        b,
+        profile=CONTEST,
+        whole_program=True,
+        timeout=CONTEST_WALL_S[fam],
+        sample_timeout=None,
+        wall_factor=1.0,
+        max_timeouts=0,
+        memory_mb=safety_net_mb(),
+        mbpp_setup=False,
+    )
 
 
-def get_profile(name: str | None = None, *, timeout: float | None = None, sample_timeout: float | None = None,
-                memory_mb: int | None = None) -> Profile:
+def get_profile(
+    name: str | None = None,
+    *,
+    timeout: float | None = None,
+    sample_timeout: float | None = None,
+    memory_mb: int | None = None,
+) -> Profile:
     """The named profile (default per-case); --timeout / --sample-timeout / --memory shape the
     per-case profile only: the contest profile's limits are the harness's."""
     name = name or PER_CASE
     if name not in PROFILES:
         raise WorkbenchError(f"unknown limits profile {name!r} (known: {', '.join(PROFILES)})")
-    given = {k: v for k, v in (("timeout", timeout), ("sample_timeout", sample_timeout),
-                               ("memory_mb", memory_mb)) if v is not None}
+    given = {
+        k: v
+        for k, v in (("timeout", timeout), ("sample_timeout", sample_timeout), ("memory_mb", memory_mb))
+        if v is not None
+    }
     if name == CONTEST:
         if given:
             flags = ", ".join("--" + k.replace("_mb", "").replace("_", "-") for k in given)
-            raise WorkbenchError(f"{flags}: the contest profile's limits are the harness's; "
-                                 "use --profile per-case to set your own")
+            raise WorkbenchError(
+                f"{flags}: the contest profile's limits are the harness's; use --profile per-case to set your own"
+            )
         return Profile(CONTEST)
-    return Profile(PER_CASE, dataclasses.replace(Limits(), **{k: (float(v) if k != "memory_mb" else int(v))
-                                                              for k, v in given.items()}))
+    base = Limits()
+    base = dataclasses.replace(base, timeout=float(timeout)) if timeout is not None else base
+    base = dataclasses.replace(base, sample_timeout=float(sample_timeout)) if sample_timeout is not None else base
+    base = dataclasses.replace(base, memory_mb=int(memory_mb)) if memory_mb is not None else base
+    return Profile(PER_CASE, base)
 
 
 def resolver(limits: Limits | Profile | Any | None) -> Any:

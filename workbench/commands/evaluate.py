@@ -45,7 +45,7 @@ def _limits_line(lim: dict[str, Any]) -> str:
     scope = ", ".join(lim.get("applies_to") or [])
     if lim.get("whole_program"):
         return (f"{lim['timeout']:g} s wall clock per whole program, resident memory up to {lim['memory_mb']} MiB"
-                f"{'' if lim.get('mbpp_test_setup') else ', MBPP test_list alone'} ({scope})")
+                f"{', test_list alone' if 'mbpp' in (lim.get('applies_to') or []) else ''} ({scope})")
     return (f"{lim['timeout']:g} s CPU per test case, {lim['sample_timeout']:g} s per sample, {lim['memory_mb']} MiB "
             f"address space ({scope})")
 
