@@ -121,7 +121,8 @@ def match_tokens(
     if index.keys.size == 0:
         return out
     g, d = ngram_hashes(hashes, offsets, index.ngram)
-    maybe = index.filter[(g >> np.uint64(64 - FILTER_BITS)).astype(np.int64)]  # type: ignore[index]
+    assert index.filter is not None  # built with the keys (the index is not empty here)
+    maybe = index.filter[(g >> np.uint64(64 - FILTER_BITS)).astype(np.int64)]
     g, d = g[maybe], d[maybe]
     lo = np.searchsorted(index.keys, g, side="left")
     hi = np.searchsorted(index.keys, g, side="right")

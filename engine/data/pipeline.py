@@ -232,7 +232,7 @@ def _check_chunk(
     from engine.chat import render_text
 
     recs, opts = args
-    out = []
+    out: list[list[Any]] = []  # lists while tokens are filled in, tuples on the way out
     for rec in recs:
         bad, nch = _check_one(rec, opts)
         out.append([bad, rec["chat_rounds"] if nch else None, rec.get("languages") or [], nch, None])
@@ -243,7 +243,7 @@ def _check_chunk(
         )
         for i, e in zip(todo, encs):
             out[i][4] = len(e.ids)
-    return [tuple(o) for o in out]  # type: ignore[misc]
+    return [(o[0], o[1], o[2], o[3], o[4]) for o in out]
 
 
 def _workers(opts: ProcessOptions) -> int:
@@ -538,7 +538,10 @@ def _decontaminate_and_dedup(
 
     t0 = time.time()
     n = len(kept)
-    texts_of = lambda r: "\n".join(x["content"] for x in r["chat_rounds"])  # noqa: E731
+
+    def texts_of(r: dict[str, Any]) -> str:
+        return "\n".join(x["content"] for x in r["chat_rounds"])
+
     near = NearDupIndex(num_perm=opts.num_perm, ngram=opts.shingle) if opts.near_dedup else None
     alive = np.ones(n, dtype=bool)
     by_bench: dict[str, int] = {}
