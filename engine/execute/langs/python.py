@@ -34,6 +34,14 @@ def source(u: Unit, drop_numpy: bool) -> str:
     return code + "\n" + u.plan.test
 
 
+def fork_server(units: list[Unit]) -> dict[str, Any]:
+    """The supervisor settings of a fork-server for these programs (numpy pre-imported only
+    when one of them may use it)."""
+    need_numpy = any("numpy" in u.program.code or "np." in u.program.code for u in units)
+    return {"python_preimport": [m for m in PREIMPORT if need_numpy or m != "numpy"],
+            "python_env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}}
+
+
 def start(ctx: Context, units: list[Unit]) -> None:
     drop_numpy = not _numpy_ok()
 
@@ -49,9 +57,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
                     "cases": u.plan.n, "limits": ctx.limits.run(relative=True), "env": run_env()}
         run_jobs(ctx, part, job, kw)
 
-    need_numpy = any("numpy" in u.program.code or "np." in u.program.code for u in units)
-    kw = {"python_preimport": [m for m in PREIMPORT if need_numpy or m != "numpy"],
-          "python_env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}}
+    kw = fork_server(units)
     # a supervisor start costs an interpreter plus the prelude (numpy): few, large chunks
     for part in chunks(units, ctx.workers, min_size=24, per_worker=1):
         ctx.submit(P_RUN, partial(run, part))
