@@ -83,10 +83,8 @@ def make_set(path: Path, n_problems: int, n_cases: int, seed: int = 0) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _tool(argv: list[str] | None) -> list[str] | None:
+def _tool(argv: list[str]) -> list[str]:
     """The same binaries as the executor's (not a PATH shim)."""
-    if not argv:
-        return argv
     cmds = {k: v for lang in PROGRAMS for k, v in probe(lang).commands.items()}
     head = {"python3": cmds.get("python"), "rustc": cmds.get("rustc")}.get(argv[0]) or cmds.get(argv[0]) or argv[0]
     return [head, *argv[1:]]
