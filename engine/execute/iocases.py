@@ -61,8 +61,8 @@ from engine.problems import judges
 from engine.problems.assemble import Program
 from engine.problems.model import JUDGE_CALL, JUDGE_STDIO, Problem
 
-SNIPPET = 200          # characters of a failing case's input, expected and actual output kept
-STDIN = ".stdin"       # the case's input, in the program's own folder
+SNIPPET = 200  # characters of a failing case's input, expected and actual output kept
+STDIN = ".stdin"  # the case's input, in the program's own folder
 
 
 def is_io(problem: Problem) -> bool:
@@ -73,8 +73,10 @@ def sample_problem(problem: Problem, language: str) -> Problem:
     """The problem as this sample runs it: in the sample's language when it names one."""
     lang = language or problem.language
     if problem.judge == JUDGE_CALL and lang != "python":
-        raise WorkbenchError(f"{problem.task_id}: call-based problems ({problem.layout}, fn_name "
-                             f"{problem.fn_name!r}) are judged for Python samples only, not {lang}")
+        raise WorkbenchError(
+            f"{problem.task_id}: call-based problems ({problem.layout}, fn_name "
+            f"{problem.fn_name!r}) are judged for Python samples only, not {lang}"
+        )
     return problem if lang == problem.language else dataclasses.replace(problem, language=lang)
 
 
@@ -84,20 +86,20 @@ def sample_problem(problem: Problem, language: str) -> Problem:
 # not by every case of every program). CodeContests runs programs as written.
 PYTHON_PRELUDE = {
     "livecodebench": "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
-                     "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\n"
-                     "from random import *\nfrom statistics import *\nfrom itertools import *\n"
-                     "from functools import *\nfrom operator import *\nfrom io import *\nfrom sys import *\n"
-                     "from json import *\nfrom builtins import *\nfrom typing import *\nimport string\nimport re\n"
-                     "import datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\nimport math\n"
-                     "import random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
-                     "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n\n",
+    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\n"
+    "from random import *\nfrom statistics import *\nfrom itertools import *\n"
+    "from functools import *\nfrom operator import *\nfrom io import *\nfrom sys import *\n"
+    "from json import *\nfrom builtins import *\nfrom typing import *\nimport string\nimport re\n"
+    "import datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\nimport math\n"
+    "import random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
+    "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n\n",
     "apps": "import sys\nimport time\nimport itertools\nfrom itertools import accumulate, product, permutations, "
-            "combinations\nimport collections\nfrom collections import Counter, OrderedDict, deque, defaultdict, "
-            "ChainMap\nfrom functools import lru_cache\nimport math\nfrom math import sqrt, sin, cos, tan, ceil, "
-            "fabs, floor, gcd, exp, log, log2\nimport fractions\nfrom typing import List, Tuple\n"
-            "class __WbNumpy:\n    def __getattr__(self, name):\n        import numpy\n"
-            "        globals()['np'] = numpy\n        return getattr(numpy, name)\nnp = __WbNumpy()\n"
-            "import random\nimport heapq\nfrom heapq import *\n",
+    "combinations\nimport collections\nfrom collections import Counter, OrderedDict, deque, defaultdict, "
+    "ChainMap\nfrom functools import lru_cache\nimport math\nfrom math import sqrt, sin, cos, tan, ceil, "
+    "fabs, floor, gcd, exp, log, log2\nimport fractions\nfrom typing import List, Tuple\n"
+    "class __WbNumpy:\n    def __getattr__(self, name):\n        import numpy\n"
+    "        globals()['np'] = numpy\n        return getattr(numpy, name)\nnp = __WbNumpy()\n"
+    "import random\nimport heapq\nfrom heapq import *\n",
 }
 
 
@@ -113,8 +115,18 @@ def program(problem: Problem, code: str, kind: str) -> Program:
 def signature(problem: Problem) -> str:
     """What of the problem decides a verdict besides the program (part of the result-cache key):
     the judge, its rule, the function called, the limits and every case's content."""
-    h = hashlib.sha256(json.dumps([problem.judge, problem.compare, problem.fn_name, problem.time_limit,
-                                   problem.memory_limit_mb, len(problem.io_cases)]).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            [
+                problem.judge,
+                problem.compare,
+                problem.fn_name,
+                problem.time_limit,
+                problem.memory_limit_mb,
+                len(problem.io_cases),
+            ]
+        ).encode()
+    )
     for c in problem.io_cases:
         for part in (c.input, c.output):
             h.update(part.encode("utf-8", "surrogatepass"))
@@ -137,8 +149,12 @@ def case_limits(limits: Limits, problem: Problem) -> Limits:
     per-case profile the time is CPU time (wall clock up to wall_factor x), under the contest
     profile wall-clock time."""
     t = float(problem.time_limit or limits.timeout)
-    return dataclasses.replace(limits, timeout=t, sample_timeout=t * limits.wall_factor + 1.0,
-                               memory_mb=problem.memory_limit_mb or limits.memory_mb)
+    return dataclasses.replace(
+        limits,
+        timeout=t,
+        sample_timeout=t * limits.wall_factor + 1.0,
+        memory_mb=problem.memory_limit_mb or limits.memory_mb,
+    )
 
 
 @dataclass
@@ -224,29 +240,34 @@ CALL_RULES: dict[str, Callable[[Any, Any], bool]] = {"lcb-call": judges.lcb_call
 def call_harness(problem: Problem) -> str:
     rule = CALL_RULES.get(problem.compare)
     if rule is None:
-        raise WorkbenchError(f"{problem.task_id}: unknown call rule {problem.compare!r} "
-                             f"(known: {', '.join(CALL_RULES)})")
+        raise WorkbenchError(
+            f"{problem.task_id}: unknown call rule {problem.compare!r} (known: {', '.join(CALL_RULES)})"
+        )
     src = textwrap.dedent(inspect.getsource(rule))
-    return (CALL_HARNESS.replace("__WB_RULE_SOURCE__", repr(src)).replace("__WB_RULE__", repr(rule.__name__))
-            .replace("__WB_FN__", repr(problem.fn_name))
-            .replace("__WB_INT_KEYS__", repr(problem.compare == "apps-call")))
+    return (
+        CALL_HARNESS.replace("__WB_RULE_SOURCE__", repr(src))
+        .replace("__WB_RULE__", repr(rule.__name__))
+        .replace("__WB_FN__", repr(problem.fn_name))
+        .replace("__WB_INT_KEYS__", repr(problem.compare == "apps-call"))
+    )
 
 
 # -- builds -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Built:
     """A built program: how each case runs it."""
 
-    argv: list[str]                     # run with the case's stdin ("python": the fork-server's child)
-    stage: dict[str, str]               # its artefacts, copied into each case's folder
-    mode: str = "exec"                  # exec | python (a fork of the warm interpreter, as a script)
+    argv: list[str]  # run with the case's stdin ("python": the fork-server's child)
+    stage: dict[str, str]  # its artefacts, copied into each case's folder
+    mode: str = "exec"  # exec | python (a fork of the warm interpreter, as a script)
     memory_extra_mb: int = 0
     nproc: int | None = None
     env: dict[str, str] = field(default_factory=run_env)
 
 
-Builder = Callable[[Unit, str], "Built | str"]   # (unit, build folder) -> Built, or the compiler's log
+Builder = Callable[[Unit, str], "Built | str"]  # (unit, build folder) -> Built, or the compiler's log
 
 
 def _write(d: str, name: str, text: str) -> str:
@@ -267,6 +288,7 @@ def _python(ctx: Context, units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
         # ~5 ms, instead of an interpreter start, ~45 ms here); it reads main.py from its own folder
         code = u.program.code + (call_harness(u.problem) if u.problem.judge == JUDGE_CALL else "")
         return Built([], {"main.py": _write(d, "main.py", code)}, mode="python")
+
     return build, fork_server(units)
 
 
@@ -276,8 +298,13 @@ def _javascript(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, An
     argv, env, ro = node_command(ctx)
 
     def build(u: Unit, d: str) -> Built | str:
-        return Built(argv, {"main.js": _write(d, "main.js", u.program.code),
-                            "wb_preload.js": _write(d, "wb_preload.js", PRELOAD)}, memory_extra_mb=2048, env=env)
+        return Built(
+            argv,
+            {"main.js": _write(d, "main.js", u.program.code), "wb_preload.js": _write(d, "wb_preload.js", PRELOAD)},
+            memory_extra_mb=2048,
+            env=env,
+        )
+
     return build, {"ro": ro}
 
 
@@ -292,6 +319,7 @@ def _cpp(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
         _write(d, "main.cpp", u.program.code)
         res = compile_step(ctx, d, compile_argv(gpp, "main.cpp", "prog", flags, []), build_env(ctx, d))
         return _compiled(res, Built(["./prog"], {"prog": os.path.join(d, "prog")}))
+
     return build, {}
 
 
@@ -303,9 +331,15 @@ def _rust(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
 
     def build(u: Unit, d: str) -> Built | str:
         _write(d, "main.rs", u.program.code)
-        res = compile_step(ctx, d, rustc_argv(rustc, deps, "main.rs", "prog", test=False, flags=STDIO_RUSTFLAGS),
-                           build_env(ctx, d), ro=ro)
+        res = compile_step(
+            ctx,
+            d,
+            rustc_argv(rustc, deps, "main.rs", "prog", test=False, flags=STDIO_RUSTFLAGS),
+            build_env(ctx, d),
+            ro=ro,
+        )
         return _compiled(res, Built(["./prog"], {"prog": os.path.join(d, "prog")}))
+
     return build, {}
 
 
@@ -317,9 +351,15 @@ def _go(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
 
     def build(u: Unit, d: str) -> Built | str:
         _write(d, "main.go", u.program.code)
-        res = compile_step(ctx, d, [go, "build", "-gcflags=-e", "-ldflags=-s -w", "-o", "prog", "main.go"],
-                           go_env(ctx, d, os.path.join(d, "gopath")), ro=(str(GOCODE),))
+        res = compile_step(
+            ctx,
+            d,
+            [go, "build", "-gcflags=-e", "-ldflags=-s -w", "-o", "prog", "main.go"],
+            go_env(ctx, d, os.path.join(d, "gopath")),
+            ro=(str(GOCODE),),
+        )
         return _compiled(res, Built(["./prog"], {"prog": os.path.join(d, "prog")}, memory_extra_mb=2048))
+
     return build, {}
 
 
@@ -329,10 +369,12 @@ def java_main(code: str) -> tuple[str, str]:
     declares `main` (the public one when several do); a `package` prefixes it."""
     text = mask(code, "java")
     pkg = re.search(r"^\s*package\s+([\w.]+)\s*;", text, re.MULTILINE)
-    tops: list[tuple[str, bool, int, int]] = []     # name, public, body start, body end
+    tops: list[tuple[str, bool, int, int]] = []  # name, public, body start, body end
     depth, i = 0, 0
-    decl = re.compile(r"\b(public\s+)?(?:(?:abstract|final|static|strictfp|sealed|non-sealed)\s+)*"
-                      r"(?:class|interface|enum|record)\s+(\w+)")
+    decl = re.compile(
+        r"\b(public\s+)?(?:(?:abstract|final|static|strictfp|sealed|non-sealed)\s+)*"
+        r"(?:class|interface|enum|record)\s+(\w+)"
+    )
     while i < len(text):
         ch = text[i]
         if ch == "{":
@@ -349,7 +391,7 @@ def java_main(code: str) -> tuple[str, str]:
                 continue
         i += 1
     main_decl = re.compile(r"\bstatic\b[^;{}()]*\bvoid\s+main\s*\(")
-    mains = [t for t in tops if main_decl.search(text[t[2]:t[3] if t[3] > 0 else None])]
+    mains = [t for t in tops if main_decl.search(text[t[2] : t[3] if t[3] > 0 else None])]
     public = next((t[0] for t in tops if t[1]), None)
     run = next((t[0] for t in mains if t[1]), None) or (mains[0][0] if mains else public or "Main")
     prefix = pkg.group(1) + "." if pkg else ""
@@ -367,18 +409,32 @@ def _java(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
         _write(d, src, u.program.code)
         res = compile_step(ctx, d, javac_argv(javac, [src]), build_env(ctx, d))
         mem = case_limits(ctx.limits, u.problem).memory_mb
-        return _compiled(res, Built([java, *jvm_flags(mem), "-cp", "classes", main],
-                                    {"classes": os.path.join(d, "classes")}, memory_extra_mb=2048,
-                                    nproc=ctx.limits.nproc + 256))
+        return _compiled(
+            res,
+            Built(
+                [java, *jvm_flags(mem), "-cp", "classes", main],
+                {"classes": os.path.join(d, "classes")},
+                memory_extra_mb=2048,
+                nproc=ctx.limits.nproc + 256,
+            ),
+        )
+
     return build, {}
 
 
 BUILDERS: dict[str, Callable[[Context, list[Unit]], tuple[Builder, dict[str, Any]]]] = {
-    "python": _python, "javascript": _javascript, "cpp": _cpp, "rust": _rust, "go": _go, "java": _java}
+    "python": _python,
+    "javascript": _javascript,
+    "cpp": _cpp,
+    "rust": _rust,
+    "go": _go,
+    "java": _java,
+}
 COMPILED = ("cpp", "rust", "go", "java")
 
 
 # -- judging ------------------------------------------------------------------------------------
+
 
 def _snip(text: str) -> str:
     return text if len(text) <= SNIPPET else text[:SNIPPET] + f"... ({len(text)} characters)"
@@ -388,7 +444,7 @@ def judge_case(u: Unit, res: dict[str, Any], expected: str) -> tuple[str, str]:
     """(verdict, detail) of one case's run."""
     call = u.problem.judge == JUDGE_CALL
     c = classify(Outcome(run=res, n_cases=1 if call else 0), u.language)
-    verdict = c["verdict"]         # (a Python program that does not parse: compile_error)
+    verdict = c["verdict"]  # (a Python program that does not parse: compile_error)
     if call:
         ft = c["failed_tests"]
         return verdict, (ft[0]["detail"] if ft and ft[0]["detail"] else c["detail"])
@@ -396,7 +452,7 @@ def judge_case(u: Unit, res: dict[str, Any], expected: str) -> tuple[str, str]:
         if judges.outputs_match(u.problem.compare, res.get("stdout") or "", expected):
             return "passed", ""
         return "failed", "wrong answer"
-    if verdict == "failed":          # (an assertion of the program's own: the judge's runtime error)
+    if verdict == "failed":  # (an assertion of the program's own: the judge's runtime error)
         verdict = "runtime_error"
     return verdict, c["detail"]
 
@@ -412,19 +468,35 @@ def _summary(u: Unit, per_case: list[tuple[str, str, str] | None], duration: flo
         if r and r[0] == "passed":
             continue
         if len(failed) < 10:
-            failed.append({"case": i, "status": r[0] if r else "not_run", "test": labels[i],
-                           "detail": (r[1] if r else "not run: too many cases timed out")[:300],
-                           "input": _snip(cases[i].input), "expected": _snip(cases[i].output),
-                           "got": _snip(r[2]) if r else ""})
+            failed.append(
+                {
+                    "case": i,
+                    "status": r[0] if r else "not_run",
+                    "test": labels[i],
+                    "detail": (r[1] if r else "not run: too many cases timed out")[:300],
+                    "input": _snip(cases[i].input),
+                    "expected": _snip(cases[i].output),
+                    "got": _snip(r[2]) if r else "",
+                }
+            )
     if first is None:
         verdict, detail = "passed", ""
     else:
         r = per_case[first]
         verdict = r[0] if r else "timeout"
         detail = f"{labels[first]}: {r[1] if r else 'not run'}".strip()
-    return Judged(run={"duration": duration}, n_cases=n, labels=labels,
-                  result={"verdict": verdict, "tests_passed": npass, "tests_total": n,
-                          "detail": detail[:2000], "failed_tests": failed})
+    return Judged(
+        run={"duration": duration},
+        n_cases=n,
+        labels=labels,
+        result={
+            "verdict": verdict,
+            "tests_passed": npass,
+            "tests_total": n,
+            "detail": detail[:2000],
+            "failed_tests": failed,
+        },
+    )
 
 
 class _Inputs:
@@ -448,14 +520,18 @@ class _Inputs:
             return self.dirs[key]
 
 
-def _run_unit(ctx: Context, sup_box: list[Any], sup_kwargs: dict[str, Any], u: Unit, built: Built,
-              inputs: list[str]) -> None:
+def _run_unit(
+    ctx: Context, sup_box: list[Any], sup_kwargs: dict[str, Any], u: Unit, built: Built, inputs: list[str]
+) -> None:
     """Every case of one program, each a process of its own, through the chunk's supervisor."""
     lim = case_limits(ctx.limits, u.problem)
     run_lim = lim.run(memory_extra_mb=built.memory_extra_mb, nproc=built.nproc, relative=built.mode == "python")
-    run_lim["keep"] = run_lim["output"]      # the whole output (up to the cap) is compared
-    how = {"mode": "python", "filename": "main.py", "script": True} if built.mode == "python" else \
-        {"mode": "exec", "argv": built.argv}
+    run_lim["keep"] = run_lim["output"]  # the whole output (up to the cap) is compared
+    how = (
+        {"mode": "python", "filename": "main.py", "script": True}
+        if built.mode == "python"
+        else {"mode": "exec", "argv": built.argv}
+    )
     call = u.problem.judge == JUDGE_CALL
     per_case: list[tuple[str, str, str] | None] = []
     timeouts, duration = 0, 0.0
@@ -463,8 +539,16 @@ def _run_unit(ctx: Context, sup_box: list[Any], sup_kwargs: dict[str, Any], u: U
         if ctx.limits.max_timeouts and timeouts >= ctx.limits.max_timeouts:
             per_case.append(None)
             continue
-        job = {"id": f"{u.key}:{i}", **how, "env": built.env, "limits": run_lim, "stdin": STDIN,
-               "cases": 1 if call else 0, "done_on_exit0": not call, "stage": {**built.stage, STDIN: inputs[i]}}
+        job = {
+            "id": f"{u.key}:{i}",
+            **how,
+            "env": built.env,
+            "limits": run_lim,
+            "stdin": STDIN,
+            "cases": 1 if call else 0,
+            "done_on_exit0": not call,
+            "stage": {**built.stage, STDIN: inputs[i]},
+        }
         try:
             if sup_box[0] is None:
                 sup_box[0] = ctx.supervisor(**sup_kwargs).start()
@@ -478,10 +562,20 @@ def _run_unit(ctx: Context, sup_box: list[Any], sup_kwargs: dict[str, Any], u: U
             return
         duration += float(res.get("duration") or 0.0)
         verdict, detail = judge_case(u, res, case.output)
-        if verdict in ("compile_error", "infra_error"):   # the program's, not this case's
-            ctx.emit(u, Judged(run={"duration": duration}, result={
-                "verdict": verdict, "tests_passed": 0, "tests_total": len(u.problem.io_cases), "detail": detail,
-                "failed_tests": []}))
+        if verdict in ("compile_error", "infra_error"):  # the program's, not this case's
+            ctx.emit(
+                u,
+                Judged(
+                    run={"duration": duration},
+                    result={
+                        "verdict": verdict,
+                        "tests_passed": 0,
+                        "tests_total": len(u.problem.io_cases),
+                        "detail": detail,
+                        "failed_tests": [],
+                    },
+                ),
+            )
             return
         if verdict == "timeout":
             timeouts += 1
@@ -494,7 +588,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
     lang = units[0].language
     try:
         builder, sup_kwargs = BUILDERS[lang](ctx, units)
-    except (RuntimeError, OSError, subprocess.SubprocessError) as e:     # (Rust's prebuilt crates)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:  # (Rust's prebuilt crates)
         for u in units:
             ctx.emit(u, Outcome("infra_error", str(e), n_cases=u.plan.n))
         return
@@ -524,6 +618,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
 
 def dispatch(runner: Callable[[Context, list[Unit]], None]) -> Callable[[Context, list[Unit]], None]:
     """A language runner that hands stdio/call units to `start` and the rest to `runner`."""
+
     def both(ctx: Context, units: list[Unit]) -> None:
         io = [u for u in units if is_io(u.problem)]
         rest = [u for u in units if not is_io(u.problem)]
@@ -531,4 +626,5 @@ def dispatch(runner: Callable[[Context, list[Unit]], None]) -> Callable[[Context
             start(ctx, io)
         if rest:
             runner(ctx, rest)
+
     return both
