@@ -295,7 +295,8 @@ def _profile_summary(records: list[dict[str, Any]], used: list[tuple[Problem, Li
     names = sorted({lim.profile for lim in scopes})
     return {"profile": names[0] if len(names) == 1 else ("mixed" if names else None), "profiles": dict(counts),
             "limits": [{**lim.describe(), "applies_to": sorted(fams)}
-                       for lim, fams in sorted(scopes.items(), key=lambda kv: kv[0].signature())]}
+                       for lim, fams in sorted(scopes.items(), key=lambda kv: (kv[0].profile, kv[0].timeout,
+                                                                               kv[0].signature()))]}
 
 
 def _scratch_base() -> str | None:

@@ -334,7 +334,8 @@ def _print_summary(s: dict, vid: Optional[str], path: Optional[str], meta: Optio
         shown = f"{t.get('problems', 0)}" if t.get("total") in (None, t.get("problems")) else \
             f"{t.get('problems', 0)}/{t.get('total')}"
         typer.echo(f"{name:30} {_fmt(t.get('pass@1')):>7} {_fmt(t.get('test_pass_rate')):>7} "
-                   f"{shown:>9}  " + " ".join(f"{k}={c}" for k, c in v.items()))
+                   f"{shown:>9}  " + " ".join(f"{k}={c}" for k, c in v.items())
+                   + (f"  [{t['profile']}]" if s.get("profile") == "mixed" and t.get("profile") else ""))
     typer.echo("")
     for lang, t in s.get("languages", {}).items():
         typer.echo(f"  {lang:12} pass@1 {_fmt(t.get('pass@1'))}  tests {_fmt(t.get('test_pass_rate'))}  "
