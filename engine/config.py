@@ -65,13 +65,20 @@ def validate(model: type[M], data: dict[str, Any], *, file: str | Path | None = 
         raise format_validation_error(e, file=file, text=text) from None
 
 
-def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+def read_text(path: Path) -> str:
+    """A config file's text; a missing or non-UTF-8 file is an InputError naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("file not found", file=path) from None
     except UnicodeDecodeError as e:
         raise InputError(f"not valid UTF-8 ({e.reason})", file=path) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=path) from None
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    text = read_text(path)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
@@ -80,12 +87,7 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
 
 
 def read_json(path: Path) -> tuple[Any, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=path) from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"not valid UTF-8 ({e.reason})", file=path) from None
+    text = read_text(path)
     try:
         return json.loads(text), text
     except json.JSONDecodeError as e:

@@ -8,11 +8,11 @@ look like this). Every problem is reported with the file it is in.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.config import read_json
 from engine.errors import InputError
 
 CONFIG = "config.json"
@@ -23,18 +23,7 @@ BIN_INDEX, BIN_SINGLE = "pytorch_model.bin.index.json", "pytorch_model.bin"
 
 def read_json_file(path: Path) -> dict[str, Any]:
     """A JSON object from `path`, or an InputError naming the file (and the line)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", file=path) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=path) from None
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=path) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg}", file=path, line=e.lineno) from None
+    data, _ = read_json(path)
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", file=path)
     return data
