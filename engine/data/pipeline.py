@@ -371,8 +371,7 @@ def process(
         try:
             for iname, entry in entries.items():
                 loaded = Loaded(ws, iname, entry, opts.limit)
-                # late binding on purpose: the pool is made lazily further down this loop
-                for rec, bad, nch in _checked_rows(loaded, opts, lambda: pool):  # noqa: B023
+                for rec, bad, nch in _checked_rows(loaded, opts, lambda: pool):  # noqa: B023 - pool made below, on purpose
                     n_seen += 1
                     if nch:
                         normalized_rows += 1
