@@ -238,6 +238,11 @@ class ValidationScreen(WorkbenchScreen):
                  f"status {data['status']}")
         if s.get("profile"):   # the limits profile the programs were judged under (issue 12, item 1)
             t.append(f"  limits {s['profile']}")
+            if s["profile"] == "mixed":   # which tasks were judged under which
+                by: dict[str, list[str]] = {}
+                for name, task in (s.get("tasks") or {}).items():
+                    by.setdefault(str(task.get("profile")), []).append(name)
+                t.append(" (" + "; ".join(f"{k}: {len(v)} task{'s' * (len(v) != 1)}" for k, v in by.items()) + ")")
         if m.get("error"):
             t.append(f"\n{m['error']}", style="red")
         gt = s.get("ground_truth") or m.get("ground_truth") or {}
