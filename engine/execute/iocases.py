@@ -18,9 +18,10 @@ output cap:
 
 A case's verdict depends on that case alone; the sample's is `passed` when every case passes,
 else that of its first non-passing case; `tests_passed / tests_total` count cases, so per-case
-fractions work as they do for asserts. After `Limits.max_timeouts` timed-out cases the rest are
-not run (and count as not passed). The cases' input files are written once per problem into a
-0700 build folder and reach a program as its stdin (`.stdin` in its own folder).
+fractions work as they do for asserts. After `Limits.max_timeouts` (else MAX_TIMEOUTS) timed-out
+cases the rest are not run (and count as not passed). Each case's output cap leaves room for
+twice its expected output. The cases' input files are written once per problem into a 0700
+build folder and reach a program as its stdin (`.stdin` in its own folder).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ from engine.problems.assemble import Program
 from engine.problems.model import JUDGE_CALL, JUDGE_STDIO, Problem
 
 SNIPPET = 200  # characters of a failing case's input, expected and actual output kept
+# Timed-out cases after which a sample's other cases are not run, when the limits give no
+# number (the contest profile's 0 means "no restart" for program-and-test samples; here every
+# case is a run of its own, and a hanging program would cost every case its whole time limit).
+MAX_TIMEOUTS = 2
 STDIN = ".stdin"  # the case's input, in the program's own folder
 
 
@@ -526,7 +531,7 @@ def _run_unit(
     """Every case of one program, each a process of its own, through the chunk's supervisor."""
     lim = case_limits(ctx.limits, u.problem)
     run_lim = lim.run(memory_extra_mb=built.memory_extra_mb, nproc=built.nproc, relative=built.mode == "python")
-    run_lim["keep"] = run_lim["output"]  # the whole output (up to the cap) is compared
+    cap = int(run_lim["output"])
     how = (
         {"mode": "python", "filename": "main.py", "script": True}
         if built.mode == "python"
@@ -535,15 +540,18 @@ def _run_unit(
     call = u.problem.judge == JUDGE_CALL
     per_case: list[tuple[str, str, str] | None] = []
     timeouts, duration = 0, 0.0
+    max_timeouts = ctx.limits.max_timeouts or MAX_TIMEOUTS
     for i, case in enumerate(u.problem.io_cases):
-        if ctx.limits.max_timeouts and timeouts >= ctx.limits.max_timeouts:
+        if timeouts >= max_timeouts:
             per_case.append(None)
             continue
+        # the whole output is compared; a case whose expected output is large gets room for it
+        room = max(cap, 2 * len(case.output.encode("utf-8", "surrogatepass")) + (64 << 10))
         job = {
             "id": f"{u.key}:{i}",
             **how,
             "env": built.env,
-            "limits": run_lim,
+            "limits": {**run_lim, "output": room, "keep": room},
             "stdin": STDIN,
             "cases": 1 if call else 0,
             "done_on_exit0": not call,
