@@ -26,8 +26,9 @@ done
 
 fail=0
 step() { echo "== $1"; shift; "$@" || fail=1; }
-step "ruff format --check" "$BIN/ruff" format --check "${py[@]}"
-step "ruff check" "$BIN/ruff" check "${py[@]}"
+# concise: one line per file / finding (`ruff format --diff FILE`, `ruff check FILE` show the detail)
+step "ruff format --check" "$BIN/ruff" format --check --output-format concise "${py[@]}"
+step "ruff check" "$BIN/ruff" check --output-format concise "${py[@]}"
 step "mypy" "$BIN/mypy" "${mypy_args[@]}" "${py[@]}"
 contracts() { # lint-imports without its banner: the contract lines and any broken import chains
   "$BIN/lint-imports" --no-cache | sed -n '/^Analyzed/,$p'
