@@ -720,7 +720,7 @@ class MixturesScreen(WorkbenchScreen):
         if self.spec is not None:
             cmds += [
                 PaletteCommand("mixture: save", f"Write {self.current}.toml (s)", self.action_save),
-                PaletteCommand("mixture: materialise", "Build the train/valid files and token cache (m)",
+                PaletteCommand("mixture: materialize", "Build the train/valid files and token cache (m)",
                                self.action_materialize),
                 PaletteCommand("mixture: export to MFTCoder", "Task folders + train_config.json (x)",
                                self.action_export),
