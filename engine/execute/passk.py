@@ -22,6 +22,18 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - prod
 
 
+def mean_pass_at_k(scored: list[dict[str, Any]], ks: Iterable[int]) -> dict[str, float]:
+    """{"pass@k": mean over `scored` problems} for each k; each problem has its `n` samples and
+    `c` passes (n >= k). The one pass@k arithmetic of eval exec and of a validation's scores."""
+    return {f"pass@{k}": sum(pass_at_k(p["n"], p["c"], k) for p in scored) / len(scored) for k in ks}
+
+
+def mean_test_pass_rate(scored: list[dict[str, Any]]) -> float | None:
+    """Mean per-problem test-case pass rate over the problems that have one."""
+    rates = [p["test_pass_rate"] for p in scored if p["test_pass_rate"] is not None]
+    return sum(rates) / len(rates) if rates else None
+
+
 def execution_summary(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Summary of result records: pass@k for every k up to the smallest per-task sample count,
     mean test-case pass rate, verdict counts; overall, per language and per task.
@@ -60,10 +72,8 @@ def _aggregate(tasks: Iterable[dict[str, Any]]) -> dict[str, Any]:
                            "infra_errors": verdicts.get("infra_error", 0)}
     if scored:
         kmax = min(t["n"] for t in scored)
-        out["pass@k"] = {f"pass@{k}": sum(pass_at_k(t["n"], t["c"], k) for t in scored) / len(scored)
-                         for k in range(1, kmax + 1)}
-        rates = [t["test_pass_rate"] for t in scored if t["test_pass_rate"] is not None]
-        out["test_pass_rate"] = sum(rates) / len(rates) if rates else None
+        out["pass@k"] = mean_pass_at_k(scored, range(1, kmax + 1))
+        out["test_pass_rate"] = mean_test_pass_rate(scored)
     else:
         out["pass@k"] = {}
         out["test_pass_rate"] = None

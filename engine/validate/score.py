@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.execute.passk import pass_at_k
+from engine.execute.passk import mean_pass_at_k, mean_test_pass_rate
 from engine.execute.verdicts import VERDICTS
 from engine.validate.tasks import CONTEST_TASKS, contest_task_size
 
@@ -72,12 +72,9 @@ def aggregate(problems: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
     if scored:
         kmax = min(p["n"] for p in scored)
-        out["pass@k"] = {
-            f"pass@{k}": sum(pass_at_k(p["n"], p["c"], k) for p in scored) / len(scored) for k in _ks(kmax)
-        }
+        out["pass@k"] = mean_pass_at_k(scored, _ks(kmax))
         out["pass@1"] = out["pass@k"]["pass@1"]
-        rates = [p["test_pass_rate"] for p in scored if p["test_pass_rate"] is not None]
-        out["test_pass_rate"] = sum(rates) / len(rates) if rates else None
+        out["test_pass_rate"] = mean_test_pass_rate(scored)
     else:
         out.update({"pass@k": {}, "pass@1": None, "test_pass_rate": None})
     return out
