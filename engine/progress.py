@@ -19,25 +19,26 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Mapping, Union
+from typing import IO, Any
 
-Scalar = Union[int, float, str]
+Scalar = int | float | str
 
 
 @dataclass(frozen=True)
 class ProgressEvent:
     phase: str
     done: int
-    total: int
-    label: str = ""                                       # the phase as the user reads it
+    total: int  # 0: not known
+    label: str = ""  # the phase as the user reads it
     info: Mapping[str, Scalar] = field(default_factory=dict)  # tokens_per_s, id, verdict, ...
 
     def text(self) -> str:
         """`generating 3/10  12 tok/s`: what a progress line shows."""
         rate = self.info.get("tokens_per_s")
         extra = f"  {rate:.0f} tok/s" if isinstance(rate, (int, float)) else ""
-        count = f"{self.done}/{self.total}" if self.total > 0 else f"{self.done}"   # total 0: not known
+        count = f"{self.done}/{self.total}" if self.total > 0 else f"{self.done}"  # total 0: not known
         return f"{self.label or self.phase} {count}{extra}"
 
 
@@ -64,7 +65,7 @@ class Unreadable:
     reason: str
 
 
-Event = Union[ProgressEvent, WarningEvent, ErrorEvent, DoneEvent]
+Event = ProgressEvent | WarningEvent | ErrorEvent | DoneEvent
 _RESERVED = ("event", "phase", "done", "total", "label")
 
 
@@ -95,11 +96,17 @@ def parse(line: str) -> Event | Unreadable:
         return Unreadable(text, "not a JSON object")
     kind = obj.get("event")
     if kind == "progress":
-        done, total = obj.get("done"), obj.get("total")
-        if not isinstance(obj.get("phase"), str) or not _is_int(done) or not _is_int(total):
+        phase, done, total = obj.get("phase"), obj.get("done"), obj.get("total")
+        if (
+            not isinstance(phase, str)
+            or not isinstance(done, int)
+            or not isinstance(total, int)
+            or isinstance(done, bool)
+            or isinstance(total, bool)
+        ):
             return Unreadable(text, "a progress event needs phase (text), done and total (integers)")
         info = {k: v for k, v in obj.items() if k not in _RESERVED and isinstance(v, (int, float, str))}
-        return ProgressEvent(obj["phase"], int(done), int(total), str(obj.get("label") or ""), info)
+        return ProgressEvent(phase, done, total, str(obj.get("label") or ""), info)
     if kind in ("warning", "error"):
         if not isinstance(obj.get("message"), str):
             return Unreadable(text, f"a {kind} event needs a message")
@@ -109,28 +116,30 @@ def parse(line: str) -> Event | Unreadable:
     return Unreadable(text, f"unknown event {kind!r}" if kind is not None else "no \"event\" key")
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 class JsonlWriter:
     """The CLI side: `writer(phase, done, total, info)` is a progress callback (throttled to
     four lines a second per phase; a phase change and a finished phase always go out), and
     `writer.warning / error / done` the other events. `phases` maps a phase to its label."""
 
-    def __init__(self, phases: Mapping[str, str] | None = None, out: IO[str] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        phases: Mapping[str, str] | None = None,
+        out: IO[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.phases = dict(phases or {})
         self.out, self.clock = out, clock
         self._phase, self._last = "", 0.0
 
-    def __call__(self, phase: str, done: int, total: int, info: Mapping[str, Any] | None = None) -> None:
+    def __call__(self, phase: str, done: int, total: int | None, info: Mapping[str, Any] | None = None) -> None:
+        """A progress callback; `total` None (not known yet) goes out as 0."""
         now = self.clock()
-        if phase == self._phase and done < total and now - self._last <= 0.25:
+        finished = total is not None and done >= total
+        if phase == self._phase and not finished and now - self._last <= 0.25:
             return
         self._phase, self._last = phase, now
         flat = {k: v for k, v in (info or {}).items() if isinstance(v, (int, float, str))}
-        self.emit(ProgressEvent(phase, int(done), int(total), self.phases.get(phase, phase), flat))
+        self.emit(ProgressEvent(phase, int(done), int(total or 0), self.phases.get(phase, phase), flat))
 
     def warning(self, message: str) -> None:
         self.emit(WarningEvent(message))

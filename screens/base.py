@@ -3,8 +3,9 @@ pane focus keys, and an empty-state widget that tells the user the next key to p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -72,7 +73,7 @@ class ScreenTabs(Static):
         t.append("  ")
         for i, (mode, title) in enumerate(SCREENS, 1):
             current = mode == self.current
-            shown = title if current or full <= width else title[:3]   # the current one always in full
+            shown = title if current or full <= width else title[:3]  # the current one always in full
             t.append(f" {i} {shown} ", style="bold reverse" if current else "")
             t.append(" ")
         if self.workspace_label and len(t) + 3 + len(self.workspace_label) <= width:
@@ -90,7 +91,7 @@ def home_short(path: Any) -> str:
 
     text, home = str(path), os.path.expanduser("~")
     inside = home not in ("", "/") and (text == home or text.startswith(home + os.sep))
-    return "~" + text[len(home):] if inside else text
+    return "~" + text[len(home) :] if inside else text
 
 
 class EmptyState(Static):
@@ -109,14 +110,40 @@ class WorkbenchScreen(Screen):
     HELP: ClassVar[str] = ""
 
     BINDINGS = [
-        Binding("tab", "app.next_screen", "Next screen", show=False, id="app.screen.next",
-                tooltip="Switch to the next screen"),
-        Binding("shift+tab", "app.prev_screen", "Previous screen", show=False, id="app.screen.prev",
-                tooltip="Switch to the previous screen"),
-        Binding("right_square_bracket", "focus_next_pane", "Next pane", show=False, id="screen.pane.next",
-                key_display="]", tooltip="Move focus to the next pane"),
-        Binding("left_square_bracket", "focus_prev_pane", "Prev pane", show=False, id="screen.pane.prev",
-                key_display="[", tooltip="Move focus to the previous pane"),
+        Binding(
+            "tab",
+            "app.next_screen",
+            "Next screen",
+            show=False,
+            id="app.screen.next",
+            tooltip="Switch to the next screen",
+        ),
+        Binding(
+            "shift+tab",
+            "app.prev_screen",
+            "Previous screen",
+            show=False,
+            id="app.screen.prev",
+            tooltip="Switch to the previous screen",
+        ),
+        Binding(
+            "right_square_bracket",
+            "focus_next_pane",
+            "Next pane",
+            show=False,
+            id="screen.pane.next",
+            key_display="]",
+            tooltip="Move focus to the next pane",
+        ),
+        Binding(
+            "left_square_bracket",
+            "focus_prev_pane",
+            "Prev pane",
+            show=False,
+            id="screen.pane.prev",
+            key_display="[",
+            tooltip="Move focus to the previous pane",
+        ),
         Binding("r", "refresh_data", "Refresh", id="screen.refresh", tooltip="Re-read this screen's data"),
         ZOOM_BINDING,
     ]
@@ -124,7 +151,7 @@ class WorkbenchScreen(Screen):
     ALLOW_IN_MAXIMIZED_VIEW = "ScreenTabs, Footer"
 
     @property
-    def ws(self) -> "Workspace":
+    def ws(self) -> Workspace:
         return self.app.ws  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
@@ -139,7 +166,7 @@ class WorkbenchScreen(Screen):
         try:
             ws = self.ws
             return f"{ws.config.workspace.name}{' (demo)' if ws.config.workspace.demo else ''} · {home_short(ws.root)}"
-        except Exception:
+        except Exception:  # noqa: BLE001 - a label must never keep the screen from showing
             return ""
 
     # Data ------------------------------------------------------------------------------------
@@ -148,7 +175,7 @@ class WorkbenchScreen(Screen):
 
     def on_screen_resume(self) -> None:
         # (Textual calls this for every class of the MRO, so subclasses' own handlers add to it)
-        sync_breakpoints(self)   # a resize while another screen was on top left the classes stale
+        sync_breakpoints(self)  # a resize while another screen was on top left the classes stale
         self.refresh_data()
 
     # Layout ----------------------------------------------------------------------------------

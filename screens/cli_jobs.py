@@ -13,8 +13,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.progress import DoneEvent, ErrorEvent, Event, ProgressEvent, Unreadable, WarningEvent, parse
 
@@ -28,7 +29,7 @@ def workbench_argv(ws_root: object, *args: str) -> list[str]:
 class CommandResult:
     rc: int
     done: dict[str, Any] = field(default_factory=dict)  # the "done" event's result, if one came
-    error: str = ""                                     # the "error" event's message, if one came
+    error: str = ""  # the "error" event's message, if one came
     warnings: list[str] = field(default_factory=list)
     unreadable: list[Unreadable] = field(default_factory=list)  # stdout lines that were no event
     stderr_tail: str = ""
@@ -41,20 +42,34 @@ class CommandResult:
 
 def subprocess_env() -> dict[str, str]:
     """The environment of a child: one thread per library unless the user said otherwise."""
-    return {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-            "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "false")}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "false"),
+    }
 
 
-def run_progress_command(argv: list[str], *, on_event: Callable[[Event | Unreadable], None] | None = None,
-                         on_start: Callable[[subprocess.Popen], None] | None = None,
-                         json_result: bool = False) -> CommandResult:
+def run_progress_command(
+    argv: list[str],
+    *,
+    on_event: Callable[[Event | Unreadable], None] | None = None,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
+    json_result: bool = False,
+) -> CommandResult:
     """Run argv (blocking: call it in a thread worker). `on_event` gets every event as it comes,
     unreadable lines included; `on_start` the process (to cancel it). The child has its own
     session, so a cancel (`os.killpg`) stops the whole group. `json_result`: a `--json` command
     (no events; its whole stdout is one JSON object, which becomes `done`)."""
     err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
-                            env=subprocess_env(), start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=subprocess_env(),
+        start_new_session=True,
+    )
     if on_start is not None:
         on_start(proc)
     result = CommandResult(rc=0)

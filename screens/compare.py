@@ -9,6 +9,7 @@ process with a progress bar (x cancels). Torch is never imported here.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rich.text import Text
@@ -43,28 +44,59 @@ class ComparisonReady(Message):
 class CompareScreen(WorkbenchScreen):
     MODE = "compare"
     TITLE_TEXT = "Compare"
-    HELP = ("Every checkpoint of every run, with each of its validations, side by side: pass@1 per task, the "
-            "predicted contest score (mean pass@1 over the contest tasks; a score on fewer problems is labelled "
-            "'subset N/M', the tasks still missing otherwise; infra errors count as failures and are shown), "
-            "the validation loss and in-training pass@1. s cycles the sort column, S reverses it. space picks a "
-            "row (two at most): with two, the lower pane lists the problems gained and lost (A → B) and a paired "
-            "bootstrap interval of the pass@1 difference says whether it is within noise. escape clears the "
-            "picks. m marks the highlighted checkpoint to submit; b builds its submission (a generations file per contest task, "
-            "zipped and checked) in the background, x cancels. Also: `workbench submit table|diff|mark|build|check`.")
+    HELP = (
+        "Every checkpoint of every run, with each of its validations, side by side: pass@1 per task, the "
+        "predicted contest score (mean pass@1 over the contest tasks; a score on fewer problems is labelled "
+        "'subset N/M', the tasks still missing otherwise; infra errors count as failures and are shown), "
+        "the validation loss and in-training pass@1. s cycles the sort column, S reverses it. space picks a "
+        "row (two at most): with two, the lower pane lists the problems gained and lost (A → B) and a paired "
+        "bootstrap interval of the pass@1 difference says whether it is within noise. escape clears the "
+        "picks. m marks the highlighted checkpoint to submit; b builds its submission (a generations file per "
+        "contest task, "
+        "zipped and checked) in the background, x cancels. Also: `workbench submit table|diff|mark|build|check`."
+    )
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="compare.sort", tooltip="Sort by the next column (best first)"),
-        Binding("S", "reverse_sort", "Reverse", key_display="S", id="compare.sort.reverse",
-                tooltip="Reverse the sort order"),
-        Binding("space", "pick", "Pick", id="compare.pick",
-                tooltip="Pick the highlighted row for the comparison (two at most; again to unpick)"),
-        Binding("escape", "clear_picks", "Clear picks", show=False, id="compare.pick.clear",
-                tooltip="Forget the picked rows"),
-        Binding("m", "mark", "Mark to submit", id="compare.mark",
-                tooltip="Mark the highlighted checkpoint as the one to submit (again to unmark)"),
-        Binding("b", "build", "Build submission", id="compare.build",
-                tooltip="Build the submission files of the marked checkpoint in the background"),
-        Binding("x", "cancel_build", "Cancel build", show=False, id="compare.build.cancel",
-                tooltip="Stop the submission build started here"),
+        Binding(
+            "S", "reverse_sort", "Reverse", key_display="S", id="compare.sort.reverse", tooltip="Reverse the sort order"
+        ),
+        Binding(
+            "space",
+            "pick",
+            "Pick",
+            id="compare.pick",
+            tooltip="Pick the highlighted row for the comparison (two at most; again to unpick)",
+        ),
+        Binding(
+            "escape",
+            "clear_picks",
+            "Clear picks",
+            show=False,
+            id="compare.pick.clear",
+            tooltip="Forget the picked rows",
+        ),
+        Binding(
+            "m",
+            "mark",
+            "Mark to submit",
+            id="compare.mark",
+            tooltip="Mark the highlighted checkpoint as the one to submit (again to unmark)",
+        ),
+        Binding(
+            "b",
+            "build",
+            "Build submission",
+            id="compare.build",
+            tooltip="Build the submission files of the marked checkpoint in the background",
+        ),
+        Binding(
+            "x",
+            "cancel_build",
+            "Cancel build",
+            show=False,
+            id="compare.build.cancel",
+            tooltip="Stop the submission build started here",
+        ),
     ]
     REFRESH_S = 2.0
 
@@ -86,7 +118,7 @@ class CompareScreen(WorkbenchScreen):
         self._view: list[Any] = []
         self._sort: str | None = None
         self._desc = True
-        self._picks: list[str] = []          # row keys, A then B
+        self._picks: list[str] = []  # row keys, A then B
         self._cmp_for: tuple[str, str] | None = None
         self._job = self.query_one("#build", JobPanel)
         self._timer = self.set_interval(self.REFRESH_S, self.refresh_data, pause=True)
@@ -99,8 +131,13 @@ class CompareScreen(WorkbenchScreen):
     def refresh_data(self) -> None:
         self._collect()
 
-    @work(thread=True, exclusive=True, group="compare-collect", name="read checkpoints and validations",
-          exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="compare-collect",
+        name="read checkpoints and validations",
+        exit_on_error=False,
+    )
     def _collect(self) -> None:
         from engine.compare import collect
 
@@ -122,9 +159,11 @@ class CompareScreen(WorkbenchScreen):
         self._fill()
         empty = self.query_one("#compare-empty", EmptyState)
         empty.display, table.display = not m.rows, bool(m.rows)
-        empty.update("No checkpoints or validations yet.\n\nTrain a run (Runs screen: press 3, then n — or d for "
-                     "the demo), then score checkpoints on the Validation screen (4, then v). They all show up "
-                     "here to compare.")
+        empty.update(
+            "No checkpoints or validations yet.\n\nTrain a run (Runs screen: press 3, then n — or d for "
+            "the demo), then score checkpoints on the Validation screen (4, then v). They all show up "
+            "here to compare."
+        )
         running = any(r.status == "running" for r in m.rows)
         if running or self._job.busy:
             self._timer.resume()
@@ -143,12 +182,16 @@ class CompareScreen(WorkbenchScreen):
         self._view = sort_rows(m.rows, self._sort, self._desc, m.tasks) if self._sort else list(m.rows)
         best = best_values(m.rows, cols)
         heads = [header(c, self._sort, self._desc) for c in cols]
-        cells = [[cell(r, c, best, "AB"[self._picks.index(r.key)] if r.key in self._picks else "") for c in cols]
-                 for r in self._view]
-        same_shape = [str(k.value) for k in table.columns] == [c.key for c in cols] and \
-            [str(k.value) for k in table.rows] == [r.key for r in self._view] and \
-            [str(c.label) for c in table.columns.values()] == [str(h) for h in heads]
-        if same_shape:      # a periodic refresh: update in place, the cursor and scroll stay put
+        cells = [
+            [cell(r, c, best, "AB"[self._picks.index(r.key)] if r.key in self._picks else "") for c in cols]
+            for r in self._view
+        ]
+        same_shape = (
+            [str(k.value) for k in table.columns] == [c.key for c in cols]
+            and [str(k.value) for k in table.rows] == [r.key for r in self._view]
+            and [str(c.label) for c in table.columns.values()] == [str(h) for h in heads]
+        )
+        if same_shape:  # a periodic refresh: update in place, the cursor and scroll stay put
             for r, row_cells in zip(self._view, cells):
                 for c, v in zip(cols, row_cells):
                     table.update_cell(r.key, c.key, v, update_width=True)
@@ -251,10 +294,21 @@ class CompareScreen(WorkbenchScreen):
             if missing:
                 changes.display = False
                 self._cmp_for = None
-                detail.update(Text("\n".join(f"{r.label}: " + ("not validated yet — score it on the Validation "
-                                                                   "screen (4, then v) to compare problem by problem"
-                                                                   if not r.validation else f"its validation is {r.status}")
-                                             for r in missing), style="yellow"))
+                detail.update(
+                    Text(
+                        "\n".join(
+                            f"{r.label}: "
+                            + (
+                                "not validated yet — score it on the Validation "
+                                "screen (4, then v) to compare problem by problem"
+                                if not r.validation
+                                else f"its validation is {r.status}"
+                            )
+                            for r in missing
+                        ),
+                        style="yellow",
+                    )
+                )
                 return
             pair = (a.validation, b.validation)
             if pair != self._cmp_for:
@@ -277,8 +331,9 @@ class CompareScreen(WorkbenchScreen):
         from engine.compare import compare_validations
         from engine.validate.store import ValidationDir
 
-        cmp = compare_validations(ValidationDir(self.ws.validations_dir / a), ValidationDir(self.ws.validations_dir / b),
-                                  labels=labels)
+        cmp = compare_validations(
+            ValidationDir(self.ws.validations_dir / a), ValidationDir(self.ws.validations_dir / b), labels=labels
+        )
         self.post_message(ComparisonReady(cmp))
 
     def on_comparison_ready(self, message: ComparisonReady) -> None:
@@ -286,14 +341,19 @@ class CompareScreen(WorkbenchScreen):
 
         cmp = message.comparison
         if self._cmp_for != (cmp.a, cmp.b):
-            return       # the picks changed meanwhile
+            return  # the picks changed meanwhile
         self.query_one("#compare-detail", Static).update(comparison_text(cmp))
         table = self.query_one("#changes", DataTable)
         table.clear()
         for kind, items in (("+", cmp.gains), ("−", cmp.losses)):
             for c in items:
-                table.add_row(Text(kind, style="bold green" if kind == "+" else "bold red"), c.task, c.task_id,
-                              f"{c.before} → {c.after}", key=f"{kind}{c.uid}")
+                table.add_row(
+                    Text(kind, style="bold green" if kind == "+" else "bold red"),
+                    c.task,
+                    c.task_id,
+                    f"{c.before} → {c.after}",
+                    key=f"{kind}{c.uid}",
+                )
         table.display = bool(cmp.gains or cmp.losses)
 
     # -- marking and building ----------------------------------------------------------------------
@@ -315,8 +375,9 @@ class CompareScreen(WorkbenchScreen):
                 if row.run and not row.checkpoint_exists:
                     mark = mark_checkpoint(self.ws, None, validation=row.validation)
                 else:
-                    mark = mark_checkpoint(self.ws, row.spec,
-                                           validation=row.validation if row.status == "completed" else None)
+                    mark = mark_checkpoint(
+                        self.ws, row.spec, validation=row.validation if row.status == "completed" else None
+                    )
             except Exception as e:  # noqa: BLE001 - shown to the user, nothing else to do
                 self.app.show_error("cannot mark this checkpoint", str(e))  # type: ignore[attr-defined]
                 return
@@ -334,8 +395,10 @@ class CompareScreen(WorkbenchScreen):
             self.notify("mark a checkpoint first: highlight it and press m", severity="warning", timeout=4)
             return
         row = next((r for r in self._matrix.rows if r.marked and r.validation == mark.validation), None)
-        how = "reusing the generations of its validation when they are complete and greedy, else generating " \
-              "every contest task (greedy; can take long)"
+        how = (
+            "reusing the generations of its validation when they are complete and greedy, else generating "
+            "every contest task (greedy; can take long)"
+        )
         if row is not None and row.contest_score is not None and row.greedy and (row.fraction or 1) >= 1:
             how = f"from validation {mark.validation} (complete and greedy: no generation needed)"
 
@@ -343,8 +406,13 @@ class CompareScreen(WorkbenchScreen):
             if yes:
                 self._start_build()
 
-        self.app.push_screen(ConfirmDialog(f"Build the contest submission of {mark.describe()}?\n\n{how}.\n"
-                                           "Output: submissions/<model>/generations_<model>.zip"), go)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Build the contest submission of {mark.describe()}?\n\n{how}.\n"
+                "Output: submissions/<model>/generations_<model>.zip"
+            ),
+            go,
+        )
 
     def _start_build(self) -> None:
         argv = workbench_argv(self.ws.root, "submit", "build", "--progress-jsonl")
@@ -362,8 +430,9 @@ class CompareScreen(WorkbenchScreen):
             else:
                 t.append("built, but the check failed: ", style="bold red")
             t.append(str(done.get("zip") or done.get("merged") or ""))
-            t.append(f"\n{'reused' if done.get('reused') else 'generated'}: validation {done.get('validation')}",
-                     style="dim")
+            t.append(
+                f"\n{'reused' if done.get('reused') else 'generated'}: validation {done.get('validation')}", style="dim"
+            )
             for e in (done.get("errors") or [])[:4]:
                 t.append(f"\n{e}", style="red")
             self._job.show(t)
@@ -384,18 +453,29 @@ class CompareScreen(WorkbenchScreen):
 
     # -- palette ------------------------------------------------------------------------------------
     def palette_commands(self) -> list[PaletteCommand]:
-        cmds = [PaletteCommand("compare: sort by next column", "Cycle the sort column (best first)",
-                               self.action_cycle_sort),
-                PaletteCommand("compare: reverse sort", "Reverse the sort order", self.action_reverse_sort),
-                PaletteCommand("compare: pick row", "Pick the highlighted row for a two-row comparison",
-                               self.action_pick),
-                PaletteCommand("compare: mark to submit", "Mark (or unmark) the highlighted checkpoint as the one "
-                               "to submit", self.action_mark),
-                PaletteCommand("compare: build submission", "Build the marked checkpoint's contest submission",
-                               self.action_build)]
+        cmds = [
+            PaletteCommand(
+                "compare: sort by next column", "Cycle the sort column (best first)", self.action_cycle_sort
+            ),
+            PaletteCommand("compare: reverse sort", "Reverse the sort order", self.action_reverse_sort),
+            PaletteCommand("compare: pick row", "Pick the highlighted row for a two-row comparison", self.action_pick),
+            PaletteCommand(
+                "compare: mark to submit",
+                "Mark (or unmark) the highlighted checkpoint as the one to submit",
+                self.action_mark,
+            ),
+            PaletteCommand(
+                "compare: build submission", "Build the marked checkpoint's contest submission", self.action_build
+            ),
+        ]
         for key, title in (("contest", "contest score"), ("pass@1", "pass@1"), ("valid_loss", "valid loss")):
-            cmds.append(PaletteCommand(f"compare: sort by {title}", f"Sort the matrix by {title}, best first",
-                                       lambda k=key: self._sort_by(k)))
+            cmds.append(
+                PaletteCommand(
+                    f"compare: sort by {title}",
+                    f"Sort the matrix by {title}, best first",
+                    functools.partial(self._sort_by, key),
+                )
+            )
         if self._picks:
             cmds.append(PaletteCommand("compare: clear picks", "Forget the picked rows", self.action_clear_picks))
         if self._job.cancellable:

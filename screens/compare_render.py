@@ -46,14 +46,16 @@ def cell(row: CompareRow, col: Column, best: dict[str, Any], pick: str = "") -> 
         label = row.taskset or "?"
         if row.format:
             label += f" · {row.format}"
-        return Text(label + ("" if row.status == "completed" else f" ({row.status})"),
-                    style="" if row.status == "completed" else "yellow")
+        return Text(
+            label + ("" if row.status == "completed" else f" ({row.status})"),
+            style="" if row.status == "completed" else "yellow",
+        )
     if col.key == "contest":
         c = row.contest
         if c is not None and c.full:
             return Text(c.cell(), style="bold green" if best.get("contest") == v else "bold")
         if c is not None and row.status == "completed" and not row.contest_missing:
-            return Text(c.cell(), style="yellow")      # every contest task, on a subset of their problems
+            return Text(c.cell(), style="yellow")  # every contest task, on a subset of their problems
         n = row.contest_tasks_scored
         return Text(f"{n}/{len(CONTEST_TASKS)}" if n else "-", style="dim")
     digits = 4 if col.key == "valid_loss" else 3
@@ -80,8 +82,10 @@ def row_details(row: CompareRow, mark: Any = None) -> Text:
         t.append("  (checkpoint folder removed)", style="dim")
     t.append(f"\n{row.spec or '-'}", style="dim")
     if row.validation:
-        t.append(f"\nvalidation {row.validation}: {row.taskset} · format {row.format} · {row.n_problems} problems · "
-                 f"{row.status}" + ("" if row.greedy in (None, True) else " · sampled (not greedy)"))
+        t.append(
+            f"\nvalidation {row.validation}: {row.taskset} · format {row.format} · {row.n_problems} problems · "
+            f"{row.status}" + ("" if row.greedy in (None, True) else " · sampled (not greedy)")
+        )
         c = row.contest
         n = len(CONTEST_TASKS)
         if c is not None and c.full:
@@ -105,8 +109,12 @@ def row_details(row: CompareRow, mark: Any = None) -> Text:
         if row.valid_losses:
             t.append("  " + "  ".join(f"{k} {_f(v, 4)}" for k, v in row.valid_losses.items()), style="dim")
     if row.train_pass:
-        t.append("\nin-training pass@1 at this step: " + "  ".join(
-            f"{'overall' if k == 'pass@1' else k.split('/', 1)[1]} {_f(v)}" for k, v in row.train_pass.items()))
+        t.append(
+            "\nin-training pass@1 at this step: "
+            + "  ".join(
+                f"{'overall' if k == 'pass@1' else k.split('/', 1)[1]} {_f(v)}" for k, v in row.train_pass.items()
+            )
+        )
     return t
 
 

@@ -18,16 +18,26 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.lazy import Lazy
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
+from screens.cli_jobs import workbench_argv
 from screens.datasets_views import dropped_text, kv, preview_text, stats_text
-from screens.jobs import JobPanel, Report
+from screens.jobs import JobPanel
 from screens.layout import HintedTable
 
 PAGE = 20
+
+
+class DetailTabs(TabbedContent):
+    """The detail pane's tabs; mounted after the first frame, they then show the selection."""
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.screen._show_detail)  # type: ignore[attr-defined]  # a DatasetsScreen
 
 
 class DropReasons(HintedTable):
@@ -40,8 +50,16 @@ class DropReasons(HintedTable):
 class PreviewLoaded(Message):
     """A page of rows of `name` with their chat-template previews, or why there is none."""
 
-    def __init__(self, name: str, page: int, records: list[Any], previews: list[Any], bad: list[Any],
-                 note: str | None, error: Text | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        page: int,
+        records: list[Any],
+        previews: list[Any],
+        bad: list[Any],
+        note: str | None,
+        error: Text | None = None,
+    ) -> None:
         super().__init__()
         self.name, self.page, self.records, self.previews = name, page, records, previews
         self.bad, self.note, self.error = bad, note, error
@@ -66,30 +84,80 @@ class DatasetAdded(Message):
 class DatasetsScreen(WorkbenchScreen):
     MODE = "datasets"
     TITLE_TEXT = "Datasets"
-    HELP = ("The dataset catalog of this workspace (workspace.toml [datasets.*]: hub ids and local files) and "
-            "the processed datasets (datasets/NAME/). v previews rows as the trainer sees them (chat template, "
-            "trained tokens highlighted), s shows stats, p processes (convert, filter, decontaminate, dedup), "
-            "x browses what processing dropped. The same actions exist as `workbench data ...` commands.")
+    HELP = (
+        "The dataset catalog of this workspace (workspace.toml [datasets.*]: hub ids and local files) and "
+        "the processed datasets (datasets/NAME/). v previews rows as the trainer sees them (chat template, "
+        "trained tokens highlighted), s shows stats, p processes (convert, filter, decontaminate, dedup), "
+        "x browses what processing dropped. The same actions exist as `workbench data ...` commands."
+    )
     BINDINGS = [
         Binding("a", "add_dataset", "Add", id="datasets.add", tooltip="Add a hub id or local file to the catalog"),
-        Binding("slash", "filter", "Filter", id="datasets.filter", key_display="/",
-                tooltip="Filter the catalog by name, location or state (enter keeps, esc clears)"),
-        Binding("v", "preview", "Preview", id="datasets.preview",
-                tooltip="Rows rendered with the chat template, trained (loss-masked-in) tokens highlighted"),
-        Binding("t", "toggle_tokens", "Tokens", show=False, id="datasets.preview.tokens",
-                tooltip="Show token boundaries in the preview (alternating shades)"),
-        Binding("s", "stats", "Stats", id="datasets.stats",
-                tooltip="Token lengths, languages, answers per sample (cached); drops per filter when processed"),
-        Binding("p", "process", "Process", id="datasets.process",
-                tooltip="Convert, normalise, filter, decontaminate and dedup into datasets/NAME/ (in the background)"),
-        Binding("x", "dropped", "Dropped", id="datasets.dropped",
-                tooltip="Browse the rows processing dropped, by reason (and the unreadable ones)"),
-        Binding("n", "step_row(1)", "Next row", id="datasets.row.next",
-                tooltip="Next row in the preview or in the dropped rows"),
-        Binding("b", "step_row(-1)", "Prev row", id="datasets.row.prev",
-                tooltip="Previous row in the preview or in the dropped rows"),
-        Binding("escape", "back", "Back", show=False, id="datasets.back",
-                tooltip="Close the filter, or go back to the details tab"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="datasets.filter",
+            key_display="/",
+            tooltip="Filter the catalog by name, location or state (enter keeps, esc clears)",
+        ),
+        Binding(
+            "v",
+            "preview",
+            "Preview",
+            id="datasets.preview",
+            tooltip="Rows rendered with the chat template, trained (loss-masked-in) tokens highlighted",
+        ),
+        Binding(
+            "t",
+            "toggle_tokens",
+            "Tokens",
+            show=False,
+            id="datasets.preview.tokens",
+            tooltip="Show token boundaries in the preview (alternating shades)",
+        ),
+        Binding(
+            "s",
+            "stats",
+            "Stats",
+            id="datasets.stats",
+            tooltip="Token lengths, languages, answers per sample (cached); drops per filter when processed",
+        ),
+        Binding(
+            "p",
+            "process",
+            "Process",
+            id="datasets.process",
+            tooltip="Convert, normalise, filter, decontaminate and dedup into datasets/NAME/ (in the background)",
+        ),
+        Binding(
+            "x",
+            "dropped",
+            "Dropped",
+            id="datasets.dropped",
+            tooltip="Browse the rows processing dropped, by reason (and the unreadable ones)",
+        ),
+        Binding(
+            "n",
+            "step_row(1)",
+            "Next row",
+            id="datasets.row.next",
+            tooltip="Next row in the preview or in the dropped rows",
+        ),
+        Binding(
+            "b",
+            "step_row(-1)",
+            "Prev row",
+            id="datasets.row.prev",
+            tooltip="Previous row in the preview or in the dropped rows",
+        ),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            show=False,
+            id="datasets.back",
+            tooltip="Close the filter, or go back to the details tab",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -99,35 +167,40 @@ class DatasetsScreen(WorkbenchScreen):
         self._pv: dict[str, Any] = {"name": None, "page": 0, "index": 0, "records": [], "previews": []}
         self._boundaries = False
         self._dropped: dict[str, Any] = {"name": None, "reason": None, "rows": [], "index": 0}
-        self._tok: Any = None
-        self._tok_key: Any = None
         self.processing: str | None = None
 
     # -- layout ---------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
+        # The first frame is the catalog: the hidden filter box and the whole detail pane are
+        # mounted right after it (Lazy), which keeps their widgets and CSS off the start path.
         with Horizontal(classes="split"):
             with pane("Catalog", id="catalog-pane"):
-                yield Input(placeholder="filter: name, location or state", id="catalog-filter", disabled=True)
+                yield Lazy(Input(placeholder="filter: name, location or state", id="catalog-filter", disabled=True))
                 yield EmptyState("", id="datasets-empty")
                 yield HintedTable(id="catalog", cursor_type="row", zebra_stripes=True)
             with pane("Dataset", id="detail-pane"):
-                with TabbedContent(id="ds-tabs", initial="tab-details"):
-                    with TabPane("Details", id="tab-details"):
-                        with VerticalScroll():
-                            yield Static("", id="dataset-detail", classes="detail")
-                    # the hidden tabs are mounted after the first frame (Lazy): a faster start
-                    with TabPane("Preview", id="tab-preview"), Lazy(VerticalScroll(id="preview-scroll")):
-                        yield Static("Select a dataset and press [b]v[/b] to preview its rows as the trainer "
-                                     "sees them.", id="dataset-preview", classes="detail")
-                    with TabPane("Stats", id="tab-stats"), Lazy(VerticalScroll()):
-                        yield Static("Press [b]s[/b] for stats of the selected dataset.", id="dataset-stats",
-                                     classes="detail")
-                    with TabPane("Dropped", id="tab-dropped"), Lazy(Vertical()):
+                with Lazy(DetailTabs(id="ds-tabs", initial="tab-details")):
+                    with TabPane("Details", id="tab-details"), VerticalScroll():
+                        yield Static("", id="dataset-detail", classes="detail")
+                    with TabPane("Preview", id="tab-preview"), VerticalScroll(id="preview-scroll"):
+                        yield Static(
+                            "Select a dataset and press [b]v[/b] to preview its rows as the trainer sees them.",
+                            id="dataset-preview",
+                            classes="detail",
+                        )
+                    with TabPane("Stats", id="tab-stats"), VerticalScroll():
+                        yield Static(
+                            "Press [b]s[/b] for stats of the selected dataset.", id="dataset-stats", classes="detail"
+                        )
+                    with TabPane("Dropped", id="tab-dropped"), Vertical():
                         yield DropReasons(id="drop-reasons", cursor_type="row", zebra_stripes=True)
                         with VerticalScroll(id="dropped-scroll"):
-                            yield Static("Press [b]x[/b] to browse what processing dropped (process with [b]p[/b] "
-                                         "first).", id="dataset-dropped", classes="detail")
-                yield JobPanel(id="ds", label_classes="detail")
+                            yield Static(
+                                "Press [b]x[/b] to browse what processing dropped (process with [b]p[/b] first).",
+                                id="dataset-dropped",
+                                classes="detail",
+                            )
+                yield Lazy(JobPanel(id="ds", label_classes="detail"))
 
     DEFAULT_CSS = """
     DatasetsScreen #catalog-pane { width: 45%; }
@@ -149,13 +222,30 @@ class DatasetsScreen(WorkbenchScreen):
         rows: dict[str, dict[str, Any]] = {}
         processed = {p["name"]: p["report"] for p in processed_datasets(self.ws)}
         for r in catalog_rows(self.ws):
-            rows[r.name] = {"name": r.name, "kind": r.kind, "location": r.location, "format": r.format,
-                            "state": r.state, "ok": r.ok, "description": r.description, "catalog": True,
-                            "report": processed.get(r.name)}
+            rows[r.name] = {
+                "name": r.name,
+                "kind": r.kind,
+                "location": r.location,
+                "format": r.format,
+                "state": r.state,
+                "ok": r.ok,
+                "description": r.description,
+                "catalog": True,
+                "report": processed.get(r.name),
+            }
         for name, rep in processed.items():
             if name not in rows:
-                rows[name] = {"name": name, "kind": "processed", "location": f"datasets/{name}", "format": "canonical",
-                              "state": "processed", "ok": True, "description": "", "catalog": False, "report": rep}
+                rows[name] = {
+                    "name": name,
+                    "kind": "processed",
+                    "location": f"datasets/{name}",
+                    "format": "canonical",
+                    "state": "processed",
+                    "ok": True,
+                    "description": "",
+                    "catalog": False,
+                    "report": rep,
+                }
         self._rows = rows
         self._fill_table()
 
@@ -164,21 +254,32 @@ class DatasetsScreen(WorkbenchScreen):
         keep = self.selected()
         t.clear()
         f = self._filter.lower()
-        shown = [r for r in self._rows.values()
-                 if not f or f in r["name"].lower() or f in r["location"].lower() or f in r["state"].lower()]
+        shown = [
+            r
+            for r in self._rows.values()
+            if not f or f in r["name"].lower() or f in r["location"].lower() or f in r["state"].lower()
+        ]
         for r in shown:
             rep = r["report"]
             proc = f"{rep.get('rows', '?')} rows" if rep else "-"
-            t.add_row(Text(r["name"]), Text(r["state"], style="" if r["ok"] else "red"), proc, Text(r["format"]),
-                      r["kind"], key=r["name"])
+            t.add_row(
+                Text(r["name"]),
+                Text(r["state"], style="" if r["ok"] else "red"),
+                proc,
+                Text(r["format"]),
+                r["kind"],
+                key=r["name"],
+            )
         if keep is not None and keep in {r["name"] for r in shown}:
             t.move_cursor(row=t.get_row_index(keep))
         empty = self.query_one("#datasets-empty", EmptyState)
         empty.display = not shown
         t.display = bool(shown)
         if not self._rows:
-            empty.update("The catalog is empty.\n\nPress [b]a[/b] to add a hub dataset id or a local file "
-                         "(JSONL, JSON, Parquet, CSV), or use `workbench data add`.")
+            empty.update(
+                "The catalog is empty.\n\nPress [b]a[/b] to add a hub dataset id or a local file "
+                "(JSONL, JSON, Parquet, CSV), or use `workbench data add`."
+            )
         elif not shown:
             empty.update(f"Nothing matches the filter '{esc(self._filter)}'.\n\nPress [b]esc[/b] to clear it.")
         self._show_detail()
@@ -189,7 +290,7 @@ class DatasetsScreen(WorkbenchScreen):
             return None
         try:
             return t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
-        except Exception:
+        except CellDoesNotExist:  # the cursor on no row (a refill in between)
             return None
 
     @on(DataTable.RowHighlighted, "#catalog")
@@ -206,18 +307,24 @@ class DatasetsScreen(WorkbenchScreen):
         self.action_preview()
 
     def _show_detail(self, name: str | None = None) -> None:
-        detail = self.query_one("#dataset-detail", Static)
+        try:
+            detail = self.query_one("#dataset-detail", Static)
+        except NoMatches:  # the detail pane is mounted just after the first frame (DetailTabs)
+            return
         name = name or self.selected()
         row = self._rows.get(name or "")
         if row is None:
             detail.update("[dim]nothing selected[/dim]")
             return
-        width = detail.content_region.width or 200   # long values wrap under their column
+        width = detail.content_region.width or 200  # long values wrap under their column
         lines = [f"[b]{esc(row['name'])}[/b]", ""]
         if row["catalog"]:
             e = self.ws.config.datasets[row["name"]]
-            lines += [kv("source", row["kind"], width), kv("location", row["location"], width),
-                      kv("format", row["format"], width)]
+            lines += [
+                kv("source", row["kind"], width),
+                kv("location", row["location"], width),
+                kv("format", row["format"], width),
+            ]
             if e.columns:
                 lines.append(kv("columns", ", ".join(f"{k}={v}" for k, v in e.columns.items()), width))
             if e.streaming:
@@ -227,9 +334,12 @@ class DatasetsScreen(WorkbenchScreen):
         if rep:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rep.get("created", 0)))
             drops = {k: v for k, v in (rep.get("dropped") or {}).items() if v}
-            lines += ["", f"[b]processed[/b] {when}: {rep.get('rows')} rows kept of {rep.get('read')} read",
-                      kv("inputs", ", ".join(rep.get("inputs") or {}), width),
-                      f"quarantined {rep.get('quarantined', 0)} unreadable rows"]
+            lines += [
+                "",
+                f"[b]processed[/b] {when}: {rep.get('rows')} rows kept of {rep.get('read')} read",
+                kv("inputs", ", ".join(rep.get("inputs") or {}), width),
+                f"quarantined {rep.get('quarantined', 0)} unreadable rows",
+            ]
             if drops:
                 lines.append("dropped   " + ", ".join(f"{k} {v}" for k, v in drops.items()))
             from engine.data.notices import report_warnings
@@ -243,7 +353,7 @@ class DatasetsScreen(WorkbenchScreen):
         detail.update("\n".join(lines))
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self._show_detail)   # re-wrap the details for the new width
+        self.call_after_refresh(self._show_detail)  # re-wrap the details for the new width
 
     # -- filter -----------------------------------------------------------------------------------
     def action_filter(self) -> None:
@@ -304,16 +414,6 @@ class DatasetsScreen(WorkbenchScreen):
         self.refresh_data()
         self.notify(f"added {message.name} to the catalog")
 
-    # -- tokenizer (in workers only: loading it imports transformers) ---------------------------------
-    def _tokenizer(self) -> Any:
-        from engine.data.tokenizer import load_tokenizer
-
-        key = (self.ws.config.defaults.model, self.ws.model_path() if self.ws.config.defaults.model else None)
-        if self._tok is None or self._tok_key != key:
-            self._tok = load_tokenizer(self.ws)
-            self._tok_key = key
-        return self._tok
-
     # -- preview ----------------------------------------------------------------------------------
     def action_preview(self) -> None:
         name = self.selected()
@@ -330,35 +430,19 @@ class DatasetsScreen(WorkbenchScreen):
 
     @work(thread=True, exclusive=True, group="ds-preview", name="dataset preview", exit_on_error=False)
     def _load_preview(self, name: str, page: int) -> None:
-        from engine.data.preview import preview
-        from engine.errors import WorkbenchError
+        """`workbench data preview` in a subprocess: rendering needs the tokenizer (transformers)."""
+        from screens.cli_jobs import run_progress_command
 
-        row = self._rows.get(name) or {}
-        try:
-            if row.get("catalog"):
-                from engine.data.summary import peek
-
-                got = peek(self.ws, name, rows=PAGE, offset=page * PAGE)
-                records, bad = got["records"], got["bad"]
-            else:
-                from engine.data.summary import sample_processed
-
-                records, bad = sample_processed(self.ws, name, rows=PAGE, offset=page * PAGE), []
-        except WorkbenchError as e:  # e.g. a hub set that is not available offline: say so in place
-            self.post_message(PreviewLoaded(name, page, [], [], [], None, error=Text(str(e), style="red")))
+        argv = workbench_argv(self.ws.root, "data", "preview", name, "--rows", str(PAGE), "--page", str(page))
+        res = run_progress_command([*argv, "--progress-jsonl"])
+        if not res.done:
+            if not res.error:  # no one-line reason: a crash, for the error dialog
+                raise RuntimeError(res.failure("workbench data preview"))
+            # e.g. a hub set that is not available offline: say so in place
+            self.post_message(PreviewLoaded(name, page, [], [], [], None, error=Text(res.error, style="red")))
             return
-        previews: list[Any] = []
-        note = None
-        try:
-            tok = self._tokenizer()
-            template = self.ws.config.defaults.chat_template
-            for r in records:
-                pv = preview(tok, r["chat_rounds"], template=template)
-                previews.append({**pv.to_json(), "tokens": [(s.text, s.trained) for s in pv.tokens]})
-        except WorkbenchError as e:
-            note = f"no chat-template preview: {e}"
-            previews = [None] * len(records)
-        self.post_message(PreviewLoaded(name, page, records, previews, bad, note))
+        out = res.done
+        self.post_message(PreviewLoaded(name, page, out["records"], out["previews"], out["bad"], out["note"]))
 
     def on_preview_loaded(self, message: PreviewLoaded) -> None:
         name, page, records = message.name, message.page, message.records
@@ -373,8 +457,14 @@ class DatasetsScreen(WorkbenchScreen):
             self._pv["index"] = len(self._pv["records"]) - 1
             self.notify("no more rows", timeout=2)
             return
-        self._pv.update(page=page, records=records, previews=previews, bad=bad, note=note,
-                        index=min(self._pv.get("index", 0), max(0, len(records) - 1)))
+        self._pv.update(
+            page=page,
+            records=records,
+            previews=previews,
+            bad=bad,
+            note=note,
+            index=min(self._pv.get("index", 0), max(0, len(records) - 1)),
+        )
         self._show_preview()
 
     def _show_preview(self) -> None:
@@ -389,8 +479,9 @@ class DatasetsScreen(WorkbenchScreen):
             return
         i = pv["index"]
         t = Text()
-        t.append(f"{pv['name']}  row {pv['page'] * PAGE + i + 1}  (n next · b previous · t token boundaries)\n",
-                 style="dim")
+        t.append(
+            f"{pv['name']}  row {pv['page'] * PAGE + i + 1}  (n next · b previous · t token boundaries)\n", style="dim"
+        )
         if pv.get("note"):
             t.append(pv["note"] + "\n", style="yellow")
         if pv.get("bad"):
@@ -437,8 +528,8 @@ class DatasetsScreen(WorkbenchScreen):
             self.query_one("#dataset-stats", Static).update(self._stats_render(name, rep["stats"], rep))
             return
         self.query_one("#dataset-stats", Static).update(f"computing stats of {name} ...")
-        self._job.run_call(f"stats {name}", lambda report: self._compute_stats(name, report), kind="stats",
-                           name="dataset stats")
+        argv = workbench_argv(self.ws.root, "data", "stats", name, "--raw", "--progress-jsonl")
+        self._job.run_command(f"stats {name}", argv, kind="stats", name="dataset stats", errors_in_place=True)
 
     def _stats_render(self, name: str, stats: dict, rep: dict | None = None, extra: str = "") -> Any:
         from rich.text import Text
@@ -451,24 +542,28 @@ class DatasetsScreen(WorkbenchScreen):
 
             for w in report_warnings(rep):  # first: a skipped decontamination must not be missed
                 t.append(f"warning: {w}\n\n", style="bold yellow")
-            t.append(stats_text(stats, dropped=rep.get("dropped"), read=rep.get("read"),
-                                quarantined=rep.get("quarantined"), note=rep.get("tokenizer_note")))
+            t.append(
+                stats_text(
+                    stats,
+                    dropped=rep.get("dropped"),
+                    read=rep.get("read"),
+                    quarantined=rep.get("quarantined"),
+                    note=rep.get("tokenizer_note"),
+                )
+            )
         else:
             t.append(stats_text(stats))
         return t
 
-    def _compute_stats(self, name: str, report: Report) -> Text:
-        """(job thread) The stats of a catalog entry as loaded, rendered; a bad input as red text."""
-        from engine.data.summary import entry_stats
-        from engine.errors import WorkbenchError
-
-        try:
-            out = entry_stats(self.ws, name, progress=report)
-        except WorkbenchError as e:  # not available offline, unreadable, ...: shown in place
-            return Text(str(e), style="red")
-        extra = (" · cached" if out.get("cached") else f" · {out['seconds']:.1f}s") + \
-            (f" · {out['quarantined']} unreadable rows" if out.get("quarantined") else "")
-        text = self._stats_render(name, out["stats"], None, extra)
+    def _stats_text(self, res: Any) -> Text:
+        """A catalog entry's stats as loaded, from `workbench data stats --raw`; a bad input in red."""
+        if not res.done:  # not available offline, unreadable, ...: shown in place
+            return Text(res.error, style="red")
+        out = res.done
+        extra = (" · cached" if out.get("cached") else f" · {out['seconds']:.1f}s") + (
+            f" · {out['quarantined']} unreadable rows" if out.get("quarantined") else ""
+        )
+        text = self._stats_render(out["name"], out["stats"], None, extra)
         if out.get("tokenizer_note"):
             text.append(f"\nnote: {out['tokenizer_note']}", style="dim")
         return text
@@ -489,26 +584,26 @@ class DatasetsScreen(WorkbenchScreen):
         def done(result: Any) -> None:
             if result:
                 out, opts = result
-                if self._job.run_call(f"process {out}", lambda report: self._process(out, opts, report),
-                                      kind="process", name=f"processing {out}"):
+                # the pipeline counts tokens (transformers): `workbench data process` in a subprocess
+                argv = workbench_argv(self.ws.root, "data", "process", out, "--options", opts.model_dump_json())
+                if self._job.run_command(
+                    f"process {out}", [*argv, "--progress-jsonl"], kind="process", name=f"processing {out}"
+                ):
                     self.processing = out
 
-        self.app.push_screen(ProcessForm(name, sorted(self.ws.config.datasets), self.ws.config.defaults.seq_length), done)
-
-    def _process(self, name: str, opts: Any, report: Report) -> tuple[str, dict]:
-        """(job thread) The pipeline; a bad input raises a one-line WorkbenchError (the error dialog)."""
-        from engine.data.pipeline import process
-
-        return name, process(self.ws, name, opts, progress=report)
+        self.app.push_screen(
+            ProcessForm(name, sorted(self.ws.config.datasets), self.ws.config.defaults.seq_length), done
+        )
 
     @on(JobPanel.Finished, "#ds")
     def _job_finished(self, message: JobPanel.Finished) -> None:
         if message.job == "stats":
             self._job.show("")
-            self.query_one("#dataset-stats", Static).update(message.result)
+            self.query_one("#dataset-stats", Static).update(self._stats_text(message.result))
         elif message.job == "process":
-            self.processing = None
-            self._processed(*message.result)
+            name, self.processing = self.processing, None
+            if not message.cancelled and name:
+                self._processed(name, message.result.done)
 
     @on(JobPanel.Failed, "#ds")
     def _job_failed(self, message: JobPanel.Failed) -> None:
@@ -521,11 +616,13 @@ class DatasetsScreen(WorkbenchScreen):
         if name in {r["name"] for r in self._rows.values()}:
             try:
                 t.move_cursor(row=t.get_row_index(name))
-            except Exception:
+            except RowDoesNotExist:  # filtered out of the table
                 pass
         self._pv["name"] = None  # reload previews of the new data
-        self._job.show(f"processed {name}: {rep['kept']} rows kept of {rep['read']}"
-                       + (" (up to date)" if rep.get("up_to_date") else ""))
+        self._job.show(
+            f"processed {name}: {rep['kept']} rows kept of {rep['read']}"
+            + (" (up to date)" if rep.get("up_to_date") else "")
+        )
         self.query_one("#ds-tabs", TabbedContent).active = "tab-stats"
         self.query_one("#dataset-stats", Static).update(self._stats_render(name, rep["stats"], rep))
         self.notify(f"processed {name}: {rep['kept']} rows", timeout=4)
@@ -590,17 +687,26 @@ class DatasetsScreen(WorkbenchScreen):
 
     # -- palette ----------------------------------------------------------------------------------
     def palette_commands(self) -> list[PaletteCommand]:
-        cmds = [PaletteCommand("dataset: add to catalog", "Add a hub id or a local file", self.action_add_dataset),
-                PaletteCommand("dataset: filter catalog", "Filter the catalog table (/)", self.action_filter)]
+        cmds = [
+            PaletteCommand("dataset: add to catalog", "Add a hub id or a local file", self.action_add_dataset),
+            PaletteCommand("dataset: filter catalog", "Filter the catalog table (/)", self.action_filter),
+        ]
         name = self.selected()
         if name:
             cmds += [
-                PaletteCommand(f"dataset: preview {name}", "Rows with the chat template and trained tokens (v)",
-                               self.action_preview),
+                PaletteCommand(
+                    f"dataset: preview {name}",
+                    "Rows with the chat template and trained tokens (v)",
+                    self.action_preview,
+                ),
                 PaletteCommand(f"dataset: stats of {name}", "Token lengths, languages, turns (s)", self.action_stats),
-                PaletteCommand(f"dataset: process {name}", "Filter, decontaminate and dedup into datasets/ (p)",
-                               self.action_process),
-                PaletteCommand(f"dataset: dropped rows of {name}", "Browse what processing dropped (x)",
-                               self.action_dropped),
+                PaletteCommand(
+                    f"dataset: process {name}",
+                    "Filter, decontaminate and dedup into datasets/ (p)",
+                    self.action_process,
+                ),
+                PaletteCommand(
+                    f"dataset: dropped rows of {name}", "Browse what processing dropped (x)", self.action_dropped
+                ),
             ]
         return cmds

@@ -3,6 +3,8 @@ validated by the engine's ProcessOptions before the form closes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -11,7 +13,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 from screens.forms import FormScreen
 
 
-class ProcessForm(FormScreen["tuple[str, Any] | None"]):
+class ProcessForm(FormScreen[tuple[str, Any] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close without processing")]
     DEFAULT_CSS = """
     ProcessForm { align: center middle; }
@@ -94,16 +96,20 @@ class ProcessForm(FormScreen["tuple[str, Any] | None"]):
         else:
             langs = [x.strip() for x in langs_raw.split(",") if x.strip()]
         try:
-            opts = validate(ProcessOptions, {
-                "inputs": inputs, "languages": langs,
-                "max_tokens": int(self._value("max-tokens")) if self._value("max-tokens") else None,
-                "near_threshold": float(self._value("threshold") or 0.85),
-                "limit": int(self._value("limit")) if self._value("limit") else None,
-                "quality": self.query_one("#quality", Checkbox).value,
-                "syntax": self.query_one("#syntax", Checkbox).value,
-                "decontaminate": self.query_one("#decontaminate", Checkbox).value,
-                "near_dedup": self.query_one("#near", Checkbox).value,
-            })
+            opts = validate(
+                ProcessOptions,
+                {
+                    "inputs": inputs,
+                    "languages": langs,
+                    "max_tokens": int(self._value("max-tokens")) if self._value("max-tokens") else None,
+                    "near_threshold": float(self._value("threshold") or 0.85),
+                    "limit": int(self._value("limit")) if self._value("limit") else None,
+                    "quality": self.query_one("#quality", Checkbox).value,
+                    "syntax": self.query_one("#syntax", Checkbox).value,
+                    "decontaminate": self.query_one("#decontaminate", Checkbox).value,
+                    "near_dedup": self.query_one("#near", Checkbox).value,
+                },
+            )
         except InputError as e:
             err.update(e.describe())
             return

@@ -10,8 +10,15 @@ from typing import Any
 from rich.text import Text
 
 BAR = 32
-LANG_STYLE = {"python": "#5f87d7", "javascript": "#d7d75f", "java": "#d78700", "go": "#5fd7d7",
-              "cpp": "#af87d7", "rust": "#d75f5f", "none": "#808080"}
+LANG_STYLE = {
+    "python": "#5f87d7",
+    "javascript": "#d7d75f",
+    "java": "#d78700",
+    "go": "#5fd7d7",
+    "cpp": "#af87d7",
+    "rust": "#d75f5f",
+    "none": "#808080",
+}
 TRAINED = "bold #000000 on #87d787"
 TRAINED_ALT = "bold #000000 on #5faf5f"
 PROMPT = "#a8a8a8"
@@ -36,7 +43,7 @@ def kv(label: str, value: str, width: int, *, style: str = "") -> str:
     from rich.markup import escape
 
     pad = 10
-    value = value.replace("/", "/\u200b")   # a break opportunity after each slash
+    value = value.replace("/", "/\u200b")  # a break opportunity after each slash
     lines = textwrap.wrap(value, max(16, width - pad), break_on_hyphens=True) or [""]
     body = ("\n" + " " * pad).join(escape(x.replace("\u200b", "")) for x in lines)
     if style:
@@ -49,8 +56,14 @@ def _bar(frac: float, width: int = BAR) -> str:
     return "█" * n + "░" * (width - n)
 
 
-def stats_text(st: dict[str, Any], *, dropped: dict[str, int] | None = None, read: int | None = None,
-               quarantined: int | None = None, note: str | None = None) -> Text:
+def stats_text(
+    st: dict[str, Any],
+    *,
+    dropped: dict[str, int] | None = None,
+    read: int | None = None,
+    quarantined: int | None = None,
+    note: str | None = None,
+) -> Text:
     t = Text()
     t.append(f"rows {st.get('rows', 0)}", style="bold")
     if read is not None:
@@ -99,8 +112,9 @@ def stats_text(st: dict[str, Any], *, dropped: dict[str, int] | None = None, rea
     return t
 
 
-def preview_text(rec: dict[str, Any], pv: dict[str, Any] | None, *, boundaries: bool = False,
-                 root: Path | None = None) -> Text:
+def preview_text(
+    rec: dict[str, Any], pv: dict[str, Any] | None, *, boundaries: bool = False, root: Path | None = None
+) -> Text:
     """A record: header, then its rendered text with trained tokens highlighted (or the plain
     turns when there is no preview)."""
     t = Text()

@@ -3,7 +3,8 @@ and the help screen listing every binding of the screen it was opened from."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -42,8 +43,10 @@ class ErrorDialog(ModalScreen[None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    BINDINGS = [Binding("y", "answer(True)", "Yes", id="dialog.yes"),
-                Binding("n,escape", "answer(False)", "No", id="dialog.no")]
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="dialog.yes"),
+        Binding("n,escape", "answer(False)", "No", id="dialog.no"),
+    ]
     DEFAULT_CSS = """
     ConfirmDialog { align: center middle; }
     ConfirmDialog > Vertical { width: 70; height: auto; border: thick $warning; background: $surface; padding: 1 2; }

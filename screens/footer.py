@@ -15,7 +15,7 @@ from textual.widgets._footer import FooterKey
 from screens.layout import is_narrow
 
 HELP_ID = "app.help"
-PALETTE_WIDTH = 14   # "^p palette" with its separator, docked right by Footer's own CSS
+PALETTE_WIDTH = 14  # "^p palette" with its separator, docked right by Footer's own CSS
 
 
 def footer_rank(binding: Binding) -> int:
@@ -74,15 +74,22 @@ class KeyFooter(Footer):
             display = self.app.get_key_display(binding)
             cost = key_width(display, binding.description, self.compact)
             if binding.id != HELP_ID:
-                full = full or cost > budget   # by rank: once one is left out, so are the ones after it
+                full = full or cost > budget  # by rank: once one is left out, so are the ones after it
                 if full:
                     continue
                 budget -= cost
-            yield BarKey(binding.key, display, binding.description, binding.action, disabled=not enabled,
-                            tooltip=tooltip).data_bind(compact=Footer.compact)
+            yield BarKey(
+                binding.key, display, binding.description, binding.action, disabled=not enabled, tooltip=tooltip
+            ).data_bind(compact=Footer.compact)
         if palette is not None:
-            yield FooterKey(palette.key, self.app.get_key_display(palette), palette.description, palette.action,
-                            classes="-command-palette", tooltip=palette.tooltip or palette.description)
+            yield FooterKey(
+                palette.key,
+                self.app.get_key_display(palette),
+                palette.description,
+                palette.action,
+                classes="-command-palette",
+                tooltip=palette.tooltip or palette.description,
+            )
 
     def _palette_binding(self) -> Binding | None:
         if not (self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE) or is_narrow(self):
@@ -93,4 +100,4 @@ class KeyFooter(Footer):
     def on_resize(self, event: Resize) -> None:
         self.compact = is_narrow(self)
         if self.app.size.width != self._laid_width and self._bindings_ready:
-            self.call_after_refresh(self.recompose)   # what fits depends on the width
+            self.call_after_refresh(self.recompose)  # what fits depends on the width

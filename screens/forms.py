@@ -54,7 +54,10 @@ class AddDatasetForm(FormScreen[dict | None]):
             yield Input(placeholder="my_dataset", id="name")
             yield Label("Hub id (owner/name) or local path / glob (JSONL, JSON, Parquet, CSV)")
             yield Input(placeholder="ise-uiuc/Magicoder-Evol-Instruct-110K  or  /data/*.jsonl", id="source")
-            yield Label("Format (auto, alpaca, evol, prompt_completion, prompt_answer, sharegpt, messages, chat_rounds, leetcode)")
+            yield Label(
+                "Format (auto, alpaca, evol, prompt_completion, prompt_answer, sharegpt, messages, chat_rounds, "
+                "leetcode)"
+            )
             yield Input(value="auto", id="format")
             yield Static("", id="form-error")
             with Horizontal():

@@ -21,10 +21,11 @@ HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] = [(0, "-narrow"), (100, "-medium"
 # Height: 24 rows (the SSH default) is short; text blocks shorten below 30 rows.
 VERTICAL_BREAKPOINTS: list[tuple[int, str]] = [(0, "-short"), (30, "-tall")]
 
-_HINT_STYLE = Style(bold=True, color="#d7875f")   # the theme's accent (xterm 173)
+_HINT_STYLE = Style(bold=True, color="#d7875f")  # the theme's accent (xterm 173)
 
-ZOOM_BINDING = Binding("z", "zoom", "Zoom", id="screen.zoom",
-                       tooltip="Make the focused pane fill the screen; z (or esc) restores it")
+ZOOM_BINDING = Binding(
+    "z", "zoom", "Zoom", id="screen.zoom", tooltip="Make the focused pane fill the screen; z (or esc) restores it"
+)
 
 
 def _pick(value: int, points: list[tuple[int, str]]) -> str:
@@ -98,6 +99,6 @@ class HintedTable(DataTable):
         if self.scroll_x < self.max_scroll_x:
             strip = Strip.join([strip.crop(0, width - 1), Strip([Segment("▸", style)], 1)])
         if self.scroll_x > 0:
-            fixed = sum(c.get_render_width(self) for c in list(self.columns.values())[:self.fixed_columns])
+            fixed = sum(c.get_render_width(self) for c in list(self.columns.values())[: self.fixed_columns])
             strip = Strip.join([strip.crop(0, fixed), Strip([Segment("◂", style)], 1), strip.crop(fixed + 1, width)])
         return strip

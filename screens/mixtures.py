@@ -29,7 +29,6 @@ from screens.layout import HintedTable
 from screens.mixtures_balance import BalanceView, render_warnings
 
 
-
 def _reason(e: Exception) -> str:
     """One line for a form or a notification (pydantic's first message, not its banner)."""
     errors = getattr(e, "errors", None)
@@ -37,7 +36,7 @@ def _reason(e: Exception) -> str:
         try:
             first = errors()[0]
             return f"{'.'.join(map(str, first.get('loc', ())))}: {first['msg']}".lstrip(": ")
-        except Exception:
+        except Exception:  # noqa: BLE001 - an error of another shape: its text below
             pass
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
@@ -53,35 +52,98 @@ class BalanceComputed(Message):
 class MixturesScreen(WorkbenchScreen):
     MODE = "mixtures"
     TITLE_TEXT = "Mixtures"
-    HELP = ("Mixture specs (mixtures/*.toml): tasks made of processed datasets, each source with a sampling "
-            "weight (2.5 = two copies + half again; 0.3 = 30% drawn without replacement) or a token budget. "
-            "The balance on the right follows every edit; edits are drafts until you save (s).")
+    HELP = (
+        "Mixture specs (mixtures/*.toml): tasks made of processed datasets, each source with a sampling "
+        "weight (2.5 = two copies + half again; 0.3 = 30% drawn without replacement) or a token budget. "
+        "The balance on the right follows every edit; edits are drafts until you save (s)."
+    )
     BINDINGS = [
         Binding("n", "new_mixture", "New", id="mixtures.new", tooltip="Create a mixture from the processed datasets"),
-        Binding("plus,equals_sign", "bump(1)", "More", id="mixtures.weight.up", key_display="+",
-                tooltip="Raise the selected source's weight by 0.1 (a budget or a whole task by 10%)"),
-        Binding("minus", "bump(-1)", "Less", id="mixtures.weight.down", key_display="-",
-                tooltip="Lower the selected source's weight by 0.1 (a budget or a whole task by 10%)"),
-        Binding("greater_than_sign", "scale(2.0)", "Double", show=False, id="mixtures.weight.double",
-                key_display=">", tooltip="Double the selected source's (or task's) weight or budget"),
-        Binding("less_than_sign", "scale(0.5)", "Halve", show=False, id="mixtures.weight.halve", key_display="<",
-                tooltip="Halve the selected source's (or task's) weight or budget"),
-        Binding("e", "edit", "Edit", id="mixtures.edit",
-                tooltip="Type a weight or token budget (source), validation share (task) or seed (mixture)"),
-        Binding("b", "toggle_budget", "Weight/budget", show=False, id="mixtures.budget",
-                tooltip="Switch the selected source between a weight and a token budget (same rows)"),
+        Binding(
+            "plus,equals_sign",
+            "bump(1)",
+            "More",
+            id="mixtures.weight.up",
+            key_display="+",
+            tooltip="Raise the selected source's weight by 0.1 (a budget or a whole task by 10%)",
+        ),
+        Binding(
+            "minus",
+            "bump(-1)",
+            "Less",
+            id="mixtures.weight.down",
+            key_display="-",
+            tooltip="Lower the selected source's weight by 0.1 (a budget or a whole task by 10%)",
+        ),
+        Binding(
+            "greater_than_sign",
+            "scale(2.0)",
+            "Double",
+            show=False,
+            id="mixtures.weight.double",
+            key_display=">",
+            tooltip="Double the selected source's (or task's) weight or budget",
+        ),
+        Binding(
+            "less_than_sign",
+            "scale(0.5)",
+            "Halve",
+            show=False,
+            id="mixtures.weight.halve",
+            key_display="<",
+            tooltip="Halve the selected source's (or task's) weight or budget",
+        ),
+        Binding(
+            "e",
+            "edit",
+            "Edit",
+            id="mixtures.edit",
+            tooltip="Type a weight or token budget (source), validation share (task) or seed (mixture)",
+        ),
+        Binding(
+            "b",
+            "toggle_budget",
+            "Weight/budget",
+            show=False,
+            id="mixtures.budget",
+            tooltip="Switch the selected source between a weight and a token budget (same rows)",
+        ),
         Binding("t", "add_task", "Add task", show=False, id="mixtures.task.add", tooltip="Add a task to the mixture"),
-        Binding("a", "add_source", "Add source", show=False, id="mixtures.source.add",
-                tooltip="Add a processed dataset to the selected task"),
-        Binding("d,delete", "remove", "Remove", show=False, id="mixtures.remove",
-                tooltip="Remove the selected task or source (asks first)"),
+        Binding(
+            "a",
+            "add_source",
+            "Add source",
+            show=False,
+            id="mixtures.source.add",
+            tooltip="Add a processed dataset to the selected task",
+        ),
+        Binding(
+            "d,delete",
+            "remove",
+            "Remove",
+            show=False,
+            id="mixtures.remove",
+            tooltip="Remove the selected task or source (asks first)",
+        ),
         Binding("s", "save", "Save", id="mixtures.save", tooltip="Write the draft to mixtures/NAME.toml"),
-        Binding("m", "materialize", "Materialise", id="mixtures.materialize",
-                tooltip="Write the build (train/valid JSONL) and its token cache"),
-        Binding("x", "export", "Export", id="mixtures.export",
-                tooltip="Export the MFTCoder layout and training config JSON"),
-        Binding("i", "import_mftcoder", "Import", show=False, id="mixtures.import",
-                tooltip="Import an MFTCoder config JSON and its task folders"),
+        Binding(
+            "m",
+            "materialize",
+            "Materialise",
+            id="mixtures.materialize",
+            tooltip="Write the build (train/valid JSONL) and its token cache",
+        ),
+        Binding(
+            "x", "export", "Export", id="mixtures.export", tooltip="Export the MFTCoder layout and training config JSON"
+        ),
+        Binding(
+            "i",
+            "import_mftcoder",
+            "Import",
+            show=False,
+            id="mixtures.import",
+            tooltip="Import an MFTCoder config JSON and its task folders",
+        ),
     ]
     DEFAULT_CSS = """
     MixturesScreen #mix-left { width: 62; }
@@ -94,9 +156,9 @@ class MixturesScreen(WorkbenchScreen):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        self.drafts: dict[str, Any] = {}     # name -> MixtureSpec being edited
-        self.saved: dict[str, dict] = {}     # name -> spec dict as on disk
-        self.errors: dict[str, str] = {}     # name -> why its file does not load
+        self.drafts: dict[str, Any] = {}  # name -> MixtureSpec being edited
+        self.saved: dict[str, dict] = {}  # name -> spec dict as on disk
+        self.errors: dict[str, str] = {}  # name -> why its file does not load
         self.current: str | None = None
         self.balance: Any = None
         self.version = 0
@@ -137,7 +199,7 @@ class MixturesScreen(WorkbenchScreen):
                 spec = store.open_spec(self.ws, name)
                 self.drafts[name], self.saved[name] = spec, spec_to_dict(spec)
                 self.errors.pop(name, None)
-            except Exception as e:  # shown in the table and the balance pane, not a crash
+            except Exception as e:  # noqa: BLE001 - shown in the table and the balance pane, not a crash
                 self.errors[name] = str(e)
                 self.drafts.pop(name, None)
         for gone in set(self.drafts) - set(names) - {n for n in self.drafts if self._dirty(n)}:
@@ -150,11 +212,16 @@ class MixturesScreen(WorkbenchScreen):
         empty.display = not has
         self.query_one("#mixtures", DataTable).display = has
         if not has:
-            hint = "" if store.processed_names(self.ws) else \
-                "\n\nNo processed datasets yet: process some on the Datasets screen (1) or with " \
+            hint = (
+                ""
+                if store.processed_names(self.ws)
+                else "\n\nNo processed datasets yet: process some on the Datasets screen (1) or with "
                 "`workbench data process`."
-            empty.update(f"No mixtures yet.\n\nPress [b]n[/b] to create one (one task per processed dataset), "
-                         f"or [b]i[/b] to import an MFTCoder config.{hint}")
+            )
+            empty.update(
+                f"No mixtures yet.\n\nPress [b]n[/b] to create one (one task per processed dataset), "
+                f"or [b]i[/b] to import an MFTCoder config.{hint}"
+            )
         self._show_current()
 
     def _fill_table(self, names: list[str]) -> None:
@@ -215,8 +282,9 @@ class MixturesScreen(WorkbenchScreen):
         if self.current in self.errors:
             tree.clear()
             tree.root.set_label(Text(self.current, style="bold red"))
-            view.show_message(f"This spec does not load:\n{self.errors[self.current]}\n\nFix the file and press r.",
-                              style="red")
+            view.show_message(
+                f"This spec does not load:\n{self.errors[self.current]}\n\nFix the file and press r.", style="red"
+            )
             self.query_one("#mix-warnings", Static).update("")
             return
         self._build_tree()
@@ -277,18 +345,19 @@ class MixturesScreen(WorkbenchScreen):
             root.append("  * modified (s saves)", style="bold #d7af00")
         tree.root.set_label(root)
         for tnode in tree.root.children:
-            task = tnode.data["task"]
+            task = (tnode.data or {})["task"]  # (every node of the tree carries its data)
             tb = next((t for t in b.tasks if t["task"] == task), None) if b else None
             label = Text(task, style="bold")
             vf = spec.tasks[task].valid_fraction
             if vf is not None:
                 label.append(f"  valid {100 * vf:g}%", style="dim")
             if tb:
-                label.append(f"  {100 * tb['share_tokens']:.1f}% of tokens · {tb['train_rows']:,} rows",
-                             style="#0087af")
+                label.append(
+                    f"  {100 * tb['share_tokens']:.1f}% of tokens · {tb['train_rows']:,} rows", style="#0087af"
+                )
             tnode.set_label(label)
             for snode in tnode.children:
-                ds = snode.data["dataset"]
+                ds = (snode.data or {})["dataset"]
                 src = next((s for s in spec.tasks[task].sources if s.dataset == ds), None)
                 if src is None:
                     continue
@@ -458,7 +527,7 @@ class MixturesScreen(WorkbenchScreen):
             def check(text: str) -> str | None:
                 try:
                     build(text)
-                except Exception as e:  # shown in the form; nothing changes
+                except Exception as e:  # noqa: BLE001 - shown in the form; nothing changes
                     return _reason(e)
                 return None
 
@@ -466,10 +535,17 @@ class MixturesScreen(WorkbenchScreen):
                 if text is not None:
                     self._apply(build(text))
 
-            self.app.push_screen(PromptForm(
-                f"{d['task']} / {d['dataset']}", "Weight (e.g. 0.5, 2.5) or token budget (e.g. 300k, 2M)", current,
-                hint="weight = sampling ratio of the source's rows (over 1 repeats them; under 1 draws without "
-                     "replacement); a budget draws rows until that many tokens", check=check), done)
+            self.app.push_screen(
+                PromptForm(
+                    f"{d['task']} / {d['dataset']}",
+                    "Weight (e.g. 0.5, 2.5) or token budget (e.g. 300k, 2M)",
+                    current,
+                    hint="weight = sampling ratio of the source's rows (over 1 repeats them; under 1 draws without "
+                    "replacement); a budget draws rows until that many tokens",
+                    check=check,
+                ),
+                done,
+            )
         elif d["kind"] == "task":
             vf = spec.tasks[d["task"]].valid_fraction
 
@@ -481,22 +557,31 @@ class MixturesScreen(WorkbenchScreen):
             def check_f(text: str) -> str | None:
                 try:
                     f = parse_f(text)
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 - shown in the form; nothing changes
                     return str(e)
                 return None if f is None or 0 < f < 1 else "between 0 and 1 (or a percentage like 5%)"
 
-            self.app.push_screen(PromptForm(
-                f"task {d['task']}", "Validation share of the task's rows (empty = the mixture's)",
-                "" if vf is None else f"{vf:g}", hint="at least one row is always held out", check=check_f),
-                lambda text: None if text is None else self._apply(set_task_valid_fraction(spec, d["task"], parse_f(text))))
+            self.app.push_screen(
+                PromptForm(
+                    f"task {d['task']}",
+                    "Validation share of the task's rows (empty = the mixture's)",
+                    "" if vf is None else f"{vf:g}",
+                    hint="at least one row is always held out",
+                    check=check_f,
+                ),
+                lambda text: (
+                    None if text is None else self._apply(set_task_valid_fraction(spec, d["task"], parse_f(text)))
+                ),
+            )
         else:
+
             def check_seed(text: str) -> str | None:
                 return None if re.fullmatch(r"-?\d+", text) else "an integer"
 
-            self.app.push_screen(PromptForm(f"mixture {self.current}", "Seed (split and sampling)", str(spec.seed),
-                                            check=check_seed),
-                                 lambda text: None if text is None else self._apply(
-                                     spec.model_copy(update={"seed": int(text)})))
+            self.app.push_screen(
+                PromptForm(f"mixture {self.current}", "Seed (split and sampling)", str(spec.seed), check=check_seed),
+                lambda text: None if text is None else self._apply(spec.model_copy(update={"seed": int(text)})),
+            )
 
     def action_toggle_budget(self) -> None:
         if not self._need_spec():
@@ -623,8 +708,12 @@ class MixturesScreen(WorkbenchScreen):
             self.notify(f"created mixture {text} with {len(spec.tasks)} task{'s' if len(spec.tasks) != 1 else ''}")
 
         n = len(store.processed_names(self.ws))
-        self.app.push_screen(PromptForm("New mixture", "Name", check=check,
-                                        hint=f"starts with one task per processed dataset ({n} found)"), done)
+        self.app.push_screen(
+            PromptForm(
+                "New mixture", "Name", check=check, hint=f"starts with one task per processed dataset ({n} found)"
+            ),
+            done,
+        )
 
     # -- jobs (one JobPanel: a subprocess or a file-only engine call) ----------------------------------
     @property
@@ -651,8 +740,15 @@ class MixturesScreen(WorkbenchScreen):
             if text and (not self._dirty(self.current or "") or self.action_save()):
                 self._export(self.current or "", os.path.expanduser(text))
 
-        self.app.push_screen(PromptForm("Export to MFTCoder", "Folder (one sub-folder per task + train_config.json)",
-                                        default, hint="a new or empty folder, or an earlier export (replaced)"), done)
+        self.app.push_screen(
+            PromptForm(
+                "Export to MFTCoder",
+                "Folder (one sub-folder per task + train_config.json)",
+                default,
+                hint="a new or empty folder, or an earlier export (replaced)",
+            ),
+            done,
+        )
 
     def action_import_mftcoder(self) -> None:
         from screens.mixtures_forms import PromptForm
@@ -662,12 +758,20 @@ class MixturesScreen(WorkbenchScreen):
 
         def done(text: str | None) -> None:
             if text:
-                self._cli_job("importing an MFTCoder config", ["mix", "import-mftcoder", os.path.expanduser(text)],
-                              "import")
+                self._cli_job(
+                    "importing an MFTCoder config", ["mix", "import-mftcoder", os.path.expanduser(text)], "import"
+                )
 
-        self.app.push_screen(PromptForm("Import an MFTCoder config", "Config JSON (e.g. qwen_train_config_1_8B.json)",
-                                        check=check, hint="its data_paths task folders become processed datasets; "
-                                                          "a run config is written to configs/NAME.toml"), done)
+        self.app.push_screen(
+            PromptForm(
+                "Import an MFTCoder config",
+                "Config JSON (e.g. qwen_train_config_1_8B.json)",
+                check=check,
+                hint="its data_paths task folders become processed datasets; "
+                "a run config is written to configs/NAME.toml",
+            ),
+            done,
+        )
 
     def _export(self, name: str, out_dir: str) -> None:
         """Export writes files only (no tokenizer): an engine call in a worker thread."""
@@ -676,7 +780,10 @@ class MixturesScreen(WorkbenchScreen):
         self.query_one("#mix", JobPanel).run_call(
             f"exporting {name} to MFTCoder",
             lambda report: {**export_mftcoder(self.ws, name, out_dir, progress=report), "mixture": name},
-            kind="export", name="mixture export", phases=PHASES)
+            kind="export",
+            name="mixture export",
+            phases=PHASES,
+        )
 
     def _cli_job(self, title: str, args: list[str], kind: str) -> None:
         """Materialise and import load the tokenizer: `workbench ARGS --progress-jsonl` in a subprocess."""
@@ -698,11 +805,16 @@ class MixturesScreen(WorkbenchScreen):
             return
         res = message.result.done
         if message.job == "materialize":
-            self._job_end(f"{'reused' if res['cached'] else 'wrote'} build {res['id']} · "
-                          f"{sum(t['train_rows'] for t in res['tasks'].values()):,} train rows"
-                          + (f" · token cache {'reused' if res['tokens_cached'] else 'written'}"
-                             if res.get("token_cache") else "")
-                          + "".join(f"\nnote: {n}" for n in res.get("notes", [])))
+            self._job_end(
+                f"{'reused' if res['cached'] else 'wrote'} build {res['id']} · "
+                f"{sum(t['train_rows'] for t in res['tasks'].values()):,} train rows"
+                + (
+                    f" · token cache {'reused' if res['tokens_cached'] else 'written'}"
+                    if res.get("token_cache")
+                    else ""
+                )
+                + "".join(f"\nnote: {n}" for n in res.get("notes", []))
+            )
         else:
             self._job_end(f"imported {res['mixture']}: {len(res['tasks'])} tasks; run config {res['run_config']}")
             self._after_import(res["mixture"])
@@ -713,20 +825,25 @@ class MixturesScreen(WorkbenchScreen):
 
     # -- palette -----------------------------------------------------------------------------------------
     def palette_commands(self) -> list[PaletteCommand]:
-        cmds = [PaletteCommand("mixture: new", "Create a mixture from the processed datasets (n)",
-                               self.action_new_mixture),
-                PaletteCommand("mixture: import MFTCoder config", "Config JSON + task folders -> mixture + run "
-                                                                  "config (i)", self.action_import_mftcoder)]
+        cmds = [
+            PaletteCommand("mixture: new", "Create a mixture from the processed datasets (n)", self.action_new_mixture),
+            PaletteCommand(
+                "mixture: import MFTCoder config",
+                "Config JSON + task folders -> mixture + run config (i)",
+                self.action_import_mftcoder,
+            ),
+        ]
         if self.spec is not None:
             cmds += [
                 PaletteCommand("mixture: save", f"Write {self.current}.toml (s)", self.action_save),
-                PaletteCommand("mixture: materialize", "Build the train/valid files and token cache (m)",
-                               self.action_materialize),
-                PaletteCommand("mixture: export to MFTCoder", "Task folders + train_config.json (x)",
-                               self.action_export),
+                PaletteCommand(
+                    "mixture: materialize", "Build the train/valid files and token cache (m)", self.action_materialize
+                ),
+                PaletteCommand(
+                    "mixture: export to MFTCoder", "Task folders + train_config.json (x)", self.action_export
+                ),
                 PaletteCommand("mixture: add task", "Add a task (t)", self.action_add_task),
-                PaletteCommand("mixture: add source", "Add a dataset to the selected task (a)",
-                               self.action_add_source),
+                PaletteCommand("mixture: add source", "Add a dataset to the selected task (a)", self.action_add_source),
             ]
             if self._dirty(self.current or ""):
                 cmds.append(PaletteCommand("mixture: revert", "Drop unsaved edits", self._revert))

@@ -12,8 +12,16 @@ from textual.widgets import Static
 from engine.mixture.balance import bar, human_count
 
 # xterm-256 colours (readable without truecolor), one per language; "none" is grey.
-LANG_COLORS = {"python": "#5f87d7", "javascript": "#d7af00", "js": "#d7af00", "java": "#d75f5f", "go": "#5fafaf",
-               "cpp": "#af87d7", "rust": "#d7875f", "none": "#6c6c6c"}
+LANG_COLORS = {
+    "python": "#5f87d7",
+    "javascript": "#d7af00",
+    "js": "#d7af00",
+    "java": "#d75f5f",
+    "go": "#5fafaf",
+    "cpp": "#af87d7",
+    "rust": "#d7875f",
+    "none": "#6c6c6c",
+}
 EXTRA_COLORS = ["#87af5f", "#d787af", "#87afd7", "#afaf87"]
 BAR_WIDTH = 22
 
@@ -45,17 +53,21 @@ def render_balance(b: Any, *, selected_task: str | None = None) -> Group:
     parts += [head, Text("")]
     parts.append(Text("Tokens per task", style="bold underline"))
     for t in b.tasks:
-        line = _row(t["task"], t["share_tokens"],
-                    f"{t['train_rows']:,} rows · {human_count(t['train_tokens'])} tok · valid {t['valid_rows']}",
-                    "#0087af" if t["task"] != selected_task else "#d7875f")
+        line = _row(
+            t["task"],
+            t["share_tokens"],
+            f"{t['train_rows']:,} rows · {human_count(t['train_tokens'])} tok · valid {t['valid_rows']}",
+            "#0087af" if t["task"] != selected_task else "#d7875f",
+        )
         if t["task"] == selected_task:
             line.stylize("reverse", 0, 16)
         parts.append(line)
     parts += [Text(""), Text("Tokens per language", style="bold underline")]
     order = list(b.languages)
     for lang, v in b.languages.items():
-        parts.append(_row(lang, v["share"], f"{v['rows']:,} rows · {human_count(v['tokens'])} tok",
-                          lang_color(lang, order)))
+        parts.append(
+            _row(lang, v["share"], f"{v['rows']:,} rows · {human_count(v['tokens'])} tok", lang_color(lang, order))
+        )
     parts += [Text(""), Text("Languages within each task", style="bold underline")]
     for t in b.tasks:
         line = Text(f"{t['task'][:16]:16} ", style="bold")

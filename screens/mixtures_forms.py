@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,8 +26,15 @@ class PromptForm(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close without changing anything")]
     DEFAULT_CSS = FORM_CSS.format(name="PromptForm")
 
-    def __init__(self, title: str, label: str, value: str = "", *, hint: str = "",
-                 check: Callable[[str], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        label: str,
+        value: str = "",
+        *,
+        hint: str = "",
+        check: Callable[[str], str | None] | None = None,
+    ) -> None:
         super().__init__()
         self.title_text, self.label, self.value, self.hint, self.check = title, label, value, hint, check
 

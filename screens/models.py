@@ -23,10 +23,12 @@ COLUMNS = ("name", "family", "state", "path")
 class ModelsScreen(WorkbenchScreen):
     MODE = "models"
     TITLE_TEXT = "Models"
-    HELP = ("The workspace's [models]. i imports a model: a folder or hub id. An original Qwen-1 checkpoint "
-            "(Qwen/Qwen-1_8B, Qwen-72B, an MFTCoder merge) is converted to a native Qwen2 checkpoint in "
-            "models/NAME; an MFTCoder LoRA adapter folder to an adapter of the imported model; other models "
-            "are registered as they are. d makes the selected model the workspace default.")
+    HELP = (
+        "The workspace's [models]. i imports a model: a folder or hub id. An original Qwen-1 checkpoint "
+        "(Qwen/Qwen-1_8B, Qwen-72B, an MFTCoder merge) is converted to a native Qwen2 checkpoint in "
+        "models/NAME; an MFTCoder LoRA adapter folder to an adapter of the imported model; other models "
+        "are registered as they are. d makes the selected model the workspace default."
+    )
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("i", "import_model", "Import", id="models.import", tooltip="Import a model folder or hub id"),
         Binding("d", "make_default", "Default", id="models.default", tooltip="Make the selected model the default"),
@@ -46,8 +48,10 @@ class ModelsScreen(WorkbenchScreen):
         with Horizontal(id="models-body"):
             yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
             with Vertical(id="models-detail"):
-                yield EmptyState("No models yet. Press i to import one (a folder or a hub id such as "
-                                 "Qwen/Qwen-1_8B).", id="models-empty")
+                yield EmptyState(
+                    "No models yet. Press i to import one (a folder or a hub id such as Qwen/Qwen-1_8B).",
+                    id="models-empty",
+                )
                 yield Static("", id="models-info")
         yield JobPanel(id="models-job")
 
@@ -64,8 +68,13 @@ class ModelsScreen(WorkbenchScreen):
         table = self.query_one("#models-table", DataTable)
         table.clear()
         for r in self.rows:
-            table.add_row(("* " if r["default"] else "  ") + r["name"], r["family"] or r["model_type"] or "?",
-                          r["state"], r["path"], key=r["name"])
+            table.add_row(
+                ("* " if r["default"] else "  ") + r["name"],
+                r["family"] or r["model_type"] or "?",
+                r["state"],
+                r["path"],
+                key=r["name"],
+            )
         self.query_one("#models-empty", EmptyState).display = not self.rows
         self._show_selected()
 
@@ -85,15 +94,22 @@ class ModelsScreen(WorkbenchScreen):
         if r is None:
             info.update("")
             return
-        lines = [f"[b]{r['name']}[/b]{'  (default)' if r['default'] else ''}", f"path      {r['path']}",
-                 f"family    {r['family'] or '-'}", f"type      {r['model_type'] or '-'}", f"state     {r['state']}"]
+        lines = [
+            f"[b]{r['name']}[/b]{'  (default)' if r['default'] else ''}",
+            f"path      {r['path']}",
+            f"family    {r['family'] or '-'}",
+            f"type      {r['model_type'] or '-'}",
+            f"state     {r['state']}",
+        ]
         if r.get("imported_from"):
             lines.append(f"imported  from {r['imported_from']}")
         if r["trust_remote_code"]:
             lines.append("remote code allowed (trust_remote_code)")
         if r["state"] == "needs import":
-            lines.append(f"\nAn original Qwen-1 checkpoint: its remote code does not run on this transformers. "
-                         f"Press i and import {r['path']} to convert it.")
+            lines.append(
+                f"\nAn original Qwen-1 checkpoint: its remote code does not run on this transformers. "
+                f"Press i and import {r['path']} to convert it."
+            )
         if r.get("description"):
             lines.append(f"\n{r['description']}")
         info.update("\n".join(lines))
@@ -110,9 +126,15 @@ class ModelsScreen(WorkbenchScreen):
                 argv = workbench_argv(self.ws.root, *args, "--progress-jsonl")
                 self.query_one("#models-job", JobPanel).run_command(f"importing {args[2]}", argv, name="model import")
 
-        self.app.push_screen(PromptForm("Import a model", "Folder or hub id, then optionally a [models] name",
-                                        check=check, hint="e.g.  Qwen/Qwen-1_8B qwen1_8b   ·   /data/Qwen-72B   ·   "
-                                                          "/runs/mftcoder/epoch_3 (a LoRA adapter)"), done)
+        self.app.push_screen(
+            PromptForm(
+                "Import a model",
+                "Folder or hub id, then optionally a [models] name",
+                check=check,
+                hint="e.g.  Qwen/Qwen-1_8B qwen1_8b   ·   /data/Qwen-72B   ·   /runs/mftcoder/epoch_3 (a LoRA adapter)",
+            ),
+            done,
+        )
 
     def action_make_default(self) -> None:
         r = self._selected()
@@ -136,6 +158,9 @@ class ModelsScreen(WorkbenchScreen):
         self.refresh_data()
 
     def palette_commands(self) -> list[PaletteCommand]:
-        return [PaletteCommand("model: import", "Import a model folder or hub id (i)", self.action_import_model),
-                PaletteCommand("model: make default", "The selected model becomes the default (d)",
-                               self.action_make_default)]
+        return [
+            PaletteCommand("model: import", "Import a model folder or hub id (i)", self.action_import_model),
+            PaletteCommand(
+                "model: make default", "The selected model becomes the default (d)", self.action_make_default
+            ),
+        ]

@@ -21,8 +21,11 @@ class WorkbenchCommands(Provider):
         current = getattr(screen, "MODE", None)
         for i, (mode, title) in enumerate(SCREENS, 1):
             if mode != current:
-                cmds.append(PaletteCommand(f"go: {title} screen", f"Switch to the {title} screen (key {i})",
-                                           partial(app.action_goto, mode)))
+                cmds.append(
+                    PaletteCommand(
+                        f"go: {title} screen", f"Switch to the {title} screen (key {i})", partial(app.action_goto, mode)
+                    )
+                )
         cmds.append(PaletteCommand("app: help", "Show every key binding of this screen (? / F1)", app.action_help))
         cmds.append(PaletteCommand("app: quit", "Quit workbench (q); running trainings keep going", app.action_quit))
         return cmds

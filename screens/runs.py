@@ -44,25 +44,56 @@ class Polled(Message):
 class RunsScreen(WorkbenchScreen):
     MODE = "runs"
     TITLE_TEXT = "Runs"
-    HELP = ("Training runs of this workspace (runs/). Runs are detached processes: they keep going when "
-            "the app exits, and this screen re-attaches from the run directory. n opens the launch form "
-            "(validated, with the exact command), s stops a run after a checkpoint, c saves a checkpoint now, "
-            "R resumes a stopped / failed / lost run, m merges its best checkpoint into a plain model. "
-            "Charts: v cycles them, t toggles tasks. The GPU panel (g) shows free memory before you launch. "
-            "Every action is also a `workbench train ...` command.")
+    HELP = (
+        "Training runs of this workspace (runs/). Runs are detached processes: they keep going when "
+        "the app exits, and this screen re-attaches from the run directory. n opens the launch form "
+        "(validated, with the exact command), s stops a run after a checkpoint, c saves a checkpoint now, "
+        "R resumes a stopped / failed / lost run, m merges its best checkpoint into a plain model. "
+        "Charts: v cycles them, t toggles tasks. The GPU panel (g) shows free memory before you launch. "
+        "Every action is also a `workbench train ...` command."
+    )
     BINDINGS = [
-        Binding("n", "launch", "Launch", id="runs.launch", tooltip="Open the launch form (preset, model, mixture, "
-                "hyperparameters; validated, exact command shown)"),
+        Binding(
+            "n",
+            "launch",
+            "Launch",
+            id="runs.launch",
+            tooltip="Open the launch form (preset, model, mixture, hyperparameters; validated, exact command shown)",
+        ),
         Binding("s", "stop", "Stop", id="runs.stop", tooltip="Ask the selected run to save a checkpoint and exit"),
         Binding("c", "save", "Save now", id="runs.save", tooltip="Ask the selected run to save a checkpoint now"),
-        Binding("R", "resume", "Resume", id="runs.resume", key_display="R",
-                tooltip="Resume the selected run from its newest complete checkpoint"),
-        Binding("k", "kill", "Kill", show=False, id="runs.kill",
-                tooltip="Hard-stop the selected run (SIGTERM, then SIGKILL): no checkpoint"),
-        Binding("m", "merge", "Merge", show=False, id="runs.merge",
-                tooltip="Merge the best checkpoint's LoRA into a standard Hugging Face model folder"),
-        Binding("d", "demo", "Demo", id="runs.demo", tooltip="Run the demo: train the tiny model on the toy "
-                "curriculum and watch held-out pass@1 climb (a few minutes on CPU)"),
+        Binding(
+            "R",
+            "resume",
+            "Resume",
+            id="runs.resume",
+            key_display="R",
+            tooltip="Resume the selected run from its newest complete checkpoint",
+        ),
+        Binding(
+            "k",
+            "kill",
+            "Kill",
+            show=False,
+            id="runs.kill",
+            tooltip="Hard-stop the selected run (SIGTERM, then SIGKILL): no checkpoint",
+        ),
+        Binding(
+            "m",
+            "merge",
+            "Merge",
+            show=False,
+            id="runs.merge",
+            tooltip="Merge the best checkpoint's LoRA into a standard Hugging Face model folder",
+        ),
+        Binding(
+            "d",
+            "demo",
+            "Demo",
+            id="runs.demo",
+            tooltip="Run the demo: train the tiny model on the toy "
+            "curriculum and watch held-out pass@1 climb (a few minutes on CPU)",
+        ),
         Binding("v", "next_chart", "Chart", id="runs.chart.next", tooltip="Show the next chart"),
         Binding("t", "tasks", "Tasks", id="runs.tasks", tooltip="Focus the task list (space toggles a task)"),
         Binding("g", "toggle_gpu", "GPU", show=False, id="runs.gpu", tooltip="Show or hide the GPU panel"),
@@ -83,7 +114,7 @@ class RunsScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         self.query_one("#runs", DataTable).add_columns("run", "state", "step", "loss", "ETA")
         self._selected: str | None = None
-        self._readers: tuple[Any, Any] | None = None   # (MetricsReader, TextTail) of the selected run
+        self._readers: tuple[Any, Any] | None = None  # (MetricsReader, TextTail) of the selected run
         self._generation = 0
         self._io = threading.Lock()
         self._polling = False
@@ -113,10 +144,16 @@ class RunsScreen(WorkbenchScreen):
         t = self.query_one("#runs", DataTable)
         keys = [s.id for s in summaries]
         current = [str(k.value) for k in t.rows]
-        rows = {s.id: (s.name if len(s.name) < 22 else s.name[:21] + "…", s.state.value,
-                       f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step),
-                       f"{s.loss:.4f}" if isinstance(s.loss, (int, float)) else "-", fmt_eta(s.eta_s))
-                for s in summaries}
+        rows = {
+            s.id: (
+                s.name if len(s.name) < 22 else s.name[:21] + "…",
+                s.state.value,
+                f"{s.step}/{s.total_steps}" if s.total_steps else str(s.step),
+                f"{s.loss:.4f}" if isinstance(s.loss, (int, float)) else "-",
+                fmt_eta(s.eta_s),
+            )
+            for s in summaries
+        }
         if current != keys:
             t.clear()
             for k in keys:
@@ -127,9 +164,11 @@ class RunsScreen(WorkbenchScreen):
                     t.update_cell(k, col, val, update_width=True)
         empty = self.query_one("#runs-empty", EmptyState)
         empty.display, t.display = not keys, bool(keys)
-        empty.update("No runs yet.\n\nPress [b]d[/b] to run the demo: the tiny model learns the toy curriculum "
-                     "and its held-out pass@1 climbs live here (a few minutes on CPU).\n"
-                     "Press [b]n[/b] to launch a training run of your own (or `workbench train launch CONFIG`).")
+        empty.update(
+            "No runs yet.\n\nPress [b]d[/b] to run the demo: the tiny model learns the toy curriculum "
+            "and its held-out pass@1 climbs live here (a few minutes on CPU).\n"
+            "Press [b]n[/b] to launch a training run of your own (or `workbench train launch CONFIG`)."
+        )
         if keys and self._selected not in keys:
             self._select(keys[0])
         elif not keys:
@@ -164,11 +203,11 @@ class RunsScreen(WorkbenchScreen):
         self._polling = True
         try:
             self._poll_once()
-        except Exception as e:  # a half-written or foreign folder must not flood the error dialog
+        except Exception as e:  # noqa: BLE001 - a half-written or foreign folder must not flood the error dialog
             msg = f"runs refresh: {e}"
             if msg != getattr(self, "_last_poll_error", None):
                 self._last_poll_error = msg
-                self.app.notify(msg, severity="warning")   # (a Notify message: safe from a thread)
+                self.app.notify(msg, severity="warning")  # (a Notify message: safe from a thread)
         finally:
             self._polling = False
 
@@ -182,18 +221,17 @@ class RunsScreen(WorkbenchScreen):
             if run_id and readers:
                 reader, tail = readers
                 resets = reader.resets
-                payload.update(records=reader.read_new(), lines=tail.read_new(),
-                               reset=reader.resets != resets)
+                payload.update(records=reader.read_new(), lines=tail.read_new(), reset=reader.resets != resets)
                 run = RunDir(self.ws.runs_dir / run_id)
                 mine = next((x for x in summaries if x.id == run_id), None)
-                payload.update(status=run.read_status(), summary=mine or run_summary(run),
-                               data=read_json_or(run.path / "data.json"))
+                data = read_json_or(run.path / "data.json")
+                payload.update(status=run.read_status(), summary=mine or run_summary(run), data=data)
         if time.time() - self._last_gpu >= self.GPU_EVERY_S:
             from engine.train.gpu import gpu_snapshot
 
             payload["gpu"] = gpu_snapshot()
             self._last_gpu = time.time()
-        self.post_message(Polled(gen, run_id, payload))   # dropped when the screen is gone
+        self.post_message(Polled(gen, run_id, payload))  # dropped when the screen is gone
 
     def on_polled(self, message: Polled) -> None:
         gen, run_id, payload = message.generation, message.run_id, message.payload
@@ -242,8 +280,13 @@ class RunsScreen(WorkbenchScreen):
     def _launch(self, config_path: str) -> None:
         """`workbench train launch` in a subprocess: it checks the environment (importing torch,
         which the app never does), creates the run and starts it detached, then exits."""
-        self._job.run_command("launching ...", workbench_argv(self.ws.root, "train", "launch", config_path, "--json"),
-                              kind="launch", name="launch", json_result=True)
+        self._job.run_command(
+            "launching ...",
+            workbench_argv(self.ws.root, "train", "launch", config_path, "--json"),
+            kind="launch",
+            name="launch",
+            json_result=True,
+        )
 
     @property
     def _job(self) -> JobPanel:
@@ -294,7 +337,9 @@ class RunsScreen(WorkbenchScreen):
                 control.request(run, "stop")
                 self.notify(f"stop requested: {run.id} saves a checkpoint, then exits")
 
-        self.app.push_screen(ConfirmDialog(f"Stop {run.id}?\nIt saves a checkpoint first and can be resumed (R)."), done)
+        self.app.push_screen(
+            ConfirmDialog(f"Stop {run.id}?\nIt saves a checkpoint first and can be resumed (R)."), done
+        )
 
     def action_save(self) -> None:
         from engine.runs import control
@@ -311,15 +356,21 @@ class RunsScreen(WorkbenchScreen):
         run = self._run()
         if run is None or not _live(run):
             return
-        self.app.push_screen(ConfirmDialog(f"Kill {run.id} now, without saving?\nIt resumes from its last "
-                                           "checkpoint."), lambda yes: self._kill(run) if yes else None)
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._kill(run)
+
+        self.app.push_screen(
+            ConfirmDialog(f"Kill {run.id} now, without saving?\nIt resumes from its last checkpoint."), done
+        )
 
     @work(thread=True, exit_on_error=False, group="runs-kill", name="kill")
     def _kill(self, run: Any) -> None:
         from engine.runs import control
 
         state = control.kill(run)
-        self.app.notify(f"{run.id}: {state.value}")   # (a Notify message: safe from a thread)
+        self.app.notify(f"{run.id}: {state.value}")  # (a Notify message: safe from a thread)
 
     def action_resume(self) -> None:
         run = self._run()
@@ -339,8 +390,13 @@ class RunsScreen(WorkbenchScreen):
 
     def _demo(self) -> None:
         # A subprocess: preparing imports the data stack and transformers, which stay out of the app.
-        self._job.run_command("preparing the demo ...", workbench_argv(self.ws.root, "demo", "run", "--detach", "--json"),
-                              kind="demo", name="demo", json_result=True)
+        self._job.run_command(
+            "preparing the demo ...",
+            workbench_argv(self.ws.root, "demo", "run", "--detach", "--json"),
+            kind="demo",
+            name="demo",
+            json_result=True,
+        )
 
     def _after_demo_start(self, run_id: str) -> None:
         self.refresh_data()
@@ -354,8 +410,13 @@ class RunsScreen(WorkbenchScreen):
             self._merge(run.id)
 
     def _merge(self, run_id: str) -> None:
-        self._job.run_command(f"merging {run_id} ...", workbench_argv(self.ws.root, "train", "merge", run_id, "--json"),
-                              kind="merge", name="merge", json_result=True)
+        self._job.run_command(
+            f"merging {run_id} ...",
+            workbench_argv(self.ws.root, "train", "merge", run_id, "--json"),
+            kind="merge",
+            name="merge",
+            json_result=True,
+        )
 
     def action_next_chart(self) -> None:
         tabs = self.query_one("#monitor-tabs", TabbedContent)
@@ -377,18 +438,23 @@ class RunsScreen(WorkbenchScreen):
         self.set_class(shown, "-gpu-off")
 
     def palette_commands(self) -> list[PaletteCommand]:
-        cmds = [PaletteCommand("runs: launch a training run", "Open the launch form", self.action_launch),
-                PaletteCommand("demo: run the demo", "Train the tiny model on the toy curriculum; watch pass@1 climb",
-                               self.action_demo),
-                PaletteCommand("runs: show or hide the GPU panel", "GPU utilisation and free memory",
-                               self.action_toggle_gpu)]
+        cmds = [
+            PaletteCommand("runs: launch a training run", "Open the launch form", self.action_launch),
+            PaletteCommand(
+                "demo: run the demo", "Train the tiny model on the toy curriculum; watch pass@1 climb", self.action_demo
+            ),
+            PaletteCommand(
+                "runs: show or hide the GPU panel", "GPU utilisation and free memory", self.action_toggle_gpu
+            ),
+        ]
         if self._selected:
             cmds += [
                 PaletteCommand("runs: stop the selected run", "Save a checkpoint, then exit", self.action_stop),
                 PaletteCommand("runs: save a checkpoint now", "The run keeps training", self.action_save),
                 PaletteCommand("runs: resume the selected run", "From its newest checkpoint", self.action_resume),
-                PaletteCommand("runs: merge the best checkpoint", "LoRA merged into a plain model folder",
-                               self.action_merge),
+                PaletteCommand(
+                    "runs: merge the best checkpoint", "LoRA merged into a plain model folder", self.action_merge
+                ),
             ]
         return cmds
 

@@ -25,8 +25,10 @@ def gpu_text(snap: Any) -> str:
         used, total = g.mem_used_mib / 1024, g.mem_total_mib / 1024
         util = f"{g.util_pct:3.0f}%" if g.util_pct is not None else "  ?%"
         temp = f"{g.temp_c:.0f}°C" if g.temp_c is not None else "?°C"
-        lines.append(f"{g.index} {esc(g.name[:18]):18} {util} {temp} {_bar(used / total if total else 0)} "
-                     f"{used:.1f}/{total:.0f}G free {g.mem_free_mib / 1024:.1f}G")
+        lines.append(
+            f"{g.index} {esc(g.name[:18]):18} {util} {temp} {_bar(used / total if total else 0)} "
+            f"{used:.1f}/{total:.0f}G free {g.mem_free_mib / 1024:.1f}G"
+        )
         for p in g.processes[:3]:
             lines.append(f"   [dim]pid {p.pid} {esc(p.name[:30])} {(p.used_mib or 0) / 1024:.1f}G[/dim]")
     return "\n".join(lines)

@@ -10,11 +10,10 @@ import math
 import time
 from typing import Any
 
-from textual.events import Resize
-
 from rich.markup import escape as esc
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.widgets import RichLog, SelectionList, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
@@ -34,8 +33,15 @@ CHARTS = [
     ("mem", "GPU memory GB", ["gpu_mem_gb"]),
 ]
 # tab labels short enough for all seven tabs to fit 80 columns (the chart carries the full title)
-TAB_LABELS = {"loss": "loss", "valid": "valid", "pass": "pass@1", "lr": "lr", "tput": "tok/s",
-              "weights": "weights", "mem": "GPU mem"}
+TAB_LABELS = {
+    "loss": "loss",
+    "valid": "valid",
+    "pass": "pass@1",
+    "lr": "lr",
+    "tput": "tok/s",
+    "weights": "weights",
+    "mem": "GPU mem",
+}
 
 
 def _num(v: Any, fmt: str = ".4f") -> str:
@@ -76,7 +82,7 @@ class RunMonitor(Vertical):
         yield Static("[dim]no run selected[/dim]", id="monitor-stats")
         with Horizontal(id="monitor-body"):
             with TabbedContent(id="monitor-tabs"):
-                for tab, title, _ in CHARTS:
+                for tab, _title, _ in CHARTS:
                     with TabPane(TAB_LABELS[tab], id=f"tab-{tab}"):
                         yield PlotextPlot(id=f"plot-{tab}")
             yield SelectionList[str](id="task-toggles")
@@ -87,7 +93,7 @@ class RunMonitor(Vertical):
 
     def on_resize(self, event: Resize) -> None:
         compact = is_short(self) or is_narrow(self)
-        if compact != self._compact:   # re-lay the text and the charts for the new size
+        if compact != self._compact:  # re-lay the text and the charts for the new size
             self._compact = compact
             self._dirty = True
             self.redraw()
@@ -188,14 +194,16 @@ class RunMonitor(Vertical):
 
     def show_stats(self, summary: Any, status: dict[str, Any], data: dict[str, Any] | None = None) -> None:
         self._stats = (summary, status, data)
-        last = {k: self.last_value(k) for k in ("lr", "tokens_per_s", "gpu_mem_gb", "grad_norm", "pass@1",
-                                                "validate_s")}
+        last = {
+            k: self.last_value(k) for k in ("lr", "tokens_per_s", "gpu_mem_gb", "grad_norm", "pass@1", "validate_s")
+        }
         beat = status.get("updated")
-        clock = getattr(self.app, "clock", time.time)   # injectable: snapshots freeze it
+        clock = getattr(self.app, "clock", time.time)  # injectable: snapshots freeze it
         age = f"{max(0.0, clock() - beat):.0f}s ago" if isinstance(beat, (int, float)) else "-"
         if self._compact:
-            self.query_one("#monitor-stats", Static).update("\n".join(self._compact_lines(summary, status, data,
-                                                                                         last, age)))
+            self.query_one("#monitor-stats", Static).update(
+                "\n".join(self._compact_lines(summary, status, data, last, age))
+            )
             return
         total = summary.total_steps or "?"
         parts = [
@@ -206,45 +214,76 @@ class RunMonitor(Vertical):
             f"GPU mem {_num(last['gpu_mem_gb'], '.1f') + ' GB' if last['gpu_mem_gb'] is not None else '-'}",
         ]
         if last["pass@1"] is not None:
-            per = "  ".join(f"{esc(t)} {_num(self.last_value(f'pass@1/{t}'), '.0%')}" for t in self.tasks
-                            if self.last_value(f"pass@1/{t}") is not None)
-            parts.append(f"pass@1 {_num(last['pass@1'], '.1%')}" + (f"  ({per})" if per else "")
-                         + (f"   cost {_num(last['validate_s'], '.1f')} s/eval" if last["validate_s"] is not None else ""))
+            per = "  ".join(
+                f"{esc(t)} {_num(self.last_value(f'pass@1/{t}'), '.0%')}"
+                for t in self.tasks
+                if self.last_value(f"pass@1/{t}") is not None
+            )
+            parts.append(
+                f"pass@1 {_num(last['pass@1'], '.1%')}"
+                + (f"  ({per})" if per else "")
+                + (f"   cost {_num(last['validate_s'], '.1f')} s/eval" if last["validate_s"] is not None else "")
+            )
         best = status.get("best_valid_loss")
         phase = status.get("phase")
-        tail = "   ".join(x for x in (f"phase {esc(str(phase))}" if phase else "",
-                                      f"best valid {_num(best)}" if best is not None else "",
-                                      esc(summary.message or "")) if x)
+        tail = "   ".join(
+            x
+            for x in (
+                f"phase {esc(str(phase))}" if phase else "",
+                f"best valid {_num(best)}" if best is not None else "",
+                esc(summary.message or ""),
+            )
+            if x
+        )
         if data:  # what the length policy did to the data: never silent
-            dropped = sum(int(data.get(k, 0) or 0) for k in ("dropped_overlong", "dropped_no_trained",
-                                                               "dropped_truncated_to_no_trained"))
+            dropped = sum(
+                int(data.get(k, 0) or 0)
+                for k in ("dropped_overlong", "dropped_no_trained", "dropped_truncated_to_no_trained")
+            )
             fill = (data.get("fill") or {}).get("train")
-            tail = "   ".join(x for x in (tail, f"data: fill {_num(fill, '.1%')}, truncated "
-                                                f"{data.get('truncated', 0)}, dropped {dropped}"
-                                                + ("" if data.get("packing_active", True) else ", packing off")) if x)
+            tail = "   ".join(
+                x
+                for x in (
+                    tail,
+                    f"data: fill {_num(fill, '.1%')}, truncated "
+                    f"{data.get('truncated', 0)}, dropped {dropped}"
+                    + ("" if data.get("packing_active", True) else ", packing off"),
+                )
+                if x
+            )
         if tail:
             parts.append(tail)
         self.query_one("#monitor-stats", Static).update("\n".join(parts))
 
-    def _compact_lines(self, summary: Any, status: dict[str, Any], data: dict[str, Any] | None,
-                       last: dict[str, Any], age: str) -> list[str]:
+    def _compact_lines(
+        self, summary: Any, status: dict[str, Any], data: dict[str, Any] | None, last: dict[str, Any], age: str
+    ) -> list[str]:
         """Three lines (each cut at the edge, not wrapped): where the run is, how it learns,
         what else it says."""
         total = summary.total_steps or "?"
         mem = f"   mem {_num(last['gpu_mem_gb'], '.1f')} GB" if last["gpu_mem_gb"] is not None else ""
         p1 = f"   pass@1 {_num(last['pass@1'], '.1%')}" if last["pass@1"] is not None else ""
-        lines = [f"[b]{esc(summary.name)}[/b] [b]{summary.state.value}[/b]  step {summary.step}/{total}  "
-                 f"ETA {fmt_eta(summary.eta_s)}  beat {age}",
-                 f"loss {_num(summary.loss)}{p1}   lr {_num(last['lr'], '.3g')}   "
-                 f"tok/s {_num(last['tokens_per_s'], ',.0f')}{mem}   grad {_num(last['grad_norm'], '.3g')}"]
+        lines = [
+            f"[b]{esc(summary.name)}[/b] [b]{summary.state.value}[/b]  step {summary.step}/{total}  "
+            f"ETA {fmt_eta(summary.eta_s)}  beat {age}",
+            f"loss {_num(summary.loss)}{p1}   lr {_num(last['lr'], '.3g')}   "
+            f"tok/s {_num(last['tokens_per_s'], ',.0f')}{mem}   grad {_num(last['grad_norm'], '.3g')}",
+        ]
         best, phase = status.get("best_valid_loss"), status.get("phase")
-        extra = [f"phase {esc(str(phase))}" if phase else "", f"best valid {_num(best)}" if best is not None else "",
-                 esc(summary.message or "")]
+        extra = [
+            f"phase {esc(str(phase))}" if phase else "",
+            f"best valid {_num(best)}" if best is not None else "",
+            esc(summary.message or ""),
+        ]
         if data:
-            dropped = sum(int(data.get(k, 0) or 0) for k in ("dropped_overlong", "dropped_no_trained",
-                                                               "dropped_truncated_to_no_trained"))
-            extra.append(f"data: fill {_num((data.get('fill') or {}).get('train'), '.0%')}, "
-                         f"truncated {data.get('truncated', 0)}, dropped {dropped}")
+            dropped = sum(
+                int(data.get(k, 0) or 0)
+                for k in ("dropped_overlong", "dropped_no_trained", "dropped_truncated_to_no_trained")
+            )
+            extra.append(
+                f"data: fill {_num((data.get('fill') or {}).get('train'), '.0%')}, "
+                f"truncated {data.get('truncated', 0)}, dropped {dropped}"
+            )
         if any(extra):
             lines.append("[dim]" + " · ".join(x for x in extra if x) + "[/dim]")
         return lines

@@ -22,8 +22,16 @@ from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.jobs import JobPanel
 from screens.layout import HintedTable
 
-VERDICT_STYLE = {"passed": "green", "failed": "red", "compile_error": "magenta", "runtime_error": "red",
-                 "timeout": "yellow", "oom": "yellow", "output_limit": "yellow", "infra_error": "blue"}
+VERDICT_STYLE = {
+    "passed": "green",
+    "failed": "red",
+    "compile_error": "magenta",
+    "runtime_error": "red",
+    "timeout": "yellow",
+    "oom": "yellow",
+    "output_limit": "yellow",
+    "infra_error": "blue",
+}
 
 
 def _short_id(vid: str, width: int = 30) -> str:
@@ -32,7 +40,7 @@ def _short_id(vid: str, width: int = 30) -> str:
 
     m = re.match(r"^\d{4}(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-(.+)-[0-9a-f]{4}$", vid)
     label = f"{m.group(1)}-{m.group(2)} {m.group(3)}:{m.group(4)} {m.group(5)}" if m else vid
-    return label if len(label) <= width else label[:width - 1] + "…"
+    return label if len(label) <= width else label[: width - 1] + "…"
 
 
 def _f(x: Any, d: int = 3) -> str:
@@ -50,36 +58,89 @@ class Loaded(Message):
 class ValidationScreen(WorkbenchScreen):
     MODE = "validation"
     TITLE_TEXT = "Validation"
-    HELP = ("Validations (validations/<id>/): a checkpoint's generations executed in the sandbox, scored per "
-            "task and language, with the predicted contest score (mean pass@1 over the contest tasks: a score on "
-            "fewer problems is labelled 'subset (N of M problems)'; infra errors count as failures and are "
-            "shown; a problem set whose own canonical solutions fail is named in a warning). "
-            "v scores a checkpoint (a workspace model, a run checkpoint or a path) with a task set and prompt "
-            "format in the background; F scores the selected validation's checkpoint on the full contest set. "
-            "In the problem table: / filters (lang:python task:mbpp "
-            "verdict:compile_error fail pass flip, or any text), s sorts by test-case pass rate, enter opens "
-            "the case (prompt as sent, raw output, program as executed, test, message) and n / N jump to the "
-            "next / previous failing case. x cancels a validation started here. "
-            "Every action is also a `workbench eval ...` command (run, show, compare, ab).")
+    HELP = (
+        "Validations (validations/<id>/): a checkpoint's generations executed in the sandbox, scored per "
+        "task and language, with the predicted contest score (mean pass@1 over the contest tasks: a score on "
+        "fewer problems is labelled 'subset (N of M problems)'; infra errors count as failures and are "
+        "shown; a problem set whose own canonical solutions fail is named in a warning). "
+        "v scores a checkpoint (a workspace model, a run checkpoint or a path) with a task set and prompt "
+        "format in the background; F scores the selected validation's checkpoint on the full contest set. "
+        "In the problem table: / filters (lang:python task:mbpp "
+        "verdict:compile_error fail pass flip, or any text), s sorts by test-case pass rate, enter opens "
+        "the case (prompt as sent, raw output, program as executed, test, message) and n / N jump to the "
+        "next / previous failing case. x cancels a validation started here. "
+        "Every action is also a `workbench eval ...` command (run, show, compare, ab)."
+    )
     BINDINGS = [
-        Binding("v", "new_validation", "Validate", id="validation.new",
-                tooltip="Score a checkpoint: choose it, a task set and a prompt format"),
-        Binding("F", "full_contest", "Full contest", key_display="F", id="validation.full",
-                tooltip="Score the selected validation's checkpoint on every problem of the contest tasks"),
-        Binding("slash", "filter", "Filter", key_display="/", id="validation.filter",
-                tooltip="Filter problems: lang:X task:X verdict:X fail pass flip, or any text"),
-        Binding("s", "cycle_sort", "Sort", id="validation.sort",
-                tooltip="Sort problems by test-case pass rate: worst first, best first, task order"),
-        Binding("n", "next_failing(1)", "Next failing", id="validation.failing.next",
-                tooltip="Move to the next failing problem (opens it when a case is open)"),
-        Binding("N", "next_failing(-1)", "Prev failing", key_display="N", show=False,
-                id="validation.failing.prev", tooltip="Move to the previous failing problem"),
-        Binding("o", "open_case", "Open case", id="validation.case.open",
-                tooltip="Open the highlighted problem side by side (enter does the same)"),
-        Binding("x", "cancel_run", "Cancel run", show=False, id="validation.cancel",
-                tooltip="Stop the validation started from this screen"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="validation.filter.clear",
-                tooltip="Clear the problem filter"),
+        Binding(
+            "v",
+            "new_validation",
+            "Validate",
+            id="validation.new",
+            tooltip="Score a checkpoint: choose it, a task set and a prompt format",
+        ),
+        Binding(
+            "F",
+            "full_contest",
+            "Full contest",
+            key_display="F",
+            id="validation.full",
+            tooltip="Score the selected validation's checkpoint on every problem of the contest tasks",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            id="validation.filter",
+            tooltip="Filter problems: lang:X task:X verdict:X fail pass flip, or any text",
+        ),
+        Binding(
+            "s",
+            "cycle_sort",
+            "Sort",
+            id="validation.sort",
+            tooltip="Sort problems by test-case pass rate: worst first, best first, task order",
+        ),
+        Binding(
+            "n",
+            "next_failing(1)",
+            "Next failing",
+            id="validation.failing.next",
+            tooltip="Move to the next failing problem (opens it when a case is open)",
+        ),
+        Binding(
+            "N",
+            "next_failing(-1)",
+            "Prev failing",
+            key_display="N",
+            show=False,
+            id="validation.failing.prev",
+            tooltip="Move to the previous failing problem",
+        ),
+        Binding(
+            "o",
+            "open_case",
+            "Open case",
+            id="validation.case.open",
+            tooltip="Open the highlighted problem side by side (enter does the same)",
+        ),
+        Binding(
+            "x",
+            "cancel_run",
+            "Cancel run",
+            show=False,
+            id="validation.cancel",
+            tooltip="Stop the validation started from this screen",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            show=False,
+            id="validation.filter.clear",
+            tooltip="Clear the problem filter",
+        ),
     ]
     REFRESH_S = 1.0
 
@@ -92,15 +153,19 @@ class ValidationScreen(WorkbenchScreen):
             with pane("Problems", id="val-detail-pane"):
                 yield Static("", id="val-header", classes="detail")
                 yield Static("", id="lang-bar", classes="detail")
-                yield Input(placeholder="filter: lang:python task:mbpp verdict:compile_error fail pass flip ...",
-                            id="problem-filter")
+                yield Input(
+                    placeholder="filter: lang:python task:mbpp verdict:compile_error fail pass flip ...",
+                    id="problem-filter",
+                )
                 yield Static("", id="problems-info", classes="muted")
                 yield HintedTable(id="problems", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         self.query_one("#validations", DataTable).add_columns("validation", "status", "contest", "pass@1")
         # what a reviewer reads first on the left: at 80 columns task, problem, verdict and tests show
-        self.query_one("#problems", DataTable).add_columns("task", "problem", "verdict", "tests", "rate", "time", "lang")
+        self.query_one("#problems", DataTable).add_columns(
+            "task", "problem", "verdict", "tests", "rate", "time", "lang"
+        )
         self.query_one("#problem-filter", Input).display = False
         self._selected: str | None = None
         self._rows: list[Any] = []
@@ -150,17 +215,22 @@ class ValidationScreen(WorkbenchScreen):
                     t.update_cell(k, col, val, update_width=True)
         empty = self.query_one("#validation-empty", EmptyState)
         empty.display, t.display = not keys, bool(keys)
-        empty.update("No validations yet.\n\nPress v to score a checkpoint (or run "
-                     "`workbench eval run --model PATH --tasks SET`).")
+        empty.update(
+            "No validations yet.\n\nPress v to score a checkpoint (or run "
+            "`workbench eval run --model PATH --tasks SET`)."
+        )
         if running or self._job.busy:
             self._timer.resume()
         else:
             self._timer.pause()
         if keys and self._selected not in keys:
             self._select(keys[0])
-        elif self._selected in keys and self._selected in self._cache and \
-                self._cache[self._selected].get("status") == "running":
-            self._load(self._selected)   # it was running: pick up the finished results
+        elif (
+            self._selected in keys
+            and self._selected in self._cache
+            and self._cache[self._selected].get("status") == "running"
+        ):
+            self._load(self._selected)  # it was running: pick up the finished results
         elif not keys:
             self._selected = None
             self._show_detail(None)
@@ -202,9 +272,16 @@ class ValidationScreen(WorkbenchScreen):
         meta = v.meta()
         status = v.status(meta)
         gens = {f"{g['uid']}#{g.get('sample', 0)}": g for g in v.generations()} if status != "running" else None
-        data = {"id": vid, "meta": meta, "summary": v.summary(), "status": status,
-                "rows": rows_from_results(results), "results": {f"{r['uid']}#{r.get('sample', 0)}": r for r in results},
-                "gens": gens, "dir": v}
+        data = {
+            "id": vid,
+            "meta": meta,
+            "summary": v.summary(),
+            "status": status,
+            "rows": rows_from_results(results),
+            "results": {f"{r['uid']}#{r.get('sample', 0)}": r for r in results},
+            "gens": gens,
+            "dir": v,
+        }
         with self._io:
             self._cache[vid] = data
         self.post_message(Loaded(vid))
@@ -233,12 +310,14 @@ class ValidationScreen(WorkbenchScreen):
         t.append(f"{ck.get('label') or ck.get('model')}", style="bold")
         if ck.get("adapter"):
             t.append("  (LoRA adapter, not merged)", style="dim")
-        t.append(f"\ntasks {(m.get('taskset') or {}).get('name')}  format {fmt}  "
-                 f"post-processing {pp.get('mode') or m.get('postprocess') or '-'}  backend {m.get('backend')}  "
-                 f"status {data['status']}")
-        if s.get("profile"):   # the limits profile the programs were judged under (issue 12, item 1)
+        t.append(
+            f"\ntasks {(m.get('taskset') or {}).get('name')}  format {fmt}  "
+            f"post-processing {pp.get('mode') or m.get('postprocess') or '-'}  backend {m.get('backend')}  "
+            f"status {data['status']}"
+        )
+        if s.get("profile"):  # the limits profile the programs were judged under (issue 12, item 1)
             t.append(f"  limits {s['profile']}")
-            if s["profile"] == "mixed":   # which tasks were judged under which
+            if s["profile"] == "mixed":  # which tasks were judged under which
                 by: dict[str, list[str]] = {}
                 for name, task in (s.get("tasks") or {}).items():
                     by.setdefault(str(task.get("profile")), []).append(name)
@@ -261,9 +340,12 @@ class ValidationScreen(WorkbenchScreen):
                 t.append(f"  {infra_note(infra)} (workbench eval doctor)", style="bold red")
             if pp.get("compared"):
                 f = pp.get("flips") or {}
-                t.append(f"\n{pp.get('alt_mode')} post-processing: pass@1 {_f((pp.get('alt') or {}).get('pass@1'))}; "
-                         f"{len(f.get('gained', []))} problems pass only with it, {len(f.get('lost', []))} only with "
-                         f"{pp.get('mode')} (filter: flip)", style="yellow" if f.get("gained") or f.get("lost") else "")
+                t.append(
+                    f"\n{pp.get('alt_mode')} post-processing: pass@1 {_f((pp.get('alt') or {}).get('pass@1'))}; "
+                    f"{len(f.get('gained', []))} problems pass only with it, {len(f.get('lost', []))} only with "
+                    f"{pp.get('mode')} (filter: flip)",
+                    style="yellow" if f.get("gained") or f.get("lost") else "",
+                )
         header.update(t)
         bar.update(self._bars(s))
         self._rows = data["rows"]
@@ -293,8 +375,16 @@ class ValidationScreen(WorkbenchScreen):
         table.clear()
         for r in self._view:
             verdict = Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, ""))
-            table.add_row(short_task(r.task), r.task_id, verdict, f"{r.tests_passed}/{r.tests_total}",
-                          f"{r.pass_rate:.2f}", f"{r.duration:.2f}s", r.language, key=r.key)
+            table.add_row(
+                short_task(r.task),
+                r.task_id,
+                verdict,
+                f"{r.tests_passed}/{r.tests_total}",
+                f"{r.pass_rate:.2f}",
+                f"{r.duration:.2f}s",
+                r.language,
+                key=r.key,
+            )
         info = f"{len(self._view)} of {len(self._rows)} samples"
         if self._filter:
             info += f" · filter: {self._filter}"
@@ -347,8 +437,9 @@ class ValidationScreen(WorkbenchScreen):
 
         self._sort = SORTS[(SORTS.index(self._sort) + 1) % len(SORTS)]
         self._fill_problems()
-        self.notify(f"problems sorted by {self._sort}" if self._sort != "none" else "problems in task order",
-                    timeout=1.5)
+        self.notify(
+            f"problems sorted by {self._sort}" if self._sort != "none" else "problems in task order", timeout=1.5
+        )
 
     def _step_failing(self, key: str | None, step: int) -> str | None:
         from engine.validate.review import next_failing
@@ -400,8 +491,11 @@ class ValidationScreen(WorkbenchScreen):
         default = "toy" if "toy" in sets else ("contest-quick" if "contest-quick" in sets else None)
         choices = list_choices(self.ws)
         if not choices:
-            choices = [("the workspace's default model", self.ws.config.defaults.model)] \
-                if self.ws.config.defaults.model else []
+            choices = (
+                [("the workspace's default model", self.ws.config.defaults.model)]
+                if self.ws.config.defaults.model
+                else []
+            )
         form = NewValidationForm(choices, sets, list(FORMATS), default)
 
         def done(choice: dict | None) -> None:
@@ -425,14 +519,22 @@ class ValidationScreen(WorkbenchScreen):
         if ck.get("run") and isinstance(ck.get("step"), int):
             choice: dict[str, Any] = {"model": f"{ck['run']}@{ck['step']}"}
         elif ck.get("model") and ck.get("model") != "<in memory>":
-            choice = {"model": str(ck.get("path") or ck["model"]), "adapter": None if ck.get("path") else ck.get("adapter")}
+            choice = {
+                "model": str(ck.get("path") or ck["model"]),
+                "adapter": None if ck.get("path") else ck.get("adapter"),
+            }
         elif self.ws.config.defaults.model:
             choice = {"model": self.ws.config.defaults.model}
         else:
             self.notify("select a validation (its checkpoint is scored) or press v", severity="warning")
             return
-        choice.update({"full": True, "format": (m.get("format") or {}).get("name") or "contest",
-                       "backend": m.get("backend") if m.get("backend") in ("hf", "vllm") else "hf"})
+        choice.update(
+            {
+                "full": True,
+                "format": (m.get("format") or {}).get("name") or "contest",
+                "backend": m.get("backend") if m.get("backend") in ("hf", "vllm") else "hf",
+            }
+        )
         self.notify(f"scoring {choice['model']} on the full contest set ({choice['format']} format)", timeout=3)
         self._start(eval_run_argv(str(self.ws.root), choice))
 
@@ -445,14 +547,16 @@ class ValidationScreen(WorkbenchScreen):
         if vid and vid != self._run_id:
             self._run_id = str(vid)
             self.refresh_data()
-            self._focus_validation(self._run_id)   # follow the new validation while it runs
+            self._focus_validation(self._run_id)  # follow the new validation while it runs
 
     @on(JobPanel.Finished, "#val-run")
     def _validation_finished(self, message: JobPanel.Finished) -> None:
         done = message.result.done
         if not message.cancelled:
             c = done.get("contest") or {}
-            self._job.show("done: " + (f"{c['label']}, " if c.get("label") else "") + f"pass@1 {_f(done.get('pass_at_1'))}")
+            self._job.show(
+                "done: " + (f"{c['label']}, " if c.get("label") else "") + f"pass@1 {_f(done.get('pass_at_1'))}"
+            )
             self.notify("validation finished", timeout=3)
         self._after_run(done.get("id") or self._run_id)
 
@@ -484,25 +588,46 @@ class ValidationScreen(WorkbenchScreen):
 
     # -- palette ------------------------------------------------------------------------------------
     def palette_commands(self) -> list[PaletteCommand]:
-        cmds = [PaletteCommand("validation: new", "Score a checkpoint with a task set and prompt format",
-                               self.action_new_validation),
-                PaletteCommand("validation: full contest", "Score the selected checkpoint on every contest problem",
-                               self.action_full_contest),
-                PaletteCommand("validation: filter problems", "Filter by language, task, verdict or text",
-                               self.action_filter),
-                PaletteCommand("validation: sort by pass rate", "Cycle the problem order (worst first, best first)",
-                               self.action_cycle_sort),
-                PaletteCommand("validation: next failing case", "Move to the next failing problem",
-                               self.action_next_failing)]
+        cmds = [
+            PaletteCommand(
+                "validation: new", "Score a checkpoint with a task set and prompt format", self.action_new_validation
+            ),
+            PaletteCommand(
+                "validation: full contest",
+                "Score the selected checkpoint on every contest problem",
+                self.action_full_contest,
+            ),
+            PaletteCommand(
+                "validation: filter problems", "Filter by language, task, verdict or text", self.action_filter
+            ),
+            PaletteCommand(
+                "validation: sort by pass rate",
+                "Cycle the problem order (worst first, best first)",
+                self.action_cycle_sort,
+            ),
+            PaletteCommand(
+                "validation: next failing case", "Move to the next failing problem", self.action_next_failing
+            ),
+        ]
         if self._view:
-            cmds.append(PaletteCommand("validation: show only failing", "Filter the table to failing problems",
-                                       lambda: self._set_filter("fail")))
-            cmds.append(PaletteCommand("validation: show post-processing flips",
-                                       "Problems whose verdict differs under the other post-processing mode",
-                                       lambda: self._set_filter("flip")))
+            cmds.append(
+                PaletteCommand(
+                    "validation: show only failing",
+                    "Filter the table to failing problems",
+                    lambda: self._set_filter("fail"),
+                )
+            )
+            cmds.append(
+                PaletteCommand(
+                    "validation: show post-processing flips",
+                    "Problems whose verdict differs under the other post-processing mode",
+                    lambda: self._set_filter("flip"),
+                )
+            )
         if self._job.cancellable:
-            cmds.append(PaletteCommand("validation: cancel run", "Stop the validation started here",
-                                       self.action_cancel_run))
+            cmds.append(
+                PaletteCommand("validation: cancel run", "Stop the validation started here", self.action_cancel_run)
+            )
         return cmds
 
     def _set_filter(self, text: str) -> None:

@@ -5,7 +5,8 @@ the other post-processing mode's program."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -49,24 +50,52 @@ class CaseScreen(Screen):
     """Review of one sample; `load(key)` returns the case dict (engine ValidationDir.case)."""
 
     TITLE_TEXT = "Validation case"
-    HELP = ("One sample side by side: the prompt exactly as sent, the model's raw output (special tokens "
-            "kept), the program as executed (after post-processing and the harness's per-language edits), "
-            "the test, and the verdict with the failing test cases and the compiler/runtime message. "
-            "n / N step through the failing cases of the table's current filter and order; a shows the "
-            "other post-processing mode; [ and ] move between panes (arrows scroll).")
+    HELP = (
+        "One sample side by side: the prompt exactly as sent, the model's raw output (special tokens "
+        "kept), the program as executed (after post-processing and the harness's per-language edits), "
+        "the test, and the verdict with the failing test cases and the compiler/runtime message. "
+        "n / N step through the failing cases of the table's current filter and order; a shows the "
+        "other post-processing mode; [ and ] move between panes (arrows scroll)."
+    )
 
     BINDINGS = [
         Binding("escape", "close", "Back", id="validation.case.close", tooltip="Back to the problem list"),
-        Binding("n", "step(1)", "Next failing", id="validation.case.next",
-                tooltip="Show the next failing case of the list"),
-        Binding("N", "step(-1)", "Prev failing", id="validation.case.prev", key_display="N",
-                tooltip="Show the previous failing case of the list"),
-        Binding("a", "toggle_alt", "Other mode", id="validation.case.alt",
-                tooltip="Show the program and verdict under the other post-processing mode"),
-        Binding("right_square_bracket", "app.focus_next", "Next pane", show=False, id="validation.case.pane.next",
-                key_display="]", tooltip="Focus the next pane (arrows then scroll it)"),
-        Binding("left_square_bracket", "app.focus_previous", "Prev pane", show=False,
-                id="validation.case.pane.prev", key_display="[", tooltip="Focus the previous pane"),
+        Binding(
+            "n", "step(1)", "Next failing", id="validation.case.next", tooltip="Show the next failing case of the list"
+        ),
+        Binding(
+            "N",
+            "step(-1)",
+            "Prev failing",
+            id="validation.case.prev",
+            key_display="N",
+            tooltip="Show the previous failing case of the list",
+        ),
+        Binding(
+            "a",
+            "toggle_alt",
+            "Other mode",
+            id="validation.case.alt",
+            tooltip="Show the program and verdict under the other post-processing mode",
+        ),
+        Binding(
+            "right_square_bracket",
+            "app.focus_next",
+            "Next pane",
+            show=False,
+            id="validation.case.pane.next",
+            key_display="]",
+            tooltip="Focus the next pane (arrows then scroll it)",
+        ),
+        Binding(
+            "left_square_bracket",
+            "app.focus_previous",
+            "Prev pane",
+            show=False,
+            id="validation.case.pane.prev",
+            key_display="[",
+            tooltip="Focus the previous pane",
+        ),
         ZOOM_BINDING,
     ]
     ALLOW_IN_MAXIMIZED_VIEW = "#case-header, Footer"
@@ -75,8 +104,7 @@ class CaseScreen(Screen):
     CaseScreen .case-row { height: 1fr; }
     """
 
-    def __init__(self, key: str, load: Callable[[str], dict[str, Any]],
-                 step: Callable[[str, int], str | None]) -> None:
+    def __init__(self, key: str, load: Callable[[str], dict[str, Any]], step: Callable[[str, int], str | None]) -> None:
         super().__init__()
         self.key = key
         self._load = load
@@ -128,20 +156,26 @@ class CaseScreen(Screen):
                 head.append(f"  {float(c.get('duration') or 0):.2f}s")
         head.append(f"  post-processing: {mode}")
         if c.get("alt_verdict") and c.get("alt_verdict") != c.get("verdict"):
-            head.append(f"  (flips to {c.get('verdict') if alt else c.get('alt_verdict')} under "
-                        f"{c.get('mode') if alt else c.get('alt_mode')}; a toggles)", style="yellow")
+            head.append(
+                f"  (flips to {c.get('verdict') if alt else c.get('alt_verdict')} under "
+                f"{c.get('mode') if alt else c.get('alt_mode')}; a toggles)",
+                style="yellow",
+            )
         self.query_one("#case-header", Static).update(head)
         self.query_one("#case-prompt", CasePane).show(_code(c.get("prompt", "")))
         raw = c.get("raw", "") or ""
         shown = _code(raw) if raw.strip() else Text(raw.replace("\n", "⏎\n") or "(empty)", style="dim")
-        self.query_one("#case-raw", CasePane).show(shown, f"Raw output ({c.get('tokens', '-')} tokens, "
-                                                          f"{c.get('finish', '-')})")
+        self.query_one("#case-raw", CasePane).show(
+            shown, f"Raw output ({c.get('tokens', '-')} tokens, {c.get('finish', '-')})"
+        )
         if alt:
             self.query_one("#case-program", CasePane).show(
-                _code(c.get("alt_code", "")), f"Program ({mode}, before the harness's per-language edits)")
+                _code(c.get("alt_code", "")), f"Program ({mode}, before the harness's per-language edits)"
+            )
         else:
-            self.query_one("#case-program", CasePane).show(_code(c.get("program") or c.get("code", "")),
-                                                            "Program as executed")
+            self.query_one("#case-program", CasePane).show(
+                _code(c.get("program") or c.get("code", "")), "Program as executed"
+            )
         test = c.get("test") or ""
         self.query_one("#case-test", CasePane).show(_code(test))
         msg = Text()
@@ -174,4 +208,3 @@ class CaseScreen(Screen):
             return
         self.show_alt = not self.show_alt
         self._render_case()
-

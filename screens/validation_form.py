@@ -31,8 +31,13 @@ class NewValidationForm(FormScreen[dict | None]):
     NewValidationForm .half { width: 1fr; }
     """
 
-    def __init__(self, checkpoints: list[tuple[str, str]], tasksets: list[str], formats: list[str],
-                 default_taskset: str | None = None) -> None:
+    def __init__(
+        self,
+        checkpoints: list[tuple[str, str]],
+        tasksets: list[str],
+        formats: list[str],
+        default_taskset: str | None = None,
+    ) -> None:
         super().__init__()
         self.checkpoints = checkpoints
         self.tasksets = tasksets
@@ -49,8 +54,11 @@ class NewValidationForm(FormScreen[dict | None]):
             with Horizontal():
                 with Vertical(classes="half"):
                     yield Label("Task set")
-                    ts = self.default_taskset if self.default_taskset in self.tasksets else \
-                        (self.tasksets[0] if self.tasksets else None)
+                    ts = (
+                        self.default_taskset
+                        if self.default_taskset in self.tasksets
+                        else (self.tasksets[0] if self.tasksets else None)
+                    )
                     yield Select([(t, t) for t in self.tasksets], value=ts if ts else Select.BLANK, id="tasks")
                 with Vertical(classes="half"):
                     yield Label("Prompt format")
@@ -58,8 +66,9 @@ class NewValidationForm(FormScreen[dict | None]):
             with Horizontal():
                 with Vertical(classes="half"):
                     yield Label("Backend")
-                    yield Select([("transformers (hf)", "hf"), ("vLLM", "vllm")], value="hf", allow_blank=False,
-                                 id="backend")
+                    yield Select(
+                        [("transformers (hf)", "hf"), ("vLLM", "vllm")], value="hf", allow_blank=False, id="backend"
+                    )
                 with Vertical(classes="half"):
                     yield Label("Max new tokens (empty: the format's)")
                     yield Input(placeholder="e.g. 512", id="max-new-tokens")
@@ -104,8 +113,13 @@ class NewValidationForm(FormScreen[dict | None]):
         except ValueError as e:
             err.update(str(e))
             return
-        out: dict[str, Any] = {"model": str(ck), "tasks": str(tasks), "format": str(self.query_one("#format", Select).value),
-                               "backend": str(self.query_one("#backend", Select).value), "n": n}
+        out: dict[str, Any] = {
+            "model": str(ck),
+            "tasks": str(tasks),
+            "format": str(self.query_one("#format", Select).value),
+            "backend": str(self.query_one("#backend", Select).value),
+            "n": n,
+        }
         if max_new:
             out["max_new_tokens"] = max_new
         if limit:
@@ -119,9 +133,21 @@ def eval_run_argv(ws_root: str, choice: dict[str, Any]) -> list[str]:
     from screens.cli_jobs import workbench_argv
 
     which = ["--full"] if choice.get("full") else ["--tasks", choice["tasks"]]
-    argv = workbench_argv(ws_root, "eval", "run", "--model", choice["model"], *which,
-                          "--format", choice["format"], "--backend", choice["backend"],
-                          "--n", str(choice.get("n", 1)), "--progress-jsonl")
+    argv = workbench_argv(
+        ws_root,
+        "eval",
+        "run",
+        "--model",
+        choice["model"],
+        *which,
+        "--format",
+        choice["format"],
+        "--backend",
+        choice["backend"],
+        "--n",
+        str(choice.get("n", 1)),
+        "--progress-jsonl",
+    )
     if choice.get("adapter"):
         argv += ["--adapter", choice["adapter"]]
     if choice.get("max_new_tokens"):

@@ -4,6 +4,7 @@ as built (its marker file is written last)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -18,17 +19,17 @@ async def test_q_quits_while_the_demo_build_keeps_going(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         build = app.demo_build
-        assert build is not None and build.poll() is None     # building in the background
+        assert build is not None and build.poll() is None  # building in the background
         await pilot.press("q")
     assert app.return_code == 0 or app.return_code is None
     # the app is gone, the build is not: nothing waited for it
     assert build.poll() is None
-    assert not demo_assets_ready(ws.root)                      # not built yet: no marker
+    assert not demo_assets_ready(ws.root)  # not built yet: no marker
     deadline = time.monotonic() + 600
     while build.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
     assert build.returncode == 0, (ws.root / ".demo-build.log").read_text()[-2000:]
-    assert demo_assets_ready(ws.root)                          # the next start finds it built
+    assert demo_assets_ready(ws.root)  # the next start finds it built
 
 
 def test_a_build_cut_short_is_not_taken_as_built(tmp_path: Path) -> None:
@@ -44,12 +45,16 @@ def test_a_build_cut_short_is_not_taken_as_built(tmp_path: Path) -> None:
     marker.parent.mkdir(parents=True)
     from engine.demo.assets import assets_key
 
-    marker.write_text('{"key": "%s"}' % assets_key())               # an earlier build's marker
+    marker.write_text(json.dumps({"key": assets_key()}))  # an earlier build's marker
     (ws.root / "models" / "tiny" / "config.json").write_text("{}")
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "--workspace", str(ws.root), "demo", "build",
-                             "--force"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "--workspace", str(ws.root), "demo", "build", "--force"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
-    while marker.exists() and time.monotonic() < deadline:    # the rebuild removes it before writing anything
+    while marker.exists() and time.monotonic() < deadline:  # the rebuild removes it before writing anything
         time.sleep(0.05)
     proc.kill()
     proc.wait()

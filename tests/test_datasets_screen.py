@@ -182,3 +182,39 @@ async def test_corrupt_archive_is_one_line_on_the_screen(tmp_path: Path) -> None
         await pilot.press("escape")
         await _until(pilot, lambda: not isinstance(app.screen, ErrorDialog) and app.screen.processing is None)
         assert not (ws.datasets_dir / "shard" / "report.json").exists()
+
+
+def test_preview_and_stats_keep_transformers_out_of_the_app(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """The preview and the stats need the tokenizer: they run `workbench data …` in a
+    subprocess (docs/app.md), so the app process imports neither transformers nor torch."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    ws = _workspace(tmp_path, tiny_model_dir)
+    code = f"""
+import asyncio, sys
+from engine.workspace import Workspace
+from workbench.app import WorkbenchApp
+ws = Workspace.open({str(ws.root)!r})
+async def main():
+    app = WorkbenchApp(ws, build_demo=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        t = app.screen.query_one("#catalog")
+        t.move_cursor(row=t.get_row_index("small"))
+        for key, target, done in (("v", "#dataset-preview", "tokens,"), ("s", "#dataset-stats", "p50")):
+            await pilot.press(key)
+            for _ in range(600):
+                await pilot.pause(0.1)
+                if done in str(app.screen.query_one(target).content):
+                    break
+            print("SHOWN", key, done in str(app.screen.query_one(target).content))
+asyncio.run(main())
+print("HEAVY", sorted({{"torch", "transformers"}} & set(sys.modules)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT), timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "SHOWN v True" in out.stdout and "SHOWN s True" in out.stdout, out.stdout
+    assert "HEAVY []" in out.stdout

@@ -6,8 +6,16 @@ import io
 import json
 import sys
 
-from engine.progress import (DoneEvent, ErrorEvent, JsonlWriter, ProgressEvent, Unreadable, WarningEvent, parse,
-                             serialize)
+from engine.progress import (
+    DoneEvent,
+    ErrorEvent,
+    JsonlWriter,
+    ProgressEvent,
+    Unreadable,
+    WarningEvent,
+    parse,
+    serialize,
+)
 from screens.cli_jobs import run_progress_command
 
 
@@ -19,16 +27,24 @@ def _written(write) -> list[str]:
 
 
 def test_every_event_survives_writer_to_reader() -> None:
-    lines = _written(lambda w: (w("generate", 3, 10, {"tokens_per_s": 12.5, "id": "v1", "skip": [1]}),
-                                w.warning("a note"), w.error("model.bin: truncated"),
-                                w.done({"id": "v1", "pass_at_1": 0.25, "contest": {"label": "subset"}})))
+    lines = _written(
+        lambda w: (
+            w("generate", 3, 10, {"tokens_per_s": 12.5, "id": "v1", "skip": [1]}),
+            w.warning("a note"),
+            w.error("model.bin: truncated"),
+            w.done({"id": "v1", "pass_at_1": 0.25, "contest": {"label": "subset"}}),
+        )
+    )
     got = [parse(line) for line in lines]
-    assert got == [ProgressEvent("generate", 3, 10, "generating", {"tokens_per_s": 12.5, "id": "v1"}),
-                   WarningEvent("a note"), ErrorEvent("model.bin: truncated"),
-                   DoneEvent({"id": "v1", "pass_at_1": 0.25, "contest": {"label": "subset"}})]
+    assert got == [
+        ProgressEvent("generate", 3, 10, "generating", {"tokens_per_s": 12.5, "id": "v1"}),
+        WarningEvent("a note"),
+        ErrorEvent("model.bin: truncated"),
+        DoneEvent({"id": "v1", "pass_at_1": 0.25, "contest": {"label": "subset"}}),
+    ]
     # the label is the emitter's: the reader needs no table of its own
     assert got[0].text() == "generating 3/10  12 tok/s"
-    for ev in got:   # and serialising what was read gives the same line
+    for ev in got:  # and serialising what was read gives the same line
         assert parse(serialize(ev)) == ev
 
 
@@ -62,13 +78,17 @@ def test_unknown_and_garbled_lines_are_reported_not_raised() -> None:
 def test_the_reader_streams_events_and_keeps_unreadable_lines() -> None:
     """A real child process: a stray print among the events is reported in the result, the
     progress events reach the callback in order, and the done event is the result."""
-    code = ("from engine.progress import JsonlWriter; w = JsonlWriter({'write': 'writing'}); "
-            "w('write', 0, 2); print('stray output', flush=True); w('write', 2, 2); w.done({'ok': True})")
+    code = (
+        "from engine.progress import JsonlWriter; w = JsonlWriter({'write': 'writing'}); "
+        "w('write', 0, 2); print('stray output', flush=True); w('write', 2, 2); w.done({'ok': True})"
+    )
     seen: list = []
     res = run_progress_command([sys.executable, "-c", code], on_event=seen.append)
     assert res.rc == 0 and res.done == {"ok": True}
-    assert [(e.phase, e.done, e.label) for e in seen if isinstance(e, ProgressEvent)] == [("write", 0, "writing"),
-                                                                                        ("write", 2, "writing")]
+    assert [(e.phase, e.done, e.label) for e in seen if isinstance(e, ProgressEvent)] == [
+        ("write", 0, "writing"),
+        ("write", 2, "writing"),
+    ]
     assert [u.line for u in res.unreadable] == ["stray output"]
     assert any(isinstance(e, Unreadable) for e in seen)
 
@@ -82,6 +102,7 @@ def test_a_failing_command_says_why() -> None:
 
 
 def test_a_json_command_result() -> None:
-    res = run_progress_command([sys.executable, "-c", f"print({json.dumps(json.dumps({'run': 'r1'}))})"],
-                               json_result=True)
+    res = run_progress_command(
+        [sys.executable, "-c", f"print({json.dumps(json.dumps({'run': 'r1'}))})"], json_result=True
+    )
     assert res.done == {"run": "r1"}

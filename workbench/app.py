@@ -10,7 +10,8 @@ from __future__ import annotations
 import subprocess
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.binding import Binding
@@ -58,20 +59,34 @@ class WorkbenchApp(App[None]):
     VERTICAL_BREAKPOINTS = VERTICAL_BREAKPOINTS
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (running trainings keep going)"),
-        Binding("question_mark,f1", "help", "Help", id="app.help",
-                tooltip="Every key binding of the current screen"),
-        *[Binding(str(i), f"goto('{mode}')", title, show=False, id=f"app.screen.{mode}",
-                  tooltip=f"Switch to the {title} screen") for i, (mode, title) in enumerate(SCREENS, 1)],
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Every key binding of the current screen"),
+        *[
+            Binding(
+                str(i),
+                f"goto('{mode}')",
+                title,
+                show=False,
+                id=f"app.screen.{mode}",
+                tooltip=f"Switch to the {title} screen",
+            )
+            for i, (mode, title) in enumerate(SCREENS, 1)
+        ],
     ]
 
-    def __init__(self, workspace: Workspace, *, start_mode: str = "datasets", build_demo: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        start_mode: str = "datasets",
+        build_demo: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
         self.ws = workspace
         self.start_mode = start_mode
         self.build_demo = build_demo
-        self.clock = clock   # what "12s ago" is measured against (tests pass a fixed one)
-        self.demo_build: subprocess.Popen | None = None   # the detached `workbench demo build`, while it runs
+        self.clock = clock  # what "12s ago" is measured against (tests pass a fixed one)
+        self.demo_build: subprocess.Popen | None = None  # the detached `workbench demo build`, while it runs
         # before the stylesheet is first built: a theme set on mount re-parses and re-applies all CSS
         self.register_theme(WORKBENCH_THEME)
         self.theme = WORKBENCH_THEME.name
@@ -80,8 +95,12 @@ class WorkbenchApp(App[None]):
         if self.current_mode != self.start_mode:
             self.switch_mode(self.start_mode)
         if self.ws.config.workspace.demo:
-            self.notify("This is the demo workspace. Press 3 (Runs), then d, to train the tiny model and watch "
-                        "its held-out pass@1 climb live. ? lists every key.", title="Welcome", timeout=20)
+            self.notify(
+                "This is the demo workspace. Press 3 (Runs), then d, to train the tiny model and watch "
+                "its held-out pass@1 climb live. ? lists every key.",
+                title="Welcome",
+                timeout=20,
+            )
         if self.build_demo and self.ws.config.workspace.demo:
             from engine.demo.assets import demo_assets_ready
 
@@ -110,7 +129,7 @@ class WorkbenchApp(App[None]):
         # One row per binding (keys of a multi-key binding joined): ours first (they have
         # stable ids), then the focused widget's own keys.
         merged: dict[str, list] = {}
-        for key, active in screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             b = active.binding
             ident = b.id or f"{b.action}:{b.description}"
             shown = b.key_display or self.get_key_display(b)
@@ -145,10 +164,15 @@ class WorkbenchApp(App[None]):
         from screens.cli_jobs import subprocess_env, workbench_argv
 
         self.notify("Building demo assets (tiny model, toy data) ...", timeout=8)
-        with open(self.ws.root / ".demo-build.log", "w", encoding="utf-8") as log:   # the child keeps its copy
-            self.demo_build = subprocess.Popen(workbench_argv(self.ws.root, "demo", "build"), stdout=log,
-                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                               env=subprocess_env(), start_new_session=True)
+        with open(self.ws.root / ".demo-build.log", "w", encoding="utf-8") as log:  # the child keeps its copy
+            self.demo_build = subprocess.Popen(
+                workbench_argv(self.ws.root, "demo", "build"),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=subprocess_env(),
+                start_new_session=True,
+            )
         self._demo_poll = self.set_interval(0.5, self._demo_build_check)
 
     def _demo_build_check(self) -> None:
@@ -159,8 +183,9 @@ class WorkbenchApp(App[None]):
         self.demo_build = None
         out = (self.ws.root / ".demo-build.log").read_text(encoding="utf-8", errors="replace").strip()
         if proc.returncode != 0:
-            self.show_error("demo build failed", f"`workbench demo build` exited with code {proc.returncode}",
-                            out[-2000:])
+            self.show_error(
+                "demo build failed", f"`workbench demo build` exited with code {proc.returncode}", out[-2000:]
+            )
             return
         self.notify(out.splitlines()[-1] if out else "demo assets ready", timeout=5)
         self._refresh_current()

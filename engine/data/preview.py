@@ -65,3 +65,31 @@ def preview(tokenizer: Any, rounds: Sequence[dict[str, str]], *, template: str =
         for i, m in zip(enc.input_ids, enc.loss_mask):
             spans.append(TokenSpan(tokenizer.decode([i]), bool(m)))
     return Preview(spans, len(enc.input_ids), enc.n_trained)
+
+
+def preview_page(ws: Any, name: str, *, rows: int, offset: int = 0) -> dict[str, Any]:
+    """A page of `name` as the trainer sees it: a catalog entry's rows as loaded (or a processed
+    dataset's), each with its chat-template preview (`tokens`: (text, trained) per token) by the
+    workspace tokenizer. Without a tokenizer the previews are None and `note` says why. Loads
+    transformers: the app asks for this through `workbench data preview` (a subprocess)."""
+    from engine.data.summary import peek, sample_processed
+    from engine.data.tokenizer import load_tokenizer
+    from engine.errors import WorkbenchError
+
+    if name in ws.config.datasets:
+        got = peek(ws, name, rows=rows, offset=offset)
+        records, bad = got["records"], got["bad"]
+    else:
+        records, bad = sample_processed(ws, name, rows=rows, offset=offset), []
+    previews: list[Any] = []
+    note = None
+    try:
+        tok = load_tokenizer(ws)
+        template = ws.config.defaults.chat_template
+        for r in records:
+            pv = preview(tok, r["chat_rounds"], template=template)
+            previews.append({**pv.to_json(), "tokens": [(s.text, s.trained) for s in pv.tokens]})
+    except WorkbenchError as e:
+        note = f"no chat-template preview: {e}"
+        previews = [None] * len(records)
+    return {"name": name, "offset": offset, "records": records, "previews": previews, "bad": bad, "note": note}

@@ -58,6 +58,11 @@ class _Item:
     mode: str
 
 
+# what each phase reported to `progress` means to a user (the CLI's bars, the app's job line)
+PHASES = {"ground-truth": "checking canonical solutions", "load": "loading model", "generate": "generating",
+          "execute": "executing", "execute-alt": "executing (other post-processing)", "score": "scoring"}
+
+
 def _other(mode: str) -> str:
     return "robust" if mode == "compatible" else "compatible"
 

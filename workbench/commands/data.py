@@ -17,6 +17,9 @@ from workbench.context import STATE, emit_json, guarded
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
+PROGRESS_JSONL = typer.Option(
+    False, "--progress-jsonl", help="Progress and the result as JSON lines on stdout (for programs: the app)."
+)
 BAR_WIDTH = 40
 
 
@@ -353,6 +356,7 @@ def stats_cmd(
     tokens: bool = typer.Option(True, help="Count tokens with the workspace tokenizer."),
     force: bool = typer.Option(False, help="Recompute instead of using the cache."),
     as_json: bool = JSON_OPT,
+    progress_jsonl: bool = PROGRESS_JSONL,
 ) -> None:
     """Rows, token lengths (p50/p90/p99/max, histogram), language share, answers per sample and,
     for a processed dataset, drops per filter. Cached."""
@@ -376,10 +380,24 @@ def stats_cmd(
         }
     else:
         from engine.data.summary import entry_stats
+        from engine.progress import JsonlWriter
 
-        with _Progress(quiet=as_json) as prog:
-            out = entry_stats(ws, name, limit=limit, tokens=tokens, force=force, progress=prog)
+        if progress_jsonl:
+            writer = JsonlWriter()
+            try:
+                out = entry_stats(ws, name, limit=limit, tokens=tokens, force=force, progress=writer)
+            except Exception as e:
+                writer.error(str(e))
+                raise
+        else:
+            with _Progress(quiet=as_json) as prog:
+                out = entry_stats(ws, name, limit=limit, tokens=tokens, force=force, progress=prog)
         out["processed"] = False
+    if progress_jsonl:
+        from engine.progress import JsonlWriter
+
+        JsonlWriter().done(out)
+        return
     if as_json:
         emit_json(out)
         return
@@ -400,6 +418,47 @@ def stats_cmd(
         typer.echo(f"note: {out['tokenizer_note']}")
     if out.get("processed"):
         _print_warnings(rep or {})
+
+
+@app.command("preview")
+@guarded
+def preview_cmd(
+    name: str = typer.Argument(..., help="Catalog entry (rows as loaded) or processed dataset."),
+    rows: int = typer.Option(20, min=1, help="Rows per page."),
+    page: int = typer.Option(0, min=0, help="Page (0 = the first ROWS rows)."),
+    as_json: bool = JSON_OPT,
+    progress_jsonl: bool = PROGRESS_JSONL,
+) -> None:
+    """Rows as the trainer sees them: rendered with the chat template and tokenised by the
+    workspace tokenizer, each token marked trained or not (what the Datasets screen shows)."""
+    from engine.data.catalog import check_name
+    from engine.data.preview import preview_page
+    from engine.progress import JsonlWriter
+
+    ws = STATE.workspace()
+    writer = JsonlWriter() if progress_jsonl else None
+    try:
+        out = preview_page(ws, check_name(name), rows=rows, offset=page * rows)
+    except Exception as e:
+        if writer is not None:
+            writer.error(str(e))
+        raise
+    if writer is not None:
+        writer.done(out)
+        return
+    if as_json:
+        emit_json(out)
+        return
+    if out["note"]:
+        typer.echo(f"note: {out['note']}")
+    for i, (rec, pv) in enumerate(zip(out["records"], out["previews"]), start=page * rows + 1):
+        typer.echo(f"-- row {i}" + (f": {pv['n_tokens']} tokens, {pv['n_trained']} trained" if pv else ""))
+        if pv:
+            typer.echo("".join(t if trained else typer.style(t, dim=True) for t, trained in pv["tokens"]))
+        else:
+            typer.echo(rec["chat_rounds"])
+    for b in out["bad"]:
+        typer.echo(f"unreadable: {b['where']}")
 
 
 @app.command("process")
@@ -443,7 +502,11 @@ def process_cmd(
         None, help="Processes for the per-row checks of big inputs (default: CPU count)."
     ),
     force: bool = typer.Option(False, help="Redo even if inputs and options are unchanged."),
+    options: str | None = typer.Option(
+        None, "--options", hidden=True, help="All options as ProcessOptions JSON (the app's form); replaces the flags."
+    ),
     as_json: bool = JSON_OPT,
+    progress_jsonl: bool = PROGRESS_JSONL,
 ) -> None:
     """Run the pipeline (convert, normalise, filter, decontaminate, dedup, stats) into
     datasets/NAME/ with report.json, quarantine.jsonl and dropped/<reason>.jsonl."""
@@ -481,6 +544,21 @@ def process_cmd(
             "workers": workers,
         },
     )
+    if options is not None:
+        import json
+
+        opts = validate(ProcessOptions, json.loads(options), file="--options")
+    if progress_jsonl:
+        from engine.progress import JsonlWriter
+
+        writer = JsonlWriter()
+        try:
+            rep = process(ws, name, opts, progress=writer, force=force)
+        except Exception as e:
+            writer.error(str(e))
+            raise
+        writer.done(rep)
+        return
     with _Progress(quiet=as_json) as prog:
         rep = process(ws, name, opts, progress=prog, force=force)
     if as_json:

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -235,17 +233,19 @@ def _doctor_problems(spec: str, data_dir: Optional[Path], limit: Optional[int], 
 # (engine/validate; docs/validation.md)
 
 
-_PHASES = {"ground-truth": "ground truth (canonical solutions)", "load": "loading model", "generate": "generation",
-           "execute": "execution",
-           "execute-alt": "execution (other post-processing)", "score": "scoring"}
-
-
 class _ValProgress:
-    """Progress of a validation: a rich bar per phase on a terminal, `--progress-jsonl` lines
-    on stdout for programs (the app reads them), else a line per phase."""
+    """Progress of a validation: a rich bar per phase on a terminal, `--progress-jsonl` events
+    on stdout for programs (the app reads them; engine.progress), else a line per phase."""
 
     def __init__(self, mode: str):
-        self.mode, self._rich, self._task, self._phase, self._last = mode, None, None, "", 0.0
+        from engine.progress import JsonlWriter
+        from engine.validate.run import PHASES
+
+        self.mode, self._phase = mode, ""
+        self._rich: Any = None  # a rich Progress on a terminal
+        self._task: Any = None  # its task of the current phase
+        self.phases = PHASES
+        self.jsonl = JsonlWriter(PHASES) if mode == "jsonl" else None
         if mode == "bar" and sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -253,7 +253,7 @@ class _ValProgress:
             self._rich = Progress(TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(),
                                   TimeElapsedColumn(), console=Console(stderr=True))
 
-    def __enter__(self) -> "_ValProgress":
+    def __enter__(self) -> _ValProgress:
         if self._rich is not None:
             self._rich.start()
         return self
@@ -262,20 +262,11 @@ class _ValProgress:
         if self._rich is not None:
             self._rich.stop()
 
-    def event(self, **obj: Any) -> None:
-        if self.mode == "jsonl":
-            sys.stdout.write(json.dumps(obj, default=str) + "\n")
-            sys.stdout.flush()
-
     def __call__(self, phase: str, done: int, total: int, info: dict) -> None:
-        label = _PHASES.get(phase, phase)
-        if self.mode == "jsonl":
-            now = time.monotonic()
-            if phase != self._phase or done >= total or now - self._last > 0.25:
-                self._phase, self._last = phase, now
-                self.event(event="progress", phase=phase, done=done, total=total,
-                           **{k: v for k, v in info.items() if isinstance(v, (int, float, str))})
+        if self.jsonl is not None:
+            self.jsonl(phase, done, total, info)
             return
+        label = self.phases.get(phase, phase)
         if self._rich is not None:
             if phase != self._phase:
                 self._task = self._rich.add_task(label, total=total)
@@ -284,8 +275,7 @@ class _ValProgress:
             self._rich.update(self._task, completed=done, total=total, description=f"{label}{extra}")
             return
         if self.mode == "bar" and (phase != self._phase or done >= total):
-            if phase != self._phase or done >= total:
-                typer.echo(f"  {label}: {done}/{total}", err=True)
+            typer.echo(f"  {label}: {done}/{total}", err=True)
             self._phase = phase
 
 
@@ -444,8 +434,9 @@ def run_cmd(
     mode = "jsonl" if progress_jsonl else ("quiet" if as_json else "bar")
     with _ValProgress(mode) as prog:
         def say(m: str) -> None:
-            prog.event(event="warning", message=m)
-            if mode != "jsonl":
+            if prog.jsonl is not None:
+                prog.jsonl.warning(m)
+            else:
                 typer.echo(m, err=True)
 
         try:
@@ -455,13 +446,14 @@ def run_cmd(
                                  data_dir=data_dir,
                                  vllm_python=vllm_python, log=say, ground_truth=ground_truth)
         except Exception as e:
-            prog.event(event="error", message=str(e))
+            if prog.jsonl is not None:
+                prog.jsonl.error(str(e))
             raise
-    if progress_jsonl:
-        prog.event(event="done", id=res.id, dir=str(res.dir.path) if res.dir else None,
-                   contest_score=res.summary.get("contest_score"), contest=res.summary.get("contest"),
-                   pass_at_1=res.summary.get("pass@1"), infra_errors=res.summary.get("infra_errors"),
-                   ground_truth=(res.summary.get("ground_truth") or {}).get("warnings"))
+    if prog.jsonl is not None:
+        prog.jsonl.done(dict(id=res.id, dir=str(res.dir.path) if res.dir else None,
+                             contest_score=res.summary.get("contest_score"), contest=res.summary.get("contest"),
+                             pass_at_1=res.summary.get("pass@1"), infra_errors=res.summary.get("infra_errors"),
+                             ground_truth=(res.summary.get("ground_truth") or {}).get("warnings")))
         return
     if as_json:
         emit_json({"id": res.id, "dir": str(res.dir.path) if res.dir else None, **res.summary})

@@ -19,7 +19,7 @@ PROGRESS_JSONL = typer.Option(False, "--progress-jsonl",
                               help="Progress and the result as JSON lines on stdout (for programs: the app).")
 
 
-def _reporter(flag: Optional[bool], writer: Optional[JsonlWriter] = None) -> Any:
+def _reporter(flag: bool | None, writer: JsonlWriter | None = None) -> Any:
     """The engine's (stage, done, total) callback: `--progress-jsonl` events, a line on a
     terminal's stderr, or nothing. The engine's closing "done" stage is no progress event."""
     if writer is not None:
