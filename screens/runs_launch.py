@@ -191,10 +191,8 @@ class LaunchForm(FormScreen[dict | None]):
         self.query_one("#launch-errors", Static).update("\n".join(esc(e) for e in errors))
         cmd = self.query_one("#launch-command", Static)
         if cfg is not None and plan is not None:
-            lines = [
-                f"[b]command[/b] {esc(plan.command)}",
-                f"[b]same as[/b]  {esc(format_command(['workbench', '-w', str(self.ws.root), 'train', 'launch', self.config_path_hint()]))}",
-            ]
+            same = format_command(["workbench", "-w", str(self.ws.root), "train", "launch", self.config_path_hint()])
+            lines = [f"[b]command[/b] {esc(plan.command)}", f"[b]same as[/b]  {esc(same)}"]
             lines += [f"[b]machine {m}[/b] {esc(c)}" for m, c in plan.node_commands.items()]
             cmd.update("\n".join(lines))
         else:

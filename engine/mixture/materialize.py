@@ -15,15 +15,17 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from engine.data.store import DATA_FILE
-from engine.fsutil import atomic_write_json, read_json_or
+from engine.fsutil import atomic_write_json
 from engine.mixture.balance import Balance, compute_balance
+from engine.mixture.manifest import is_build, manifest_path, read_manifest
 from engine.mixture.plan import Plan, task_train_order, task_valid_order
 from engine.mixture.spec import FORMAT_VERSION, MixtureSpec, spec_to_dict
 from engine.workspace import Workspace
@@ -144,7 +146,7 @@ def write_build(
         _write_split(dest / task / "train.jsonl", plan, task, task_train_order(plan, task), tables, tick)
         _write_split(dest / task / "valid.jsonl", plan, task, task_valid_order(plan, task), tables, tick)
     manifest = manifest_for(name, plan, balance, ws)
-    atomic_write_json(dest / "mixture.json", manifest)
+    atomic_write_json(manifest_path(dest), manifest)
     return manifest
 
 
@@ -190,9 +192,9 @@ def materialize(
     plan = plan_for(ws, spec, name)
     root = builds_dir(ws, name)
     final = root / plan.id
-    cached = (final / "mixture.json").exists()
+    cached = is_build(final)
     if cached:
-        manifest = read_json_or(final / "mixture.json")
+        manifest = read_manifest(final)
     else:
         balance = compute_balance(plan, seq_length=seq_length_for(ws, spec))
         root.mkdir(parents=True, exist_ok=True)
@@ -204,12 +206,12 @@ def materialize(
             try:
                 os.rename(tmp, final)
             except OSError:
-                if not (final / "mixture.json").exists():  # lost a race to nothing: retry after clearing
+                if not is_build(final):  # lost a race to nothing: retry after clearing
                     shutil.rmtree(final, ignore_errors=True)
                     os.rename(tmp, final)
                 else:  # another process finished the same build first
                     shutil.rmtree(tmp, ignore_errors=True)
-                    manifest = read_json_or(final / "mixture.json")
+                    manifest = read_manifest(final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -233,9 +235,7 @@ def materialize(
 
 
 def build_for_training(ws: Workspace, mixture: str) -> Path:
-    """`[data] mixture` of a run config -> a build folder: a folder holding mixture.json as is,
-    else a mixture name, materialised (without tokens: the trainer tokenises with its tokenizer)."""
-    p = ws.resolve_path(mixture)
-    if (p / "mixture.json").exists():
-        return p
-    return materialize(ws, mixture, tokenize_cache=False).build_dir
+    """`[data] mixture` of a run config -> the build folder a run trains on (engine.mixture.resolve)."""
+    from engine.mixture.resolve import materialized, resolve_mixture
+
+    return materialized(resolve_mixture(mixture, ws.root), ws.root)

@@ -40,8 +40,9 @@ import os
 import shlex
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.config import read_json, validate
 from engine.errors import InputError, WorkbenchError

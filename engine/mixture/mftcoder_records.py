@@ -14,9 +14,10 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROLE_MAP = {"system": "system", "human": "human", "user": "human", "bot": "bot", "assistant": "bot", "gpt": "bot"}
 PAIRS = [

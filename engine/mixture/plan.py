@@ -17,9 +17,9 @@ Everything is numpy over the per-row facts of `sources.py`; nothing reads conver
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -187,7 +187,7 @@ def make_plan(spec: MixtureSpec, tables: dict[str, SourceTable], *, file: str | 
     disabled: list[str] = []
     for tname, t in spec.tasks.items():
         chosen = []
-        for i, s in enumerate(t.sources):
+        for s in t.sources:
             if not s.enabled:
                 continue
             table = tables[s.dataset]

@@ -77,11 +77,11 @@ def resolve_mixture(mixture: str, workspace_root: str | Path | None = None) -> M
 def materialized(ref: MixtureRef, workspace_root: str | Path | None) -> Path:
     """The build to train on. A named mixture with a spec is (re)built from it, so a launch after
     editing the spec or its datasets never trains on a stale build; a folder path is used as is."""
-    if ref.spec is not None and workspace_root is not None and "/" not in ref.mixture:
-        from engine.mixture.materialize import build_for_training
+    if ref.spec is not None and workspace_root is not None:
+        from engine.mixture.materialize import materialize
         from engine.workspace import Workspace
 
-        got = Path(build_for_training(Workspace.open(Path(workspace_root)), ref.mixture))
-        if is_build(got):
-            return got.resolve()
+        # without tokens: the trainer tokenises with its own tokenizer
+        got = materialize(Workspace.open(Path(workspace_root)), ref.mixture, tokenize_cache=False).build_dir
+        return Path(got).resolve()
     return ref.require_build()

@@ -99,7 +99,9 @@ def _languages(col) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
         lengths = np.where(valid, np.diff(offs), 0)
         starts = offs[:-1]
         # rebuild compact offsets over the kept values
-        take = np.concatenate([np.arange(s, s + l) for s, l in zip(starts, lengths)]) if n else np.zeros(0, np.int64)
+        take = (
+            np.concatenate([np.arange(s, s + n_s) for s, n_s in zip(starts, lengths)]) if n else np.zeros(0, np.int64)
+        )
         values = arr.values.take(take.astype(np.int64)) if len(take) else arr.values.slice(0, 0)
         offs = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     else:

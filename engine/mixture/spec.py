@@ -53,7 +53,7 @@ class SourceSpec(StrictModel):
     languages: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _weight_or_tokens(self) -> "SourceSpec":
+    def _weight_or_tokens(self) -> SourceSpec:
         if self.weight is not None and self.tokens is not None:
             raise ValueError("give either 'weight' (a sampling ratio) or 'tokens' (a token budget), not both")
         return self

@@ -20,7 +20,7 @@ def load_tokenizer(source: str, *, trust_remote_code: bool = False, pad: PadRule
     preflight(source, trust_remote_code=trust_remote_code, what="tokenizer")
     try:
         tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-    except Exception as e:  # hub, offline, format and remote-code problems: one line naming the source
+    except Exception as e:  # noqa: BLE001 - hub, offline, format, remote-code problems: one line naming the source
         raise explain_load_error(source, e) from None
     if pad == "eos" and tok.pad_token is None:
         tok.pad_token = tok.eos_token

@@ -77,7 +77,8 @@ class CoBa:
             if v is None or not np.isfinite(v):
                 row.append(None)
             else:
-                row.append(v / base[t] if base[t] else v)
+                b = base[t]
+                row.append(v / b if b else v)
         self.history.append(row)
         if len(self.history) > 4 * self.history_length:
             self.history = self.history[-2 * self.history_length :]

@@ -82,7 +82,7 @@ class OptimSection(StrictModel):
         return v
 
     @model_validator(mode="after")
-    def _floor(self) -> "OptimSection":
+    def _floor(self) -> OptimSection:
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr ({self.min_lr}) is larger than lr ({self.lr})")
         return self
@@ -132,7 +132,7 @@ class LossSection(StrictModel):
         return v
 
     @model_validator(mode="after")
-    def _scope(self) -> "LossSection":
+    def _scope(self) -> LossSection:
         if self.scope == "micro_batch" and self.mode not in MICRO_BATCH_MODES:
             raise ValueError(
                 f"scope = \"micro_batch\" reproduces MFTCoder, which has {', '.join(MICRO_BATCH_MODES)}; "
@@ -152,7 +152,7 @@ class LaunchSection(StrictModel):
     offload_params: bool = False
 
     @model_validator(mode="after")
-    def _consistent(self) -> "LaunchSection":
+    def _consistent(self) -> LaunchSection:
         if self.machine_rank >= self.num_machines:
             raise ValueError(f"machine_rank {self.machine_rank} is not below num_machines {self.num_machines}")
         if self.offload_params and self.deepspeed_stage != 3:
@@ -185,7 +185,7 @@ class ValidationSection(StrictModel):
     at_start: bool = True
 
     @model_validator(mode="after")
-    def _needs_problems(self) -> "ValidationSection":
+    def _needs_problems(self) -> ValidationSection:
         if self.every and not self.problems.strip():
             raise ValueError("problems: give a task set or problem file (every > 0 turns validation on)")
         return self
@@ -221,7 +221,7 @@ class TrainConfig(StrictModel):
         return v
 
     @model_validator(mode="after")
-    def _cross(self) -> "TrainConfig":
+    def _cross(self) -> TrainConfig:
         if self.peft.method == "qlora" and self.launch.deepspeed_stage == 3:
             raise ValueError("qlora with deepspeed_stage = 3 is not supported; use deepspeed_stage = 2 (or 0)")
         if (self.hooks or self.validation.every) and self.launch.deepspeed_stage == 3 and self.launch.num_gpus:

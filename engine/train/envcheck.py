@@ -69,13 +69,8 @@ def check_environment(cfg: Any = None, *, workspace_root: Path | None = None) ->
 
         cuda = torch.cuda.is_available()
         n_cuda = torch.cuda.device_count() if cuda else 0
-        out.append(
-            Check(
-                "torch",
-                OK,
-                f"{torch.__version__}; CUDA {'available: ' + str(n_cuda) + ' device(s), CUDA ' + str(torch.version.cuda) if cuda else 'not available (CPU only)'}",
-            )
-        )
+        devices = f"available: {n_cuda} device(s), CUDA {torch.version.cuda}" if cuda else "not available (CPU only)"
+        out.append(Check("torch", OK, f"{torch.__version__}; CUDA {devices}"))
     except ImportError:
         out.append(Check("torch", FAIL, "not installed"))
         cuda, n_cuda = False, 0

@@ -68,7 +68,7 @@ def _init() -> str | None:
             return _INIT["error"]
         try:
             pynvml.nvmlInit()
-        except Exception as e:  # NVMLError_LibraryNotFound / DriverNotLoaded / ...
+        except Exception as e:  # noqa: BLE001 - NVMLError_LibraryNotFound / DriverNotLoaded / ...: no GPU panel
             text = str(e) or type(e).__name__
             if "Library" in text or "not found" in text.lower() or "Driver" in text:
                 text = f"no NVIDIA driver on this machine ({text}); training runs on CPU"
@@ -86,12 +86,12 @@ def gpu_snapshot() -> GpuSnapshot:
     def safe(fn: Any, *a: Any) -> Any:
         try:
             return fn(*a)
-        except Exception:
+        except Exception:  # noqa: BLE001 - an NVML query a GPU or driver does not support: the field stays empty
             return None
 
     try:
         n = pynvml.nvmlDeviceGetCount()
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any NVML error means no GPU list; the message says which
         return GpuSnapshot(False, f"NVML error: {e}", None, [], now)
     driver = safe(pynvml.nvmlSystemGetDriverVersion)
     driver = driver.decode() if isinstance(driver, bytes) else driver
@@ -133,5 +133,5 @@ def _proc_name(pid: int) -> str:
 
         p = psutil.Process(pid)
         return " ".join(p.cmdline()[:3])[:60] or p.name()
-    except Exception:
+    except Exception:  # noqa: BLE001 - psutil missing, access denied or the process gone: no name to show
         return "?"

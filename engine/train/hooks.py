@@ -19,8 +19,9 @@ from __future__ import annotations
 import importlib
 import math
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import InputError
 
@@ -116,7 +117,7 @@ def run_hooks(
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     raise TypeError(f"metric {k!r} is {type(v).__name__}, not a number")
                 metrics[k] = float(v)
-        except Exception as e:  # a hook never takes the run down
+        except Exception as e:  # noqa: BLE001 - a hook never takes the run down (it is reported as hook_error)
             log(f"hook {h.name} failed at step {step}: {e}\n{traceback.format_exc(limit=4)}")
             metrics[f"hook_error/{h.name}"] = 1.0
     return metrics

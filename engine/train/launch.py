@@ -25,7 +25,7 @@ from typing import Any
 
 from engine.errors import WorkbenchError
 from engine.fsutil import atomic_write_json, atomic_write_text
-from engine.mixture.manifest import read_manifest, task_names, manifest_path
+from engine.mixture.manifest import manifest_path, read_manifest, task_names
 from engine.mixture.resolve import MixtureStatus, materialized, resolve_mixture
 from engine.runs import RunDir, RunState, create_run
 from engine.train.config import TrainConfig, check_task_weights, load_run_config
@@ -283,8 +283,8 @@ def plan_launch(
                 script = launch_dir / f"node-{m}.sh"
                 atomic_write_text(
                     script,
-                    "#!/bin/sh\n# machine rank %d of %d; the run folder and the model must be "
-                    "at the same paths on every machine\n%s\n" % (m, cfg.launch.num_machines, nodes[m]),
+                    f"#!/bin/sh\n# machine rank {m} of {cfg.launch.num_machines}; the run folder and the model "
+                    f"must be at the same paths on every machine\n{nodes[m]}\n",
                 )
                 script.chmod(0o755)
                 files[f"node-{m}"] = str(script)

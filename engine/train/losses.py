@@ -40,8 +40,9 @@ divides by grad_accum and data parallelism averages gradients over ranks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,7 @@ class FocalCoefficients:
     factor: np.ndarray  # (1 - P_t)^gamma, for the weight metric
 
     @staticmethod
-    def from_sums(S: np.ndarray, Q: np.ndarray, totals: StepTotals, gamma: float) -> "FocalCoefficients":
+    def from_sums(S: np.ndarray, Q: np.ndarray, totals: StepTotals, gamma: float) -> FocalCoefficients:
         N = np.maximum(totals.tokens, 1.0)
         L = S / N
         one_minus_p = np.clip(1.0 - Q / N, 1e-6, 1.0)

@@ -58,7 +58,8 @@ def resolve_attn(choice: str, *, on_gpu: bool, half: bool) -> str | None:
 def load_tokenizer(path: str, *, trust_remote_code: bool = False) -> tuple[Any, int]:
     """The training tokenizer (engine.models.tokenizer; saved with every checkpoint as loaded, so
     its pad token is left alone) and the id rows are padded with (pad, else eos, else 0)."""
-    from engine.models.tokenizer import load_tokenizer as load, pad_id
+    from engine.models.tokenizer import load_tokenizer as load
+    from engine.models.tokenizer import pad_id
 
     tok = load(path, trust_remote_code=trust_remote_code, pad="keep")
     return tok, pad_id(tok)

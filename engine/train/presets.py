@@ -3,9 +3,10 @@ so they work from an installed wheel as well as from a checkout)."""
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from typing import Any
+
+import tomllib
 
 from engine.config import validate
 from engine.errors import InputError

@@ -816,7 +816,7 @@ class Trainer:
     def end(self) -> None:
         try:
             self.accelerator.end_training()
-        except Exception:
+        except Exception:  # noqa: BLE001 - tearing down after the run ended (or failed): nothing left to report
             pass
 
     def close(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -45,7 +44,7 @@ def _print_checks(checks) -> None:
 @guarded
 def launch_cmd(
     config: str = typer.Argument(..., help="Run config TOML, or a preset name (see `workbench train presets`)."),
-    set_: List[str] = typer.Option([], "--set", "-s", help="Override a key: section.key=value (TOML value)."),
+    set_: list[str] = typer.Option([], "--set", "-s", help="Override a key: section.key=value (TOML value)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and print the command; start nothing."),
     no_check: bool = typer.Option(False, "--no-check", help="Skip the environment check."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -159,8 +158,7 @@ def stop_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Ask a run to save a checkpoint and exit (state `stopped`, resumable)."""
-    from engine.runs import TERMINAL_STATES, open_run
-    from engine.runs import control
+    from engine.runs import TERMINAL_STATES, control, open_run
 
     ws = STATE.workspace()
     run = open_run(ws.runs_dir, run_id)
@@ -190,8 +188,7 @@ def save_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Ask a running run to save a checkpoint now (it keeps training)."""
-    from engine.runs import TERMINAL_STATES, open_run
-    from engine.runs import control
+    from engine.runs import TERMINAL_STATES, control, open_run
 
     ws = STATE.workspace()
     run = open_run(ws.runs_dir, run_id)
@@ -219,6 +216,8 @@ def status_cmd(
     s = run_summary(run)
     reader = read_metrics(run)
     last_valid = next((r for r in reversed(reader.records) if "valid_loss" in r), None)
+    checkpoints = run.checkpoints()
+    data = run.read_data_report()
     out = {
         "run": run.id,
         "state": s.state.value,
@@ -230,8 +229,8 @@ def status_cmd(
         "status": run.read_status(),
         "last": reader.last(),
         "last_valid": last_valid,
-        "data": run.read_data_report(),
-        "checkpoints": run.checkpoints(),
+        "data": data,
+        "checkpoints": checkpoints,
         "command": run.read_info().get("command"),
     }
     if as_json:
@@ -254,13 +253,12 @@ def status_cmd(
                 if k.startswith("valid_loss/") and isinstance(v, float)
             )
         )
-    data = run.read_data_report() or {}
     if data:
         typer.echo(
             f"  data   fill {data.get('fill')}, truncated {data.get('truncated')}, dropped "
             f"{data.get('dropped_overlong', 0)} overlong + {data.get('dropped_no_trained', 0)} empty"
         )
-    for c in out["checkpoints"]:
+    for c in checkpoints:
         typer.echo(f"  ckpt   {c['name']}  {c.get('kind', '')}  valid_loss={c.get('valid_loss', '-')}")
 
 
@@ -269,7 +267,7 @@ def status_cmd(
 def merge_cmd(
     run_id: str = typer.Argument(..., help="Run id (or a unique part of it)."),
     checkpoint: str = typer.Option("best", "--checkpoint", "-c", help="best, last, or a step number."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/merged/step-N)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/merged/step-N)."),
     dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bf16, fp16 or fp32."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -292,8 +290,8 @@ def merge_cmd(
 @app.command("check-env")
 @guarded
 def check_env_cmd(
-    config: Optional[str] = typer.Argument(None, help="Run config (file or preset) to check against."),
-    set_: List[str] = typer.Option([], "--set", "-s", help="Override a key: section.key=value."),
+    config: str | None = typer.Argument(None, help="Run config (file or preset) to check against."),
+    set_: list[str] = typer.Option([], "--set", "-s", help="Override a key: section.key=value."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """What this machine has (torch/CUDA, GPUs and free memory, DeepSpeed, bitsandbytes) and,
