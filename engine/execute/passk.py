@@ -22,6 +22,14 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - prod
 
 
+def verdict_counts(problems: list[dict[str, Any]]) -> Counter[str]:
+    """Samples per verdict over problems that each carry their `verdicts` counts."""
+    verdicts: Counter[str] = Counter()
+    for p in problems:
+        verdicts.update(p["verdicts"])
+    return verdicts
+
+
 def mean_pass_at_k(scored: list[dict[str, Any]], ks: Iterable[int]) -> dict[str, float]:
     """{"pass@k": mean over `scored` problems} for each k; each problem has its `n` samples and
     `c` passes (n >= k). The one pass@k arithmetic of eval exec and of a validation's scores."""
@@ -63,9 +71,7 @@ def execution_summary(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def _aggregate(tasks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     tasks = list(tasks)
     scored = [t for t in tasks if t["n"] > 0]
-    verdicts: Counter[str] = Counter()
-    for t in tasks:
-        verdicts.update(t["verdicts"])
+    verdicts = verdict_counts(tasks)
     out: dict[str, Any] = {"task_count": len(tasks), "scored_tasks": len(scored),
                            "samples": sum(verdicts.values()),
                            "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.execute.passk import mean_pass_at_k, mean_test_pass_rate
+from engine.execute.passk import mean_pass_at_k, mean_test_pass_rate, verdict_counts
 from engine.execute.verdicts import VERDICTS
 from engine.validate.tasks import CONTEST_TASKS, contest_task_size
 
@@ -60,9 +60,7 @@ def per_problem(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def aggregate(problems: Iterable[dict[str, Any]]) -> dict[str, Any]:
     probs = list(problems)
     scored = [p for p in probs if p["n"] > 0]
-    verdicts: Counter[str] = Counter()
-    for p in probs:
-        verdicts.update(p["verdicts"])
+    verdicts = verdict_counts(probs)
     out: dict[str, Any] = {
         "problems": len(probs),
         "scored": len(scored),
