@@ -86,27 +86,30 @@ def base_pairs() -> list[tuple[str, str]]:
             continue
         seen.add(key)
         if not fenced_blocks(a) and looks_like_code(a):  # bare code answers get a fence, so that
-            lang = classify(a) or ""                      # two answers can share a row as markdown
+            lang = classify(a) or ""  # two answers can share a row as markdown
             a = f"```{lang.replace('other:', '')}\n{a.strip()}\n```"
         out.append((q, a))
     return out
 
 
 # Words a variant keeps as they are, so that its code stays code.
-KEYWORDS = set("""
+KEYWORDS = set(
+    """
 and as assert async await break case catch char class const continue def default defer del delete do double elif
 else enum except export extends false final finally float fn for from func function go if impl import in int
 interface is lambda let long loop map match mod mut new nil none not null or package pass print println private
 protected public pub raise range return self static std string struct super switch this throw throws true try
 type typeof use var vec void while with yield len list dict set str bool auto include using namespace vector
 console log math system out fmt java util solution def main args the a an of to is it this that for with
-""".split())
+""".split()
+)
 
 
 _POOL_RND = random.Random(1)
 # A bounded vocabulary of made-up words (like a real corpus, words repeat across rows).
-WORD_POOL = ["".join(_POOL_RND.choice("bcdfghjklmnprstvz") + _POOL_RND.choice("aeiou") for _ in range(3))
-             for _ in range(20_000)]
+WORD_POOL = [
+    "".join(_POOL_RND.choice("bcdfghjklmnprstvz") + _POOL_RND.choice("aeiou") for _ in range(3)) for _ in range(20_000)
+]
 
 
 def _variant(text: str, rnd: random.Random, names: dict[str, str], rate: float) -> str:
@@ -146,7 +149,7 @@ def build_rows(n: int, n_plant: int, seed: int = 0) -> tuple[list[dict], list[tu
 
     def shingles(t: str) -> set[bytes]:
         tok = reference_tokens(t)
-        return {b" ".join(tok[i:i + SHINGLE]) for i in range(max(1, len(tok) - SHINGLE + 1))}
+        return {b" ".join(tok[i : i + SHINGLE]) for i in range(max(1, len(tok) - SHINGLE + 1))}
 
     planted: list[tuple[int, int]] = []
     while len(planted) < n_plant:
@@ -181,7 +184,7 @@ def datasketch_baseline(texts: list[str], bands: int, rows_per_band: int) -> tup
         sigs = []
         for i, t in enumerate(texts):
             tok = reference_tokens(t)
-            sh = {b" ".join(tok[k:k + SHINGLE]) for k in range(max(1, len(tok) - SHINGLE + 1))}
+            sh = {b" ".join(tok[k : k + SHINGLE]) for k in range(max(1, len(tok) - SHINGLE + 1))}
             m = MinHash(num_perm=NUM_PERM)
             m.update_batch(list(sh))
             lsh.insert(i, m)
@@ -206,9 +209,11 @@ def language_accuracy() -> str:
             got = classify(r["canonical_solution"])
             body += got == lang
             body_unsure += got is None
-    return (f"language tagging, HumanEvalPack canonical solutions: complete functions {full}/{total} "
-            f"({full / total:.1%}); bodies alone {body}/{total} right, {body_unsure} untagged (too little "
-            f"evidence), {total - body - body_unsure} wrong")
+    return (
+        f"language tagging, HumanEvalPack canonical solutions: complete functions {full}/{total} "
+        f"({full / total:.1%}); bodies alone {body}/{total} right, {body_unsure} untagged (too little "
+        f"evidence), {total - body - body_unsure} wrong"
+    )
 
 
 def main() -> None:
@@ -224,8 +229,10 @@ def main() -> None:
     print(language_accuracy())
     t0 = time.perf_counter()
     rows, planted = build_rows(args.rows, args.plant)
-    print(f"built {len(rows)} rows ({len(planted)} planted near-duplicates, true Jaccard >= 0.9) "
-          f"in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"built {len(rows)} rows ({len(planted)} planted near-duplicates, true Jaccard >= 0.9) "
+        f"in {time.perf_counter() - t0:.1f}s"
+    )
     texts = [r["instruction"] + "\n" + r["output"] for r in rows]
     print(f"text: {sum(map(len, texts)) / 1e6:.1f} M characters")
 
@@ -252,8 +259,10 @@ def main() -> None:
             t0 = time.perf_counter()
             rep = process(ws, "bench", ProcessOptions(inputs=["bench"]), force=True)
             elapsed = time.perf_counter() - t0
-        print("\npipeline (convert + normalise + quality + language + syntax + tokens + decontaminate "
-              "+ exact/near dedup + stats + write):")
+        print(
+            "\npipeline (convert + normalise + quality + language + syntax + tokens + decontaminate "
+            "+ exact/near dedup + stats + write):"
+        )
         print(f"  {len(rows)} rows in {elapsed:.1f}s = {len(rows) / elapsed:,.0f} rows/s; {mem.mib()}")
         print("  stage seconds: " + ", ".join(f"{k} {v}" for k, v in rep["seconds"].items()))
         print(f"  kept {rep['kept']}; dropped " + ", ".join(f"{k} {v}" for k, v in rep["dropped"].items() if v))
@@ -273,16 +282,22 @@ def main() -> None:
     base_found = sum(1 for a, b in planted if b in cands[a])
     base_pairs_n = sum(len(c) for c in cands) // 2
 
-    print(f"\nnear-dedup, same rows, same shingles (word {SHINGLE}-grams), {NUM_PERM} permutations, "
-          f"LSH {bands} bands x {rpb} rows, threshold {THRESHOLD}:")
+    print(
+        f"\nnear-dedup, same rows, same shingles (word {SHINGLE}-grams), {NUM_PERM} permutations, "
+        f"LSH {bands} bands x {rpb} rows, threshold {THRESHOLD}:"
+    )
     print(f"  workbench  {ours:7.2f}s  {len(texts) / ours:>9,.0f} rows/s  {mem_ours.mib()}")
-    print(f"             {res.candidate_pairs} candidate pairs, {res.confirmed_pairs} confirmed (exact Jaccard), "
-          f"{len(res.clusters)} clusters")
+    print(
+        f"             {res.candidate_pairs} candidate pairs, {res.confirmed_pairs} confirmed (exact Jaccard), "
+        f"{len(res.clusters)} clusters"
+    )
     print(f"  datasketch {base_s:7.2f}s  {len(texts) / base_s:>9,.0f} rows/s  {mem_base.mib()}")
     print(f"             {base_pairs_n} candidate pairs (unverified)")
     print(f"  ratio: workbench is {base_s / ours:.1f}x the datasketch loop (goal >= 3x)")
-    print(f"  planted duplicates found: workbench {ours_found}/{len(planted)}, datasketch {base_found}/{len(planted)}"
-          f" -> {'both find all' if ours_found == base_found == len(planted) else 'DIFFERENT'}")
+    print(
+        f"  planted duplicates found: workbench {ours_found}/{len(planted)}, datasketch {base_found}/{len(planted)}"
+        f" -> {'both find all' if ours_found == base_found == len(planted) else 'DIFFERENT'}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,16 @@ sys.path.insert(0, str(ROOT))
 
 from shapes import QWEN_1_8B  # noqa: E402  (bench/shapes.py)
 
-SMOKE = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2,
-             num_key_value_heads=2, vocab_size=4096, max_position_embeddings=4096, tie_word_embeddings=True)
+SMOKE = dict(
+    hidden_size=128,
+    intermediate_size=256,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=2,
+    vocab_size=4096,
+    max_position_embeddings=4096,
+    tie_word_embeddings=True,
+)
 
 
 def build_tokenizer():
@@ -52,8 +60,9 @@ def build_model(tok, shape: dict, dtype, device: str):
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    cfg = Qwen2Config(**shape, bos_token_id=None, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
-                      pad_token_id=tok.pad_token_id)
+    cfg = Qwen2Config(
+        **shape, bos_token_id=None, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.pad_token_id
+    )
     torch.manual_seed(0)
     with torch.device(device):
         model = Qwen2ForCausalLM(cfg).to(dtype)
@@ -115,10 +124,15 @@ def main() -> int:
     prompts, add_special, what = contest_prompts(data_dir, args.n_prompts, tok)
     setup_s = time.time() - t0
     lens = sorted(len(tok(p, add_special_tokens=add_special)["input_ids"]) for p in prompts)
-    print(f"model {n_params / 1e9:.2f}B params {str(dtype).replace('torch.', '')} on {device}"
-          + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "") + f"; setup {setup_s:.1f}s")
-    print(f"prompts: {what}; prompt tokens median {lens[len(lens) // 2]}, max {lens[-1]}; "
-          f"{args.max_new_tokens} new tokens each")
+    print(
+        f"model {n_params / 1e9:.2f}B params {str(dtype).replace('torch.', '')} on {device}"
+        + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else "")
+        + f"; setup {setup_s:.1f}s"
+    )
+    print(
+        f"prompts: {what}; prompt tokens median {lens[len(lens) // 2]}, max {lens[-1]}; "
+        f"{args.max_new_tokens} new tokens each"
+    )
 
     def sync() -> None:
         if device == "cuda":
@@ -128,7 +142,7 @@ def main() -> int:
     reqs = [GenRequest(p, add_special_tokens=add_special, max_new_tokens=args.max_new_tokens) for p in prompts]
     be = HFBackend.from_loaded(model, tok)
     settings = GenSettings(batch_size=args.batch_size, stop="eos")
-    be.generate(reqs[:2], GenSettings(batch_size=2, max_new_tokens=8), end_tokens=ends)   # warm-up (kernels, allocator)
+    be.generate(reqs[:2], GenSettings(batch_size=2, max_new_tokens=8), end_tokens=ends)  # warm-up (kernels, allocator)
     sync()
     t = time.time()
     outs = be.generate(reqs, settings, end_tokens=ends)
@@ -139,24 +153,42 @@ def main() -> int:
 
     # naive: one prompt per generate call
     naive_tok, t = 0, time.time()
-    for p in prompts[:args.naive_prompts]:
+    for p in prompts[: args.naive_prompts]:
         ids = tok(p, add_special_tokens=add_special, return_tensors="pt")["input_ids"].to(device)
         with torch.no_grad():
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.max_new_tokens,
-                                 do_sample=False, eos_token_id=[tok.convert_tokens_to_ids(e) for e in ends],
-                                 pad_token_id=tok.pad_token_id)
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=args.max_new_tokens,
+                do_sample=False,
+                eos_token_id=[tok.convert_tokens_to_ids(e) for e in ends],
+                pad_token_id=tok.pad_token_id,
+            )
         naive_tok += out.shape[1] - ids.shape[1]
     sync()
     naive_s = time.time() - t
     naive_tps = naive_tok / naive_s
-    rows = [("ours (batched hf)", ours_tok, ours_s, ours_tps, f"batch {args.batch_size}, {len(prompts)} prompts"),
-            ("naive (one at a time)", naive_tok, naive_s, naive_tps,
-             f"{args.naive_prompts} prompts; all {len(prompts)} ≈ {naive_s / max(1, args.naive_prompts) * len(prompts):.0f}s")]
-    result = {"model_params": n_params, "device": device, "prompts": what, "max_new_tokens": args.max_new_tokens,
-              "batch_size": args.batch_size, "ours": {"tokens": ours_tok, "seconds": ours_s, "tokens_per_s": ours_tps},
-              "naive": {"tokens": naive_tok, "seconds": naive_s, "tokens_per_s": naive_tps,
-                        "prompts": args.naive_prompts},
-              "ratio_ours_vs_naive": ours_tps / naive_tps, "vllm": None}
+    rows = [
+        ("ours (batched hf)", ours_tok, ours_s, ours_tps, f"batch {args.batch_size}, {len(prompts)} prompts"),
+        (
+            "naive (one at a time)",
+            naive_tok,
+            naive_s,
+            naive_tps,
+            f"{args.naive_prompts} prompts; all {len(prompts)} ≈ {naive_s / max(1, args.naive_prompts) * len(prompts):.0f}s",
+        ),
+    ]
+    result = {
+        "model_params": n_params,
+        "device": device,
+        "prompts": what,
+        "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size,
+        "ours": {"tokens": ours_tok, "seconds": ours_s, "tokens_per_s": ours_tps},
+        "naive": {"tokens": naive_tok, "seconds": naive_s, "tokens_per_s": naive_tps, "prompts": args.naive_prompts},
+        "ratio_ours_vs_naive": ours_tps / naive_tps,
+        "vllm": None,
+    }
 
     if not args.skip_vllm:
         try:
@@ -174,24 +206,45 @@ def main() -> int:
                     torch.cuda.empty_cache()
                 vb = VLLMBackend(d, settings=GenSettings(dtype="bf16" if device == "cuda" else "fp32"), python=py)
                 t = time.time()
-                vouts = vb.generate(reqs, GenSettings(dtype="bf16" if device == "cuda" else "fp32", stop="eos",
-                                                      max_model_len=lens[-1] + args.max_new_tokens + 8),
-                                    end_tokens=ends)
+                vouts = vb.generate(
+                    reqs,
+                    GenSettings(
+                        dtype="bf16" if device == "cuda" else "fp32",
+                        stop="eos",
+                        max_model_len=lens[-1] + args.max_new_tokens + 8,
+                    ),
+                    end_tokens=ends,
+                )
                 wall = time.time() - t
             v_tok = sum(o[0].n_tokens for o in vouts)
             gen_s = vb.last_timing.get("generate_s") or wall
-            result["vllm"] = {"tokens": v_tok, "seconds": gen_s, "tokens_per_s": v_tok / gen_s,
-                              "engine_start_s": vb.last_timing.get("init_s"), "wall_s": wall, "python": py}
-            rows.append(("vllm", v_tok, gen_s, v_tok / gen_s,
-                         f"engine start {vb.last_timing.get('init_s', 0):.0f}s apart; wall {wall:.0f}s"))
+            result["vllm"] = {
+                "tokens": v_tok,
+                "seconds": gen_s,
+                "tokens_per_s": v_tok / gen_s,
+                "engine_start_s": vb.last_timing.get("init_s"),
+                "wall_s": wall,
+                "python": py,
+            }
+            rows.append(
+                (
+                    "vllm",
+                    v_tok,
+                    gen_s,
+                    v_tok / gen_s,
+                    f"engine start {vb.last_timing.get('init_s', 0):.0f}s apart; wall {wall:.0f}s",
+                )
+            )
         except Exception as e:  # noqa: BLE001 - the vLLM row is optional: say why it is empty
             result["vllm"] = {"skipped": str(e).splitlines()[0] if str(e) else type(e).__name__}
             rows.append(("vllm", None, None, None, "not run: " + result["vllm"]["skipped"]))
 
     print(f"\n{'path':24} {'tokens':>8} {'seconds':>8} {'tokens/s':>10}  note")
     for name, n_tok, sec, tps, note in rows:
-        print(f"{name:24} {n_tok if n_tok is not None else '-':>8} {f'{sec:.1f}' if sec else '-':>8} "
-              f"{f'{tps:.0f}' if tps else '-':>10}  {note}")
+        print(
+            f"{name:24} {n_tok if n_tok is not None else '-':>8} {f'{sec:.1f}' if sec else '-':>8} "
+            f"{f'{tps:.0f}' if tps else '-':>10}  {note}"
+        )
     print(f"\nours / naive = {result['ratio_ours_vs_naive']:.1f}x (goal >= 10x)")
     if isinstance(result["vllm"], dict) and result["vllm"].get("tokens_per_s"):
         print(f"vllm / ours = {result['vllm']['tokens_per_s'] / ours_tps:.2f}x")
@@ -201,5 +254,5 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":   # vLLM (when benchmarked) starts processes: keep the guard
+if __name__ == "__main__":  # vLLM (when benchmarked) starts processes: keep the guard
     sys.exit(main())

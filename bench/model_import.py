@@ -25,8 +25,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QWEN1 = ROOT.parent / "shared" / "models" / "qwen1"
-SHAPE = {"hidden_size": 2048, "num_hidden_layers": 24, "num_attention_heads": 16, "kv_channels": 128,
-         "intermediate_size": 11008, "vocab_size": 151936, "seq_length": 8192}
+SHAPE = {
+    "hidden_size": 2048,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "kv_channels": 128,
+    "intermediate_size": 11008,
+    "vocab_size": 151936,
+    "seq_length": 8192,
+}
 
 
 def generate(dest: Path) -> None:
@@ -39,11 +46,18 @@ def generate(dest: Path) -> None:
     names: list[tuple[str, tuple[int, ...]]] = [("transformer.wte.weight", (V, H))]
     for i in range(L):
         p = f"transformer.h.{i}."
-        names += [(p + "ln_1.weight", (H,)), (p + "attn.c_attn.weight", (3 * H, H)), (p + "attn.c_attn.bias", (3 * H,)),
-                  (p + "attn.c_proj.weight", (H, H)), (p + "ln_2.weight", (H,)), (p + "mlp.w1.weight", (F, H)),
-                  (p + "mlp.w2.weight", (F, H)), (p + "mlp.c_proj.weight", (H, F))]
+        names += [
+            (p + "ln_1.weight", (H,)),
+            (p + "attn.c_attn.weight", (3 * H, H)),
+            (p + "attn.c_attn.bias", (3 * H,)),
+            (p + "attn.c_proj.weight", (H, H)),
+            (p + "ln_2.weight", (H,)),
+            (p + "mlp.w1.weight", (F, H)),
+            (p + "mlp.w2.weight", (F, H)),
+            (p + "mlp.c_proj.weight", (H, F)),
+        ]
     names += [("transformer.ln_f.weight", (H,)), ("lm_head.weight", (V, H))]
-    half = len(names) // 2   # two shards, as Qwen/Qwen-1_8B has
+    half = len(names) // 2  # two shards, as Qwen/Qwen-1_8B has
     weight_map = {}
     g = torch.Generator().manual_seed(0)
     for k, part in enumerate((names[:half], names[half:])):
@@ -53,11 +67,25 @@ def generate(dest: Path) -> None:
         weight_map.update({n: fname for n, _ in part})
         del tensors
     (dest / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
-    cfg = {"architectures": ["QWenLMHeadModel"], "model_type": "qwen", "auto_map": {
-        "AutoConfig": "configuration_qwen.QWenConfig", "AutoModelForCausalLM": "modeling_qwen.QWenLMHeadModel"},
-        **SHAPE, "max_position_embeddings": SHAPE["seq_length"], "rotary_emb_base": 10000, "rotary_pct": 1.0,
-        "layer_norm_epsilon": 1e-6, "no_bias": True, "use_dynamic_ntk": True, "use_logn_attn": True, "bf16": True,
-        "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+    cfg = {
+        "architectures": ["QWenLMHeadModel"],
+        "model_type": "qwen",
+        "auto_map": {
+            "AutoConfig": "configuration_qwen.QWenConfig",
+            "AutoModelForCausalLM": "modeling_qwen.QWenLMHeadModel",
+        },
+        **SHAPE,
+        "max_position_embeddings": SHAPE["seq_length"],
+        "rotary_emb_base": 10000,
+        "rotary_pct": 1.0,
+        "layer_norm_epsilon": 1e-6,
+        "no_bias": True,
+        "use_dynamic_ntk": True,
+        "use_logn_attn": True,
+        "bf16": True,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+    }
     (dest / "config.json").write_text(json.dumps(cfg, indent=2))
     if not (QWEN1 / "qwen.tiktoken").is_file():
         sys.exit(f"the Qwen-1 vocabulary is not at {QWEN1}; the import needs qwen.tiktoken")
@@ -69,7 +97,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=None, help="Working folder (default: a temporary one).")
     ap.add_argument("--keep", action="store_true", help="Keep the generated checkpoint (reused next time).")
-    ap.add_argument("--generate", type=Path, help=argparse.SUPPRESS)   # phase 1, in its own process
+    ap.add_argument("--generate", type=Path, help=argparse.SUPPRESS)  # phase 1, in its own process
     args = ap.parse_args()
     if args.generate:
         generate(args.generate)
@@ -99,9 +127,24 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "workbench", "init", str(ws)], check=True, capture_output=True)
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         t = time.time()
-        proc = subprocess.Popen([sys.executable, "-m", "workbench", "-w", str(ws), "model", "import", str(src),
-                                 "--name", "qwen1_8b", "--json"], stdout=stdout, stderr=stderr)
-        _pid, status, usage = os.wait4(proc.pid, 0)   # this child's own peak RSS, not the generator's
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workbench",
+                "-w",
+                str(ws),
+                "model",
+                "import",
+                str(src),
+                "--name",
+                "qwen1_8b",
+                "--json",
+            ],
+            stdout=stdout,
+            stderr=stderr,
+        )
+        _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the generator's
         import_s = time.time() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
         stdout.seek(0)
@@ -110,11 +153,13 @@ def main() -> int:
             print(stderr.read().decode()[-3000:], file=sys.stderr)
             return 1
         res = json.loads(stdout.read())
-    peak = usage.ru_maxrss * 1024   # KiB -> bytes (Linux)
+    peak = usage.ru_maxrss * 1024  # KiB -> bytes (Linux)
     gb = 1e9
     print(f"\ncheckpoint: {len(shards)} shards, {total / gb:.2f} GB bf16, largest shard {largest / gb:.2f} GB")
-    print(f"import:     {import_s:.1f} s wall ({res['info']['shards']} shards written, tokenizer checked against "
-          f"tiktoken: {bool(res['info']['tokenizer']['checked_against_tiktoken'])})")
+    print(
+        f"import:     {import_s:.1f} s wall ({res['info']['shards']} shards written, tokenizer checked against "
+        f"tiktoken: {bool(res['info']['tokenizer']['checked_against_tiktoken'])})"
+    )
     print(f"baseline:   copying the shards takes {copy_s:.1f} s -> import / copy = {import_s / max(copy_s, 1e-9):.2f}x")
     print(f"peak RSS:   {peak / gb:.3f} GB = {peak / largest:.3f} x the largest shard   (goal < 2x)")
     print(f"time:       {import_s:.1f} s = {import_s / 60:.2f} x one minute   (goal: well under 1x)")

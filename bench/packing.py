@@ -32,8 +32,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "instruct"
-SOURCES = {"code_alpaca": "code_alpaca_2k.json", "evol_codealpaca": "evol_codealpaca_2k.json",
-           "oasst_commitpackft": "oasst_commitpackft.jsonl"}
+SOURCES = {
+    "code_alpaca": "code_alpaca_2k.json",
+    "evol_codealpaca": "evol_codealpaca_2k.json",
+    "oasst_commitpackft": "oasst_commitpackft.jsonl",
+}
 
 
 def load_rows(path: Path) -> list[dict]:
@@ -49,8 +52,10 @@ def build_mixture(dest: Path, valid_every: int = 20) -> Path:
     for task, fname in SOURCES.items():
         rows = load_rows(DATA / fname)
         fmt = detect(rows[:50])
-        recs = [{"id": f"{task}-{i}", "source": task, "row": i, "chat_rounds": convert_row(r, fmt)}
-                for i, r in enumerate(rows)]
+        recs = [
+            {"id": f"{task}-{i}", "source": task, "row": i, "chat_rounds": convert_row(r, fmt)}
+            for i, r in enumerate(rows)
+        ]
         (dest / task).mkdir(parents=True, exist_ok=True)
         train = [r for i, r in enumerate(recs) if i % valid_every]
         valid = [r for i, r in enumerate(recs) if not i % valid_every]
@@ -96,10 +101,9 @@ def mftcoder_padding(lengths: np.ndarray, seq: int, micro: int, seed: int = 0) -
     order = np.random.default_rng(seed).permutation(len(kept))
     slots = 0
     for i in range(0, len(order), micro):
-        b = kept[order[i:i + micro]]
+        b = kept[order[i : i + micro]]
         slots += len(b) * int(b.max())
-    return {"rows": len(kept), "dropped": int((lengths > seq).sum()), "static": static,
-            "dynamic": kept.sum() / slots}
+    return {"rows": len(kept), "dropped": int((lengths > seq).sum()), "static": static, "dynamic": kept.sum() / slots}
 
 
 def mftcoder_pack(lengths_by_task: list[np.ndarray], seq: int) -> float:
@@ -136,9 +140,11 @@ def main() -> None:
         tasks = list(SOURCES)
         lengths_by_task = [shards[t]["train"].lengths() for t in tasks]
         lengths = np.concatenate(lengths_by_task)
-        print(f"mixture: {len(tasks)} tasks, {len(lengths)} train samples, tokens/sample median "
-              f"{int(np.median(lengths))}, p95 {int(np.percentile(lengths, 95))}, max {int(lengths.max())} "
-              f"({'demo BPE' if not args.tokenizer else args.tokenizer}); prepared in {time.time() - t0:.1f}s\n")
+        print(
+            f"mixture: {len(tasks)} tasks, {len(lengths)} train samples, tokens/sample median "
+            f"{int(np.median(lengths))}, p95 {int(np.percentile(lengths, 95))}, max {int(lengths.max())} "
+            f"({'demo BPE' if not args.tokenizer else args.tokenizer}); prepared in {time.time() - t0:.1f}s\n"
+        )
         print(f"{'seq':>5}  {'layout':44} {'rows':>6}  {'useful':>7}")
         for seq in args.seq:
             plan = build_plan(shards, tasks, seq_length=seq, packing=True, overlong="truncate", pad_id=0, seed=0)
@@ -151,10 +157,12 @@ def main() -> None:
             print(f"{'':>5}  {'MFTCoder padding + dynamic padding':44} {m['rows']:>6}  {m['dynamic']:7.2%}")
             print(f"{'':>5}  {'MFTCoder pack (leaks across samples)':44} {'':>6}  {pk:7.2%}")
             trunc = plan.report["truncated"]
-            print(f"{'':>5}  ratio vs padding: {o['trimmed'] / m['static']:.2f}x (static), "
-                  f"{o['trimmed'] / m['dynamic']:.2f}x (dynamic); goal >= 97%: "
-                  f"{'met' if o['trimmed'] >= 0.97 else 'NOT met'}; overlong: workbench truncated {trunc}, "
-                  f"MFTCoder dropped {m['dropped']}\n")
+            print(
+                f"{'':>5}  ratio vs padding: {o['trimmed'] / m['static']:.2f}x (static), "
+                f"{o['trimmed'] / m['dynamic']:.2f}x (dynamic); goal >= 97%: "
+                f"{'met' if o['trimmed'] >= 0.97 else 'NOT met'}; overlong: workbench truncated {trunc}, "
+                f"MFTCoder dropped {m['dropped']}\n"
+            )
 
 
 if __name__ == "__main__":
