@@ -36,16 +36,18 @@ def _trainable(t: Any) -> dict[str, Any]:
     return {n: p.detach().clone() for n, p in t.inner.named_parameters() if p.requires_grad}
 
 
-def test_setup_then_one_step_changes_weights_and_logs_a_record(tiny_model_dir: Path, build: Path, tmp_path: Path,
-                                                               torch_single_thread: None) -> None:
+def test_setup_then_one_step_changes_weights_and_logs_a_record(
+    tiny_model_dir: Path, build: Path, tmp_path: Path, torch_single_thread: None
+) -> None:
     from engine.train.trainer import TrainState
 
-    run = prepare_run(None, tiny_config(tiny_model_dir, build, **{"loop.max_steps": 6, "optim.lr": 1e-2}),
-                      runs_dir=tmp_path / "runs")
+    run = prepare_run(
+        None, tiny_config(tiny_model_dir, build, **{"loop.max_steps": 6, "optim.lr": 1e-2}), runs_dir=tmp_path / "runs"
+    )
     t = _trainer(run)
     try:
         assert t.tasks == ["python", "javascript"] and t.total == 6
-        assert run.read_data_report()["packing_active"] is True   # data.json through the run directory
+        assert run.read_data_report()["packing_active"] is True  # data.json through the run directory
         state = TrainState()
         t.begin(state)
         before = _trainable(t)
@@ -54,7 +56,7 @@ def test_setup_then_one_step_changes_weights_and_logs_a_record(tiny_model_dir: P
         after = _trainable(t)
         assert any(not bool((after[n] == before[n]).all()) for n in before)  # the update reached the weights
         rec, valid, hooked, kinds = t.record(state, elapsed=0.5, steps_done=1)
-        assert valid is None and hooked == {} and kinds == []          # no validation, hooks or save due
+        assert valid is None and hooked == {} and kinds == []  # no validation, hooks or save due
         assert rec["loss"] == pytest.approx(got.value) and "loss/python" in rec and "weight/javascript" in rec
     finally:
         t.close()
@@ -63,10 +65,12 @@ def test_setup_then_one_step_changes_weights_and_logs_a_record(tiny_model_dir: P
     assert [r["step"] for r in lines] == [1] and lines[0]["loss"] == pytest.approx(got.value)
 
 
-def test_evaluate_returns_per_task_losses(tiny_model_dir: Path, build: Path, tmp_path: Path,
-                                          torch_single_thread: None) -> None:
-    run = prepare_run(None, tiny_config(tiny_model_dir, build, **{"loss.task_weights": {"python": 3.0}}),
-                      runs_dir=tmp_path / "runs")
+def test_evaluate_returns_per_task_losses(
+    tiny_model_dir: Path, build: Path, tmp_path: Path, torch_single_thread: None
+) -> None:
+    run = prepare_run(
+        None, tiny_config(tiny_model_dir, build, **{"loss.task_weights": {"python": 3.0}}), runs_dir=tmp_path / "runs"
+    )
     t = _trainer(run)
     try:
         out = t.evaluate()
@@ -79,8 +83,9 @@ def test_evaluate_returns_per_task_losses(tiny_model_dir: Path, build: Path, tmp
     assert out["valid_loss_weighted"] == pytest.approx((3 * py + js) / 4)
 
 
-def test_save_then_resume_restores_step_optimizer_and_schedule(tiny_model_dir: Path, build: Path, tmp_path: Path,
-                                                               torch_single_thread: None) -> None:
+def test_save_then_resume_restores_step_optimizer_and_schedule(
+    tiny_model_dir: Path, build: Path, tmp_path: Path, torch_single_thread: None
+) -> None:
     from engine.train.trainer import TrainState
 
     run = prepare_run(None, tiny_config(tiny_model_dir, build, **{"loop.max_steps": 8}), runs_dir=tmp_path / "runs")
@@ -94,7 +99,7 @@ def test_save_then_resume_restores_step_optimizer_and_schedule(tiny_model_dir: P
         ck = t.save(state, ["periodic"], {"valid_loss": 1.25})
         moments = {k: v["exp_avg"].clone() for k, v in t.raw_opt.state_dict()["state"].items()}
         lr, weights = t.raw_opt.param_groups[0]["lr"], _trainable(t)
-        t.step(state)   # a step after the save: its metrics line is dropped by the resume
+        t.step(state)  # a step after the save: its metrics line is dropped by the resume
         t.record(state, elapsed=1.0, steps_done=state.step)
     finally:
         t.close()
@@ -111,32 +116,40 @@ def test_save_then_resume_restores_step_optimizer_and_schedule(tiny_model_dir: P
         assert all(bool((moments[k] == restored[k]["exp_avg"]).all()) for k in moments)
         assert t2.raw_opt.param_groups[0]["lr"] == pytest.approx(lr) and t2.scheduler.last_epoch == 3
         assert all(bool((weights[n] == p).all()) for n, p in _trainable(t2).items())
-        assert [r["step"] for r in read_metrics(run)] == [1, 2, 3]   # step 4 is recomputed ...
+        assert [r["step"] for r in read_metrics(run)] == [1, 2, 3]  # step 4 is recomputed ...
         t2.begin(back)
         t2.step(back)
         t2.record(back, elapsed=1.0, steps_done=1)
     finally:
         t2.close()
         t2.end()
-    assert [r["step"] for r in read_metrics(run)] == [1, 2, 3, 4]    # ... and logged once
+    assert [r["step"] for r in read_metrics(run)] == [1, 2, 3, 4]  # ... and logged once
 
 
 def kill_at_step_2(options: dict, ctx: Any):
     """A hook that does what `train stop --kill` does, from inside the run, at step 2."""
+
     def fn(model: Any, tok: Any, step: int) -> dict:
         if step == 2:
             control.request(ctx.run, control.KILL)
             os.kill(os.getpid(), signal.SIGTERM)
         return {}
+
     return fn
 
 
 def test_kill_starts_no_save(tiny_model_dir: Path, build: Path, tmp_path: Path, torch_single_thread: None) -> None:
     from engine.train.loop import train
 
-    cfg = tiny_config(tiny_model_dir, build, **{
-        "loop.max_steps": 10, "loop.save_every": 1,
-        "hooks": [{"name": "tests.test_train_trainer:kill_at_step_2", "every": 1}]})
+    cfg = tiny_config(
+        tiny_model_dir,
+        build,
+        **{
+            "loop.max_steps": 10,
+            "loop.save_every": 1,
+            "hooks": [{"name": "tests.test_train_trainer:kill_at_step_2", "every": 1}],
+        },
+    )
     run = prepare_run(None, cfg, runs_dir=tmp_path / "runs")
     assert train(run.path) == RunState.STOPPED
     # step 1 saved periodically; the kill came at step 2 before its save: no step-2 folder at all
@@ -144,11 +157,12 @@ def test_kill_starts_no_save(tiny_model_dir: Path, build: Path, tmp_path: Path, 
     st = run.read_status()
     assert st["state"] == "stopped" and st["step"] == 2
     assert st["message"] == "killed at step 2: nothing saved; resume continues from step 1"
-    assert control.pending(run) == set()   # the kill request is consumed
+    assert control.pending(run) == set()  # the kill request is consumed
 
 
-def test_kill_during_a_save_leaves_no_partial_checkpoint(tiny_model_dir: Path, build: Path, tmp_path: Path,
-                                                         torch_single_thread: None) -> None:
+def test_kill_during_a_save_leaves_no_partial_checkpoint(
+    tiny_model_dir: Path, build: Path, tmp_path: Path, torch_single_thread: None
+) -> None:
     """A SIGTERM with a kill request while step 2's checkpoint is being written: whenever it lands,
     what is left is either no step-2 folder or a complete checkpoint, never a partial one."""
     from engine.train.loop import train
@@ -168,7 +182,7 @@ def test_kill_during_a_save_leaves_no_partial_checkpoint(tiny_model_dir: Path, b
     assert train(run.path) == RunState.STOPPED
     folders = {d.name for d in run.checkpoints_dir.iterdir()} if run.checkpoints_dir.exists() else set()
     complete = {c["name"] for c in run.checkpoints()}
-    assert folders == complete                        # nothing half-written is left behind
+    assert folders == complete  # nothing half-written is left behind
     assert "killed at step" in run.read_status()["message"]
 
 

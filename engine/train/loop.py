@@ -38,10 +38,14 @@ class _Requests:
         self.run = run
         self.stop = False
         self.save = False
+        self.killed = False
         self._previous: dict[int, Any] = {}
 
     def _on_term(self, *_: Any) -> None:
+        if self.killed:  # already leaving: the kill request's own SIGTERM must not interrupt that
+            return
         if control.kill_requested(self.run):
+            self.killed = True
             raise Killed()
         self.stop = True
 

@@ -408,6 +408,7 @@ class Trainer:
         if self.main:
             pend = control.pending(self.run)
             if control.KILL in pend:
+                requests.killed = True
                 raise Killed()
             requests.stop |= "stop" in pend
             requests.save |= "save" in pend
