@@ -20,8 +20,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.demo.curriculum import LANGS
 from engine.fsutil import atomic_write_json, read_json_or
