@@ -167,6 +167,15 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     add("syntax/python", "1_A. Sum", "print(1 +\n")
     add("syntax/cpp", "1_A. Sum", "int main() { return x; }\n", "cpp")
     add("crash", "1_A. Sum", "raise ValueError('no')\n")
+    # Java: one javac for the batch; a program that does not compile is taken out of it, one
+    # with a package of its own builds alone
+    add(
+        "syntax/java",
+        "1_A. Sum",
+        "public class Main { public static void main(String[] a) { int x = \"s\"; } }\n",
+        "java",
+    )
+    add("java/package", "1_A. Sum", "package contest;\n" + RIGHT["java"], "java")
     add("peek", "2_A. Peek", peek)
     add("apps/right", "10", RIGHT["python"])
     add("apps/spaces", "10", RIGHT["python"].replace("print(sum", "print(' ', sum").replace(")))", ")), ' ')"))
@@ -240,6 +249,9 @@ def test_programs_that_do_not_build_or_crash_are_told_apart(sets: dict[str, Any]
     assert _got(res["syntax/python"]) == ("compile_error", 0, 3)
     assert _got(res["syntax/cpp"]) == ("compile_error", 0, 3) and "error" in res["syntax/cpp"]["detail"]
     assert _got(res["crash"]) == ("runtime_error", 0, 3) and "ValueError: no" in res["crash"]["detail"]
+    r = res["syntax/java"]
+    assert _got(r) == ("compile_error", 0, 3) and "Main.java:1: error: incompatible types" in r["detail"]
+    assert _got(res["java/package"]) == ("passed", 3, 3)
 
 
 def test_call_based_problems_call_the_function_or_the_solution_method(sets: dict[str, Any]) -> None:

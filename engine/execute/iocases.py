@@ -32,6 +32,7 @@ import inspect
 import json
 import os
 import re
+import secrets
 import subprocess
 import textwrap
 import threading
@@ -45,6 +46,7 @@ from engine.errors import WorkbenchError
 from engine.execute.core import (
     P_BUILD,
     P_RUN,
+    BatchPlan,
     Context,
     Limits,
     Unit,
@@ -53,6 +55,7 @@ from engine.execute.core import (
     build_ok,
     chunks,
     compile_step,
+    drive_batches,
     run_env,
 )
 from engine.execute.instrument import CasePlan, mask
@@ -403,28 +406,98 @@ def java_main(code: str) -> tuple[str, str]:
     return public or run, prefix + run
 
 
-def _java(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
-    from engine.execute.langs.java import javac_argv, jvm_flags
+def java_built(ctx: Context, u: Unit, main: str, stage: dict[str, str]) -> Built:
+    """A compiled Java program: one JVM per case, its own classes (staged under classes/) alone on
+    the class path, the runner's JVM flags with the case's memory limit."""
+    from engine.execute.langs.java import jvm_flags
 
-    javac, java = ctx.tool.commands["javac"], ctx.tool.commands["java"]
+    mem = case_limits(ctx.limits, u.problem).memory_mb
+    return Built(
+        [ctx.tool.commands["java"], *jvm_flags(mem), "-cp", "classes", main],
+        stage,
+        memory_extra_mb=2048,
+        nproc=ctx.limits.nproc + 256,
+    )
+
+
+def _java(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
+    from engine.execute.langs.java import javac_argv
+
+    javac = ctx.tool.commands["javac"]
 
     def build(u: Unit, d: str) -> Built | str:
         stem, main = java_main(u.program.code)
         src = f"{stem}.java"
         _write(d, src, u.program.code)
         res = compile_step(ctx, d, javac_argv(javac, [src]), build_env(ctx, d))
-        mem = case_limits(ctx.limits, u.problem).memory_mb
-        return _compiled(
-            res,
-            Built(
-                [java, *jvm_flags(mem), "-cp", "classes", main],
-                {"classes": os.path.join(d, "classes")},
-                memory_extra_mb=2048,
-                nproc=ctx.limits.nproc + 256,
-            ),
-        )
+        return _compiled(res, java_built(ctx, u, main, {"classes": os.path.join(d, "classes")}))
 
     return build, {}
+
+
+def _java_batches(ctx: Context, units: list[Unit], builder: Builder, inputs: _Inputs) -> list[Unit]:
+    """One javac for many Java programs, as the Java runner batches (javac runs no program code
+    at compile time): each program that declares no package of its own goes into a package
+    drawn per batch, its JVM gets that package's classes alone. A batch that fails is rebuilt
+    without the programs javac blames (`core.drive_batches`); those build alone. Returns the
+    programs that must build alone from the start."""
+    from engine.execute.langs.admit import java_admissible
+    from engine.execute.langs.java import javac_argv
+
+    javac = ctx.tool.commands["javac"]
+    batched = [u for u in units if java_admissible(u.program.code)]
+
+    def build_batch(group: list[Unit]) -> tuple[bool, str, tuple[str, list[Unit], list[str], list[str]]]:
+        d, tag = ctx.new_dir("io-java-"), secrets.token_hex(8)
+        pkgs, mains, files = [], [], []
+        for i, u in enumerate(group):
+            pkg = f"p{tag}_{i}"
+            stem, main = java_main(u.program.code)
+            os.makedirs(os.path.join(d, "src", pkg))
+            _write(os.path.join(d, "src", pkg), f"{stem}.java", f"package {pkg};\n" + u.program.code)
+            pkgs.append(pkg)
+            mains.append(f"{pkg}.{main}")
+            files.append(f"src/{pkg}/{stem}.java")
+        res = compile_step(ctx, d, javac_argv(javac, files), build_env(ctx, d), n_programs=len(group))
+        return build_ok(res), build_log(res), (d, list(group), pkgs, mains)
+
+    def blame(log: str, group: list[Unit], b: tuple[str, list[Unit], list[str], list[str]]) -> set[int]:
+        index = {p: i for i, p in enumerate(b[2])}
+        return {index[m.group(1)] for m in re.finditer(r"src/(p\w+)/\w+\.java:\d+", log) if m.group(1) in index}
+
+    def run_batch(part: list[Unit], b: tuple[str, list[Unit], list[str], list[str]]) -> None:
+        d, group, pkgs, mains = b
+        at = {u.key: i for i, u in enumerate(group)}
+        box: list[Any] = [None]
+        try:
+            for u in part:
+                i = at[u.key]
+                stage = {f"classes/{pkgs[i]}": os.path.join(d, "classes", pkgs[i])}
+                _run_unit(ctx, box, {}, u, java_built(ctx, u, mains[i], stage), inputs.files(u.problem))
+        finally:
+            if box[0] is not None:
+                box[0].close()
+
+    def single(u: Unit) -> None:
+        built = builder(u, ctx.new_dir("io-java1-"))
+        if isinstance(built, str):
+            ctx.emit(u, Outcome("compile_error", built, n_cases=u.plan.n))
+            return
+        _run_alone(ctx, u, built, inputs)
+
+    if batched:
+        drive_batches(ctx, BatchPlan("java-io", build_batch, blame, run_batch, single, max_batch=200), [batched])
+    keys = {u.key for u in batched}
+    return [u for u in units if u.key not in keys]
+
+
+def _run_alone(ctx: Context, u: Unit, built: Built, inputs: _Inputs) -> None:
+    box: list[Any] = [None]
+    try:
+        _run_unit(ctx, box, {}, u, built, inputs.files(u.problem))
+    finally:
+        if box[0] is not None:
+            box[0].close()
 
 
 BUILDERS: dict[str, Callable[[Context, list[Unit]], tuple[Builder, dict[str, Any]]]] = {
@@ -601,6 +674,10 @@ def start(ctx: Context, units: list[Unit]) -> None:
             ctx.emit(u, Outcome("infra_error", str(e), n_cases=u.plan.n))
         return
     inputs = _Inputs(ctx)
+    if lang == "java":  # one javac for many programs; the rest build alone below
+        units = _java_batches(ctx, units, builder, inputs)
+        if not units:
+            return
 
     def task(part: list[Unit]) -> None:
         box: list[Any] = [None]
