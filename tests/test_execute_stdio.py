@@ -176,6 +176,7 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "java",
     )
     add("java/package", "1_A. Sum", "package contest;\n" + RIGHT["java"], "java")
+    add("syntax/go", "1_A. Sum", "package main\n\nfunc main() { x := 1 }\n", "go")  # (one go build for the batch)
     add("peek", "2_A. Peek", peek)
     add("apps/right", "10", RIGHT["python"])
     add("apps/spaces", "10", RIGHT["python"].replace("print(sum", "print(' ', sum").replace(")))", ")), ' ')"))
@@ -252,6 +253,8 @@ def test_programs_that_do_not_build_or_crash_are_told_apart(sets: dict[str, Any]
     r = res["syntax/java"]
     assert _got(r) == ("compile_error", 0, 3) and "Main.java:1: error: incompatible types" in r["detail"]
     assert _got(res["java/package"]) == ("passed", 3, 3)
+    r = res["syntax/go"]
+    assert _got(r) == ("compile_error", 0, 3) and "./main.go:3:15: x declared" in r["detail"]
 
 
 def test_call_based_problems_call_the_function_or_the_solution_method(sets: dict[str, Any]) -> None:

@@ -351,6 +351,9 @@ def _rust(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
     return build, {}
 
 
+GO_BUILD_FLAGS = ["-gcflags=-e", "-ldflags=-s -w"]
+
+
 def _go(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
     from engine.execute.langs.go import go_env
     from engine.execute.toolchains import GOCODE
@@ -362,7 +365,7 @@ def _go(ctx: Context, _units: list[Unit]) -> tuple[Builder, dict[str, Any]]:
         res = compile_step(
             ctx,
             d,
-            [go, "build", "-gcflags=-e", "-ldflags=-s -w", "-o", "prog", "main.go"],
+            [go, "build", *GO_BUILD_FLAGS, "-o", "prog", "main.go"],
             go_env(ctx, d, os.path.join(d, "gopath")),
             ro=(str(GOCODE),),
         )
@@ -489,6 +492,48 @@ def _java_batches(ctx: Context, units: list[Unit], builder: Builder, inputs: _In
         drive_batches(ctx, BatchPlan("java-io", build_batch, blame, run_batch, single, max_batch=200), [batched])
     keys = {u.key for u in batched}
     return [u for u in units if u.key not in keys]
+
+
+def _go_batches(ctx: Context, units: list[Unit], builder: Builder, inputs: _Inputs) -> None:
+    """One `go build` for many Go programs, each a main package of its own under an import path
+    drawn per batch (a package's init() runs only in its own binary; nothing runs at build
+    time), each linked into a binary of its own (`-o bin/`). go writes the binaries of the
+    packages that build even when others fail; a program without a binary builds alone."""
+    from engine.execute.langs.go import go_env
+    from engine.execute.toolchains import GOCODE
+
+    go = ctx.tool.commands["go"]
+
+    def batch(group: list[Unit]) -> None:
+        d, tag = ctx.new_dir("io-go-"), "b" + secrets.token_hex(8)
+        for i, u in enumerate(group):
+            os.makedirs(os.path.join(d, "gopath", "src", tag, f"p{i}"))
+            _write(os.path.join(d, "gopath", "src", tag, f"p{i}"), "main.go", u.program.code)
+        os.makedirs(os.path.join(d, "bin"))
+        argv = [go, "build", *GO_BUILD_FLAGS, "-o", "bin/", f"{tag}/..."]
+        compile_step(ctx, d, argv, go_env(ctx, d, os.path.join(d, "gopath")), n_programs=len(group), ro=(str(GOCODE),))
+        box: list[Any] = [None]
+        try:
+            for i, u in enumerate(group):
+                binary = os.path.join(d, "bin", f"p{i}")
+                if os.path.isfile(binary):
+                    built = Built(["./prog"], {"prog": binary}, memory_extra_mb=2048)
+                    _run_unit(ctx, box, {}, u, built, inputs.files(u.problem))
+                    continue
+                alone = builder(u, ctx.new_dir("io-go1-"))  # (its own log, line numbers as written)
+                if isinstance(alone, str):
+                    ctx.emit(u, Outcome("compile_error", alone, n_cases=u.plan.n))
+                else:
+                    _run_unit(ctx, box, {}, u, alone, inputs.files(u.problem))
+        except SandboxError as e:
+            for u in group:
+                ctx.emit(u, Outcome("infra_error", f"sandbox failure: {e}", n_cases=u.plan.n))
+        finally:
+            if box[0] is not None:
+                box[0].close()
+
+    for group in chunks(units, ctx.workers, min_size=4, per_worker=1):
+        ctx.submit(P_BUILD, partial(batch, group))
 
 
 def _run_alone(ctx: Context, u: Unit, built: Built, inputs: _Inputs) -> None:
@@ -678,6 +723,9 @@ def start(ctx: Context, units: list[Unit]) -> None:
         units = _java_batches(ctx, units, builder, inputs)
         if not units:
             return
+    if lang == "go":  # one go build for many programs
+        _go_batches(ctx, units, builder, inputs)
+        return
 
     def task(part: list[Unit]) -> None:
         box: list[Any] = [None]
