@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -154,3 +155,15 @@ class JsonlWriter:
         out = self.out or sys.stdout
         out.write(serialize(ev) + "\n")
         out.flush()
+
+
+@contextmanager
+def errors_reported(writer: JsonlWriter | None) -> Iterator[None]:
+    """A command's work: an exception inside becomes an error event (its message, the one line
+    the reader shows), then goes on up to the command's own handling. No writer: nothing."""
+    try:
+        yield
+    except Exception as e:
+        if writer is not None:
+            writer.error(str(e))
+        raise

@@ -259,7 +259,8 @@ class MixturesScreen(WorkbenchScreen):
     def spec(self) -> Any:
         return self.drafts.get(self.current or "")
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(DataTable.RowHighlighted, "#mixtures")
+    def _mixture_highlighted(self, event: DataTable.RowHighlighted) -> None:
         name = event.row_key.value if event.row_key else None
         if self._filling and name != self.current:
             return  # a highlight from refilling the table, not from the user

@@ -380,15 +380,12 @@ def stats_cmd(
         }
     else:
         from engine.data.summary import entry_stats
-        from engine.progress import JsonlWriter
+        from engine.progress import JsonlWriter, errors_reported
 
         if progress_jsonl:
             writer = JsonlWriter()
-            try:
+            with errors_reported(writer):
                 out = entry_stats(ws, name, limit=limit, tokens=tokens, force=force, progress=writer)
-            except Exception as e:
-                writer.error(str(e))
-                raise
         else:
             with _Progress(quiet=as_json) as prog:
                 out = entry_stats(ws, name, limit=limit, tokens=tokens, force=force, progress=prog)
@@ -433,16 +430,12 @@ def preview_cmd(
     workspace tokenizer, each token marked trained or not (what the Datasets screen shows)."""
     from engine.data.catalog import check_name
     from engine.data.preview import preview_page
-    from engine.progress import JsonlWriter
+    from engine.progress import JsonlWriter, errors_reported
 
     ws = STATE.workspace()
     writer = JsonlWriter() if progress_jsonl else None
-    try:
+    with errors_reported(writer):
         out = preview_page(ws, check_name(name), rows=rows, offset=page * rows)
-    except Exception as e:
-        if writer is not None:
-            writer.error(str(e))
-        raise
     if writer is not None:
         writer.done(out)
         return
@@ -549,14 +542,11 @@ def process_cmd(
 
         opts = validate(ProcessOptions, json.loads(options), file="--options")
     if progress_jsonl:
-        from engine.progress import JsonlWriter
+        from engine.progress import JsonlWriter, errors_reported
 
         writer = JsonlWriter()
-        try:
+        with errors_reported(writer):
             rep = process(ws, name, opts, progress=writer, force=force)
-        except Exception as e:
-            writer.error(str(e))
-            raise
         writer.done(rep)
         return
     with _Progress(quiet=as_json) as prog:

@@ -439,16 +439,14 @@ def run_cmd(
             else:
                 typer.echo(m, err=True)
 
-        try:
+        from engine.progress import errors_reported
+
+        with errors_reported(prog.jsonl):
             res = run_validation(ws=ws, model=model, adapter=adapter, tasks=taskset, fmt=fmt, backend=backend,
                                  settings=settings, postprocess=postprocess, compare_modes=compare_modes, out=out,
                                  label=label, workers=workers, timeout=timeout, profile=profile, progress=prog,
                                  data_dir=data_dir,
                                  vllm_python=vllm_python, log=say, ground_truth=ground_truth)
-        except Exception as e:
-            if prog.jsonl is not None:
-                prog.jsonl.error(str(e))
-            raise
     if prog.jsonl is not None:
         prog.jsonl.done(dict(id=res.id, dir=str(res.dir.path) if res.dir else None,
                              contest_score=res.summary.get("contest_score"), contest=res.summary.get("contest"),

@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from engine.progress import JsonlWriter
+from engine.progress import JsonlWriter, errors_reported
 from workbench.context import STATE, emit_json, guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -276,12 +276,8 @@ def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: Optional
 
     ws = STATE.workspace()
     writer = JsonlWriter(PHASES) if jsonl else None
-    try:
+    with errors_reported(writer):
         res = materialize(ws, name, tokenize_cache=not no_tokenize, progress=_reporter(progress, writer))
-    except Exception as e:
-        if writer is not None:
-            writer.error(str(e))
-        raise
     out = res.to_dict()
     if writer is not None:
         writer.done(out)
@@ -367,13 +363,9 @@ def import_cmd(
 
     ws = STATE.workspace()
     writer = JsonlWriter() if progress_jsonl else None
-    try:
+    with errors_reported(writer):
         res = import_mftcoder(ws, config, name=name, data_paths=data_paths, run_config_out=run_config,
                               dataset_prefix=dataset_prefix, count=not no_count_tokens, force=force)
-    except Exception as e:
-        if writer is not None:
-            writer.error(str(e))
-        raise
     if writer is not None:
         writer.done(res)
         return

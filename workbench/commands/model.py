@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from engine.progress import JsonlWriter
+from engine.progress import JsonlWriter, errors_reported
 from workbench.commands.mix import PROGRESS, PROGRESS_JSONL
 from workbench.context import STATE, emit_json, guarded
 
@@ -75,11 +75,8 @@ def import_cmd(
     writer = JsonlWriter(PHASES) if progress_jsonl else None
     report = _reporter(progress, writer)
     try:
-        res = import_model(ws, src, name=name, base=base, force=force, progress=report, log=say)
-    except Exception as e:
-        if writer is not None:
-            writer.error(str(e))
-        raise
+        with errors_reported(writer):
+            res = import_model(ws, src, name=name, base=base, force=force, progress=report, log=say)
     finally:
         if isinstance(report, _TermProgress):
             report.close()

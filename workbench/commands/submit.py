@@ -290,16 +290,14 @@ def build_cmd(
     settings = _settings(batch_size, dtype, device, max_new_tokens, max_length)
     prog = _Progress("jsonl" if progress_jsonl else ("quiet" if as_json else "text"))
     task_list = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
-    try:
+    from engine.progress import errors_reported
+
+    with errors_reported(prog.jsonl):
         res = build_submission(ws, checkpoint=checkpoint, model_name=model_name, out=out,
                                from_validation=from_validation, merged_model=merged_model, tasks=task_list,
                                fmt=fmt, backend=backend, settings=settings, data_dir=data_dir, limit=limit,
                                merge=not no_merge, fresh=fresh, force=force, progress=prog,
                                log=lambda msg: typer.echo(msg, err=True))
-    except Exception as e:
-        if prog.jsonl is not None:
-            prog.jsonl.error(str(e))
-        raise
     ok = res.check.ok if res.check is not None else res.merged is not None
     if prog.jsonl is not None:
         prog.jsonl.done(dict(ok=ok, contest_ready=res.contest_ready, zip=str(res.zip) if res.zip else None,
