@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,7 +212,7 @@ def _rounds(tasks: list[tuple[Task, LimitsFor]]) -> list[dict[str, tuple[str, Pr
 def check_ground_truth(
     taskset: TaskSet,
     *,
-    limits: Limits | LimitsFor | dict[str, LimitsFor] | None = None,
+    limits: Limits | LimitsFor | Mapping[str, LimitsFor] | None = None,
     workers: int | None = None,
     cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
@@ -224,7 +224,7 @@ def check_ground_truth(
     from engine.execute.profiles import resolver
     from engine.execute.sandbox import detect
 
-    per_task = {t.name: resolver(limits.get(t.name) if isinstance(limits, dict) else limits) for t in taskset.tasks}
+    per_task = {t.name: resolver(limits.get(t.name) if isinstance(limits, Mapping) else limits) for t in taskset.tasks}
     mode = detect().mode
     out: dict[str, SetCheck] = {}
     todo: list[tuple[Task, str]] = []
