@@ -41,8 +41,9 @@ from engine.problems.assemble import assemble
 from engine.problems.model import Problem
 
 # Part of every result-cache key: bump when verdict semantics change. 3: one program per process
-# image in every language, the allowlist sandbox, early exits fail.
-EXECUTOR_VERSION = "3"
+# image in every language, the allowlist sandbox, early exits fail. 4: MultiPL-E C++ as C++17, a
+# failing Go test without testify cases is 'failed', javatuples named as a missing dependency.
+EXECUTOR_VERSION = "4"
 
 Progress = Callable[[int, int, dict[str, Any]], None]
 

@@ -51,6 +51,10 @@ from engine.execute.verdicts import Outcome
 from engine.fsutil import file_lock
 
 CXXFLAGS = ["-std=c++11", "-O0", "-w"]
+# MultiPL-E's C++ prompts use C++17 (std::optional, structured bindings) and its eval_cpp builds
+# with g++ -std=c++17; HumanEvalPack's reference builds with -std=c++11, which stays for it (C++17
+# removed things a model may write for C++11, e.g. std::random_shuffle).
+CXX17FLAGS = ["-std=c++17", "-O0", "-w"]
 LIBS = ["-lcrypto", "-lssl"]
 # Whole programs judged on stdin/stdout cases (engine.execute.iocases): what contest judges build
 # with (Codeforces, AtCoder: GNU C++17, -O2), so solutions written for them compile and run in time.
@@ -212,11 +216,16 @@ def lld_flags() -> tuple[list[str], tuple[str, ...]] | None:
     return None
 
 
-def link_script(gpp: str, n: int, tag: str, ssl: list[bool], lld: list[str]) -> str:
+def cxxflags(u: Unit) -> list[str]:
+    """The flags a program is compiled with: its suite's C++ standard."""
+    return CXX17FLAGS if u.problem.suite == "multiple" else CXXFLAGS
+
+
+def link_script(gpp: str, n: int, tag: str, ssl: list[bool], lld: list[str], flags: list[str] = CXXFLAGS) -> str:
     """Compile the batch once, then link every program into `bin/<i>` on its own (a link that
     fails leaves `bin/<i>.log`: undefined references are the program's own)."""
     q = shlex.quote
-    lines = ["set -u", " ".join([q(gpp), *CXXFLAGS, *SECTIONS, "-c", "batch.cpp", "-o", "batch.o"]) + " || exit 1",
+    lines = ["set -u", " ".join([q(gpp), *flags, *SECTIONS, "-c", "batch.cpp", "-o", "batch.o"]) + " || exit 1",
              "mkdir -p bin"]
     for i in range(n):
         entry = f"__wb_entry_{tag}_{i}"
@@ -242,7 +251,8 @@ def start(ctx: Context, units: list[Unit]) -> None:
         parts = [admitted[u.key] for u in group]
         src, ranges = batch_source(parts, tag)
         Path(d, "batch.cpp").write_text(src, encoding="utf-8", errors="surrogatepass")
-        Path(d, "build.sh").write_text(link_script(gpp, len(group), tag, [p.needs_openssl for p in parts], lld))
+        ssl = [p.needs_openssl for p in parts]
+        Path(d, "build.sh").write_text(link_script(gpp, len(group), tag, ssl, lld, cxxflags(group[0])))
         res = compile_step(ctx, d, ["/bin/sh", "build.sh"], build_env(ctx, d), n_programs=len(group), ro=lld_ro)
         return build_ok(res), build_log(res), Batch(d, list(group), tag, ranges)
 
@@ -289,13 +299,15 @@ def start(ctx: Context, units: list[Unit]) -> None:
                     "env": run_env(), "done_on_exit0": plain}
 
         run_single(ctx, u, prefix="cpp1-", filename="test.cpp", write=write, job=job,
-                   compile_=lambda d: compile_step(ctx, d, compile_argv(gpp, "test.cpp", "prog"), build_env(ctx, d)))
+                   compile_=lambda d: compile_step(ctx, d, compile_argv(gpp, "test.cpp", "prog", cxxflags(u)),
+                                               build_env(ctx, d)))
 
     plan = BatchPlan("cpp", build_batch, blame, run_batch, single, max_batch=120)
     by_key: dict[Any, list[Unit]] = {}
     for u in units:
         if u.key in admitted:
-            by_key.setdefault(admitted[u.key].key, []).append(u)
+            # one translation unit, one standard
+            by_key.setdefault((admitted[u.key].key, tuple(cxxflags(u))), []).append(u)
     groups = [part for g in by_key.values() for part in chunks(g, ctx.workers, min_size=16, per_worker=1)]
     drive_batches(ctx, plan, groups)
     for u in units:
