@@ -3,15 +3,16 @@
 # and ../shared/data/README.md): the compilers and runtimes themselves when missing (g++, a JDK,
 # Node + npm, rustc, Go), testify for Go, boost and OpenSSL headers for C++, the Rust crates the
 # prompts use (regex, md5; rand comes from the executor's own 0.4 shim), bubblewrap for the
-# sandbox, tmux, lld (C++ batches link one program per binary with it), and js-md5 for one
-# JavaScript problem.
+# sandbox, tmux, lld (C++ batches link one program per binary with it), javatuples (MultiPL-E
+# Java), and js-md5 for one JavaScript problem.
 # Idempotent and quiet: checks first, installs only what is missing (as root with apt-get),
 # otherwise prints what is missing and exits 0 (`workbench eval doctor` reports it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(golang-go golang-github-stretchr-testify-dev libboost-dev libssl-dev
-              librust-regex-dev librust-md5-dev librust-rand-dev bubblewrap tmux lld)
+              librust-regex-dev librust-md5-dev librust-rand-dev bubblewrap tmux lld
+              libjavatuples-java)
 # command -> package providing it, installed only when the command is absent (a toolchain from
 # elsewhere, e.g. rustup's rustc or a newer JDK, is kept)
 declare -A COMMANDS=([g++]=g++ [javac]=default-jdk-headless [node]=nodejs [npm]=npm [rustc]=rustc)

@@ -6,6 +6,7 @@ Every result, summary and CLI line names the profile; the result cache keeps the
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from engine.errors import WorkbenchError
 from engine.execute import Limits, Sample, execute
 from engine.execute.profiles import CONTEST_WALL_S, get_profile, safety_net_mb
-from engine.problems import problem_from_row
+from engine.problems import Problem, problem_from_row
 from tests.conftest import run_cli
 
 # Correct, but each call burns 1.2 s of CPU: 3.6 s for three asserts. Under per-case each case
@@ -258,11 +259,8 @@ def test_go_tests_without_testify_statements_are_judged_whole(profile: str) -> N
 # -- small follow-ups of issue 12 ------------------------------------------------------------------
 
 
-def test_multipl_e_java_without_javatuples_is_an_infra_error_naming_the_jar(tmp_path: Path) -> None:
-    import os
-
-    if os.path.exists("/usr/share/java/javatuples.jar"):
-        pytest.skip("javatuples is installed here")
+def _sum_product() -> tuple[Problem, str, str]:
+    """MultiPL-E's HumanEval_8 in Java: its header imports org.javatuples and the answer is a Pair."""
     src = json.loads((Path(__file__).parent / "fixtures/problems/multipl-e/humaneval-java.json").read_text())[0]
     head = src["prompt"].split("class Problem")[0]  # MultiPL-E's Java header: import org.javatuples.*;
     row = {
@@ -272,12 +270,25 @@ def test_multipl_e_java_without_javatuples_is_an_infra_error_naming_the_jar(tmp_
         "tests": "    }\n    public static void main(String[] args) {\n    assert(sumProduct((new ArrayList<Long>("
         "Arrays.asList((long)1l, (long)2l)))).equals((Pair.with(3l, 2l))));\n    }\n\n}\n",
     }
-    p = problem_from_row(row)
-    code = (
-        "        long s = 0, q = 1;\n        for (long x : numbers) { s += x; q *= x; }\n"
-        "        return Pair.with(s, q);\n"
-    )
-    r = execute([p], [Sample(p.task_id, code)], cache=False, workers=1).results[0]
+    body = "        for (long x : numbers) { s += x; q *= x; }\n        return Pair.with(s, q);\n"
+    right, wrong = "        long s = 0, q = 1;\n" + body, "        long s = 0, q = 0;\n" + body
+    return problem_from_row(row), right, wrong
+
+
+def test_multipl_e_java_runs_with_javatuples_on_the_class_path() -> None:
+    from engine.execute.langs.java import JAVATUPLES_JAR
+
+    if not os.path.isfile(JAVATUPLES_JAR):
+        pytest.skip("javatuples is not installed (scripts/system-deps.sh installs libjavatuples-java)")
+    p, right, wrong = _sum_product()
+    rep = execute([p], [Sample(p.task_id, right), Sample(p.task_id, wrong, index=1)], cache=False, workers=1)
+    assert [r["verdict"] for r in rep.results] == ["passed", "failed"], [r["detail"] for r in rep.results]
+
+
+def test_multipl_e_java_without_javatuples_is_an_infra_error_naming_the_jar(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("engine.execute.langs.java.JAVATUPLES_JAR", "/nonexistent/javatuples.jar")
+    p, right, _ = _sum_product()
+    r = execute([p], [Sample(p.task_id, right)], cache=False, workers=1).results[0]
     assert r["verdict"] == "infra_error"
     assert r["detail"].startswith("MultiPL-E Java needs javatuples on the class path")
     assert "libjavatuples-java" in r["detail"]

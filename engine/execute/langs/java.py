@@ -147,6 +147,16 @@ JAVAC_J = ["-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-J-Xshare:auto", 
 JAVAC_FLAGS = ["-encoding", "UTF-8", "-nowarn", "-Xlint:none", "-proc:none", "-XDstringConcat=inline"]
 
 
+# MultiPL-E's Java prompts import org.javatuples (Pair, Triplet, ...), as its eval_java runs them:
+# Debian's libjavatuples-java (scripts/system-deps.sh). Under /usr, so the sandbox shows it read-only.
+JAVATUPLES_JAR = "/usr/share/java/javatuples.jar"
+
+
+def library_path() -> list[str]:
+    """Jars every program compiles and runs against (those that are installed)."""
+    return [JAVATUPLES_JAR] if os.path.isfile(JAVATUPLES_JAR) else []
+
+
 def javac_argv(javac: str, files: list[str], *, classpath: str = "", out: str = "classes") -> list[str]:
     """One javac for `files` (annotation processing off: no program code runs at compile time)."""
     return [javac, *JAVAC_J, *JAVAC_FLAGS, *(["-cp", classpath] if classpath else []), "-d", out, *files]
@@ -201,7 +211,9 @@ def start(ctx: Context, units: list[Unit]) -> None:
             ctx.emit(u, Outcome("infra_error", str(e), n_cases=u.plan.n))
         return
     lim_run = ctx.limits.run(memory_extra_mb=2048, nproc=ctx.limits.nproc + 256)
-    argv0 = [java, *jvm_flags(ctx.limits.memory_mb), "-cp", "classes", "wbrt.Runner"]
+    libs = library_path()
+    argv0 = [java, *jvm_flags(ctx.limits.memory_mb), "-cp", ":".join(["classes", *libs]), "wbrt.Runner"]
+    cp = ":".join([rt, *libs])
 
     def job(u: Unit, classes: dict[str, str], main: str, cases: int) -> dict[str, Any]:
         """Run `main` with the class path `classes/`: the harness and the program's own classes."""
@@ -220,7 +232,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
             (src / "Main.java").write_text(f"package {pkg};\n" + u.program.code + "\n" + u.plan.test,
                                            encoding="utf-8", errors="surrogatepass")
             files.append(f"src/{pkg}/Main.java")
-        res = compile_step(ctx, d, javac_argv(javac, files, classpath=rt), build_env(ctx, d), n_programs=len(group),
+        res = compile_step(ctx, d, javac_argv(javac, files, classpath=cp), build_env(ctx, d), n_programs=len(group),
                            ro=(rt,))
         return build_ok(res), build_log(res), Batch(d, list(group), pkgs)
 
@@ -246,7 +258,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
                        u.plan.n if instrumented else 0)
 
         run_single(ctx, u, prefix="java1-", filename="Main.java", write=write, job=single_job,
-                   compile_=lambda d: compile_step(ctx, d, javac_argv(javac, ["Main.java"], classpath=rt),
+                   compile_=lambda d: compile_step(ctx, d, javac_argv(javac, ["Main.java"], classpath=cp),
                                                    build_env(ctx, d), ro=(rt,)))
 
     plan = BatchPlan("java", build_batch, blame, run_batch, single, max_batch=200)
