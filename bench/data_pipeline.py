@@ -46,7 +46,7 @@ class PeakRSS:
             self.peak = max(self.peak, self.proc.memory_info().rss)
             self._stop.wait(0.02)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self.start = self.proc.memory_info().rss
         self.peak = self.start
         self._t = threading.Thread(target=self._run, daemon=True)

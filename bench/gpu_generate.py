@@ -32,13 +32,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shapes import QWEN_1_8B  # noqa: E402  (bench/shapes.py)
 
-SMOKE = dict(
+SMOKE: dict[str, Any] = dict(
     hidden_size=128,
     intermediate_size=256,
     num_hidden_layers=2,
@@ -168,14 +169,15 @@ def main() -> int:
     sync()
     naive_s = time.time() - t
     naive_tps = naive_tok / naive_s
-    rows = [
+    rows: list[tuple[str, int | None, float | None, float | None, str]] = [
         ("ours (batched hf)", ours_tok, ours_s, ours_tps, f"batch {args.batch_size}, {len(prompts)} prompts"),
         (
             "naive (one at a time)",
             naive_tok,
             naive_s,
             naive_tps,
-            f"{args.naive_prompts} prompts; all {len(prompts)} ≈ {naive_s / max(1, args.naive_prompts) * len(prompts):.0f}s",
+            f"{args.naive_prompts} prompts; all {len(prompts)} ≈ "
+            f"{naive_s / max(1, args.naive_prompts) * len(prompts):.0f}s",
         ),
     ]
     result = {

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,14 @@ def load_rows(path: Path) -> list[dict]:
 def build_mixture(dest: Path, valid_every: int = 20) -> Path:
     from engine.data.formats import convert_row, detect
 
-    manifest = {"id": "bench", "name": "instruct", "seed": 0, "spec": {}, "created": time.time(), "tasks": {}}
+    manifest: dict[str, Any] = {
+        "id": "bench",
+        "name": "instruct",
+        "seed": 0,
+        "spec": {},
+        "created": time.time(),
+        "tasks": {},
+    }
     for task, fname in SOURCES.items():
         rows = load_rows(DATA / fname)
         fmt = detect(rows[:50])
