@@ -21,7 +21,6 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, SelectionList, TabbedContent
 
-from engine.fsutil import read_json_or
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.cli_jobs import workbench_argv
 from screens.jobs import JobPanel
@@ -191,7 +190,7 @@ class RunsScreen(WorkbenchScreen):
             # the monitor keeps the records it charts; the reader only feeds it what is new
             self._readers = (MetricsReader(run.metrics_path, keep=1), TextTail(run.stdout_log, keep=400))
         info = run.read_info()
-        tasks = info.get("tasks") or list((read_json_or(run.mixture_json) or {}).get("tasks") or [])
+        tasks = info.get("tasks") or list((run.read_mixture() or {}).get("tasks") or [])
         self.query_one(RunMonitor).reset(run_id, [str(t) for t in tasks])
         self._poll()
 
@@ -224,8 +223,7 @@ class RunsScreen(WorkbenchScreen):
                 payload.update(records=reader.read_new(), lines=tail.read_new(), reset=reader.resets != resets)
                 run = RunDir(self.ws.runs_dir / run_id)
                 mine = next((x for x in summaries if x.id == run_id), None)
-                data = read_json_or(run.path / "data.json")
-                payload.update(status=run.read_status(), summary=mine or run_summary(run), data=data)
+                payload.update(status=run.read_status(), summary=mine or run_summary(run), data=run.read_data_report())
         if time.time() - self._last_gpu >= self.GPU_EVERY_S:
             from engine.train.gpu import gpu_snapshot
 

@@ -118,6 +118,12 @@ class RunDir:
         self.write_info(info)
         return info
 
+    # mixture.json --------------------------------------------------------------------------
+    def read_mixture(self) -> dict[str, Any] | None:
+        """The run's copy of its mixture's manifest; None when the run has none (yet)."""
+        got = read_json_or(self.mixture_json)
+        return got if isinstance(got, dict) else None
+
     # data.json -----------------------------------------------------------------------------
     def read_data_report(self) -> dict[str, Any] | None:
         """The trainer's data report; None before the trainer has planned its data."""
