@@ -75,15 +75,24 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4096) -> Any:
     tok = Tokenizer(models.BPE(unk_token=None))
     # Digits split one by one, as Qwen's pre-tokenizer does: numbers then share tokens in every
     # context ("add_47", " 47"), which is what lets a tiny model copy them.
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer)
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                 additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>", "<|im_end|>"],
+    )
     hf.chat_template = CHATML_TEMPLATE
     hf.padding_side = "left"  # generation-friendly; trainers pad explicitly
     return hf
@@ -111,21 +120,33 @@ def build_tiny_model(dest: str | Path, *, texts: Iterable[str] | None = None, sp
 
     torch.manual_seed(spec.seed)
     cfg = Qwen2Config(
-        vocab_size=len(tok), hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers, num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads, max_position_embeddings=spec.max_position_embeddings,
-        tie_word_embeddings=True, bos_token_id=None,
-        eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.pad_token_id,
+        vocab_size=len(tok),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tok.pad_token_id,
     )
     model = Qwen2ForCausalLM(cfg)
     model.generation_config = GenerationConfig(
-        eos_token_id=cfg.eos_token_id, pad_token_id=cfg.pad_token_id, do_sample=False, max_new_tokens=128)
+        eos_token_id=cfg.eos_token_id, pad_token_id=cfg.pad_token_id, do_sample=False, max_new_tokens=128
+    )
     model.save_pretrained(dest)
     tok.save_pretrained(dest)
-    atomic_write_json(dest / "workbench-model.json", {
-        "built_by": "workbench demo build", "spec": asdict(spec), "created": time.time(),
-        "parameters": sum(p.numel() for p in model.parameters()),
-    })
+    atomic_write_json(
+        dest / "workbench-model.json",
+        {
+            "built_by": "workbench demo build",
+            "spec": asdict(spec),
+            "created": time.time(),
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+    )
     return dest
 
 
@@ -142,13 +163,18 @@ def build_demo_assets(root: str | Path, *, force: bool = False, spec: TinySpec =
     with file_lock(root / ".demo-build.lock"):
         if not force and demo_assets_ready(root, spec):
             return {**read_json_or(_marker(root)), "cached": True}
-        _marker(root).unlink(missing_ok=True)   # written last: a build cut short is never taken as built
+        _marker(root).unlink(missing_ok=True)  # written last: a build cut short is never taken as built
         t0 = time.time()
         counts = write_curriculum(root / "data" / "toy")
         model_dir = build_tiny_model(root / "models" / "tiny", spec=spec)
-        info = {"key": assets_key(spec), "model": str(model_dir), "data": str(root / "data" / "toy"),
-                "counts": counts, "seconds": round(time.time() - t0, 2),
-                "parameters": read_json_or(model_dir / "workbench-model.json", {}).get("parameters")}
+        info = {
+            "key": assets_key(spec),
+            "model": str(model_dir),
+            "data": str(root / "data" / "toy"),
+            "counts": counts,
+            "seconds": round(time.time() - t0, 2),
+            "parameters": read_json_or(model_dir / "workbench-model.json", {}).get("parameters"),
+        }
         atomic_write_json(_marker(root), info)
     return {**info, "cached": False}
 
@@ -161,6 +187,9 @@ def demo_assets_ready(root: str | Path, spec: TinySpec = TinySpec()) -> bool:
     """The assets for this recipe are built and their files are there."""
     root = Path(root)
     cached = read_json_or(_marker(root))
-    return isinstance(cached, dict) and cached.get("key") == assets_key(spec) \
-        and (root / "models" / "tiny" / "config.json").exists() \
+    return (
+        isinstance(cached, dict)
+        and cached.get("key") == assets_key(spec)
+        and (root / "models" / "tiny" / "config.json").exists()
         and (root / "data" / "toy" / "heldout" / "python.jsonl").exists()
+    )

@@ -44,13 +44,13 @@ def _js(v: Any) -> str:
 class Family:
     name: str
     params: tuple[Any, ...]
-    fname: str                      # python function name with {p}
-    arg: str                        # argument name
-    phrasings: tuple[str, ...]      # "returns ..." phrases with {p}
-    py_body: str                    # python return expression with {p}
-    js_body: str                    # javascript return expression with {p}
+    fname: str  # python function name with {p}
+    arg: str  # argument name
+    phrasings: tuple[str, ...]  # "returns ..." phrases with {p}
+    py_body: str  # python return expression with {p}
+    js_body: str  # javascript return expression with {p}
     inputs: Callable[[random.Random, Any], Any]  # test input from (rng, param)
-    fn: Callable[[Any, Any], Any]   # reference semantics: fn(param, input)
+    fn: Callable[[Any, Any], Any]  # reference semantics: fn(param, input)
 
 
 def _ints(lo: int, hi: int) -> Callable[[random.Random, Any], int]:
@@ -89,35 +89,138 @@ NS = tuple(range(1, 10))
 SUBSTRINGS = tuple(str(i) for i in range(10, 100))
 
 FAMILIES: tuple[Family, ...] = (
-    Family("add", KS, "add_{p}", "x", ("returns x plus {p}", "adds {p} to x and returns the result"),
-           "x + {p}", "x + {p}", _ints(-50, 100), lambda p, x: x + p),
-    Family("subtract", KS, "subtract_{p}", "x", ("returns x minus {p}", "subtracts {p} from x"),
-           "x - {p}", "x - {p}", _ints(-50, 100), lambda p, x: x - p),
-    Family("times", KS, "times_{p}", "x", ("returns x multiplied by {p}", "multiplies x by {p}"),
-           "x * {p}", "x * {p}", _ints(-20, 30), lambda p, x: x * p),
-    Family("mod", KS, "mod_{p}", "x", ("returns the remainder of x divided by {p}", "returns x modulo {p}"),
-           "x % {p}", "x % {p}", _ints(0, 500), lambda p, x: x % p),
-    Family("is_divisible_by", KS, "is_divisible_by_{p}", "x",
-           ("returns whether x is divisible by {p}", "checks if x is a multiple of {p}"),
-           "x % {p} == 0", "x % {p} === 0", lambda r, p: r.choice([r.randint(0, 300), p * r.randint(0, 9)]),
-           lambda p, x: x % p == 0),
-    Family("greater_than", KS, "greater_than_{p}", "x",
-           ("returns whether x is greater than {p}", "checks if x is bigger than {p}"),
-           "x > {p}", "x > {p}", _ints(-10, 120), lambda p, x: x > p),
-    Family("sum_plus", KS, "sum_plus_{p}", "xs",
-           ("returns the sum of the list xs plus {p}", "adds {p} to the sum of the numbers in xs"),
-           "sum(xs) + {p}", "xs.reduce((a, b) => a + b, 0) + {p}", _ilist, lambda p, xs: sum(xs) + p),
-    Family("scale_by", KS, "scale_by_{p}", "xs",
-           ("returns a list with every element of xs multiplied by {p}", "multiplies each number in xs by {p}"),
-           "[v * {p} for v in xs]", "xs.map((v) => v * {p})", _ilist, lambda p, xs: [v * p for v in xs]),
-    Family("repeat", NS, "repeat_{p}", "s", ("returns the string s repeated {p} times",),
-           "s * {p}", "s.repeat({p})", _word, lambda p, s: s * p),
-    Family("first", NS, "first_{p}", "s", ("returns the first {p} characters of the string s",),
-           "s[:{p}]", "s.slice(0, {p})", _word, lambda p, s: s[:p]),
-    Family("count", SUBSTRINGS, "count_{p}", "s", ("returns how many times '{p}' appears in the string s",),
-           "s.count('{p}')", "s.split('{p}').length - 1", _with_substring, lambda p, s: s.count(p)),
-    Family("ends_with", SUBSTRINGS, "ends_with_{p}", "s", ("returns whether the string s ends with '{p}'",),
-           "s.endswith('{p}')", "s.endsWith('{p}')", _ending, lambda p, s: s.endswith(p)),
+    Family(
+        "add",
+        KS,
+        "add_{p}",
+        "x",
+        ("returns x plus {p}", "adds {p} to x and returns the result"),
+        "x + {p}",
+        "x + {p}",
+        _ints(-50, 100),
+        lambda p, x: x + p,
+    ),
+    Family(
+        "subtract",
+        KS,
+        "subtract_{p}",
+        "x",
+        ("returns x minus {p}", "subtracts {p} from x"),
+        "x - {p}",
+        "x - {p}",
+        _ints(-50, 100),
+        lambda p, x: x - p,
+    ),
+    Family(
+        "times",
+        KS,
+        "times_{p}",
+        "x",
+        ("returns x multiplied by {p}", "multiplies x by {p}"),
+        "x * {p}",
+        "x * {p}",
+        _ints(-20, 30),
+        lambda p, x: x * p,
+    ),
+    Family(
+        "mod",
+        KS,
+        "mod_{p}",
+        "x",
+        ("returns the remainder of x divided by {p}", "returns x modulo {p}"),
+        "x % {p}",
+        "x % {p}",
+        _ints(0, 500),
+        lambda p, x: x % p,
+    ),
+    Family(
+        "is_divisible_by",
+        KS,
+        "is_divisible_by_{p}",
+        "x",
+        ("returns whether x is divisible by {p}", "checks if x is a multiple of {p}"),
+        "x % {p} == 0",
+        "x % {p} === 0",
+        lambda r, p: r.choice([r.randint(0, 300), p * r.randint(0, 9)]),
+        lambda p, x: x % p == 0,
+    ),
+    Family(
+        "greater_than",
+        KS,
+        "greater_than_{p}",
+        "x",
+        ("returns whether x is greater than {p}", "checks if x is bigger than {p}"),
+        "x > {p}",
+        "x > {p}",
+        _ints(-10, 120),
+        lambda p, x: x > p,
+    ),
+    Family(
+        "sum_plus",
+        KS,
+        "sum_plus_{p}",
+        "xs",
+        ("returns the sum of the list xs plus {p}", "adds {p} to the sum of the numbers in xs"),
+        "sum(xs) + {p}",
+        "xs.reduce((a, b) => a + b, 0) + {p}",
+        _ilist,
+        lambda p, xs: sum(xs) + p,
+    ),
+    Family(
+        "scale_by",
+        KS,
+        "scale_by_{p}",
+        "xs",
+        ("returns a list with every element of xs multiplied by {p}", "multiplies each number in xs by {p}"),
+        "[v * {p} for v in xs]",
+        "xs.map((v) => v * {p})",
+        _ilist,
+        lambda p, xs: [v * p for v in xs],
+    ),
+    Family(
+        "repeat",
+        NS,
+        "repeat_{p}",
+        "s",
+        ("returns the string s repeated {p} times",),
+        "s * {p}",
+        "s.repeat({p})",
+        _word,
+        lambda p, s: s * p,
+    ),
+    Family(
+        "first",
+        NS,
+        "first_{p}",
+        "s",
+        ("returns the first {p} characters of the string s",),
+        "s[:{p}]",
+        "s.slice(0, {p})",
+        _word,
+        lambda p, s: s[:p],
+    ),
+    Family(
+        "count",
+        SUBSTRINGS,
+        "count_{p}",
+        "s",
+        ("returns how many times '{p}' appears in the string s",),
+        "s.count('{p}')",
+        "s.split('{p}').length - 1",
+        _with_substring,
+        lambda p, s: s.count(p),
+    ),
+    Family(
+        "ends_with",
+        SUBSTRINGS,
+        "ends_with_{p}",
+        "s",
+        ("returns whether the string s ends with '{p}'",),
+        "s.endswith('{p}')",
+        "s.endsWith('{p}')",
+        _ending,
+        lambda p, s: s.endswith(p),
+    ),
 )
 
 HELDOUT_PERCENT = 15
@@ -174,24 +277,35 @@ class Instance:
                 break
         if self.language == "python":
             return "", [f"assert {self.entry_point}({_py(x)}) == {_py(y)}" for x, y in cases]
-        return ("const assert = require('node:assert');",
-                [f"assert.deepStrictEqual({self.entry_point}({_js(x)}), {_js(y)});" for x, y in cases])
+        return (
+            "const assert = require('node:assert');",
+            [f"assert.deepStrictEqual({self.entry_point}({_js(x)}), {_js(y)});" for x, y in cases],
+        )
 
     def problem(self) -> dict[str, Any]:
         setup, tests = self.tests()
         return {
-            "task_id": self.task_id, "language": self.language, "family": self.family.name,
-            "instruction": self.instruction(0), "entry_point": self.entry_point,
-            "canonical_solution": self.solution(), "test_setup": setup, "test_list": tests,
+            "task_id": self.task_id,
+            "language": self.language,
+            "family": self.family.name,
+            "instruction": self.instruction(0),
+            "entry_point": self.entry_point,
+            "canonical_solution": self.solution(),
+            "test_setup": setup,
+            "test_list": tests,
             "test": "\n".join(([setup] if setup else []) + tests) + "\n",
         }
 
     def record(self, phrasing: int) -> dict[str, Any]:
         return {
-            "id": f"{self.task_id}#{phrasing}", "source": f"toy-{self.language}", "row": 0,
+            "id": f"{self.task_id}#{phrasing}",
+            "source": f"toy-{self.language}",
+            "row": 0,
             "language": self.language,
-            "chat_rounds": [{"role": "human", "content": self.instruction(phrasing)},
-                            {"role": "bot", "content": self.answer()}],
+            "chat_rounds": [
+                {"role": "human", "content": self.instruction(phrasing)},
+                {"role": "bot", "content": self.answer()},
+            ],
         }
 
 

@@ -14,13 +14,27 @@ def configure_demo(ws: Workspace) -> Workspace:
     cfg.models.setdefault("tiny", ModelEntry(path="models/tiny", description="tiny random Qwen2 built offline"))
     cfg.defaults.model = cfg.defaults.model or "tiny"
     cfg.defaults.seq_length = 256
-    cfg.datasets.setdefault("toy_python", DatasetEntry(path="data/toy/toy_python.jsonl", format="chat_rounds",
-                                                        description="toy curriculum, Python (train split)"))
-    cfg.datasets.setdefault("toy_javascript", DatasetEntry(path="data/toy/toy_javascript.jsonl", format="chat_rounds",
-                                                            description="toy curriculum, JavaScript (train split)"))
-    cfg.tasksets.setdefault("toy", TaskSetEntry(tasks=["data/toy/heldout/python.jsonl",
-                                                       "data/toy/heldout/javascript.jsonl"],
-                                                description="held-out toy problems, one task per language"))
+    cfg.datasets.setdefault(
+        "toy_python",
+        DatasetEntry(
+            path="data/toy/toy_python.jsonl", format="chat_rounds", description="toy curriculum, Python (train split)"
+        ),
+    )
+    cfg.datasets.setdefault(
+        "toy_javascript",
+        DatasetEntry(
+            path="data/toy/toy_javascript.jsonl",
+            format="chat_rounds",
+            description="toy curriculum, JavaScript (train split)",
+        ),
+    )
+    cfg.tasksets.setdefault(
+        "toy",
+        TaskSetEntry(
+            tasks=["data/toy/heldout/python.jsonl", "data/toy/heldout/javascript.jsonl"],
+            description="held-out toy problems, one task per language",
+        ),
+    )
     ws.save()
     return ws
 
