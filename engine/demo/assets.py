@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from engine.fsutil import atomic_write_json, file_lock, read_json_or, stable_hash
 
@@ -60,8 +61,14 @@ def _stdlib_sources(limit_chars: int = 400_000) -> Iterator[str]:
 def _extra_code_samples() -> list[str]:
     # A little of each contest language so their syntax gets sensible merges.
     return [
-        "#include <vector>\n#include <string>\nusing namespace std;\nint main() {\n    vector<int> v = {1, 2, 3};\n    for (int i = 0; i < (int)v.size(); i++) { printf(\"%d\\n\", v[i]); }\n    return 0;\n}\n",
-        "public class Main {\n    public static void main(String[] args) {\n        System.out.println(\"hello\");\n    }\n}\n",
+        (
+            "#include <vector>\n#include <string>\nusing namespace std;\nint main() {\n    vector<int> v = {1, 2, 3};\n"
+            "    for (int i = 0; i < (int)v.size(); i++) { printf(\"%d\\n\", v[i]); }\n    return 0;\n}\n"
+        ),
+        (
+            "public class Main {\n    public static void main(String[] args) {\n"
+            "        System.out.println(\"hello\");\n    }\n}\n"
+        ),
         "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello\")\n}\n",
         "fn main() {\n    let v: Vec<i32> = vec![1, 2, 3];\n    println!(\"{:?}\", v);\n}\n",
         "const f = (xs) => xs.map((x) => x * 2);\nfunction g(a, b) {\n  return a + b;\n}\nconsole.log(f([1, 2]));\n",

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 LANGS = ("python", "javascript")
 FENCE = {"python": "python", "javascript": "javascript"}
@@ -318,7 +319,7 @@ def instances(language: str | None = None) -> Iterator[Instance]:
 
 def train_records(language: str) -> list[dict[str, Any]]:
     """Every phrasing of every train instance of one language (never a held-out instance)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for inst in instances(language):
         if not is_heldout(language, inst.family.name, inst.param):
             for ph in range(len(inst.family.phrasings)):
