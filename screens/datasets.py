@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
-from textual.lazy import Lazy
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
@@ -27,6 +26,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from screens.base import EmptyState, PaletteCommand, WorkbenchScreen, pane
 from screens.cli_jobs import workbench_argv
 from screens.datasets_views import dropped_text, kv, preview_text, stats_text
+from screens.first_frame import AfterFirstFrame
 from screens.jobs import JobPanel
 from screens.layout import HintedTable
 
@@ -172,14 +172,16 @@ class DatasetsScreen(WorkbenchScreen):
     # -- layout ---------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         # The first frame is the catalog: the hidden filter box and the whole detail pane are
-        # mounted right after it (Lazy), which keeps their widgets and CSS off the start path.
+        # mounted right after it (AfterFirstFrame), which keeps their widgets and CSS off the start path.
         with Horizontal(classes="split"):
             with pane("Catalog", id="catalog-pane"):
-                yield Lazy(Input(placeholder="filter: name, location or state", id="catalog-filter", disabled=True))
+                yield AfterFirstFrame(
+                    Input(placeholder="filter: name, location or state", id="catalog-filter", disabled=True)
+                )
                 yield EmptyState("", id="datasets-empty")
                 yield HintedTable(id="catalog", cursor_type="row", zebra_stripes=True)
             with pane("Dataset", id="detail-pane"):
-                with Lazy(DetailTabs(id="ds-tabs", initial="tab-details")):
+                with AfterFirstFrame(DetailTabs(id="ds-tabs", initial="tab-details")):
                     with TabPane("Details", id="tab-details"), VerticalScroll():
                         yield Static("", id="dataset-detail", classes="detail")
                     with TabPane("Preview", id="tab-preview"), VerticalScroll(id="preview-scroll"):
@@ -200,7 +202,7 @@ class DatasetsScreen(WorkbenchScreen):
                                 id="dataset-dropped",
                                 classes="detail",
                             )
-                yield Lazy(JobPanel(id="ds", label_classes="detail"))
+                yield AfterFirstFrame(JobPanel(id="ds", label_classes="detail"))
 
     DEFAULT_CSS = """
     DatasetsScreen #catalog-pane { width: 45%; }
