@@ -87,9 +87,11 @@ class WorkbenchApp(App[None]):
         self.build_demo = build_demo
         self.clock = clock  # what "12s ago" is measured against (tests pass a fixed one)
         self.demo_build: subprocess.Popen | None = None  # the detached `workbench demo build`, while it runs
-        # before the stylesheet is first built: a theme set on mount re-parses and re-applies all CSS
+        # The theme is in the stylesheet's variables before its first parse. Not `self.theme = ...`:
+        # its watcher queues a reparse of all CSS and marks the first screen's CSS stale (a second one).
         self.register_theme(WORKBENCH_THEME)
-        self.theme = WORKBENCH_THEME.name
+        self.set_reactive(WorkbenchApp.theme, WORKBENCH_THEME.name)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def on_mount(self) -> None:
         if self.current_mode != self.start_mode:
