@@ -13,5 +13,16 @@ from engine.execute.passk import execution_summary, pass_at_k
 from engine.execute.samples import Sample, read_samples, reference_samples, resolve_samples
 from engine.execute.verdicts import VERDICTS
 
-__all__ = ["execute", "ExecReport", "Limits", "Sample", "VERDICTS", "pass_at_k", "execution_summary", "read_samples",
-           "reference_samples", "resolve_samples", "program_key"]
+__all__ = [
+    "execute",
+    "ExecReport",
+    "Limits",
+    "Sample",
+    "VERDICTS",
+    "pass_at_k",
+    "execution_summary",
+    "read_samples",
+    "reference_samples",
+    "resolve_samples",
+    "program_key",
+]

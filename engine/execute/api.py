@@ -87,10 +87,19 @@ def _read_previous(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
     return out
 
 
-def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: str | Path | None = None,
-            workers: int | None = None, timeout: float | None = None, progress: Progress | None = None, *,
-            limits: Limits | Callable[[Problem], Limits] | None = None, cache: bool | str | Path = True,
-            sandbox: str = "auto", resume: bool = True) -> ExecReport:
+def execute(
+    problems: list[Problem],
+    samples: str | Path | list[Any],
+    out_dir: str | Path | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    progress: Progress | None = None,
+    *,
+    limits: Limits | Callable[[Problem], Limits] | None = None,
+    cache: bool | str | Path = True,
+    sandbox: str = "auto",
+    resume: bool = True,
+) -> ExecReport:
     """Execute samples (a JSONL path, "canonical", "buggy", or a list of Sample/dicts) against
     `problems`. `limits` is one `Limits` for every problem or a problem -> Limits callable (a
     `profiles.Profile`: each task family under its own limits); every result names the profile
@@ -101,6 +110,7 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     t_start = time.monotonic()
     from engine.execute import iocases
     from engine.execute.langs import instrument, runner_for
+    from engine.execute.profiles import resolver
     from engine.execute.sandbox import detect
     from engine.execute.toolchains import (
         build_cache_dir,
@@ -110,16 +120,17 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
         toolchain_cache_dir,
     )
 
-    from engine.execute.profiles import resolver
-
     limits_of = resolver(limits)
     if timeout is not None:
         base_of = limits_of
         limits_of = lambda p: dataclasses.replace(base_of(p), timeout=float(timeout))  # noqa: E731
     workers = max(1, int(workers or os.cpu_count() or 1))
     by_id = {p.task_id: p for p in problems}
-    sample_list: list[Sample] = resolve_samples(samples, problems) if not isinstance(samples, list) or \
-        not all(isinstance(s, Sample) for s in samples) else list(samples)
+    sample_list: list[Sample] = (
+        resolve_samples(samples, problems)
+        if not isinstance(samples, list) or not all(isinstance(s, Sample) for s in samples)
+        else list(samples)
+    )
     seen: set[tuple[str, int]] = set()
     for s in sample_list:
         if s.task_id not in by_id:
@@ -143,11 +154,12 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     units: dict[str, Unit] = {}
     plans: dict[tuple[str, str], Any] = {}
     for s in sample_list:
-        p = iocases.sample_problem(by_id[s.task_id], s.language)   # (io problems: in the sample's language)
+        p = iocases.sample_problem(by_id[s.task_id], s.language)  # (io problems: in the sample's language)
         lim = limits_of(p)
         io = iocases.is_io(p)
-        prog = clean_program(iocases.program(p, s.code, s.kind) if io else
-                             assemble(p, s.code, s.kind, mbpp_setup=lim.mbpp_setup))
+        prog = clean_program(
+            iocases.program(p, s.code, s.kind) if io else assemble(p, s.code, s.kind, mbpp_setup=lim.mbpp_setup)
+        )
         tool = probe(p.language)
         # (an io problem's cases and limits decide its verdict as much as its program does)
         key = program_key(p, prog.text + (iocases.signature(p) if io else ""), lim, tool.fingerprint, info.mode)
@@ -182,16 +194,29 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
     out_f = None
     if results_file:
         results_file.parent.mkdir(parents=True, exist_ok=True)
-        out_f = open(results_file, "a", encoding="utf-8")  # noqa: SIM115 - closed in the finally below
+        out_f = open(results_file, "a", encoding="utf-8")
         if previous and not records:
             out_f.truncate(0)
 
-    def record_for(s: Sample, prog: Any, u: Unit, c: dict[str, Any], duration: float, was_cached: bool) -> dict[str, Any]:
-        return {"task_id": s.task_id, "language": u.language, "sample": s.index, "kind": s.kind,
-                "verdict": c["verdict"], "tests_passed": c["tests_passed"], "tests_total": c["tests_total"],
-                "duration": round(duration, 4), "detail": c["detail"], "failed_tests": c["failed_tests"],
-                "profile": u.limits.profile if u.limits else None, "cached": was_cached, "key": u.key,
-                "program": prog.text}
+    def record_for(
+        s: Sample, prog: Any, u: Unit, c: dict[str, Any], duration: float, was_cached: bool
+    ) -> dict[str, Any]:
+        return {
+            "task_id": s.task_id,
+            "language": u.language,
+            "sample": s.index,
+            "kind": s.kind,
+            "verdict": c["verdict"],
+            "tests_passed": c["tests_passed"],
+            "tests_total": c["tests_total"],
+            "duration": round(duration, 4),
+            "detail": c["detail"],
+            "failed_tests": c["failed_tests"],
+            "profile": u.limits.profile if u.limits else None,
+            "cached": was_cached,
+            "key": u.key,
+            "program": prog.text,
+        }
 
     def finish(u: Unit, c: dict[str, Any], duration: float, was_cached: bool) -> None:
         with lock:
@@ -212,8 +237,12 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
             u = units.pop(key)
             finish(u, val, float(val.get("duration", 0.0)), True)
 
-    stats: dict[str, Any] = {"programs": len(units), "samples": total, "cache_hits": len(cached),
-                             "resumed": len(records)}
+    stats: dict[str, Any] = {
+        "programs": len(units),
+        "samples": total,
+        "cache_hits": len(cached),
+        "resumed": len(records),
+    }
     scheduler = Scheduler(workers)
     scratch = Path(tempfile.mkdtemp(prefix="wb-exec-", dir=_scratch_base()))
     os.chmod(scratch, 0o711)  # programs pass through it to their supervisor's folder, never list it
@@ -228,17 +257,24 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
             try:
                 c = out.result if isinstance(out, iocases.Judged) else classify(out, u.language)
             except Exception as e:  # noqa: BLE001 - a classifier bug must not lose the sample
-                c = {"verdict": "infra_error", "tests_passed": 0, "tests_total": max(u.plan.n, 1), "failed_tests": [],
-                     "detail": f"executor internal error while judging: {type(e).__name__}: {e}"}
+                c = {
+                    "verdict": "infra_error",
+                    "tests_passed": 0,
+                    "tests_total": max(u.plan.n, 1),
+                    "failed_tests": [],
+                    "detail": f"executor internal error while judging: {type(e).__name__}: {e}",
+                }
             dur = float((out.run or {}).get("duration", 0.0))
             if rcache and isolated:
                 rcache.put(u.key, {**c, "duration": dur})
             finish(u, c, dur, False)
+
         return emit
 
     # the problem sets' folders stay hidden even where they sit inside a mapped system folder
-    hidden = tuple(sorted({os.path.dirname(os.path.abspath(p.source)) for p in problems
-                           if p.source and os.path.isfile(p.source)}))
+    hidden = tuple(
+        sorted({os.path.dirname(os.path.abspath(p.source)) for p in problems if p.source and os.path.isfile(p.source)})
+    )
     try:
         # one runner start per language and limits (a task family's own wall limit, say)
         by_lang: dict[tuple[str, Limits], list[Unit]] = defaultdict(list)
@@ -246,21 +282,43 @@ def execute(problems: list[Problem], samples: str | Path | list[Any], out_dir: s
             by_lang[(u.language, u.limits or Limits())].append(u)
         for (lang, lim), lus in sorted(by_lang.items(), key=lambda kv: (kv[0][0], kv[0][1].signature())):
             tool = probe(lang)
-            ctx = Context(lim, info, scratch, tool, workers, emit_for({u.key: u for u in lus}),
-                          scheduler.submit, toolchain_cache_dir(), build_cache_dir(), hidden)
+            ctx = Context(
+                lim,
+                info,
+                scratch,
+                tool,
+                workers,
+                emit_for({u.key: u for u in lus}),
+                scheduler.submit,
+                toolchain_cache_dir(),
+                build_cache_dir(),
+                hidden,
+            )
             if not tool.runnable:
                 for u in lus:
-                    ctx.emit(u, Outcome("infra_error", f"{lang} toolchain incomplete: missing {', '.join(tool.missing)}",
-                                        n_cases=u.plan.n))
+                    ctx.emit(
+                        u,
+                        Outcome(
+                            "infra_error",
+                            f"{lang} toolchain incomplete: missing {', '.join(tool.missing)}",
+                            n_cases=u.plan.n,
+                        ),
+                    )
                 continue
-            start = iocases.dispatch(runner_for(lang))   # (io units go to engine.execute.iocases)
+            start = iocases.dispatch(runner_for(lang))  # (io units go to engine.execute.iocases)
             scheduler.submit(P_START, functools.partial(start, ctx, lus))
         scheduler.run()
         internal = "\n".join(scheduler.errors)[-3000:]
         for u in list(units.values()):
             if u.key not in emitted and u.key in pending:
-                emit_for({})(u, Outcome("infra_error", "executor internal error" + (f":\n{internal}" if internal else ""),
-                                        n_cases=u.plan.n))
+                emit_for({})(
+                    u,
+                    Outcome(
+                        "infra_error",
+                        "executor internal error" + (f":\n{internal}" if internal else ""),
+                        n_cases=u.plan.n,
+                    ),
+                )
     finally:
         rmtree_quiet(scratch)
         if out_f:
@@ -294,10 +352,14 @@ def _profile_summary(records: list[dict[str, Any]], used: list[tuple[Problem, Li
     for p, lim in used:
         scopes[lim].add(family(p))
     names = sorted({lim.profile for lim in scopes})
-    return {"profile": names[0] if len(names) == 1 else ("mixed" if names else None), "profiles": dict(counts),
-            "limits": [{**lim.describe(), "applies_to": sorted(fams)}
-                       for lim, fams in sorted(scopes.items(), key=lambda kv: (kv[0].profile, kv[0].timeout,
-                                                                               kv[0].signature()))]}
+    return {
+        "profile": names[0] if len(names) == 1 else ("mixed" if names else None),
+        "profiles": dict(counts),
+        "limits": [
+            {**lim.describe(), "applies_to": sorted(fams)}
+            for lim, fams in sorted(scopes.items(), key=lambda kv: (kv[0].profile, kv[0].timeout, kv[0].signature()))
+        ],
+    }
 
 
 def _scratch_base() -> str | None:

@@ -39,7 +39,7 @@ class ResultCache:
         out: dict[str, dict[str, Any]] = {}
         c = self._conn()
         for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
+            part = keys[i : i + 500]
             q = "SELECT key, value FROM results WHERE key IN ({})".format(",".join("?" * len(part)))
             for k, v in c.execute(q, part):
                 try:
@@ -54,8 +54,9 @@ class ResultCache:
         if value.get("verdict") in UNCACHED:
             return
         try:
-            self._conn().execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)",
-                                 (key, json_text(value), time.time()))
+            self._conn().execute(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, json_text(value), time.time())
+            )
         except sqlite3.Error:
             pass  # a cache write failing must not fail the evaluation
 

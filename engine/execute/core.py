@@ -17,9 +17,10 @@ import shutil
 import tempfile
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.execute.instrument import CasePlan
 from engine.execute.sandbox import SandboxError, SandboxInfo, Supervisor, clean_env
@@ -38,7 +39,7 @@ P_START, P_BUILD, P_SINGLE, P_RUN = 0, 10, 20, 30
 BUILD_DIRS_PRIVATE = True
 
 
-PER_CASE, CONTEST = "per-case", "contest"   # the limits profiles (engine.execute.profiles)
+PER_CASE, CONTEST = "per-case", "contest"  # the limits profiles (engine.execute.profiles)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class Limits:
     nproc: int = 256
     fsize_mb: int = 64
     nofile: int = 256
-    scratch_mb: int = 256         # writable space of a program: its folder (staged files too), /tmp, /dev/shm
-    build_memory_mb: int = 2048   # resident memory of a compile step, all its processes together
+    scratch_mb: int = 256  # writable space of a program: its folder (staged files too), /tmp, /dev/shm
+    build_memory_mb: int = 2048  # resident memory of a compile step, all its processes together
     whole_program: bool = False
     mbpp_setup: bool = True
 
@@ -84,41 +85,86 @@ class Limits:
 
     def signature(self) -> str:
         """What of the limits can change a verdict (part of the result-cache key)."""
-        return (f"{self.profile}/{'W' if self.whole_program else 'C'}/t{self.timeout}/s{self.total}"
-                f"/w{self.wall_factor}/x{self.max_timeouts}/m{self.memory_mb}"
-                f"/o{self.output_kb}/p{self.nproc}/f{self.fsize_mb}/d{self.scratch_mb}/c{self.compile_timeout}"
-                f"/b{self.build_memory_mb}/u{int(self.mbpp_setup)}")
+        return (
+            f"{self.profile}/{'W' if self.whole_program else 'C'}/t{self.timeout}/s{self.total}"
+            f"/w{self.wall_factor}/x{self.max_timeouts}/m{self.memory_mb}"
+            f"/o{self.output_kb}/p{self.nproc}/f{self.fsize_mb}/d{self.scratch_mb}/c{self.compile_timeout}"
+            f"/b{self.build_memory_mb}/u{int(self.mbpp_setup)}"
+        )
 
     def describe(self) -> dict[str, Any]:
         """The limits as summary.json reports them."""
-        return {"profile": self.profile, "whole_program": self.whole_program, "timeout": self.timeout,
-                "sample_timeout": self.total, "memory_mb": self.memory_mb,
-                "memory": "resident safety net" if self.whole_program else "address space",
-                "mbpp_test_setup": self.mbpp_setup, "output_kb": self.output_kb, "scratch_mb": self.scratch_mb,
-                "build_memory_mb": self.build_memory_mb}
+        return {
+            "profile": self.profile,
+            "whole_program": self.whole_program,
+            "timeout": self.timeout,
+            "sample_timeout": self.total,
+            "memory_mb": self.memory_mb,
+            "memory": "resident safety net" if self.whole_program else "address space",
+            "mbpp_test_setup": self.mbpp_setup,
+            "output_kb": self.output_kb,
+            "scratch_mb": self.scratch_mb,
+            "build_memory_mb": self.build_memory_mb,
+        }
 
-    def run(self, *, memory_extra_mb: int = 0, relative: bool = False, memory: bool = True,
-            nproc: int | None = None, cpu: bool = True) -> dict[str, Any]:
-        common = {"fsize": self.fsize_mb << 20, "nofile": self.nofile, "nproc": nproc or self.nproc,
-                  "output": self.output_kb << 10, "keep": 8192}
+    def run(
+        self,
+        *,
+        memory_extra_mb: int = 0,
+        relative: bool = False,
+        memory: bool = True,
+        nproc: int | None = None,
+        cpu: bool = True,
+    ) -> dict[str, Any]:
+        common = {
+            "fsize": self.fsize_mb << 20,
+            "nofile": self.nofile,
+            "nproc": nproc or self.nproc,
+            "output": self.output_kb << 10,
+            "keep": 8192,
+        }
         if self.whole_program:
             # one run, wall clock only, no address-space cap: the supervisor watches resident memory
-            return {"timeout": self.timeout, "total": self.total, "cpu": None, "wall_factor": 1.0,
-                    "wall_only": True, "restart": False, "max_timeouts": 0, "memory": None,
-                    "rss": self.memory_mb << 20, **common}
-        return {"timeout": self.timeout, "total": self.total, "cpu": int(self.total) + 1 if cpu else None,
-                "wall_factor": self.wall_factor, "max_timeouts": self.max_timeouts,
-                "memory": (self.memory_mb + memory_extra_mb) << 20 if memory else None,
-                "memory_relative": relative, **common}
+            return {
+                "timeout": self.timeout,
+                "total": self.total,
+                "cpu": None,
+                "wall_factor": 1.0,
+                "wall_only": True,
+                "restart": False,
+                "max_timeouts": 0,
+                "memory": None,
+                "rss": self.memory_mb << 20,
+                **common,
+            }
+        return {
+            "timeout": self.timeout,
+            "total": self.total,
+            "cpu": int(self.total) + 1 if cpu else None,
+            "wall_factor": self.wall_factor,
+            "max_timeouts": self.max_timeouts,
+            "memory": (self.memory_mb + memory_extra_mb) << 20 if memory else None,
+            "memory_relative": relative,
+            **common,
+        }
 
     def build(self, n_programs: int = 1) -> dict[str, Any]:
         """Limits of a compile step: time, and resident memory summed over the compiler's
         processes ("rss", watched by the supervisor: an address-space limit breaks the JVM, Go and
         rustc, which reserve far more than they use)."""
         t = self.compile_timeout + 2.0 * n_programs
-        return {"timeout": t, "total": t, "cpu": int(t) + 1, "memory": None, "fsize": 2 << 30,
-                "nofile": 8192, "nproc": 4096, "output": 4 << 20, "keep": 1 << 20,
-                "rss": self.build_memory_mb << 20 if self.build_memory_mb > 0 else None}  # (0: no limit)
+        return {
+            "timeout": t,
+            "total": t,
+            "cpu": int(t) + 1,
+            "memory": None,
+            "fsize": 2 << 30,
+            "nofile": 8192,
+            "nproc": 4096,
+            "output": 4 << 20,
+            "keep": 1 << 20,
+            "rss": self.build_memory_mb << 20 if self.build_memory_mb > 0 else None,
+        }  # (0: no limit)
 
 
 @dataclass
@@ -127,7 +173,7 @@ class Unit:
     problem: Problem
     program: Program
     plan: CasePlan
-    limits: Limits | None = None      # what it is judged under (the executor groups units by it)
+    limits: Limits | None = None  # what it is judged under (the executor groups units by it)
 
     @property
     def language(self) -> str:
@@ -143,9 +189,9 @@ class Context:
     workers: int
     emit: Callable[[Unit, Outcome], None]
     submit: Callable[[int, Callable[[], None]], None]
-    cache: Path                       # toolchain cache: sample-free, read-only in every sandbox
-    build_cache: Path                 # compiler caches (GOCACHE): read-write in compile steps only
-    hidden: tuple[str, ...] = ()      # more folders no sandbox shows (the problem sets')
+    cache: Path  # toolchain cache: sample-free, read-only in every sandbox
+    build_cache: Path  # compiler caches (GOCACHE): read-write in compile steps only
+    hidden: tuple[str, ...] = ()  # more folders no sandbox shows (the problem sets')
 
     def new_dir(self, prefix: str) -> str:
         """A build folder: the workbench's only (0700) once programs get artefacts by "stage"."""
@@ -213,8 +259,14 @@ class Scheduler:
 # ----------------------------------------------------------------------------------------------
 # running jobs through supervisors
 
-def run_jobs(ctx: Context, units: list[Unit], make_job: Callable[[Unit], dict[str, Any]],
-             sup_kwargs: dict[str, Any], outcome: Callable[[Unit, dict[str, Any]], Outcome] | None = None) -> None:
+
+def run_jobs(
+    ctx: Context,
+    units: list[Unit],
+    make_job: Callable[[Unit], dict[str, Any]],
+    sup_kwargs: dict[str, Any],
+    outcome: Callable[[Unit, dict[str, Any]], Outcome] | None = None,
+) -> None:
     """Run one job per unit through one supervisor; emit an outcome per unit."""
     sup = ctx.supervisor(**sup_kwargs)
     try:
@@ -248,21 +300,39 @@ def chunks(items: list[Any], workers: int, *, min_size: int = 8, per_worker: int
     return [items[i::n] for i in range(n)]
 
 
-def compile_step(ctx: Context, workdir: str, argv: list[str], env: dict[str, str], n_programs: int = 1,
-                 rw: tuple[str, ...] = (), ro: tuple[str, ...] = ()) -> dict[str, Any]:
+def compile_step(
+    ctx: Context,
+    workdir: str,
+    argv: list[str],
+    env: dict[str, str],
+    n_programs: int = 1,
+    rw: tuple[str, ...] = (),
+    ro: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Run a compiler inside the sandbox (no network, the same file-system allowlist as programs
     plus its build folder and `ctx.build_cache` writable, as the workbench's uid because
     toolchains may live under /root), under the build's time and memory limits; returns the
     supervisor's result (a build over its memory limit fails with a log that says so)."""
     sup = ctx.supervisor(build=True, rw=(workdir, str(ctx.build_cache)) + rw, ro=ro, as_root=True)
     try:
-        res = sup.run({"id": "build", "mode": "exec", "argv": argv, "env": env, "cwd": workdir, "cases": 0,
-                       "limits": ctx.limits.build(n_programs), "workdir": workdir})
+        res = sup.run(
+            {
+                "id": "build",
+                "mode": "exec",
+                "argv": argv,
+                "env": env,
+                "cwd": workdir,
+                "cases": 0,
+                "limits": ctx.limits.build(n_programs),
+                "workdir": workdir,
+            }
+        )
     finally:
         sup.close()
     if res.get("reason") == "memory":
-        res["stderr"] = f"compiler ran out of memory (limit {ctx.limits.build_memory_mb} MiB)\n" + \
-            (res.get("stderr") or "")
+        res["stderr"] = f"compiler ran out of memory (limit {ctx.limits.build_memory_mb} MiB)\n" + (
+            res.get("stderr") or ""
+        )
     return res
 
 
@@ -281,10 +351,10 @@ class BatchPlan:
     """Hooks a compiled language gives the generic batch/evict/fallback driver."""
 
     name: str
-    build_batch: Callable[[list[Unit]], tuple[bool, str, Any]]          # -> ok, log, artifact
-    blame: Callable[[str, list[Unit], Any], set[int]]                     # indices of units to evict
-    run_batch: Callable[[list[Unit], Any], None]                          # run (emits outcomes)
-    run_single: Callable[[Unit], None]                                     # build+run one on its own
+    build_batch: Callable[[list[Unit]], tuple[bool, str, Any]]  # -> ok, log, artifact
+    blame: Callable[[str, list[Unit], Any], set[int]]  # indices of units to evict
+    run_batch: Callable[[list[Unit], Any], None]  # run (emits outcomes)
+    run_single: Callable[[Unit], None]  # build+run one on its own
     max_batch: int = 200
     rounds: int = 4
     state: dict[str, Any] = field(default_factory=dict)
@@ -299,6 +369,7 @@ def drive_batches(ctx: Context, plan: BatchPlan, groups: list[list[Unit]]) -> No
                 plan.run_single(u)
             except SandboxError as e:
                 ctx.emit(u, Outcome("infra_error", f"sandbox failure: {e}", n_cases=u.plan.n, labels=u.plan.labels))
+
         return task
 
     def batch(units: list[Unit], round_: int) -> Callable[[], None]:
@@ -331,11 +402,12 @@ def drive_batches(ctx: Context, plan: BatchPlan, groups: list[list[Unit]]) -> No
                 mid = len(units) // 2
                 ctx.submit(P_BUILD, batch(units[:mid], round_ + 1))
                 ctx.submit(P_BUILD, batch(units[mid:], round_ + 1))
+
         return task
 
     for g in groups:
         for i in range(0, len(g), plan.max_batch):
-            part = g[i:i + plan.max_batch]
+            part = g[i : i + plan.max_batch]
             ctx.submit(P_BUILD, batch(part, 0))
 
 
@@ -365,9 +437,17 @@ def errors_only_in(log: str, filename: str, lo: int, hi: int) -> bool:
     return bool(lines) and all(lo <= n <= hi for n in lines)
 
 
-def run_single(ctx: Context, u: Unit, *, prefix: str, filename: str,
-               write: Callable[[str, bool], tuple[int, int]], compile_: Callable[[str], dict[str, Any]],
-               job: Callable[[str, bool], dict[str, Any]], sup_kwargs: dict[str, Any] | None = None) -> None:
+def run_single(
+    ctx: Context,
+    u: Unit,
+    *,
+    prefix: str,
+    filename: str,
+    write: Callable[[str, bool], tuple[int, int]],
+    compile_: Callable[[str], dict[str, Any]],
+    job: Callable[[str, bool], dict[str, Any]],
+    sup_kwargs: dict[str, Any] | None = None,
+) -> None:
     """Build and run one program on its own: instrumented first; if that does not compile for a
     reason in the test part, as written (so instrumentation never costs a program its verdict)."""
     variants = (True, False) if u.plan.test != u.program.test else (False,)
@@ -380,8 +460,9 @@ def run_single(ctx: Context, u: Unit, *, prefix: str, filename: str,
             j = job(d, instrumented)
             n = j["cases"]
             labels = u.plan.labels if n else ()
-            run_jobs(ctx, [u], lambda _u: j, sup_kwargs or {},
-                     outcome=lambda _u, r: Outcome(run=r, n_cases=n, labels=labels))
+            run_jobs(
+                ctx, [u], lambda _u: j, sup_kwargs or {}, outcome=lambda _u, r: Outcome(run=r, n_cases=n, labels=labels)
+            )
             return
         log = build_log(res)
         if instrumented and errors_only_in(log, filename, lo, hi):

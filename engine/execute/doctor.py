@@ -23,9 +23,9 @@ from engine.problems.model import LANGUAGES, Problem
 # Canonical HumanEvalPack solutions that fail in every harness (data bugs upstream).
 KNOWN_UPSTREAM = {
     "Go/27": "the prompt imports \"strings\" and the canonical solution never uses it: "
-             "Go refuses to compile an unused import",
+    "Go refuses to compile an unused import",
     "Go/95": "the canonical solution breaks out of a map iteration early, so it passes or fails depending on "
-             "Go's randomised map order",
+    "Go's randomised map order",
 }
 
 
@@ -39,8 +39,8 @@ class LanguageReport:
     buggy_passed: int = 0
     buggy_total: int = 0
     infra_errors: int = 0
-    unexpected: list[str] = field(default_factory=list)   # task ids that broke expectations
-    known: list[str] = field(default_factory=list)        # known upstream data bugs seen
+    unexpected: list[str] = field(default_factory=list)  # task ids that broke expectations
+    known: list[str] = field(default_factory=list)  # known upstream data bugs seen
     seconds: float = 0.0
 
     @property
@@ -48,16 +48,23 @@ class LanguageReport:
         return not self.missing and not self.unexpected and not self.infra_errors and self.canonical_total > 0
 
 
-def run_doctor(data_dir: str | Path | None = None, *, limit: int | None = None, workers: int | None = None,
-               languages: list[str] | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_doctor(
+    data_dir: str | Path | None = None,
+    *,
+    limit: int | None = None,
+    workers: int | None = None,
+    languages: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Check toolchains and run the self-tests; returns a JSON-able report (`ok` says it all)."""
     say = progress or (lambda _m: None)
     langs = languages or list(LANGUAGES)
     info = detect()
     tools = probe_all(langs)
     problems, source = _problems(data_dir, langs, limit)
-    reports = {lang: LanguageReport(lang, tools[lang].version or "not found", list(tools[lang].missing))
-               for lang in langs}
+    reports = {
+        lang: LanguageReport(lang, tools[lang].version or "not found", list(tools[lang].missing)) for lang in langs
+    }
     t0 = time.monotonic()
     say(f"running {len(problems)} canonical and {len(problems)} buggy solutions ({source})")
     for which in ("canonical", "buggy"):
@@ -79,8 +86,10 @@ def run_doctor(data_dir: str | Path | None = None, *, limit: int | None = None, 
                 lr.canonical_passed += passed
                 if not passed:
                     (lr.known if r["task_id"] in KNOWN_UPSTREAM else lr.unexpected).append(
-                        r["task_id"] if r["task_id"] in KNOWN_UPSTREAM
-                        else f"{r['task_id']} (canonical: {r['verdict']}: {r['detail'][:160]})")
+                        r["task_id"]
+                        if r["task_id"] in KNOWN_UPSTREAM
+                        else f"{r['task_id']} (canonical: {r['verdict']}: {r['detail'][:160]})"
+                    )
             else:
                 lr.buggy_total += 1
                 lr.buggy_passed += passed
@@ -93,12 +102,13 @@ def run_doctor(data_dir: str | Path | None = None, *, limit: int | None = None, 
         "source": source,
         "sandbox": sandbox_report(info),
         "cache_dir": str(exec_cache_dir()),
-        "tools": {lang: {"version": t.version, "commands": t.commands, "missing": list(t.missing), "notes": list(t.notes)}
-                  for lang, t in tools.items()},
+        "tools": {
+            lang: {"version": t.version, "commands": t.commands, "missing": list(t.missing), "notes": list(t.notes)}
+            for lang, t in tools.items()
+        },
         "languages": {lang: {**asdict(r), "ok": r.ok} for lang, r in reports.items()},
         "linker": linker_report(),
-        "known_upstream": {k: v for k, v in KNOWN_UPSTREAM.items()
-                           if any(k in r.known for r in reports.values())},
+        "known_upstream": {k: v for k, v in KNOWN_UPSTREAM.items() if any(k in r.known for r in reports.values())},
         "seconds": round(time.monotonic() - t0, 1),
     }
     return out
@@ -122,22 +132,43 @@ def linker_report() -> dict[str, Any]:
         rust = found[0] if sysroot and found else ""
     except Exception:  # noqa: BLE001 - no Rust toolchain: no lld from there
         rust = ""
-    cpp = f"C++ links with {system or rust}" if (system or rust) else \
-        "C++: no lld, every program builds alone (slower; install Debian `lld`)"
+    cpp = (
+        f"C++ links with {system or rust}"
+        if (system or rust)
+        else "C++: no lld, every program builds alone (slower; install Debian `lld`)"
+    )
     rs = f"Rust with the toolchain's {rust}" if rust else "Rust with the system linker (no toolchain lld)"
-    return {"name": "ld.lld", "found": bool(system or rust), "system": system, "rust_toolchain": rust or None,
-            "detail": f"{cpp}; {rs}"}
+    return {
+        "name": "ld.lld",
+        "found": bool(system or rust),
+        "system": system,
+        "rust_toolchain": rust or None,
+        "detail": f"{cpp}; {rs}",
+    }
 
 
 def sandbox_report(info: SandboxInfo, limits: Limits | None = None) -> dict[str, Any]:
     """The sandbox's mode, its layers (each in force or not, with what it does or why not)."""
     lim = limits or Limits()
-    ls = layers(info, scratch_mb=lim.scratch_mb, build_memory_mb=lim.build_memory_mb,
-                build_timeout=lim.compile_timeout, build_dirs_hidden=BUILD_DIRS_PRIVATE)
-    return {"mode": info.mode, "description": info.describe(), "network_isolated": info.network_isolated,
-            "pid_isolated": info.pid_isolated, "fs_readonly": info.fs_readonly, "fs_allowlist": info.fs_allowlist,
-            "uid_switch": info.uid_switch, "notes": list(info.notes),
-            "layers": [asdict(x) for x in ls], "missing": [x.name for x in ls if not x.in_force]}
+    ls = layers(
+        info,
+        scratch_mb=lim.scratch_mb,
+        build_memory_mb=lim.build_memory_mb,
+        build_timeout=lim.compile_timeout,
+        build_dirs_hidden=BUILD_DIRS_PRIVATE,
+    )
+    return {
+        "mode": info.mode,
+        "description": info.describe(),
+        "network_isolated": info.network_isolated,
+        "pid_isolated": info.pid_isolated,
+        "fs_readonly": info.fs_readonly,
+        "fs_allowlist": info.fs_allowlist,
+        "uid_switch": info.uid_switch,
+        "notes": list(info.notes),
+        "layers": [asdict(x) for x in ls],
+        "missing": [x.name for x in ls if not x.in_force],
+    }
 
 
 def _problems(data_dir: str | Path | None, langs: list[str], limit: int | None) -> tuple[list[Problem], str]:

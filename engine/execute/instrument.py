@@ -43,6 +43,7 @@ def plain(test: str) -> CasePlan:
 # ----------------------------------------------------------------------------------------------
 # masking: blank out comments and literals so that searches and bracket matching are safe
 
+
 def mask(text: str, lang: str) -> str:
     """`text` with the inside of comments and string/char literals replaced by spaces (same
     length, newlines kept)."""
@@ -81,7 +82,12 @@ def mask(text: str, lang: str) -> str:
             blank(i, j)
             i = j
             continue
-        if lang == "rust" and c == "r" and re.match(r'r#*"', text[i:i + 40]) and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+        if (
+            lang == "rust"
+            and c == "r"
+            and re.match(r'r#*"', text[i : i + 40])
+            and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"))
+        ):
             m = re.match(r'r(#*)"', text[i:])
             assert m
             end = text.find('"' + m.group(1), i + len(m.group(0)))
@@ -118,7 +124,7 @@ def mask(text: str, lang: str) -> str:
             i, prev_sig = j + 1, quote
             continue
         if c == "'" and lang == "rust":
-            m = re.match(r"'(\\u\{[0-9a-fA-F]+\}|\\x[0-9a-fA-F]{2}|\\.|[^\\'\n])'", text[i:i + 16])
+            m = re.match(r"'(\\u\{[0-9a-fA-F]+\}|\\x[0-9a-fA-F]{2}|\\.|[^\\'\n])'", text[i : i + 16])
             if m:
                 blank(i + 1, i + len(m.group(0)) - 1)
                 i += len(m.group(0))
@@ -192,7 +198,7 @@ def _calls(masked: str, pattern: str) -> list[tuple[int, int, int]]:
     out = []
     for m in re.finditer(pattern, masked):
         op = masked.find("(", m.end() - 1)
-        if op < 0 or masked[m.end() - 1:op].strip():
+        if op < 0 or masked[m.end() - 1 : op].strip():
             continue
         cl = match_close(masked, op)
         if cl > 0:
@@ -207,8 +213,15 @@ def _label(text: str) -> str:
 # ----------------------------------------------------------------------------------------------
 # python
 
-_PY_NEVER_CASE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom,
-                  ast.Global, ast.Nonlocal)
+_PY_NEVER_CASE = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Import,
+    ast.ImportFrom,
+    ast.Global,
+    ast.Nonlocal,
+)
 
 
 def _has_assert(node: ast.AST) -> bool:
@@ -219,8 +232,8 @@ def _segment(lines: list[str], st: ast.stmt) -> str:
     """Source text of a statement (ast.get_source_segment re-splits the source on every call)."""
     a, b = st.lineno - 1, (st.end_lineno or st.lineno) - 1
     if a == b:
-        return lines[a][st.col_offset:st.end_col_offset]
-    return "\n".join([lines[a][st.col_offset:]] + lines[a + 1:b] + [lines[b][:st.end_col_offset]])
+        return lines[a][st.col_offset : st.end_col_offset]
+    return "\n".join([lines[a][st.col_offset :]] + lines[a + 1 : b] + [lines[b][: st.end_col_offset]])
 
 
 def _wrap_py(stmts: list[ast.stmt], lines: list[str], labels: list[str]) -> list[ast.stmt]:
@@ -232,13 +245,23 @@ def _wrap_py(stmts: list[ast.stmt], lines: list[str], labels: list[str]) -> list
         i = len(labels)
         labels.append(_label(_segment(lines, st)))
         wb = ast.Name("__wb__", ast.Load())
-        call_end = lambda arg: ast.Expr(ast.Call(ast.Attribute(wb, "end", ast.Load()),  # noqa: E731
-                                                 [ast.Constant(i), arg], []))
+        call_end = lambda arg: ast.Expr(
+            ast.Call(
+                ast.Attribute(wb, "end", ast.Load()),
+                [ast.Constant(i), arg],
+                [],
+            )
+        )
         body = ast.Try(
             body=[st],
-            handlers=[ast.ExceptHandler(ast.Name("BaseException", ast.Load()), "__wb_e",
-                                        [call_end(ast.Name("__wb_e", ast.Load()))])],
-            orelse=[call_end(ast.Constant(None))], finalbody=[])
+            handlers=[
+                ast.ExceptHandler(
+                    ast.Name("BaseException", ast.Load()), "__wb_e", [call_end(ast.Name("__wb_e", ast.Load()))]
+                )
+            ],
+            orelse=[call_end(ast.Constant(None))],
+            finalbody=[],
+        )
         out.append(ast.If(ast.Call(ast.Attribute(wb, "begin", ast.Load()), [ast.Constant(i)], []), [body], []))
     return out
 
@@ -267,12 +290,13 @@ def python_cases(test: str) -> CasePlan:
 # ----------------------------------------------------------------------------------------------
 # javascript
 
+
 def javascript_cases(test: str) -> CasePlan:
     m = mask(test, "javascript")
     calls = _calls(m, r"\bconsole\s*\.\s*assert\s*\(")
     if calls:
         out, pos, labels = [], 0, []
-        for (s, op, cl) in calls[:MAX_CASES]:
+        for s, op, cl in calls[:MAX_CASES]:
             args = split_top(m, op + 1, cl)
             if not args:
                 continue
@@ -310,10 +334,10 @@ def _top_statements(m: str) -> list[tuple[int, int]]:
         elif ch in ")]}":
             depth -= 1
         elif depth == 0 and ch in ";\n":
-            seg = m[start:j + 1]
+            seg = m[start : j + 1]
             if seg.strip() and seg.strip() != ";":
                 # a newline ends a statement only when the next line does not continue it
-                if ch == "\n" and re.match(r"\s*[.)\]?:+\-*/,&|]", m[j + 1:j + 40] or ""):
+                if ch == "\n" and re.match(r"\s*[.)\]?:+\-*/,&|]", m[j + 1 : j + 40] or ""):
                     continue
                 spans.append((start, j + 1))
             start = j + 1
@@ -324,6 +348,7 @@ def _top_statements(m: str) -> list[tuple[int, int]]:
 
 # ----------------------------------------------------------------------------------------------
 # java
+
 
 def java_cases(test: str) -> CasePlan:
     m = mask(test, "java")
@@ -342,22 +367,23 @@ def java_cases(test: str) -> CasePlan:
         expr = test[a:b].strip()
         parts.append(f"wbrt.WB.c({len(labels)}, () -> ({expr}))")
         labels.append(_label(expr))
-    new = test[:op + 1] + "\n                " + ",\n                ".join(parts) + "\n        " + test[cl:]
+    new = test[: op + 1] + "\n                " + ",\n                ".join(parts) + "\n        " + test[cl:]
     return CasePlan(new, tuple(labels))
 
 
 # ----------------------------------------------------------------------------------------------
 # c++
 
+
 def cpp_cases(test: str) -> CasePlan:
     m = mask(test, "cpp")
-    calls = [c for c in _calls(m, r"(?<![\w.])assert\s*\(") if not re.match(r"assert\s*\(\s*\)", m[c[0]:c[2] + 1])]
+    calls = [c for c in _calls(m, r"(?<![\w.])assert\s*\(") if not re.match(r"assert\s*\(\s*\)", m[c[0] : c[2] + 1])]
     if not calls:
         return plain(test)
     out, pos, labels = [], 0, []
-    for (s, op, cl) in calls[:MAX_CASES]:
+    for s, op, cl in calls[:MAX_CASES]:
         out.append(test[pos:s])
-        inner = test[op + 1:cl]
+        inner = test[op + 1 : cl]
         out.append(f"__WB_ASSERT({len(labels)}, {inner})")
         labels.append(_label(inner))
         pos = cl + 1
@@ -377,13 +403,17 @@ def cpp_rename_main(test: str) -> str | None:
     if cl < 0:
         return None
     params = hit.group(1).strip()
-    head = "int __wb_main(int, char**) {" if params in ("", "void") else \
-        re.sub(r"\bmain\b", "__wb_main", test[hit.start():op + 1], count=1)
-    return test[:hit.start()] + head + test[op + 1:cl] + "\nreturn 0;\n" + test[cl:]
+    head = (
+        "int __wb_main(int, char**) {"
+        if params in ("", "void")
+        else re.sub(r"\bmain\b", "__wb_main", test[hit.start() : op + 1], count=1)
+    )
+    return test[: hit.start()] + head + test[op + 1 : cl] + "\nreturn 0;\n" + test[cl:]
 
 
 # ----------------------------------------------------------------------------------------------
 # go
+
 
 def go_cases(test: str) -> CasePlan:
     """testify statements of each `func TestX(t *testing.T)` become `__wbCase(i, func() {...})`;
@@ -396,15 +426,19 @@ def go_cases(test: str) -> CasePlan:
         if cl < 0:
             return plain(test)
         tvar = hit.group(1)
-        body_m, body = m[op + 1:cl], test[op + 1:cl]
+        body_m, body = m[op + 1 : cl], test[op + 1 : cl]
         uses_assert = re.search(r"\bassert\s*:?=\s*assert\.New\(\s*" + re.escape(tvar) + r"\s*\)", body_m)
         new_body, bpos = [], 0
         if uses_assert:
             for a, b in _go_statements(body_m):
                 seg_m = body_m[a:b]
-                if not re.search(r"\bassert\s*\.", seg_m) or re.match(r"\s*assert\s*:?=", seg_m) \
-                        or re.match(r"\s*(var|const|type|return|go|defer)\b", seg_m) or ":=" in seg_m.split("{")[0] \
-                        and not re.match(r"\s*(for|if|switch)\b", seg_m):
+                if (
+                    not re.search(r"\bassert\s*\.", seg_m)
+                    or re.match(r"\s*assert\s*:?=", seg_m)
+                    or re.match(r"\s*(var|const|type|return|go|defer)\b", seg_m)
+                    or ":=" in seg_m.split("{")[0]
+                    and not re.match(r"\s*(for|if|switch)\b", seg_m)
+                ):
                     continue
                 new_body.append(body[bpos:a])
                 stmt = body[a:b]
@@ -417,7 +451,7 @@ def go_cases(test: str) -> CasePlan:
         if uses_assert:
             nb = re.sub(r"\bassert\.New\(\s*" + re.escape(tvar) + r"\s*\)", f"assert.New(__wbT({tvar}))", nb, count=1)
             nb = re.sub(r"(\bassert\s*:?=\s*assert\.New\(__wbT\(\w+\)\))", r"\1; _ = assert", nb, count=1)
-        out.append(test[pos:op + 1])
+        out.append(test[pos : op + 1])
         out.append(f"\n    defer __wbDone()\n{nb}")
         pos = cl
     out.append(test[pos:])
@@ -433,7 +467,7 @@ def go_done_markers(test: str) -> tuple[str, int]:
     m = mask(test, "go")
     out, pos, n = [], 0, 0
     for hit in _GO_TEST_FN.finditer(m):
-        out.append(test[pos:hit.end()] + "\n    defer __wbDone()\n")
+        out.append(test[pos : hit.end()] + "\n    defer __wbDone()\n")
         pos, n = hit.end(), n + 1
     out.append(test[pos:])
     return "".join(out), n
@@ -464,14 +498,15 @@ def _go_statements(body_m: str) -> list[tuple[int, int]]:
 # ----------------------------------------------------------------------------------------------
 # rust
 
+
 def rust_cases(test: str) -> CasePlan:
     m = mask(test, "rust")
     calls = _calls(m, r"(?<![\w:])(assert|assert_eq|assert_ne)\s*!\s*\(")
     out, pos, labels = [], 0, []
-    for (s, op, cl) in calls[:MAX_CASES]:
+    for s, op, cl in calls[:MAX_CASES]:
         name = re.match(r"(assert_eq|assert_ne|assert)", m[s:]).group(1)  # type: ignore[union-attr]
         out.append(test[pos:s])
-        inner = test[op + 1:cl]
+        inner = test[op + 1 : cl]
         out.append(f"__wb_{name}!({len(labels)}, {inner})")
         labels.append(_label(inner))
         pos = cl + 1

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from engine.execute.verdicts import VERDICTS
 
@@ -55,12 +56,19 @@ def execution_summary(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
     tasks: dict[str, dict[str, Any]] = {}
     for tid, rs in sorted(by_task.items(), key=lambda kv: _task_sort_key(kv[0])):
         n, c = len(rs), sum(r["verdict"] == "passed" for r in rs)
-        rates = [0.0 if r["verdict"] == "infra_error" else r["tests_passed"] / r["tests_total"]
-                 for r in rs if r["verdict"] == "infra_error" or r.get("tests_total")]
-        tasks[tid] = {"language": rs[0].get("language"), "n": n, "c": c,
-                      "test_pass_rate": (sum(rates) / len(rates)) if rates else None,
-                      "verdicts": dict(Counter(r["verdict"] for r in rs)),
-                      "infra_errors": sum(r["verdict"] == "infra_error" for r in rs)}
+        rates = [
+            0.0 if r["verdict"] == "infra_error" else r["tests_passed"] / r["tests_total"]
+            for r in rs
+            if r["verdict"] == "infra_error" or r.get("tests_total")
+        ]
+        tasks[tid] = {
+            "language": rs[0].get("language"),
+            "n": n,
+            "c": c,
+            "test_pass_rate": (sum(rates) / len(rates)) if rates else None,
+            "verdicts": dict(Counter(r["verdict"] for r in rs)),
+            "infra_errors": sum(r["verdict"] == "infra_error" for r in rs),
+        }
     overall = _aggregate(tasks.values())
     langs: dict[str, Any] = {}
     for lang in sorted({t["language"] for t in tasks.values()}):
@@ -72,10 +80,13 @@ def _aggregate(tasks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     tasks = list(tasks)
     scored = [t for t in tasks if t["n"] > 0]
     verdicts = verdict_counts(tasks)
-    out: dict[str, Any] = {"task_count": len(tasks), "scored_tasks": len(scored),
-                           "samples": sum(verdicts.values()),
-                           "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
-                           "infra_errors": verdicts.get("infra_error", 0)}
+    out: dict[str, Any] = {
+        "task_count": len(tasks),
+        "scored_tasks": len(scored),
+        "samples": sum(verdicts.values()),
+        "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
+        "infra_errors": verdicts.get("infra_error", 0),
+    }
     if scored:
         kmax = min(t["n"] for t in scored)
         out["pass@k"] = mean_pass_at_k(scored, range(1, kmax + 1))

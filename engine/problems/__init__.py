@@ -15,6 +15,24 @@ from engine.problems.oracle import prepare
 from engine.problems.schemas import KNOWN_LAYOUTS, detect_schema, problem_from_row
 from engine.problems.sources import BUILTINS, load_file, load_problems, read_rows
 
-__all__ = ["BUILTINS", "JUDGES", "KNOWN_LAYOUTS", "LANGUAGES", "IOCase", "Problem", "Program", "Reference",
-           "assemble", "base_only", "detect_schema", "generation", "load_file", "load_problems",
-           "normalize_language", "prepare", "problem_from_row", "read_rows", "stdio_unsupported"]
+__all__ = [
+    "BUILTINS",
+    "JUDGES",
+    "KNOWN_LAYOUTS",
+    "LANGUAGES",
+    "IOCase",
+    "Problem",
+    "Program",
+    "Reference",
+    "assemble",
+    "base_only",
+    "detect_schema",
+    "generation",
+    "load_file",
+    "load_problems",
+    "normalize_language",
+    "prepare",
+    "problem_from_row",
+    "read_rows",
+    "stdio_unsupported",
+]

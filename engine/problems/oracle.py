@@ -36,12 +36,12 @@ from typing import Any
 from engine.errors import InputError, WorkbenchError
 from engine.problems.model import Problem
 
-ORACLE_VERSION = "1"     # bump when what a cached entry holds changes
-BUDGET = 1500            # payload characters one program reports (execute() keeps a 2000-character tail)
-FILL = 0.85              # how full a planned fetch may be (blob sizes of merged blocks are estimates)
-MAX_BLOCKS = 48          # block sizes one "S" report carries
+ORACLE_VERSION = "1"  # bump when what a cached entry holds changes
+BUDGET = 1500  # payload characters one program reports (execute() keeps a 2000-character tail)
+FILL = 0.85  # how full a planned fetch may be (blob sizes of merged blocks are estimates)
+MAX_BLOCKS = 48  # block sizes one "S" report carries
 MAX_ROUNDS = 12
-TIMEOUT = 120.0          # CPU seconds for one program (a canonical solution on a share of its inputs)
+TIMEOUT = 120.0  # CPU seconds for one program (a canonical solution on a share of its inputs)
 
 Progress = Callable[[str], None]
 
@@ -86,13 +86,18 @@ class OracleGroup:
                 return
             path = self._cache_path()
             cached = _read_cache(path)
-            fresh = {p.task_id: cached[p.task_id]["chunks"] for p in missing
-                     if cached.get(p.task_id, {}).get("n") == _n_inputs(p)}
+            fresh = {
+                p.task_id: cached[p.task_id]["chunks"]
+                for p in missing
+                if cached.get(p.task_id, {}).get("n") == _n_inputs(p)
+            }
             todo = [p for p in missing if p.task_id not in fresh]
             if todo:
                 if progress:
-                    progress(f"computing the expected outputs of {len(todo)} evalplus problems of {self.label} "
-                             "from their canonical solutions (in the sandbox; cached afterwards)")
+                    progress(
+                        f"computing the expected outputs of {len(todo)} evalplus problems of {self.label} "
+                        "from their canonical solutions (in the sandbox; cached afterwards)"
+                    )
                 computed = compute(todo, progress)
                 fresh.update(computed)
                 cached.update({p.task_id: {"n": _n_inputs(p), "chunks": computed[p.task_id]} for p in todo})
@@ -128,8 +133,11 @@ def _read_cache(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     ok = isinstance(data, dict) and data.get("version") == ORACLE_VERSION and isinstance(data.get("tasks"), dict)
-    return {k: v for k, v in data["tasks"].items() if isinstance(v, dict) and isinstance(v.get("chunks"), list)} \
-        if ok else {}
+    return (
+        {k: v for k, v in data["tasks"].items() if isinstance(v, dict) and isinstance(v.get("chunks"), list)}
+        if ok
+        else {}
+    )
 
 
 def _write_cache(path: Path, tasks: dict[str, Any]) -> None:
@@ -145,12 +153,13 @@ def _write_cache(path: Path, tasks: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------------------------
 # rounds of sandboxed programs
 
+
 @dataclass(frozen=True)
 class Job:
     task_id: str
-    start: int                       # inputs [start, end) of the problem
+    start: int  # inputs [start, end) of the problem
     end: int
-    piece: tuple[int, int] | None = None    # (j, n): part j of n of the single output `start`
+    piece: tuple[int, int] | None = None  # (j, n): part j of n of the single output `start`
 
 
 def compute(problems: list[Problem], progress: Progress | None = None) -> dict[str, list[str]]:
@@ -188,11 +197,11 @@ def _plan(job: Job, sizes: list[int]) -> list[Job]:
     for k, size in enumerate(sizes):
         s, e = job.start + k * block, min(job.end, job.start + (k + 1) * block)
         if run_start is not None and (size > limit or run_size + size > limit):
-            out.append(Job(job.task_id, run_start, s))      # close the run of small blocks
+            out.append(Job(job.task_id, run_start, s))  # close the run of small blocks
             run_start, run_size = None, 0
         if size > limit:
             if e - s > 1:
-                out.append(Job(job.task_id, s, e))           # reports finer blocks
+                out.append(Job(job.task_id, s, e))  # reports finer blocks
             else:
                 n = math.ceil(size / limit)
                 out += [Job(job.task_id, s, e, (j, n)) for j in range(n)]
@@ -209,8 +218,13 @@ def _block(job: Job) -> int:
     return max(1, math.ceil((job.end - job.start) / MAX_BLOCKS))
 
 
-def _collect_piece(job: Job, payload: str, pieces: dict[tuple[str, int], dict[int, tuple[str, str]]],
-                   chunks: dict[str, dict[int, str]], by_id: dict[str, Problem]) -> None:
+def _collect_piece(
+    job: Job,
+    payload: str,
+    pieces: dict[tuple[str, int], dict[int, tuple[str, str]]],
+    chunks: dict[str, dict[int, str]],
+    by_id: dict[str, Problem],
+) -> None:
     assert job.piece is not None
     j, n = job.piece
     sha, _, part = payload.partition(" ")
@@ -221,9 +235,13 @@ def _collect_piece(job: Job, payload: str, pieces: dict[tuple[str, int], dict[in
     blob = "".join(got[k][1] for k in range(n))
     if {s for s, _ in got.values()} != {sha} or hashlib.sha256(blob.encode()).hexdigest()[:16] != sha:
         p = by_id[job.task_id]
-        raise InputError(f"{p.task_id}: the canonical solution's output for input {job.start} differs from run "
-                         "to run; its expected output cannot be fixed", file=p.source or None, line=p.line,
-                         field="canonical_solution")
+        raise InputError(
+            f"{p.task_id}: the canonical solution's output for input {job.start} differs from run "
+            "to run; its expected output cannot be fixed",
+            file=p.source or None,
+            line=p.line,
+            field="canonical_solution",
+        )
     chunks[job.task_id][job.start] = blob
 
 
@@ -234,8 +252,14 @@ def _run_round(jobs: list[Job], by_id: dict[str, Problem]) -> list[tuple[Job, st
     probs, samples = [], []
     for k, job in enumerate(jobs):
         p = by_id[job.task_id]
-        gp = Problem(task_id=f"oracle/{k}", language="python", suite="workbench", layout="oracle",
-                     test=_driver(p, job), solution_kind="solution")
+        gp = Problem(
+            task_id=f"oracle/{k}",
+            language="python",
+            suite="workbench",
+            layout="oracle",
+            test=_driver(p, job),
+            solution_kind="solution",
+        )
         probs.append(gp)
         samples.append(Sample(gp.task_id, p.prompt + (p.canonical_solution or ""), "solution", 0))
     report = execute(probs, samples, cache=False, limits=Limits(timeout=TIMEOUT, max_timeouts=1))
@@ -250,17 +274,25 @@ def _payload(r: dict[str, Any], by_id: dict[str, Problem], jobs: list[Job]) -> t
     p = by_id[job.task_id]
     detail = str(r.get("detail") or "")
     if r["verdict"] == "infra_error":
-        raise WorkbenchError(f"{p.task_id}: cannot compute expected outputs, the Python toolchain is not usable: "
-                             f"{detail.splitlines()[0] if detail else 'infra error'} (run `workbench eval doctor`)")
+        raise WorkbenchError(
+            f"{p.task_id}: cannot compute expected outputs, the Python toolchain is not usable: "
+            f"{detail.splitlines()[0] if detail else 'infra error'} (run `workbench eval doctor`)"
+        )
     if r["verdict"] != "passed":
         last = detail.strip().splitlines()[-1] if detail.strip() else r["verdict"]
-        raise InputError(f"{p.task_id}: the canonical solution fails on its own inputs ({r['verdict']}: "
-                         f"{last[:300]}), so its expected outputs cannot be computed",
-                         file=p.source or None, line=p.line, field="canonical_solution")
+        raise InputError(
+            f"{p.task_id}: the canonical solution fails on its own inputs ({r['verdict']}: "
+            f"{last[:300]}), so its expected outputs cannot be computed",
+            file=p.source or None,
+            line=p.line,
+            field="canonical_solution",
+        )
     m = _REPORT.search(detail)
     if not m:
-        raise WorkbenchError(f"{p.task_id}: the expected-output program's report did not come back whole "
-                             f"(the executor kept {len(detail)} characters of its stderr)")
+        raise WorkbenchError(
+            f"{p.task_id}: the expected-output program's report did not come back whole "
+            f"(the executor kept {len(detail)} characters of its stderr)"
+        )
     return m.group(1), m.group(2)
 
 
@@ -270,10 +302,12 @@ def _driver(p: Problem, job: Job) -> str:
     from engine.problems.evalplus import MBPP_OUTPUT_NOT_NONE_TASKS
 
     assert p.plus is not None
-    inputs = (p.plus.base + p.plus.plus)[job.start:job.end]
+    inputs = (p.plus.base + p.plus.plus)[job.start : job.end]
     not_none = p.plus.dataset == "mbpp" and p.entry_point in MBPP_OUTPUT_NOT_NONE_TASKS
-    head = (f"_GT_ENTRY, _GT_INPUTS = {p.entry_point!r}, {encode(list(inputs))!r}\n"
-            f"_GT_NOT_NONE, _GT_PIECE, _GT_BUDGET, _GT_BLOCK = {not_none!r}, {job.piece!r}, {BUDGET}, {_block(job)}\n")
+    head = (
+        f"_GT_ENTRY, _GT_INPUTS = {p.entry_point!r}, {encode(list(inputs))!r}\n"
+        f"_GT_NOT_NONE, _GT_PIECE, _GT_BUDGET, _GT_BLOCK = {not_none!r}, {job.piece!r}, {BUDGET}, {_block(job)}\n"
+    )
     return head + DRIVER
 
 

@@ -84,14 +84,21 @@ def _language_of(row: dict[str, Any], tid: str, where: Where) -> str:
         return TASK_PREFIX[head]
     if head == "humaneval":
         return "python"
-    raise InputError("cannot tell the language: no 'language' field and the task id has no "
-                     "language prefix (Python/, JavaScript/, Java/, Go/, CPP/, Rust/)", field="task_id", **where)
+    raise InputError(
+        "cannot tell the language: no 'language' field and the task id has no "
+        "language prefix (Python/, JavaScript/, Java/, Go/, CPP/, Rust/)",
+        field="task_id",
+        **where,
+    )
 
 
 def _humanevalpack(row: dict[str, Any], where: Where) -> Problem:
     tid = text(row, "task_id", where=where, required=True)
     return Problem(
-        task_id=tid, language=_language_of(row, tid, where), suite="humanevalpack", layout="humanevalpack",
+        task_id=tid,
+        language=_language_of(row, tid, where),
+        suite="humanevalpack",
+        layout="humanevalpack",
         prompt=text(row, "prompt", where=where, required=True),
         entry_point=text(row, "entry_point", where=where, required=True),
         test=text(row, "test", where=where, required=True),
@@ -101,20 +108,29 @@ def _humanevalpack(row: dict[str, Any], where: Where) -> Problem:
         imports=text(row, "import", where=where),
         canonical_solution=optional_text(row, "canonical_solution"),
         buggy_solution=optional_text(row, "buggy_solution"),
-        solution_kind="completion", raw=row, **source_of(where))
+        solution_kind="completion",
+        raw=row,
+        **source_of(where),
+    )
 
 
 def _human_eval(row: dict[str, Any], where: Where) -> Problem:
     """OpenAI human-eval: the test defines `check(candidate)`; the harness calls it."""
     tid = task_id(row, where=where)
     return Problem(
-        task_id=tid, language="python", suite="humaneval", layout="human-eval",
+        task_id=tid,
+        language="python",
+        suite="humaneval",
+        layout="human-eval",
         prompt=text(row, "prompt", where=where, required=True),
         entry_point=_identifier(row, "entry_point", where),
         test=text(row, "test", where=where, required=True),
         canonical_solution=optional_text(row, "canonical_solution"),
         buggy_solution=optional_text(row, "buggy_solution"),
-        solution_kind="completion", raw=row, **source_of(where))
+        solution_kind="completion",
+        raw=row,
+        **source_of(where),
+    )
 
 
 def _identifier(row: dict[str, Any], key: str, where: Where) -> str:
@@ -132,31 +148,53 @@ def _mbpp(row: dict[str, Any], where: Where) -> Problem:
     if not tests:
         raise InputError("empty test_list", field="test_list", **where)
     setup = text(row, "test_setup_code", where=where)
-    if "test_imports" in row:                           # sanitized MBPP
+    if "test_imports" in row:  # sanitized MBPP
         setup = "\n".join(text_list(row, "test_imports", where=where) + ((setup,) if setup else ()))
     layout = detect_schema(row) or "mbpp"
-    if layout == "mbpp+":                               # bigcode's mbppplus: code + "\n" + test
+    if layout == "mbpp+":  # bigcode's mbppplus: code + "\n" + test
         tests, setup = (text(row, "test", where=where),), ""
     code = text(row, "code", where=where)
     return Problem(
-        task_id=tid, language="python", suite="mbpp", layout=layout, prompt="",
+        task_id=tid,
+        language="python",
+        suite="mbpp",
+        layout=layout,
+        prompt="",
         entry_point=_entry_from_asserts(text_list(row, "test_list", where=where)),
-        test="\n".join(tests), tests=tests, test_setup=setup,
+        test="\n".join(tests),
+        tests=tests,
+        test_setup=setup,
         instruction=text(row, "text", where=where) or text(row, "prompt", where=where),
-        canonical_solution=code or None, solution_kind="solution", raw=row, **source_of(where))
+        canonical_solution=code or None,
+        solution_kind="solution",
+        raw=row,
+        **source_of(where),
+    )
 
 
 def _leetcode(row: dict[str, Any], where: Where) -> Problem:
     tid = task_id(row, where=where)
     meta: dict[str, Any] = row["meta"] if isinstance(row.get("meta"), dict) else {}
-    instruction = (text(row, "problem_description", where=where) or str(meta.get("question_title") or "")
-                   or text(row, "query", where=where))
+    instruction = (
+        text(row, "problem_description", where=where)
+        or str(meta.get("question_title") or "")
+        or text(row, "query", where=where)
+    )
     return Problem(
-        task_id=tid, language="python", suite="leetcode", layout="leetcode",
-        prompt=text(row, "prompt", where=where), entry_point=text(row, "entry_point", where=where, required=True),
-        test=text(row, "test", where=where, required=True), instruction=instruction,
+        task_id=tid,
+        language="python",
+        suite="leetcode",
+        layout="leetcode",
+        prompt=text(row, "prompt", where=where),
+        entry_point=text(row, "entry_point", where=where, required=True),
+        test=text(row, "test", where=where, required=True),
+        instruction=instruction,
         declaration=text(row, "starter_code", where=where) or str(meta.get("lang_code") or ""),
-        canonical_solution=optional_text(row, "completion"), solution_kind="completion", raw=row, **source_of(where))
+        canonical_solution=optional_text(row, "completion"),
+        solution_kind="completion",
+        raw=row,
+        **source_of(where),
+    )
 
 
 def _workbench(row: dict[str, Any], where: Where) -> Problem:
@@ -173,26 +211,44 @@ def _workbench(row: dict[str, Any], where: Where) -> Problem:
     if not test and not tests:
         raise InputError("a problem needs 'test' or 'test_list'", field="test", **where)
     return Problem(
-        task_id=tid, language=lang, suite="workbench", layout="workbench",
-        prompt=text(row, "prompt", where=where), entry_point=text(row, "entry_point", where=where),
-        test=test, tests=tests, test_setup=setup, instruction=text(row, "instruction", where=where),
+        task_id=tid,
+        language=lang,
+        suite="workbench",
+        layout="workbench",
+        prompt=text(row, "prompt", where=where),
+        entry_point=text(row, "entry_point", where=where),
+        test=test,
+        tests=tests,
+        test_setup=setup,
+        instruction=text(row, "instruction", where=where),
         declaration=text(row, "declaration", where=where),
         canonical_solution=optional_text(row, "canonical_solution"),
         buggy_solution=optional_text(row, "buggy_solution"),
         solution_kind="completion" if row.get("prompt") and row.get("solution_kind") == "completion" else "solution",
-        raw=row, **source_of(where))
+        raw=row,
+        **source_of(where),
+    )
 
 
 READERS: dict[str, Callable[[dict[str, Any], Where], Problem]] = {
-    "humanevalpack": _humanevalpack, "human-eval": _human_eval, "evalplus": evalplus.read_row,
-    "multipl-e": multiple.read_row, "mbpp": _mbpp, "mbpp-sanitized": _mbpp, "mbpp+": _mbpp,
-    "leetcode": _leetcode, "workbench": _workbench, "apps": stdio.read_apps,
-    "codecontests": stdio.read_codecontests, "livecodebench": stdio.read_livecodebench,
+    "humanevalpack": _humanevalpack,
+    "human-eval": _human_eval,
+    "evalplus": evalplus.read_row,
+    "multipl-e": multiple.read_row,
+    "mbpp": _mbpp,
+    "mbpp-sanitized": _mbpp,
+    "mbpp+": _mbpp,
+    "leetcode": _leetcode,
+    "workbench": _workbench,
+    "apps": stdio.read_apps,
+    "codecontests": stdio.read_codecontests,
+    "livecodebench": stdio.read_livecodebench,
 }
 
 
-def problem_from_row(row: Any, *, file: str | None = None, line: int | None = None,
-                     schema: str | None = None) -> Problem:
+def problem_from_row(
+    row: Any, *, file: str | None = None, line: int | None = None, schema: str | None = None
+) -> Problem:
     """Read one row; `schema` forces a layout, otherwise it is detected. Errors name file/line/field."""
     where: Where = {"file": file, "line": line}
     if not isinstance(row, dict):
@@ -215,5 +271,7 @@ def _entry_from_asserts(tests: tuple[str, ...]) -> str:
     """MBPP has no entry point: the first function called in the first assert."""
     if not tests:
         return ""
-    m = re.search(r"assert\s+(?:not\s+)?\(?\s*(?:set\(|sorted\(|math\.isclose\(|abs\()?\s*([A-Za-z_]\w*)\s*\(", tests[0])
+    m = re.search(
+        r"assert\s+(?:not\s+)?\(?\s*(?:set\(|sorted\(|math\.isclose\(|abs\()?\s*([A-Za-z_]\w*)\s*\(", tests[0]
+    )
     return m.group(1) if m else ""

@@ -25,10 +25,19 @@ from engine.problems.model import HEP_FILE, LANGUAGES, Problem, normalize_langua
 from engine.problems.oracle import OracleGroup
 from engine.problems.schemas import problem_from_row
 
-MBPP_SPLITS = {"test": (11, 510), "train": (601, 974), "validation": (511, 600), "prompt": (1, 10),
-               "full": (1, 10**9), "all": (1, 10**9)}
-HUB_IDS = {"humanevalpack": "bigcode/humanevalpack", "mbpp": "google-research-datasets/mbpp",
-           "leetcode": "newfacade/LeetCodeDataset"}
+MBPP_SPLITS = {
+    "test": (11, 510),
+    "train": (601, 974),
+    "validation": (511, 600),
+    "prompt": (1, 10),
+    "full": (1, 10**9),
+    "all": (1, 10**9),
+}
+HUB_IDS = {
+    "humanevalpack": "bigcode/humanevalpack",
+    "mbpp": "google-research-datasets/mbpp",
+    "leetcode": "newfacade/LeetCodeDataset",
+}
 BUILTINS = ("humanevalpack", "mbpp", "leetcode")
 
 
@@ -88,9 +97,10 @@ def _json_array_rows(text: str, path: Path) -> Iterator[tuple[int, Any]]:
         if text.startswith(",", i):
             i = _skip_space(text, i + 1)
         elif not text.startswith("]", i):
-            raise InputError("invalid JSON: expected ',' or ']' between array elements", file=path,
-                             line=1 + text.count("\n", 0, i))
-    if text[i + 1:].strip():
+            raise InputError(
+                "invalid JSON: expected ',' or ']' between array elements", file=path, line=1 + text.count("\n", 0, i)
+            )
+    if text[i + 1 :].strip():
         raise InputError("invalid JSON: extra data after the array", file=path, line=1 + text.count("\n", 0, i))
 
 
@@ -116,8 +126,9 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     return Path(os.path.expanduser(env)) if env else None
 
 
-def load_problems(spec: str, data_dir: str | Path | None = None, *, offline: bool | None = None,
-                  languages: list[str] | None = None) -> list[Problem]:
+def load_problems(
+    spec: str, data_dir: str | Path | None = None, *, offline: bool | None = None, languages: list[str] | None = None
+) -> list[Problem]:
     """Problems for a spec: a file path, a built-in name (see module doc), or several joined with
     commas. `data_dir` is the local mirror (default $WORKBENCH_BENCHMARKS); without a local copy
     the Hugging Face hub is tried unless offline ($HF_HUB_OFFLINE or `offline=True`)."""
@@ -128,9 +139,12 @@ def load_problems(spec: str, data_dir: str | Path | None = None, *, offline: boo
             if languages and p.language not in languages:
                 continue
             if p.task_id in seen:
-                raise InputError(f"duplicate task id {p.task_id!r} (also at "
-                                 f"{seen[p.task_id].source}:{seen[p.task_id].line})",
-                                 file=p.source or None, line=p.line, field="task_id")
+                raise InputError(
+                    f"duplicate task id {p.task_id!r} (also at {seen[p.task_id].source}:{seen[p.task_id].line})",
+                    file=p.source or None,
+                    line=p.line,
+                    field="task_id",
+                )
             seen[p.task_id] = p
             out.append(p)
     if not out:
@@ -146,8 +160,9 @@ def _load_one(spec: str, data_dir: Path | None, offline: bool | None) -> list[Pr
     if not _is_builtin(spec):
         path = Path(os.path.expanduser(spec))
         if not path.exists():
-            raise InputError(f"no such problem file, and not a built-in set ({', '.join(BUILTINS)}"
-                             "[:variant])", file=spec)
+            raise InputError(
+                f"no such problem file, and not a built-in set ({', '.join(BUILTINS)}[:variant])", file=spec
+            )
         return load_file(path)
     name, _, variant = spec.partition(":")
     name, variant = name.lower(), variant.strip().lower()
@@ -155,22 +170,34 @@ def _load_one(spec: str, data_dir: Path | None, offline: bool | None) -> list[Pr
         langs = [normalize_language(variant)] if variant else list(LANGUAGES)
         out: list[Problem] = []
         for lang in langs:
-            out += _builtin_file_or_hub(f"humanevalpack:{HEP_FILE[lang]}", data_dir, offline,
-                                        [f"humanevalpack/{HEP_FILE[lang]}.jsonl",
-                                         f"humanevalpack/{HEP_FILE[lang]}.jsonl.gz"],
-                                        lambda lang=lang: _hub_rows("humanevalpack", HEP_FILE[lang], "test", offline))
+            out += _builtin_file_or_hub(
+                f"humanevalpack:{HEP_FILE[lang]}",
+                data_dir,
+                offline,
+                [f"humanevalpack/{HEP_FILE[lang]}.jsonl", f"humanevalpack/{HEP_FILE[lang]}.jsonl.gz"],
+                lambda lang=lang: _hub_rows("humanevalpack", HEP_FILE[lang], "test", offline),
+            )
         return out
     if name == "mbpp":
         split = variant or "test"
         if split == "sanitized":
-            return _builtin_file_or_hub("mbpp:sanitized", data_dir, offline,
-                                        ["mbpp/sanitized-mbpp.json", "mbpp/sanitized-mbpp.jsonl"],
-                                        lambda: _hub_rows("mbpp", "sanitized", "test", offline))
+            return _builtin_file_or_hub(
+                "mbpp:sanitized",
+                data_dir,
+                offline,
+                ["mbpp/sanitized-mbpp.json", "mbpp/sanitized-mbpp.jsonl"],
+                lambda: _hub_rows("mbpp", "sanitized", "test", offline),
+            )
         if split not in MBPP_SPLITS:
             raise WorkbenchError(f"mbpp: unknown split {variant!r} (test, full, train, validation, prompt, sanitized)")
         lo, hi = MBPP_SPLITS[split]
-        probs = _builtin_file_or_hub(f"mbpp:{split}", data_dir, offline, ["mbpp/mbpp.jsonl", "mbpp/mbpp.jsonl.gz"],
-                                     lambda: _hub_rows("mbpp", "full", None, offline))
+        probs = _builtin_file_or_hub(
+            f"mbpp:{split}",
+            data_dir,
+            offline,
+            ["mbpp/mbpp.jsonl", "mbpp/mbpp.jsonl.gz"],
+            lambda: _hub_rows("mbpp", "full", None, offline),
+        )
         return [p for p in probs if lo <= int(p.task_id) <= hi]
     # leetcode
     version, _, split = variant.partition("-")
@@ -178,13 +205,18 @@ def _load_one(spec: str, data_dir: Path | None, offline: bool | None) -> list[Pr
         version, split = "", version
     split = split or "test"
     local = _leetcode_file(data_dir, version, split) if data_dir else None
-    return _builtin_file_or_hub(f"leetcode:{variant or 'test'}", data_dir, offline,
-                                [str(local.relative_to(data_dir))] if local and data_dir else [],
-                                lambda: _hub_rows("leetcode", None, split, offline))
+    return _builtin_file_or_hub(
+        f"leetcode:{variant or 'test'}",
+        data_dir,
+        offline,
+        [str(local.relative_to(data_dir))] if local and data_dir else [],
+        lambda: _hub_rows("leetcode", None, split, offline),
+    )
 
 
-def _builtin_file_or_hub(label: str, data_dir: Path | None, offline: bool | None, rels: list[str],
-                         hub: Any) -> list[Problem]:
+def _builtin_file_or_hub(
+    label: str, data_dir: Path | None, offline: bool | None, rels: list[str], hub: Any
+) -> list[Problem]:
     if data_dir is not None:
         for rel in rels:
             if (data_dir / rel).is_file():
@@ -192,18 +224,21 @@ def _builtin_file_or_hub(label: str, data_dir: Path | None, offline: bool | None
     if _offline(offline):
         where = f"in {data_dir}" if data_dir else "(no benchmark data folder set)"
         expect = rels[0] if rels else "leetcode/LeetCodeDataset-<version>-test.jsonl.gz"
-        raise WorkbenchError(f"{label}: no local copy {where} (expected {expect}) and the Hugging Face hub "
-                             "is offline; pass --data-dir, or set [benchmarks] data_dir in workspace.toml, "
-                             "to a folder laid out like humanevalpack/<lang>.jsonl, mbpp/mbpp.jsonl, "
-                             "leetcode/*.jsonl.gz")
+        raise WorkbenchError(
+            f"{label}: no local copy {where} (expected {expect}) and the Hugging Face hub "
+            "is offline; pass --data-dir, or set [benchmarks] data_dir in workspace.toml, "
+            "to a folder laid out like humanevalpack/<lang>.jsonl, mbpp/mbpp.jsonl, "
+            "leetcode/*.jsonl.gz"
+        )
     return hub()
 
 
 def _offline(offline: bool | None) -> bool:
     if offline is not None:
         return offline
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or \
-        os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes")
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or os.environ.get(
+        "HF_DATASETS_OFFLINE", ""
+    ).lower() in ("1", "true", "yes")
 
 
 def _version_key(name: str) -> tuple[int, ...]:
@@ -215,8 +250,14 @@ def _leetcode_file(data_dir: Path, version: str, split: str) -> Path | None:
     folder = data_dir / "leetcode"
     if not folder.is_dir():
         return None
-    files = [p for p in folder.iterdir() if p.is_file() and re.search(r"\.jsonl?(\.gz)?$", p.name)
-             and split in p.name.lower() and (not version or version in p.name.lower())]
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and re.search(r"\.jsonl?(\.gz)?$", p.name)
+        and split in p.name.lower()
+        and (not version or version in p.name.lower())
+    ]
     return max(files, key=lambda p: (_version_key(p.name), p.name)) if files else None
 
 
@@ -231,18 +272,24 @@ def _hub_rows(name: str, config: str | None, split: str | None, offline: bool | 
         kwargs: dict[str, Any] = {}
         if name == "humanevalpack" and "trust_remote_code" in inspect.signature(load_dataset).parameters:
             kwargs["trust_remote_code"] = True  # older `datasets`: the set was a loading script
-        ds = load_dataset(repo, config, **kwargs) if split is None else load_dataset(repo, config, split=split, **kwargs)
+        ds = (
+            load_dataset(repo, config, **kwargs) if split is None else load_dataset(repo, config, split=split, **kwargs)
+        )
     except Exception as e:  # noqa: BLE001 - network, auth, missing config: one clear line
-        raise WorkbenchError(f"{name}: could not load {repo} from the Hugging Face hub ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0] if str(e) else ''}); use --data-dir with a local copy") from None
+        raise WorkbenchError(
+            f"{name}: could not load {repo} from the Hugging Face hub ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); use --data-dir with a local copy"
+        ) from None
     rows: list[dict[str, Any]] = []
     if split is None:  # all splits (MBPP "full" is spread over train/test/validation/prompt)
         for part in ds.values():
             rows += list(part)
     else:
         rows = list(ds)
-    problems = [problem_from_row(r, file=f"hf://{repo}" + (f"/{config}" if config else ""), line=i + 1)
-                for i, r in enumerate(rows)]
+    problems = [
+        problem_from_row(r, file=f"hf://{repo}" + (f"/{config}" if config else ""), line=i + 1)
+        for i, r in enumerate(rows)
+    ]
     if any(p.plus is not None for p in problems):
         problems = with_group(problems, OracleGroup.for_rows(rows, f"hf://{repo}"))
     return problems

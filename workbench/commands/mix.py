@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -13,10 +13,12 @@ from workbench.context import STATE, emit_json, guarded
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
-PROGRESS = typer.Option(None, "--progress/--no-progress",
-                        help="Progress lines on stderr (default: when stderr is a terminal).")
-PROGRESS_JSONL = typer.Option(False, "--progress-jsonl",
-                              help="Progress and the result as JSON lines on stdout (for programs: the app).")
+PROGRESS = typer.Option(
+    None, "--progress/--no-progress", help="Progress lines on stderr (default: when stderr is a terminal)."
+)
+PROGRESS_JSONL = typer.Option(
+    False, "--progress-jsonl", help="Progress and the result as JSON lines on stdout (for programs: the app)."
+)
 
 
 def _reporter(flag: bool | None, writer: JsonlWriter | None = None) -> Any:
@@ -42,23 +44,33 @@ def _print_balance(b: Any) -> None:
     from engine.mixture.balance import bar, human_count
 
     t = b.totals
-    typer.echo(f"mixture id {b.id}   train {t['train_rows']} rows / {human_count(t['train_tokens'])} tokens   "
-               f"valid {t['valid_rows']} rows   seq_length {b.seq_length}"
-               + ("   (tokens estimated)" if b.estimated else ""))
+    typer.echo(
+        f"mixture id {b.id}   train {t['train_rows']} rows / {human_count(t['train_tokens'])} tokens   "
+        f"valid {t['valid_rows']} rows   seq_length {b.seq_length}" + ("   (tokens estimated)" if b.estimated else "")
+    )
     typer.echo("\nTASKS (share of training tokens)")
     for task in b.tasks:
-        typer.echo(f"  {task['task'][:22]:22} {bar(task['share_tokens'])} {100 * task['share_tokens']:5.1f}%  "
-                   f"{task['train_rows']:>8} rows {human_count(task['train_tokens']):>7} tok  "
-                   f"valid {task['valid_rows']}")
+        typer.echo(
+            f"  {task['task'][:22]:22} {bar(task['share_tokens'])} {100 * task['share_tokens']:5.1f}%  "
+            f"{task['train_rows']:>8} rows {human_count(task['train_tokens']):>7} tok  "
+            f"valid {task['valid_rows']}"
+        )
         for s in task["sources"]:
-            how = (f"tokens {human_count(s['tokens_budget'])} (= x{s['effective_weight']:g})" if s["mode"] == "tokens"
-                   else f"weight {s['weight']:g}")
-            typer.echo(f"      {s['dataset'][:30]:30} {how:24} {s['train_rows']:>8} rows "
-                       f"{human_count(s['train_tokens']):>7} tok  of {s['pool_rows']} in pool")
+            how = (
+                f"tokens {human_count(s['tokens_budget'])} (= x{s['effective_weight']:g})"
+                if s["mode"] == "tokens"
+                else f"weight {s['weight']:g}"
+            )
+            typer.echo(
+                f"      {s['dataset'][:30]:30} {how:24} {s['train_rows']:>8} rows "
+                f"{human_count(s['train_tokens']):>7} tok  of {s['pool_rows']} in pool"
+            )
     typer.echo("\nLANGUAGES (all tasks)")
     for lang, v in b.languages.items():
-        typer.echo(f"  {lang[:22]:22} {bar(v['share'])} {100 * v['share']:5.1f}%  {v['rows']:>8} rows "
-                   f"{human_count(v['tokens']):>7} tok")
+        typer.echo(
+            f"  {lang[:22]:22} {bar(v['share'])} {100 * v['share']:5.1f}%  {v['rows']:>8} rows "
+            f"{human_count(v['tokens']):>7} tok"
+        )
     typer.echo("\nTASK x LANGUAGE (share of the task's tokens)")
     for task in b.tasks:
         parts = [f"{k} {100 * v['share']:.0f}%" for k, v in task["languages"].items()]
@@ -96,8 +108,8 @@ def list_cmd(as_json: bool = JSON) -> None:
 @guarded
 def new_cmd(
     name: str = typer.Argument(..., help="Mixture name (letters, digits, - and _)."),
-    dataset: List[str] = typer.Option([], "--dataset", "-d", help="A processed dataset; each becomes its own task."),
-    task: List[str] = typer.Option([], "--task", "-t", help="A task from several datasets: NAME=DS1,DS2."),
+    dataset: list[str] = typer.Option([], "--dataset", "-d", help="A processed dataset; each becomes its own task."),
+    task: list[str] = typer.Option([], "--task", "-t", help="A task from several datasets: NAME=DS1,DS2."),
     seed: int = typer.Option(1234, help="Seed of the split and the sampling."),
     valid_fraction: float = typer.Option(0.05, help="Validation share of each task's rows (never empty)."),
     description: str = typer.Option("", help="Free text kept in the spec."),
@@ -120,8 +132,9 @@ def new_cmd(
                 raise InputError(f"--task {t!r}: expected NAME=DATASET[,DATASET...]", field="task")
             tname, _, ds = t.partition("=")
             tasks[tname.strip()] = [x.strip() for x in ds.split(",") if x.strip()]
-    path, spec = store.create(ws, name, tasks=tasks, seed=seed, valid_fraction=valid_fraction,
-                              description=description, force=force)
+    path, spec = store.create(
+        ws, name, tasks=tasks, seed=seed, valid_fraction=valid_fraction, description=description, force=force
+    )
     if as_json:
         emit_json({"name": name, "path": str(path), "spec": spec_to_dict(spec)})
         return
@@ -143,8 +156,10 @@ def show_cmd(name: str = typer.Argument(..., help="Mixture name."), as_json: boo
         return
     typer.echo(f"mixture  {name}\nfile     {info['path']}\nid       {info['id'] or '- (inputs missing)'}")
     spec = info["spec"]
-    typer.echo(f"seed     {spec.get('seed')}   valid_fraction {spec.get('valid_fraction', 0.05)}   "
-               f"seq_length {info['seq_length']}")
+    typer.echo(
+        f"seed     {spec.get('seed')}   valid_fraction {spec.get('valid_fraction', 0.05)}   "
+        f"seq_length {info['seq_length']}"
+    )
     for tname, t in spec["tasks"].items():
         typer.echo(f"task {tname}")
         for s in t["sources"]:
@@ -159,9 +174,11 @@ def show_cmd(name: str = typer.Argument(..., help="Mixture name."), as_json: boo
 
 @app.command("balance")
 @guarded
-def balance_cmd(name: str = typer.Argument(..., help="Mixture name."),
-                seq_length: Optional[int] = typer.Option(None, help="Override the length for over-length counts."),
-                as_json: bool = JSON) -> None:
+def balance_cmd(
+    name: str = typer.Argument(..., help="Mixture name."),
+    seq_length: int | None = typer.Option(None, help="Override the length for over-length counts."),
+    as_json: bool = JSON,
+) -> None:
     """Rows and tokens per task, language and task x language after sampling, with warnings."""
     from engine.mixture import store
 
@@ -179,10 +196,10 @@ def balance_cmd(name: str = typer.Argument(..., help="Mixture name."),
 def set_cmd(
     name: str = typer.Argument(..., help="Mixture name."),
     task: str = typer.Argument(..., help="Task name."),
-    source: Optional[str] = typer.Option(None, "--source", "-s", help="Dataset of the task (default: its only one)."),
-    weight: Optional[str] = typer.Option(None, help="Sampling ratio (2.5 = two copies + half again)."),
-    tokens: Optional[str] = typer.Option(None, help="Token budget instead of a weight (e.g. 2M, 300k)."),
-    valid_fraction: Optional[float] = typer.Option(None, help="The task's validation share."),
+    source: str | None = typer.Option(None, "--source", "-s", help="Dataset of the task (default: its only one)."),
+    weight: str | None = typer.Option(None, help="Sampling ratio (2.5 = two copies + half again)."),
+    tokens: str | None = typer.Option(None, help="Token budget instead of a weight (e.g. 2M, 300k)."),
+    valid_fraction: float | None = typer.Option(None, help="The task's validation share."),
     as_json: bool = JSON,
 ) -> None:
     """Change a source's weight or token budget, or a task's validation share; prints the new balance."""
@@ -200,11 +217,15 @@ def set_cmd(
         srcs = [s.dataset for s in spec.tasks[task].sources]
         if source is None:
             if len(srcs) != 1:
-                raise WorkbenchError(f"task {task!r} has {len(srcs)} sources; say which with --source "
-                                     f"({', '.join(srcs)})")
+                raise WorkbenchError(
+                    f"task {task!r} has {len(srcs)} sources; say which with --source ({', '.join(srcs)})"
+                )
             source = srcs[0]
-        spec = set_weight(spec, task, source, parse_amount(weight)) if weight is not None else \
-            set_tokens(spec, task, source, int(parse_amount(tokens or "0")))
+        spec = (
+            set_weight(spec, task, source, parse_amount(weight))
+            if weight is not None
+            else set_tokens(spec, task, source, int(parse_amount(tokens or "0")))
+        )
     if valid_fraction is not None:
         spec = set_task_valid_fraction(spec, task, valid_fraction)
     b = store.balance_for(ws, spec, name)  # validate against the data before saving
@@ -220,9 +241,9 @@ def set_cmd(
 def add_cmd(
     name: str = typer.Argument(..., help="Mixture name."),
     task: str = typer.Argument(..., help="Task name (created if new)."),
-    datasets: List[str] = typer.Argument(None, help="Processed datasets to add to the task."),
-    weight: Optional[str] = typer.Option(None, help="Weight of the added sources."),
-    tokens: Optional[str] = typer.Option(None, help="Token budget of the added sources."),
+    datasets: list[str] = typer.Argument(None, help="Processed datasets to add to the task."),
+    weight: str | None = typer.Option(None, help="Weight of the added sources."),
+    tokens: str | None = typer.Option(None, help="Token budget of the added sources."),
     as_json: bool = JSON,
 ) -> None:
     """Add a task, or sources to a task."""
@@ -235,16 +256,23 @@ def add_cmd(
     available = set(store.processed_names(ws))
     for d in datasets or []:
         if d not in available:
-            raise InputError(f"{d!r} is not a processed dataset (available: {', '.join(sorted(available)) or 'none'})",
-                             field="dataset")
+            raise InputError(
+                f"{d!r} is not a processed dataset (available: {', '.join(sorted(available)) or 'none'})",
+                field="dataset",
+            )
     if task not in spec.tasks:
         try:
             spec = add_task(spec, task)
         except ValueError as e:
             raise InputError(str(e), field="task") from None
     for d in datasets or []:
-        spec = add_source(spec, task, d, weight=parse_amount(weight) if weight else None,
-                          tokens=int(parse_amount(tokens)) if tokens else None)
+        spec = add_source(
+            spec,
+            task,
+            d,
+            weight=parse_amount(weight) if weight else None,
+            tokens=int(parse_amount(tokens)) if tokens else None,
+        )
     path = store.write_spec(ws, name, spec)
     if as_json:
         emit_json({"path": str(path), "spec": spec_to_dict(spec)})
@@ -254,10 +282,12 @@ def add_cmd(
 
 @app.command("remove")
 @guarded
-def remove_cmd(name: str = typer.Argument(..., help="Mixture name."),
-               task: str = typer.Argument(..., help="Task to remove (or to remove a source from)."),
-               source: Optional[str] = typer.Option(None, "--source", "-s", help="Remove only this source."),
-               as_json: bool = JSON) -> None:
+def remove_cmd(
+    name: str = typer.Argument(..., help="Mixture name."),
+    task: str = typer.Argument(..., help="Task to remove (or to remove a source from)."),
+    source: str | None = typer.Option(None, "--source", "-s", help="Remove only this source."),
+    as_json: bool = JSON,
+) -> None:
     """Remove a task, or one source of a task."""
     from engine.mixture import store
     from engine.mixture.spec import remove, spec_to_dict
@@ -271,7 +301,7 @@ def remove_cmd(name: str = typer.Argument(..., help="Mixture name."),
         typer.echo(f"removed {task + ('/' + source if source else '')} from {name}")
 
 
-def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: Optional[bool], jsonl: bool) -> None:
+def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: bool | None, jsonl: bool) -> None:
     from engine.mixture.materialize import PHASES, materialize
 
     ws = STATE.workspace()
@@ -296,11 +326,13 @@ def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: Optional
 
 @app.command("materialize")
 @guarded
-def materialize_cmd(name: str = typer.Argument(..., help="Mixture name."),
-                    no_tokenize: bool = typer.Option(False, "--no-tokenize",
-                                                     help="Write the JSONL only (no token cache)."),
-                    progress: Optional[bool] = PROGRESS, progress_jsonl: bool = PROGRESS_JSONL,
-                    as_json: bool = JSON) -> None:
+def materialize_cmd(
+    name: str = typer.Argument(..., help="Mixture name."),
+    no_tokenize: bool = typer.Option(False, "--no-tokenize", help="Write the JSONL only (no token cache)."),
+    progress: bool | None = PROGRESS,
+    progress_jsonl: bool = PROGRESS_JSONL,
+    as_json: bool = JSON,
+) -> None:
     """Write the build (per task train/valid JSONL + mixture.json) and its token cache for the
     workspace's default model tokenizer; an existing build with the same id is reused."""
     _materialize(name, no_tokenize, as_json, progress, progress_jsonl)
@@ -311,14 +343,16 @@ def materialize_cmd(name: str = typer.Argument(..., help="Mixture name."),
 def export_cmd(
     name: str = typer.Argument(..., help="Mixture name."),
     out_dir: str = typer.Argument(..., help="Folder to write (new, empty, or an earlier export)."),
-    run_config: Optional[str] = typer.Option(None, help="Run config TOML whose settings go into the JSON "
-                                                          "(default: the imported one, else the contest's)."),
-    flavor: Optional[str] = typer.Option(None, help="competition (codeqwen_competition branch) or main."),
-    data_root: Optional[str] = typer.Option(None, help="Write data_paths under this folder (where the export "
-                                                        "will live on the training machine)."),
-    output_dir: Optional[str] = typer.Option(None, help="MFTCoder output_dir."),
-    tb_dir: Optional[str] = typer.Option(None, help="MFTCoder tb_dir."),
-    progress: Optional[bool] = PROGRESS,
+    run_config: str | None = typer.Option(
+        None, help="Run config TOML whose settings go into the JSON (default: the imported one, else the contest's)."
+    ),
+    flavor: str | None = typer.Option(None, help="competition (codeqwen_competition branch) or main."),
+    data_root: str | None = typer.Option(
+        None, help="Write data_paths under this folder (where the export will live on the training machine)."
+    ),
+    output_dir: str | None = typer.Option(None, help="MFTCoder output_dir."),
+    tb_dir: str | None = typer.Option(None, help="MFTCoder tb_dir."),
+    progress: bool | None = PROGRESS,
     as_json: bool = JSON,
 ) -> None:
     """MFTCoder layout (one folder per task with train.jsonl in chat_rounds, rows already sampled)
@@ -326,9 +360,17 @@ def export_cmd(
     from engine.mixture.mftcoder import export_mftcoder
 
     ws = STATE.workspace()
-    res = export_mftcoder(ws, name, out_dir, run_config=run_config, flavor=flavor,  # type: ignore[arg-type]
-                          data_root=data_root, output_dir=output_dir, tb_dir=tb_dir,
-                          progress=_reporter(progress))
+    res = export_mftcoder(
+        ws,
+        name,
+        out_dir,
+        run_config=run_config,
+        flavor=flavor,  # type: ignore[arg-type]
+        data_root=data_root,
+        output_dir=output_dir,
+        tb_dir=tb_dir,
+        progress=_reporter(progress),
+    )
     if as_json:
         emit_json(res)
         return
@@ -344,15 +386,17 @@ def export_cmd(
 @guarded
 def import_cmd(
     config: str = typer.Argument(..., help="MFTCoder training config JSON (e.g. qwen_train_config_1_8B.json)."),
-    name: Optional[str] = typer.Option(None, help="Mixture name (default: from the file name)."),
-    data_paths: Optional[str] = typer.Option(None, help="Override data_paths, as MFTCoder's --data_paths: "
-                                                        "\"[/p/task1,/p/task2]\"."),
-    run_config: Optional[str] = typer.Option(None, help="Where to write the run config TOML "
-                                                        "(default: WORKSPACE/configs/NAME.toml)."),
-    dataset_prefix: Optional[str] = typer.Option(None, help="Prefix of the processed dataset names "
-                                                            "(default: NAME_)."),
-    no_count_tokens: bool = typer.Option(False, "--no-count-tokens",
-                                         help="Skip token counting with the workspace tokenizer."),
+    name: str | None = typer.Option(None, help="Mixture name (default: from the file name)."),
+    data_paths: str | None = typer.Option(
+        None, help="Override data_paths, as MFTCoder's --data_paths: \"[/p/task1,/p/task2]\"."
+    ),
+    run_config: str | None = typer.Option(
+        None, help="Where to write the run config TOML (default: WORKSPACE/configs/NAME.toml)."
+    ),
+    dataset_prefix: str | None = typer.Option(None, help="Prefix of the processed dataset names (default: NAME_)."),
+    no_count_tokens: bool = typer.Option(
+        False, "--no-count-tokens", help="Skip token counting with the workspace tokenizer."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing mixture, datasets or run config."),
     progress_jsonl: bool = PROGRESS_JSONL,
     as_json: bool = JSON,
@@ -364,8 +408,16 @@ def import_cmd(
     ws = STATE.workspace()
     writer = JsonlWriter() if progress_jsonl else None
     with errors_reported(writer):
-        res = import_mftcoder(ws, config, name=name, data_paths=data_paths, run_config_out=run_config,
-                              dataset_prefix=dataset_prefix, count=not no_count_tokens, force=force)
+        res = import_mftcoder(
+            ws,
+            config,
+            name=name,
+            data_paths=data_paths,
+            run_config_out=run_config,
+            dataset_prefix=dataset_prefix,
+            count=not no_count_tokens,
+            force=force,
+        )
     if writer is not None:
         writer.done(res)
         return
@@ -374,8 +426,10 @@ def import_cmd(
         return
     typer.echo(f"mixture {res['mixture']}: {res['spec']}\nrun config: {res['run_config']}  ({res['flavor']} flavor)")
     for t, d in res["tasks"].items():
-        typer.echo(f"  {t:24} {d['rows']:>8} rows -> datasets/{d['dataset']}" +
-                   (f"  ({d['skipped']} lines skipped)" if d["skipped"] else ""))
+        typer.echo(
+            f"  {t:24} {d['rows']:>8} rows -> datasets/{d['dataset']}"
+            + (f"  ({d['skipped']} lines skipped)" if d["skipped"] else "")
+        )
     for p in res["problems"]:
         typer.echo(f"  skipped {p}")
     if res["problems_total"] > len(res["problems"]):

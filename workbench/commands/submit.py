@@ -1,17 +1,17 @@
 """`workbench submit ...`: choose the checkpoint to submit and build the contest files.
 
-    table    the Compare matrix: checkpoints x validations, pass@1 per task, contest score, loss
-    diff     two validations problem by problem, with a bootstrap interval of the difference
-    mark     mark the checkpoint to submit (submission.json); no argument shows the mark
-    build    a generations file per contest task + zip for the marked (or a given) checkpoint, or the merged model
-    check    verify any submission folder or zip (one file per contest task, names, JSON, every problem)
+table    the Compare matrix: checkpoints x validations, pass@1 per task, contest score, loss
+diff     two validations problem by problem, with a bootstrap interval of the difference
+mark     mark the checkpoint to submit (submission.json); no argument shows the mark
+build    a generations file per contest task + zip for the marked (or a given) checkpoint, or the merged model
+check    verify any submission folder or zip (one file per contest task, names, JSON, every problem)
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -26,11 +26,16 @@ def _f(x: Any, d: int = 3) -> str:
 
 # -- table / diff / mark ----------------------------------------------------------------------------
 
+
 @app.command("table")
 @guarded
 def table_cmd(
-    sort: Optional[str] = typer.Option(None, "--sort", "-s", help="Column to sort by: contest, pass@1, valid_loss, "
-                                       "train_pass, step, run, validation, or a task name."),
+    sort: str | None = typer.Option(
+        None,
+        "--sort",
+        "-s",
+        help="Column to sort by: contest, pass@1, valid_loss, train_pass, step, run, validation, or a task name.",
+    ),
     reverse: bool = typer.Option(False, "--reverse", "-r", help="Reverse the sort (default: best first)."),
     as_json: bool = typer.Option(False, "--json", help="The rows as JSON."),
 ) -> None:
@@ -56,12 +61,20 @@ def table_cmd(
     desc = None if key is None else ((col is not None and col.better == "high") != reverse)
     rows = sort_rows(m.rows, key, desc, m.tasks) if key else m.rows
     if as_json:
-        emit_json({"tasks": m.tasks, "mark": m.mark.model_dump() if m.mark else None,
-                   "failed_validations": m.failed_validations, "rows": [r.to_dict() for r in rows]})
+        emit_json(
+            {
+                "tasks": m.tasks,
+                "mark": m.mark.model_dump() if m.mark else None,
+                "failed_validations": m.failed_validations,
+                "rows": [r.to_dict() for r in rows],
+            }
+        )
         return
     if not rows:
-        typer.echo("no checkpoints or validations yet: train a run (`workbench train launch`) or score a model "
-                   "(`workbench eval run`)")
+        typer.echo(
+            "no checkpoints or validations yet: train a run (`workbench train launch`) or score a model "
+            "(`workbench eval run`)"
+        )
         return
     cols = columns_for(m.tasks)
     head = [c.title for c in cols]
@@ -105,7 +118,9 @@ def _contest_cell(r: Any) -> str:
 @app.command("diff")
 @guarded
 def diff_cmd(
-    a: str = typer.Argument(..., help="Before: a validation id (or unique part), or RUN_ID@STEP (its newest validation)."),
+    a: str = typer.Argument(
+        ..., help="Before: a validation id (or unique part), or RUN_ID@STEP (its newest validation)."
+    ),
     b: str = typer.Argument(..., help="After: the same kinds."),
     resamples: int = typer.Option(2000, "--resamples", min=100, help="Bootstrap resamples of the problems."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (the same seed gives the same interval)."),
@@ -125,8 +140,10 @@ def diff_cmd(
     for ident in (a, b):
         row = find_row(m, ident)
         if not row.validation:
-            raise WorkbenchError(f"{ident}: this checkpoint has no validation yet; score it first "
-                                 f"(`workbench eval run --model {row.spec}`)")
+            raise WorkbenchError(
+                f"{ident}: this checkpoint has no validation yet; score it first "
+                f"(`workbench eval run --model {row.spec}`)"
+            )
         picked.append(ValidationDir(ws.validations_dir / row.validation))
         labels.append(f"{row.label} ({row.taskset})")
     cmp = compare_validations(picked[0], picked[1], resamples=resamples, seed=seed, labels=(labels[0], labels[1]))
@@ -134,8 +151,10 @@ def diff_cmd(
         emit_json(cmp.to_dict())
         return
     typer.echo(f"A (before) {cmp.a_label}  [{cmp.a}]\nB (after)  {cmp.b_label}  [{cmp.b}]")
-    typer.echo(f"{cmp.common} problems in both" + (f" ({cmp.only_a} only in A, {cmp.only_b} only in B)"
-                                                  if cmp.only_a or cmp.only_b else ""))
+    typer.echo(
+        f"{cmp.common} problems in both"
+        + (f" ({cmp.only_a} only in A, {cmp.only_b} only in B)" if cmp.only_a or cmp.only_b else "")
+    )
     typer.echo(f"pass@1 {_f(cmp.pass_a)} -> {_f(cmp.pass_b)}: {cmp.overall.verdict()}")
     if cmp.contest:
         typer.echo(f"{cmp.contest_scope}: {cmp.contest.verdict()}")
@@ -153,9 +172,13 @@ def diff_cmd(
 @app.command("mark")
 @guarded
 def mark_cmd(
-    spec: Optional[str] = typer.Argument(None, help="RUN_ID@STEP|best|last, a checkpoint / model / adapter folder."),
-    validation: Optional[str] = typer.Option(None, "--validation", "-v", help="The validation the choice was made "
-                                             "on (its checkpoint is marked when no SPEC is given)."),
+    spec: str | None = typer.Argument(None, help="RUN_ID@STEP|best|last, a checkpoint / model / adapter folder."),
+    validation: str | None = typer.Option(
+        None,
+        "--validation",
+        "-v",
+        help="The validation the choice was made on (its checkpoint is marked when no SPEC is given).",
+    ),
     clear: bool = typer.Option(False, "--clear", help="Remove the mark."),
     as_json: bool = typer.Option(False, "--json", help="The mark as JSON."),
 ) -> None:
@@ -178,11 +201,14 @@ def mark_cmd(
     if mark is None:
         typer.echo("nothing is marked to submit (`workbench submit mark RUN_ID@STEP`, or m on the Compare screen)")
         return
-    typer.echo(f"marked to submit: {mark.describe()}\n  spec {mark.spec}\n  model {mark.model}"
-               + (f"\n  adapter {mark.adapter}" if mark.adapter else ""))
+    typer.echo(
+        f"marked to submit: {mark.describe()}\n  spec {mark.spec}\n  model {mark.model}"
+        + (f"\n  adapter {mark.adapter}" if mark.adapter else "")
+    )
 
 
 # -- build ------------------------------------------------------------------------------------------
+
 
 class _Progress:
     """A line per phase (stderr), or `--progress-jsonl` events on stdout for the app (engine.progress)."""
@@ -210,13 +236,28 @@ class _Progress:
         self.phase = phase
 
 
-def _settings(batch_size: Optional[int], dtype: str, device: Optional[str], max_new_tokens: Optional[int],
-              max_length: Optional[int]):
+def _settings(
+    batch_size: int | None,
+    dtype: str,
+    device: str | None,
+    max_new_tokens: int | None,
+    max_length: int | None,
+):
     from engine.config import validate
     from engine.validate.generate import GenSettings
 
-    return validate(GenSettings, dict(n=1, do_sample=False, batch_size=batch_size, dtype=dtype, device=device,
-                                      max_new_tokens=max_new_tokens, max_length=max_length))
+    return validate(
+        GenSettings,
+        dict(
+            n=1,
+            do_sample=False,
+            batch_size=batch_size,
+            dtype=dtype,
+            device=device,
+            max_new_tokens=max_new_tokens,
+            max_length=max_length,
+        ),
+    )
 
 
 def _print_check(rep: Any, problems: bool = False) -> None:
@@ -233,7 +274,9 @@ def _print_check(rep: Any, problems: bool = False) -> None:
         if problems and t.present:
             for p in t.problems:
                 size = f"{p.chars} chars" if p.chars is not None else "not one string"
-                flag = "  empty" if p.empty else ("  (function not mentioned)" if p.mentions_entry_point is False else "")
+                flag = (
+                    "  empty" if p.empty else ("  (function not mentioned)" if p.mentions_entry_point is False else "")
+                )
                 typer.echo(f"         #{p.index:<4} {p.task_id or '(extra)':16} {size}{flag}")
     for e in rep.errors:
         typer.echo(f"  error: {e}")
@@ -241,8 +284,10 @@ def _print_check(rep: Any, problems: bool = False) -> None:
         typer.echo(f"  warning: {w}")
     n = sum(t.found for t in rep.tasks)
     if rep.ok:
-        typer.echo(f"OK: {len(rep.tasks)} files, {n} problems, one program each"
-                   + ("" if rep.complete else " (restricted task list: not a contest submission)"))
+        typer.echo(
+            f"OK: {len(rep.tasks)} files, {n} problems, one program each"
+            + ("" if rep.complete else " (restricted task list: not a contest submission)")
+        )
     else:
         typer.echo(f"NOT OK: {len(rep.all_errors())} problem(s) found; fix them before submitting")
 
@@ -250,30 +295,50 @@ def _print_check(rep: Any, problems: bool = False) -> None:
 @app.command("build")
 @guarded
 def build_cmd(
-    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="What to submit: RUN_ID@STEP|best|last, "
-                                             "a checkpoint / model / adapter folder (default: the marked checkpoint)."),
-    model_name: Optional[str] = typer.Option(None, "--model-name", "-n", help="<model> in generations_<task>_<model>"
-                                             ".json (default: run name + step)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: submissions/<model>/)."),
-    from_validation: Optional[str] = typer.Option(None, "--from-validation", help="Use this validation's "
-                                                  "generations (complete and greedy) instead of generating."),
-    merged_model: bool = typer.Option(False, "--merged-model", help="Produce the merged model folder instead of "
-                                      "generations."),
-    tasks: Optional[str] = typer.Option(None, "--tasks", help="Trial build: only these tasks (comma list; task names "
-                                        "or problem files). Not a contest submission."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Trial build: the first N problems per task."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Prompt format for new generations (default "
-                                      "contest); a reused validation must have it when given."),
+    checkpoint: str | None = typer.Option(
+        None,
+        "--checkpoint",
+        "-c",
+        help="What to submit: RUN_ID@STEP|best|last, "
+        "a checkpoint / model / adapter folder (default: the marked checkpoint).",
+    ),
+    model_name: str | None = typer.Option(
+        None, "--model-name", "-n", help="<model> in generations_<task>_<model>.json (default: run name + step)."
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: submissions/<model>/)."),
+    from_validation: str | None = typer.Option(
+        None, "--from-validation", help="Use this validation's generations (complete and greedy) instead of generating."
+    ),
+    merged_model: bool = typer.Option(
+        False, "--merged-model", help="Produce the merged model folder instead of generations."
+    ),
+    tasks: str | None = typer.Option(
+        None,
+        "--tasks",
+        help="Trial build: only these tasks (comma list; task names or problem files). Not a contest submission.",
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Trial build: the first N problems per task."),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="Prompt format for new generations (default contest); a reused validation must have it when given.",
+    ),
     backend: str = typer.Option("hf", "--backend", "-b", help="hf or vllm."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Prompts per generate call (default: the "
-                                             "format's; contest 1, as the harness generated). Batching can change "
-                                             "greedy outputs."),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        help="Prompts per generate call (default: the "
+        "format's; contest 1, as the harness generated). Batching can change "
+        "greedy outputs.",
+    ),
     dtype: str = typer.Option("auto", "--dtype", help="auto, bf16, fp16 or fp32."),
-    device: Optional[str] = typer.Option(None, "--device"),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Cap generated tokens (the contest "
-                                                 "allowed 2000 of prompt + generation)."),
-    max_length: Optional[int] = typer.Option(None, "--max-length"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark files (default: [benchmarks] data_dir)."),
+    device: str | None = typer.Option(None, "--device"),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", help="Cap generated tokens (the contest allowed 2000 of prompt + generation)."
+    ),
+    max_length: int | None = typer.Option(None, "--max-length"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Benchmark files (default: [benchmarks] data_dir)."),
     no_merge: bool = typer.Option(False, "--no-merge", help="Generate with the LoRA adapter applied, not merged."),
     fresh: bool = typer.Option(False, "--fresh", help="Generate again even when a validation could be reused."),
     force: bool = typer.Option(False, "--force", help="Replace an existing submission folder / zip."),
@@ -293,17 +358,39 @@ def build_cmd(
     from engine.progress import errors_reported
 
     with errors_reported(prog.jsonl):
-        res = build_submission(ws, checkpoint=checkpoint, model_name=model_name, out=out,
-                               from_validation=from_validation, merged_model=merged_model, tasks=task_list,
-                               fmt=fmt, backend=backend, settings=settings, data_dir=data_dir, limit=limit,
-                               merge=not no_merge, fresh=fresh, force=force, progress=prog,
-                               log=lambda msg: typer.echo(msg, err=True))
+        res = build_submission(
+            ws,
+            checkpoint=checkpoint,
+            model_name=model_name,
+            out=out,
+            from_validation=from_validation,
+            merged_model=merged_model,
+            tasks=task_list,
+            fmt=fmt,
+            backend=backend,
+            settings=settings,
+            data_dir=data_dir,
+            limit=limit,
+            merge=not no_merge,
+            fresh=fresh,
+            force=force,
+            progress=prog,
+            log=lambda msg: typer.echo(msg, err=True),
+        )
     ok = res.check.ok if res.check is not None else res.merged is not None
     if prog.jsonl is not None:
-        prog.jsonl.done(dict(ok=ok, contest_ready=res.contest_ready, zip=str(res.zip) if res.zip else None,
-                             merged=str(res.merged) if res.merged else None, validation=res.validation,
-                             reused=res.reused, model_name=res.model_name,
-                             errors=res.check.all_errors() if res.check else []))
+        prog.jsonl.done(
+            dict(
+                ok=ok,
+                contest_ready=res.contest_ready,
+                zip=str(res.zip) if res.zip else None,
+                merged=str(res.merged) if res.merged else None,
+                validation=res.validation,
+                reused=res.reused,
+                model_name=res.model_name,
+                errors=res.check.all_errors() if res.check else [],
+            )
+        )
     elif as_json:
         emit_json(res.to_dict())
     else:
@@ -314,8 +401,11 @@ def build_cmd(
             typer.echo(f"generations {how}: validation {res.validation}")
             p = res.predicted
             if p.get("contest"):
-                typer.echo("predicted " + p["contest"]["label"] + ("; the baseline scored 0.0933"
-                                                                 if p["contest"].get("full") else ""))
+                typer.echo(
+                    "predicted "
+                    + p["contest"]["label"]
+                    + ("; the baseline scored 0.0933" if p["contest"].get("full") else "")
+                )
             _print_check(res.check)
             typer.echo(f"folder {res.folder}\nzip    {res.zip}")
         for n in res.notes:
@@ -329,8 +419,11 @@ def build_cmd(
 @guarded
 def check_cmd(
     path: Path = typer.Argument(..., help="A generations_<model>/ folder or its zip."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Benchmark files to check problem ids and "
-                                            "functions against (default: [benchmarks] data_dir)."),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Benchmark files to check problem ids and functions against (default: [benchmarks] data_dir).",
+    ),
     problems: bool = typer.Option(False, "--problems", help="List every problem found."),
     as_json: bool = typer.Option(False, "--json", help="The report as JSON (every problem found)."),
 ) -> None:

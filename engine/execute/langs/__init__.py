@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from engine.execute.core import Context, Unit
 
@@ -26,8 +26,14 @@ def runner_for(language: str) -> Callable[[Context, list[Unit]], None]:
     return start
 
 
-def instrument(language: str, test: str):  # noqa: ANN201 - CasePlan
+def instrument(language: str, test: str):
     from engine.execute import instrument as ins
 
-    return {"python": ins.python_cases, "javascript": ins.javascript_cases, "java": ins.java_cases,
-            "cpp": ins.cpp_cases, "go": ins.go_cases, "rust": ins.rust_cases}[language](test)
+    return {
+        "python": ins.python_cases,
+        "javascript": ins.javascript_cases,
+        "java": ins.java_cases,
+        "cpp": ins.cpp_cases,
+        "go": ins.go_cases,
+        "rust": ins.rust_cases,
+    }[language](test)

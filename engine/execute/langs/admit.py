@@ -51,37 +51,182 @@ def text_of(node: Node) -> str:
 # Headers a batched program may include: the C and C++ standard libraries, boost, OpenSSL. They
 # all have include guards, so including one twice is a no-op (what lets a group share one
 # preamble); <assert.h>/<cassert> are the exception and are kept in place.
-CPP_STD_HEADERS = frozenset({
-    "algorithm", "any", "array", "atomic", "bitset", "cassert", "ccomplex", "cctype", "cerrno", "cfenv",
-    "cfloat", "chrono", "cinttypes", "ciso646", "climits", "clocale", "cmath", "codecvt", "complex",
-    "condition_variable", "csetjmp", "csignal", "cstdarg", "cstdbool", "cstddef", "cstdint", "cstdio",
-    "cstdlib", "cstring", "ctgmath", "ctime", "cuchar", "cwchar", "cwctype", "deque", "exception",
-    "forward_list", "fstream", "functional", "future", "initializer_list", "iomanip", "ios", "iosfwd",
-    "iostream", "istream", "iterator", "limits", "list", "locale", "map", "memory", "mutex", "new",
-    "numeric", "optional", "ostream", "queue", "random", "ratio", "regex", "scoped_allocator", "set",
-    "shared_mutex", "sstream", "stack", "stdexcept", "streambuf", "string", "string_view", "system_error",
-    "thread", "tuple", "type_traits", "typeindex", "typeinfo", "unordered_map", "unordered_set", "utility",
-    "valarray", "variant", "vector", "bits/stdc++.h", "assert.h", "complex.h", "ctype.h", "errno.h",
-    "fenv.h", "float.h", "inttypes.h", "iso646.h", "limits.h", "locale.h", "math.h", "setjmp.h", "signal.h",
-    "stdarg.h", "stdbool.h", "stddef.h", "stdint.h", "stdio.h", "stdlib.h", "string.h", "tgmath.h",
-    "time.h", "uchar.h", "wchar.h", "wctype.h",
-})
+CPP_STD_HEADERS = frozenset(
+    {
+        "algorithm",
+        "any",
+        "array",
+        "atomic",
+        "bitset",
+        "cassert",
+        "ccomplex",
+        "cctype",
+        "cerrno",
+        "cfenv",
+        "cfloat",
+        "chrono",
+        "cinttypes",
+        "ciso646",
+        "climits",
+        "clocale",
+        "cmath",
+        "codecvt",
+        "complex",
+        "condition_variable",
+        "csetjmp",
+        "csignal",
+        "cstdarg",
+        "cstdbool",
+        "cstddef",
+        "cstdint",
+        "cstdio",
+        "cstdlib",
+        "cstring",
+        "ctgmath",
+        "ctime",
+        "cuchar",
+        "cwchar",
+        "cwctype",
+        "deque",
+        "exception",
+        "forward_list",
+        "fstream",
+        "functional",
+        "future",
+        "initializer_list",
+        "iomanip",
+        "ios",
+        "iosfwd",
+        "iostream",
+        "istream",
+        "iterator",
+        "limits",
+        "list",
+        "locale",
+        "map",
+        "memory",
+        "mutex",
+        "new",
+        "numeric",
+        "optional",
+        "ostream",
+        "queue",
+        "random",
+        "ratio",
+        "regex",
+        "scoped_allocator",
+        "set",
+        "shared_mutex",
+        "sstream",
+        "stack",
+        "stdexcept",
+        "streambuf",
+        "string",
+        "string_view",
+        "system_error",
+        "thread",
+        "tuple",
+        "type_traits",
+        "typeindex",
+        "typeinfo",
+        "unordered_map",
+        "unordered_set",
+        "utility",
+        "valarray",
+        "variant",
+        "vector",
+        "bits/stdc++.h",
+        "assert.h",
+        "complex.h",
+        "ctype.h",
+        "errno.h",
+        "fenv.h",
+        "float.h",
+        "inttypes.h",
+        "iso646.h",
+        "limits.h",
+        "locale.h",
+        "math.h",
+        "setjmp.h",
+        "signal.h",
+        "stdarg.h",
+        "stdbool.h",
+        "stddef.h",
+        "stdint.h",
+        "stdio.h",
+        "stdlib.h",
+        "string.h",
+        "tgmath.h",
+        "time.h",
+        "uchar.h",
+        "wchar.h",
+        "wctype.h",
+    }
+)
 _UNGUARDED = frozenset({"assert.h", "cassert"})
 # Names the preprocessor or compiler expands differently inside a batch (line numbers, file
 # names, the enclosing namespace), and the harness's reserved prefix.
-_CPP_BATCH_SENSITIVE = frozenset({"__LINE__", "__FILE__", "__COUNTER__", "__BASE_FILE__", "__FILE_NAME__",
-                                  "__INCLUDE_LEVEL__", "__PRETTY_FUNCTION__", "__DATE__", "__TIME__",
-                                  "__TIMESTAMP__", "_Pragma", "__pragma", "asm", "__asm", "__asm__"})
+_CPP_BATCH_SENSITIVE = frozenset(
+    {
+        "__LINE__",
+        "__FILE__",
+        "__COUNTER__",
+        "__BASE_FILE__",
+        "__FILE_NAME__",
+        "__INCLUDE_LEVEL__",
+        "__PRETTY_FUNCTION__",
+        "__DATE__",
+        "__TIME__",
+        "__TIMESTAMP__",
+        "_Pragma",
+        "__pragma",
+        "asm",
+        "__asm",
+        "__asm__",
+    }
+)
 _CPP_IDENTS = frozenset({"identifier", "type_identifier", "field_identifier", "namespace_identifier"})
-_CPP_NAMESPACE_ITEMS = frozenset({
-    "comment", ";", "function_definition", "declaration", "template_declaration", "struct_specifier",
-    "class_specifier", "union_specifier", "enum_specifier", "namespace_definition",
-    "namespace_alias_definition", "using_declaration", "alias_declaration", "type_definition",
-    "static_assert_declaration"})
-_CPP_TEMPLATED = frozenset({"function_definition", "declaration", "struct_specifier", "class_specifier",
-                            "union_specifier", "alias_declaration", "template_declaration"})
-_CPP_LITERAL_EXPR = frozenset({"number_literal", "char_literal", "true", "false", "unary_expression",
-                               "binary_expression", "parenthesized_expression"})
+_CPP_NAMESPACE_ITEMS = frozenset(
+    {
+        "comment",
+        ";",
+        "function_definition",
+        "declaration",
+        "template_declaration",
+        "struct_specifier",
+        "class_specifier",
+        "union_specifier",
+        "enum_specifier",
+        "namespace_definition",
+        "namespace_alias_definition",
+        "using_declaration",
+        "alias_declaration",
+        "type_definition",
+        "static_assert_declaration",
+    }
+)
+_CPP_TEMPLATED = frozenset(
+    {
+        "function_definition",
+        "declaration",
+        "struct_specifier",
+        "class_specifier",
+        "union_specifier",
+        "alias_declaration",
+        "template_declaration",
+    }
+)
+_CPP_LITERAL_EXPR = frozenset(
+    {
+        "number_literal",
+        "char_literal",
+        "true",
+        "false",
+        "unary_expression",
+        "binary_expression",
+        "parenthesized_expression",
+    }
+)
 _CPP_ARITH_TYPES = frozenset({"primitive_type", "sized_type_specifier"})
 
 
@@ -101,7 +246,7 @@ def _cpp_directive(node: Node) -> str | None:
     if node.type == "preproc_include":
         path = node.child_by_field_name("path")
         if path is None or path.type != "system_lib_string":
-            return None                      # "file.h" searches the build folder first
+            return None  # "file.h" searches the build folder first
         name = text_of(path)[1:-1].strip()
         ok = name in CPP_STD_HEADERS or (name.startswith(("boost/", "openssl/")) and ".." not in name)
         return f"#include <{name}>" if ok else None
@@ -122,9 +267,9 @@ def _cpp_split(root: Node) -> tuple[tuple[str, ...], list[Node]]:
         d = _cpp_directive(child)
         if d is None:
             return tuple(lines), items[k:]
-        header = d[len("#include <"):-1] if d.startswith("#include") else ""
+        header = d[len("#include <") : -1] if d.startswith("#include") else ""
         if d not in lines or header in _UNGUARDED or d == "#undef NDEBUG":
-            lines.append(d)                  # a guarded header or `using` twice is a no-op
+            lines.append(d)  # a guarded header or `using` twice is a no-op
     return tuple(lines), []
 
 
@@ -175,9 +320,15 @@ def _cpp_node_ok(n: Node, *, in_test: bool) -> bool:
     """Rules that hold everywhere in a batched program (function bodies and classes included);
     the `__wb` prefix is the harness's, which only the (instrumented) test may use."""
     t = n.type
-    if t.startswith("preproc_") or t in ("attribute_specifier", "attribute_declaration", "ms_declspec_modifier",
-                                         "linkage_specification", "gnu_asm_expression", "asm_declaration",
-                                         "template_instantiation"):
+    if t.startswith("preproc_") or t in (
+        "attribute_specifier",
+        "attribute_declaration",
+        "ms_declspec_modifier",
+        "linkage_specification",
+        "gnu_asm_expression",
+        "asm_declaration",
+        "template_instantiation",
+    ):
         return False
     if t == "storage_class_specifier":
         word = text_of(n)
@@ -205,7 +356,7 @@ def _cpp_namespace_ok(items: list[Node]) -> bool:
             if not inner or any(c.type not in _CPP_TEMPLATED for c in inner):
                 return False
             if any(c.type == "declaration" and not _cpp_is_function_decl(c) for c in inner):
-                return False              # a variable template
+                return False  # a variable template
         if t == "namespace_definition":
             name = item.child_by_field_name("name")
             if name is not None and (text_of(name) == "std" or text_of(name).startswith("__")):
@@ -224,11 +375,12 @@ def cpp_parts(code: str, test: str) -> CppParts | None:
         if root is None:
             return None
         preamble, items = _cpp_split(root)
-        if not _cpp_namespace_ok(items) or \
-                not all(_cpp_node_ok(n, in_test=in_test) for item in items for n in walk(item)):
+        if not _cpp_namespace_ok(items) or not all(
+            _cpp_node_ok(n, in_test=in_test) for item in items for n in walk(item)
+        ):
             return None
         data = text.encode("utf-8", "surrogatepass")
-        body = data[items[0].start_byte:].decode("utf-8", "surrogatepass") if items else ""
+        body = data[items[0].start_byte :].decode("utf-8", "surrogatepass") if items else ""
         halves.append((preamble, body))
     (code_pre, code_body), (test_pre, test_body) = halves
     ssl = any(d.startswith("#include <openssl/") for d in code_pre + test_pre)
@@ -238,19 +390,77 @@ def cpp_parts(code: str, test: str) -> CppParts | None:
 # ----------------------------------------------------------------------------------------------
 # Rust
 
-_RUST_ITEMS = frozenset({"function_item", "struct_item", "enum_item", "union_item", "trait_item", "impl_item",
-                         "type_item", "const_item", "use_declaration", "mod_item", "attribute_item",
-                         "extern_crate_declaration", "line_comment", "block_comment", "empty_statement"})
+_RUST_ITEMS = frozenset(
+    {
+        "function_item",
+        "struct_item",
+        "enum_item",
+        "union_item",
+        "trait_item",
+        "impl_item",
+        "type_item",
+        "const_item",
+        "use_declaration",
+        "mod_item",
+        "attribute_item",
+        "extern_crate_declaration",
+        "line_comment",
+        "block_comment",
+        "empty_statement",
+    }
+)
 _RUST_CRATES = frozenset({"std", "core", "alloc", "rand", "regex", "md5"})
-_RUST_ATTRS = frozenset({"derive", "allow", "warn", "deny", "forbid", "expect", "inline", "cold", "must_use",
-                         "doc", "cfg", "deprecated", "non_exhaustive", "repr", "track_caller", "automatically_derived"})
+_RUST_ATTRS = frozenset(
+    {
+        "derive",
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "inline",
+        "cold",
+        "must_use",
+        "doc",
+        "cfg",
+        "deprecated",
+        "non_exhaustive",
+        "repr",
+        "track_caller",
+        "automatically_derived",
+    }
+)
 _RUST_TOOL_ATTRS = ("rustfmt::", "clippy::")
 # Expression macros of the standard library; their token trees are checked token by token.
 # (line!/file!/column!/module_path! are left out: they expand differently inside a batch.)
-RUST_MACROS = frozenset({"println", "print", "eprintln", "eprint", "format", "format_args", "write", "writeln",
-                         "vec", "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq",
-                         "debug_assert_ne", "panic", "unreachable", "unimplemented", "todo", "matches", "dbg",
-                         "stringify", "concat", "cfg"})
+RUST_MACROS = frozenset(
+    {
+        "println",
+        "print",
+        "eprintln",
+        "eprint",
+        "format",
+        "format_args",
+        "write",
+        "writeln",
+        "vec",
+        "assert",
+        "assert_eq",
+        "assert_ne",
+        "debug_assert",
+        "debug_assert_eq",
+        "debug_assert_ne",
+        "panic",
+        "unreachable",
+        "unimplemented",
+        "todo",
+        "matches",
+        "dbg",
+        "stringify",
+        "concat",
+        "cfg",
+    }
+)
 # Tokens that introduce what the rules forbid: statics, attributes, extern items, modules, macros.
 _RUST_TREE_TOKENS = frozenset({"#", "static", "extern", "mod", "macro_rules!", "macro_rules"})
 
@@ -278,8 +488,13 @@ def _rust_token_tree_ok(tree: Node) -> bool:
             return False
         if c.type == "identifier" and text_of(c).startswith("__wb"):
             return False
-        if not c.is_named and c.type == "!" and i > 0 and kids[i - 1].type == "identifier" \
-                and text_of(kids[i - 1]) not in RUST_MACROS:
+        if (
+            not c.is_named
+            and c.type == "!"
+            and i > 0
+            and kids[i - 1].type == "identifier"
+            and text_of(kids[i - 1]) not in RUST_MACROS
+        ):
             return False
     return True
 
@@ -296,11 +511,11 @@ def _rust_node_ok(n: Node, *, in_test: bool) -> bool:
             return False
         word = text_of(name)
         if in_test and word.startswith("__wb_assert"):
-            return True                    # the harness's own macros (instrumented tests)
+            return True  # the harness's own macros (instrumented tests)
         tree = next((c for c in n.children if c.type == "token_tree"), None)
         return word in RUST_MACROS and (tree is None or _rust_token_tree_ok(tree))
     if t == "mod_item" and n.child_by_field_name("body") is None:
-        return False                       # `mod x;` reads another file
+        return False  # `mod x;` reads another file
     if t == "extern_crate_declaration":
         name = n.child_by_field_name("name")
         return name is not None and text_of(name) in _RUST_CRATES
@@ -313,8 +528,9 @@ def _rust_items_ok(items: list[Node], *, in_test: bool) -> bool:
             return False
         if item.type == "mod_item":
             body = item.child_by_field_name("body")
-            if body is None or not _rust_items_ok([c for c in body.children if c.type not in ("{", "}")],
-                                                  in_test=in_test):
+            if body is None or not _rust_items_ok(
+                [c for c in body.children if c.type not in ("{", "}")], in_test=in_test
+            ):
                 return False
     return True
 
@@ -361,8 +577,12 @@ def rust_tests(test: str) -> list[RustTest]:
                 continue
             if pending_test:
                 params = item.child_by_field_name("parameters")
-                if item.type != "function_item" or item.child_by_field_name("return_type") is not None \
-                        or params is None or any(c.is_named for c in params.children):
+                if (
+                    item.type != "function_item"
+                    or item.child_by_field_name("return_type") is not None
+                    or params is None
+                    or any(c.is_named for c in params.children)
+                ):
                     return False
                 out.append(RustTest(prefix + text_of(item.child_by_field_name("name"))))
                 pending_test = False
@@ -379,6 +599,7 @@ def rust_tests(test: str) -> list[RustTest]:
 # ----------------------------------------------------------------------------------------------
 # Java
 
+
 def java_admissible(text: str) -> bool:
     """A Java program can share a `javac` run (in a package of its own) when it parses and
     declares no package or module of its own: javac runs no program code at compile time
@@ -390,5 +611,8 @@ def java_admissible(text: str) -> bool:
     kinds = {c.type for c in root.children}
     if kinds & {"package_declaration", "module_declaration"}:
         return False
-    return any(c.type == "class_declaration" and text_of(c.child_by_field_name("name")) == "Main"
-               for c in root.children if c.child_by_field_name("name") is not None)
+    return any(
+        c.type == "class_declaration" and text_of(c.child_by_field_name("name")) == "Main"
+        for c in root.children
+        if c.child_by_field_name("name") is not None
+    )

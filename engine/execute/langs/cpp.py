@@ -116,7 +116,9 @@ static int run(int argc, char** argv, int (*test_main)(int, char**)) { init(); i
 #define __WB_ASSERT(id, ...) do { if (::__wb_h::begin(id)) ::__wb_h::result(id, static_cast<bool>(__VA_ARGS__)); } while (0)
 """
 
-SINGLE_MAIN = "int __wb_main(int, char**);\nint main(int argc, char** argv) { return ::__wb_h::run(argc, argv, &__wb_main); }\n"
+SINGLE_MAIN = (
+    "int __wb_main(int, char**);\nint main(int argc, char** argv) { return ::__wb_h::run(argc, argv, &__wb_main); }\n"
+)
 
 
 @dataclass
@@ -140,8 +142,14 @@ def stdio_pch(ctx: Context) -> str | None:
     program whose first include it is (1.6 s of parsing become 0.3 s) and the header itself for
     any other, with the same result. None when it cannot be built."""
     gpp = ctx.tool.commands["g++"]
-    probe = subprocess.run([gpp, *STDIO_CXXFLAGS, "-x", "c++", "-E", "-H", "-o", os.devnull, "-"],
-                           input=f"#include <{PCH_HEADER}>\n", capture_output=True, text=True, check=False, timeout=120)
+    probe = subprocess.run(
+        [gpp, *STDIO_CXXFLAGS, "-x", "c++", "-E", "-H", "-o", os.devnull, "-"],
+        input=f"#include <{PCH_HEADER}>\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     header = next((ln[2:].strip() for ln in probe.stderr.splitlines() if ln.startswith(". ")), "")
     if probe.returncode != 0 or not header.endswith(PCH_HEADER):
         return None
@@ -154,8 +162,13 @@ def stdio_pch(ctx: Context) -> str | None:
         if not gch.exists():
             gch.parent.mkdir(parents=True, exist_ok=True)
             tmp = gch.with_suffix(".tmp")
-            p = subprocess.run([gpp, *STDIO_CXXFLAGS, "-x", "c++-header", header, "-o", str(tmp)],
-                               capture_output=True, text=True, check=False, timeout=600)
+            p = subprocess.run(
+                [gpp, *STDIO_CXXFLAGS, "-x", "c++-header", header, "-o", str(tmp)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=600,
+            )
             if p.returncode != 0:
                 tmp.unlink(missing_ok=True)
                 return None
@@ -194,8 +207,11 @@ def batch_source(parts: list[CppParts], tag: str) -> tuple[str, list[list[tuple[
     add("\n".join(test_pre) + "\n")
     for i, p in enumerate(parts):
         add(f"namespace __wb_{tag}_{i} {{\n{p.test_body}\n}}\n", i)
-        add(f'extern "C" int __wb_entry_{tag}_{i}(int argc, char** argv) '
-            f"{{ return ::__wb_h::run(argc, argv, &__wb_{tag}_{i}::__wb_main); }}\n", i)
+        add(
+            f'extern "C" int __wb_entry_{tag}_{i}(int argc, char** argv) '
+            f"{{ return ::__wb_h::run(argc, argv, &__wb_{tag}_{i}::__wb_main); }}\n",
+            i,
+        )
     return "".join(out), ranges
 
 
@@ -225,12 +241,24 @@ def link_script(gpp: str, n: int, tag: str, ssl: list[bool], lld: list[str], fla
     """Compile the batch once, then link every program into `bin/<i>` on its own (a link that
     fails leaves `bin/<i>.log`: undefined references are the program's own)."""
     q = shlex.quote
-    lines = ["set -u", " ".join([q(gpp), *flags, *SECTIONS, "-c", "batch.cpp", "-o", "batch.o"]) + " || exit 1",
-             "mkdir -p bin"]
+    lines = [
+        "set -u",
+        " ".join([q(gpp), *flags, *SECTIONS, "-c", "batch.cpp", "-o", "batch.o"]) + " || exit 1",
+        "mkdir -p bin",
+    ]
     for i in range(n):
         entry = f"__wb_entry_{tag}_{i}"
-        argv = [q(gpp), *map(q, lld), "-o", f"bin/{i}", "batch.o", "-Wl,--gc-sections", f"-Wl,-u,{entry}",
-                f"-Wl,--defsym=main={entry}", *(LIBS if ssl[i] else [])]
+        argv = [
+            q(gpp),
+            *map(q, lld),
+            "-o",
+            f"bin/{i}",
+            "batch.o",
+            "-Wl,--gc-sections",
+            f"-Wl,-u,{entry}",
+            f"-Wl,--defsym=main={entry}",
+            *(LIBS if ssl[i] else []),
+        ]
         lines.append(" ".join(argv) + f" >bin/{i}.log 2>&1 || true")
     return "\n".join(lines) + "\n"
 
@@ -276,8 +304,16 @@ def start(ctx: Context, units: list[Unit]) -> None:
                 ctx.emit(u, Outcome("compile_error", log.strip() or "link failed", n_cases=max(u.plan.n, 1)))
 
         def job(u: Unit) -> dict[str, Any]:
-            return {"id": u.key, "mode": "exec", "argv": ["./prog"], "cases": u.plan.n, "limits": ctx.limits.run(),
-                    "env": run_env(), "stage": {"prog": os.path.join(b.dir, "bin", str(index[u.key]))}}
+            return {
+                "id": u.key,
+                "mode": "exec",
+                "argv": ["./prog"],
+                "cases": u.plan.n,
+                "limits": ctx.limits.run(),
+                "env": run_env(),
+                "stage": {"prog": os.path.join(b.dir, "bin", str(index[u.key]))},
+            }
+
         if runnable:
             run_jobs(ctx, runnable, job, {})
 
@@ -294,13 +330,28 @@ def start(ctx: Context, units: list[Unit]) -> None:
         def job(d: str, instrumented: bool) -> dict[str, Any]:
             plain = cpp_rename_main(u.plan.test if instrumented else u.program.test) is None
             # (plain: nothing tells when the tests have run, so a clean exit is the only "done")
-            return {"id": u.key, "mode": "exec", "argv": ["./prog"], "stage": {"prog": os.path.join(d, "prog")},
-                    "cases": 0 if plain or not instrumented else u.plan.n, "limits": ctx.limits.run(),
-                    "env": run_env(), "done_on_exit0": plain}
+            return {
+                "id": u.key,
+                "mode": "exec",
+                "argv": ["./prog"],
+                "stage": {"prog": os.path.join(d, "prog")},
+                "cases": 0 if plain or not instrumented else u.plan.n,
+                "limits": ctx.limits.run(),
+                "env": run_env(),
+                "done_on_exit0": plain,
+            }
 
-        run_single(ctx, u, prefix="cpp1-", filename="test.cpp", write=write, job=job,
-                   compile_=lambda d: compile_step(ctx, d, compile_argv(gpp, "test.cpp", "prog", cxxflags(u)),
-                                               build_env(ctx, d)))
+        run_single(
+            ctx,
+            u,
+            prefix="cpp1-",
+            filename="test.cpp",
+            write=write,
+            job=job,
+            compile_=lambda d: compile_step(
+                ctx, d, compile_argv(gpp, "test.cpp", "prog", cxxflags(u)), build_env(ctx, d)
+            ),
+        )
 
     plan = BatchPlan("cpp", build_batch, blame, run_batch, single, max_batch=120)
     by_key: dict[Any, list[Unit]] = {}

@@ -171,9 +171,21 @@ def go_env(ctx: Context, d: str, gopath: str) -> dict[str, str]:
     cache, no network, no cgo."""
     gocache = ctx.build_cache / "go"
     gocache.mkdir(parents=True, exist_ok=True)
-    return build_env(ctx, d, {"GOPATH": f"{gopath}{os.pathsep}{GOCODE}", "GO111MODULE": "off",
-                              "GOCACHE": str(gocache), "CGO_ENABLED": "0", "GOFLAGS": "", "GOENV": "off",
-                              "GOPROXY": "off", "GOTMPDIR": d, "GOTELEMETRY": "off"})
+    return build_env(
+        ctx,
+        d,
+        {
+            "GOPATH": f"{gopath}{os.pathsep}{GOCODE}",
+            "GO111MODULE": "off",
+            "GOCACHE": str(gocache),
+            "CGO_ENABLED": "0",
+            "GOFLAGS": "",
+            "GOENV": "off",
+            "GOPROXY": "off",
+            "GOTMPDIR": d,
+            "GOTELEMETRY": "off",
+        },
+    )
 
 
 def start(ctx: Context, units: list[Unit]) -> None:
@@ -184,23 +196,40 @@ def start(ctx: Context, units: list[Unit]) -> None:
 
     def job(u: Unit, binary: str, instrumented: bool) -> dict[str, Any]:
         # (a test part without test functions has nothing to report done: a clean exit is all)
-        return {"id": u.key, "mode": "exec", "cases": u.plan.n if instrumented else 0,
-                "limits": ctx.limits.run(memory_extra_mb=2048), "env": run_env(),
-                "argv": ["./prog.test", "-test.paniconexit0"], "stage": {"prog.test": binary},
-                "done_on_exit0": _test(u, instrumented)[1] == 0}
+        return {
+            "id": u.key,
+            "mode": "exec",
+            "cases": u.plan.n if instrumented else 0,
+            "limits": ctx.limits.run(memory_extra_mb=2048),
+            "env": run_env(),
+            "argv": ["./prog.test", "-test.paniconexit0"],
+            "stage": {"prog.test": binary},
+            "done_on_exit0": _test(u, instrumented)[1] == 0,
+        }
 
     def single(u: Unit) -> None:
         def write(d: str, instrumented: bool) -> tuple[int, int]:
             return _write(Path(d), u, instrumented)
 
-        run_single(ctx, u, prefix="go1-", filename="main_test.go", write=write,
-                   job=lambda d, inst: job(u, os.path.join(d, "prog.test"), inst),
-                   compile_=lambda d: compile_step(ctx, d, [go, "test", "-c", *GOFLAGS, "-o", "prog.test", "."],
-                                                   genv(d, os.path.join(d, "gopath")), ro=(str(GOCODE),)))
+        run_single(
+            ctx,
+            u,
+            prefix="go1-",
+            filename="main_test.go",
+            write=write,
+            job=lambda d, inst: job(u, os.path.join(d, "prog.test"), inst),
+            compile_=lambda d: compile_step(
+                ctx,
+                d,
+                [go, "test", "-c", *GOFLAGS, "-o", "prog.test", "."],
+                genv(d, os.path.join(d, "gopath")),
+                ro=(str(GOCODE),),
+            ),
+        )
 
     def batch(group: list[Unit]) -> None:
         d = ctx.new_dir("go-")
-        tag = "b" + secrets.token_hex(8)          # the import path prefix: no program can name another
+        tag = "b" + secrets.token_hex(8)  # the import path prefix: no program can name another
         root = Path(d, "gopath", "src", tag)
         lines = {}
         for i, u in enumerate(group):
@@ -208,8 +237,14 @@ def start(ctx: Context, units: list[Unit]) -> None:
         copier = Path(d, "copy.sh")
         copier.write_text(COPY)
         copier.chmod(0o755)
-        res = compile_step(ctx, d, [go, "test", "-exec", str(copier), *GOFLAGS, f"{tag}/..."],
-                           genv(d, os.path.join(d, "gopath")), n_programs=len(group), ro=(str(GOCODE),))
+        res = compile_step(
+            ctx,
+            d,
+            [go, "test", "-exec", str(copier), *GOFLAGS, f"{tag}/..."],
+            genv(d, os.path.join(d, "gopath")),
+            n_programs=len(group),
+            ro=(str(GOCODE),),
+        )
         log = build_log(res)
         sections = _sections(log)
         built = []
@@ -229,6 +264,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
 
         def batch_job(v: Unit) -> dict[str, Any]:
             return job(v, paths[v.key], True)
+
         for part in chunks([u for u, _ in built], ctx.workers):
             ctx.submit(P_RUN, partial(run_jobs, ctx, part, batch_job, {}))
 

@@ -163,10 +163,20 @@ def javac_argv(javac: str, files: list[str], *, classpath: str = "", out: str = 
 
 
 def jvm_flags(memory_mb: int) -> list[str]:
-    return ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xshare:auto", f"-Xmx{memory_mb}m",
-            "-Xss8m", "-XX:ReservedCodeCacheSize=96m", "-XX:CompressedClassSpaceSize=128m",
-            "-XX:MaxMetaspaceSize=384m", "-XX:ErrorFile=/dev/null", "-Djava.awt.headless=true",
-            "-Dfile.encoding=UTF-8"]
+    return [
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:-UsePerfData",
+        "-Xshare:auto",
+        f"-Xmx{memory_mb}m",
+        "-Xss8m",
+        "-XX:ReservedCodeCacheSize=96m",
+        "-XX:CompressedClassSpaceSize=128m",
+        "-XX:MaxMetaspaceSize=384m",
+        "-XX:ErrorFile=/dev/null",
+        "-Djava.awt.headless=true",
+        "-Dfile.encoding=UTF-8",
+    ]
 
 
 def runtime_dir(ctx: Context) -> str:
@@ -181,9 +191,21 @@ def runtime_dir(ctx: Context) -> str:
             src.mkdir(parents=True, exist_ok=True)
             (src / "WB.java").write_text(WB_JAVA)
             (src / "Runner.java").write_text(RUNNER_JAVA)
-            p = subprocess.run([ctx.tool.commands["javac"], *JAVAC_J, *JAVAC_FLAGS, "-d", str(d / "classes"),
-                                str(src / "WB.java"), str(src / "Runner.java")], capture_output=True, text=True, check=False,
-                               timeout=300)
+            p = subprocess.run(
+                [
+                    ctx.tool.commands["javac"],
+                    *JAVAC_J,
+                    *JAVAC_FLAGS,
+                    "-d",
+                    str(d / "classes"),
+                    str(src / "WB.java"),
+                    str(src / "Runner.java"),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=300,
+            )
             if p.returncode != 0:
                 raise RuntimeError("cannot build the Java runtime helper:\n" + p.stderr[-2000:])
             os.chmod(d, 0o755)
@@ -218,8 +240,15 @@ def start(ctx: Context, units: list[Unit]) -> None:
     def job(u: Unit, classes: dict[str, str], main: str, cases: int) -> dict[str, Any]:
         """Run `main` with the class path `classes/`: the harness and the program's own classes."""
         stage = {"classes/wbrt": os.path.join(rt, "wbrt"), **{f"classes/{k}": v for k, v in classes.items()}}
-        return {"id": u.key, "mode": "exec", "cases": cases, "limits": lim_run, "env": run_env(),
-                "argv": [*argv0, main], "stage": stage}
+        return {
+            "id": u.key,
+            "mode": "exec",
+            "cases": cases,
+            "limits": lim_run,
+            "env": run_env(),
+            "argv": [*argv0, main],
+            "stage": stage,
+        }
 
     def build_batch(group: list[Unit]) -> tuple[bool, str, Batch]:
         d = ctx.new_dir("java-")
@@ -229,11 +258,13 @@ def start(ctx: Context, units: list[Unit]) -> None:
         for pkg, u in zip(pkgs, group):
             src = Path(d, "src", pkg)
             src.mkdir(parents=True)
-            (src / "Main.java").write_text(f"package {pkg};\n" + u.program.code + "\n" + u.plan.test,
-                                           encoding="utf-8", errors="surrogatepass")
+            (src / "Main.java").write_text(
+                f"package {pkg};\n" + u.program.code + "\n" + u.plan.test, encoding="utf-8", errors="surrogatepass"
+            )
             files.append(f"src/{pkg}/Main.java")
-        res = compile_step(ctx, d, javac_argv(javac, files, classpath=cp), build_env(ctx, d), n_programs=len(group),
-                           ro=(rt,))
+        res = compile_step(
+            ctx, d, javac_argv(javac, files, classpath=cp), build_env(ctx, d), n_programs=len(group), ro=(rt,)
+        )
         return build_ok(res), build_log(res), Batch(d, list(group), pkgs)
 
     def blame(log: str, group: list[Unit], b: Batch) -> set[int]:
@@ -242,24 +273,38 @@ def start(ctx: Context, units: list[Unit]) -> None:
 
     def run_batch(part: list[Unit], b: Batch) -> None:
         pkg = {u.key: p for u, p in zip(b.units, b.packages)}
-        run_jobs(ctx, part, lambda u: job(u, {pkg[u.key]: os.path.join(b.dir, "classes", pkg[u.key])},
-                                          f"{pkg[u.key]}.Main", u.plan.n), {})
+        run_jobs(
+            ctx,
+            part,
+            lambda u: job(u, {pkg[u.key]: os.path.join(b.dir, "classes", pkg[u.key])}, f"{pkg[u.key]}.Main", u.plan.n),
+            {},
+        )
 
     def single(u: Unit) -> None:
         def write(d: str, instrumented: bool) -> tuple[int, int]:
-            Path(d, "Main.java").write_text(u.program.code + "\n" + (u.plan.test if instrumented else u.program.test),
-                                            encoding="utf-8", errors="surrogatepass")
+            Path(d, "Main.java").write_text(
+                u.program.code + "\n" + (u.plan.test if instrumented else u.program.test),
+                encoding="utf-8",
+                errors="surrogatepass",
+            )
             return 1, u.program.code.count("\n") + 1
 
         def single_job(d: str, instrumented: bool) -> dict[str, Any]:
             out = Path(d, "classes")
             classes = {p.name: str(p) for p in out.iterdir()} if out.is_dir() else {}
-            return job(u, classes, _main_class(u.program.code + "\n" + u.program.test),
-                       u.plan.n if instrumented else 0)
+            return job(u, classes, _main_class(u.program.code + "\n" + u.program.test), u.plan.n if instrumented else 0)
 
-        run_single(ctx, u, prefix="java1-", filename="Main.java", write=write, job=single_job,
-                   compile_=lambda d: compile_step(ctx, d, javac_argv(javac, ["Main.java"], classpath=cp),
-                                                   build_env(ctx, d), ro=(rt,)))
+        run_single(
+            ctx,
+            u,
+            prefix="java1-",
+            filename="Main.java",
+            write=write,
+            job=single_job,
+            compile_=lambda d: compile_step(
+                ctx, d, javac_argv(javac, ["Main.java"], classpath=cp), build_env(ctx, d), ro=(rt,)
+            ),
+        )
 
     plan = BatchPlan("java", build_batch, blame, run_batch, single, max_batch=200)
     batched = [u for u in units if java_admissible(u.program.code + "\n" + u.plan.test)]

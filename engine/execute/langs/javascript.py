@@ -84,8 +84,15 @@ def start(ctx: Context, units: list[Unit]) -> None:
     argv, env, ro = node_command(ctx)
 
     def job(u: Unit) -> dict[str, Any]:
-        return {"id": u.key, "mode": "exec", "argv": argv, "files": {"main.js": program(u), "wb_preload.js": PRELOAD}, "cases": u.plan.n,
-                "limits": ctx.limits.run(memory_extra_mb=2048), "env": env}
+        return {
+            "id": u.key,
+            "mode": "exec",
+            "argv": argv,
+            "files": {"main.js": program(u), "wb_preload.js": PRELOAD},
+            "cases": u.plan.n,
+            "limits": ctx.limits.run(memory_extra_mb=2048),
+            "env": env,
+        }
 
     for part in chunks(units, ctx.workers, min_size=8):
         ctx.submit(P_RUN, partial(run_jobs, ctx, part, job, {"ro": ro}))

@@ -14,10 +14,42 @@ from engine.execute.core import P_RUN, Context, Unit, chunks, run_env, run_jobs
 from engine.problems.assemble import PYTHON_PRELUDE
 
 # Imported once in the supervisor: the reference prelude plus what solutions commonly use.
-PREIMPORT = ["math", "re", "sys", "copy", "datetime", "itertools", "collections", "heapq", "statistics",
-             "functools", "hashlib", "numpy", "string", "typing", "bisect", "random", "fractions", "decimal",
-             "operator", "json", "time", "array", "queue", "string", "unicodedata", "cmath", "traceback",
-             "dataclasses", "enum", "abc", "textwrap", "struct", "base64", "ast"]
+PREIMPORT = [
+    "math",
+    "re",
+    "sys",
+    "copy",
+    "datetime",
+    "itertools",
+    "collections",
+    "heapq",
+    "statistics",
+    "functools",
+    "hashlib",
+    "numpy",
+    "string",
+    "typing",
+    "bisect",
+    "random",
+    "fractions",
+    "decimal",
+    "operator",
+    "json",
+    "time",
+    "array",
+    "queue",
+    "string",
+    "unicodedata",
+    "cmath",
+    "traceback",
+    "dataclasses",
+    "enum",
+    "abc",
+    "textwrap",
+    "struct",
+    "base64",
+    "ast",
+]
 
 
 def _numpy_ok() -> bool:
@@ -38,8 +70,10 @@ def fork_server(units: list[Unit]) -> dict[str, Any]:
     """The supervisor settings of a fork-server for these programs (numpy pre-imported only
     when one of them may use it)."""
     need_numpy = any("numpy" in u.program.code or "np." in u.program.code for u in units)
-    return {"python_preimport": [m for m in PREIMPORT if need_numpy or m != "numpy"],
-            "python_env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}}
+    return {
+        "python_preimport": [m for m in PREIMPORT if need_numpy or m != "numpy"],
+        "python_env": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    }
 
 
 def start(ctx: Context, units: list[Unit]) -> None:
@@ -53,8 +87,16 @@ def start(ctx: Context, units: list[Unit]) -> None:
             Path(files[u.key]).write_text(source(u, drop_numpy), encoding="utf-8", errors="surrogatepass")
 
         def job(u: Unit) -> dict[str, Any]:
-            return {"id": u.key, "mode": "python", "filename": "main.py", "stage": {"main.py": files[u.key]},
-                    "cases": u.plan.n, "limits": ctx.limits.run(relative=True), "env": run_env()}
+            return {
+                "id": u.key,
+                "mode": "python",
+                "filename": "main.py",
+                "stage": {"main.py": files[u.key]},
+                "cases": u.plan.n,
+                "limits": ctx.limits.run(relative=True),
+                "env": run_env(),
+            }
+
         run_jobs(ctx, part, job, kw)
 
     kw = fork_server(units)

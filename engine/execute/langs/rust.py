@@ -48,17 +48,43 @@ from engine.execute.toolchains import crate_dir
 from engine.execute.verdicts import Outcome
 from engine.fsutil import file_lock
 
-UNICODE = ["unicode", "unicode-age", "unicode-bool", "unicode-case", "unicode-gencat", "unicode-perl",
-           "unicode-script", "unicode-segment"]
-RUSTFLAGS = ["--edition", "2021", "-C", "opt-level=0", "-C", "debuginfo=0", "-C", "debug-assertions=on",
-             "-C", "overflow-checks=on", "--cap-lints", "allow"]
+UNICODE = [
+    "unicode",
+    "unicode-age",
+    "unicode-bool",
+    "unicode-case",
+    "unicode-gencat",
+    "unicode-perl",
+    "unicode-script",
+    "unicode-segment",
+]
+RUSTFLAGS = [
+    "--edition",
+    "2021",
+    "-C",
+    "opt-level=0",
+    "-C",
+    "debuginfo=0",
+    "-C",
+    "debug-assertions=on",
+    "-C",
+    "overflow-checks=on",
+    "--cap-lints",
+    "allow",
+]
 # Whole programs judged on stdin/stdout cases (engine.execute.iocases): an optimised build, as
 # contest judges build Rust (Codeforces, AtCoder: -O), so solutions written for them run in time.
 STDIO_RUSTFLAGS = ["--edition", "2021", "-C", "opt-level=2", "-C", "debuginfo=0", "--cap-lints", "allow"]
 # what a staticlib needs from the system when linked into an executable (recorded per toolchain)
 NATIVE_LIBS_DEFAULT = ["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]
-LINK_FLAGS = ["-pie", "-Wl,--gc-sections", "-Wl,--strip-debug", "-Wl,--eh-frame-hdr", "-Wl,-z,noexecstack",
-              "-Wl,-z,relro,-z,now"]
+LINK_FLAGS = [
+    "-pie",
+    "-Wl,--gc-sections",
+    "-Wl,--strip-debug",
+    "-Wl,--eh-frame-hdr",
+    "-Wl,-z,noexecstack",
+    "-Wl,-z,relro,-z,now",
+]
 
 
 def _feats(names: list[str]) -> list[str]:
@@ -78,8 +104,22 @@ def rustc_path(ctx: Context) -> str:
 def _native_libs(rustc: str, d: Path) -> None:
     """Record the system libraries a staticlib of this toolchain needs (`native-libs.txt`)."""
     (d / "empty.rs").write_text("")
-    p = subprocess.run([rustc, "--crate-type", "staticlib", "--print", "native-static-libs", "-o",
-                        str(d / "libempty.a"), str(d / "empty.rs")], capture_output=True, text=True, check=False, timeout=300)
+    p = subprocess.run(
+        [
+            rustc,
+            "--crate-type",
+            "staticlib",
+            "--print",
+            "native-static-libs",
+            "-o",
+            str(d / "libempty.a"),
+            str(d / "empty.rs"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     m = re.search(r"native-static-libs: (.*)", p.stderr)
     (d / "native-libs.txt").write_text(m.group(1).strip() if m else " ".join(NATIVE_LIBS_DEFAULT))
     for f in ("empty.rs", "libempty.a"):
@@ -93,8 +133,9 @@ def deps_dir(ctx: Context) -> str:
     srcs = {k: v for k, v in found.items() if v is not None}
     if len(srcs) < len(found):
         raise RuntimeError("missing Rust crate sources: " + ", ".join(k for k in found if k not in srcs))
-    tag = hashlib.sha256((ctx.tool.version + RAND_SHIM + repr(sorted((k, str(v)) for k, v in srcs.items())))
-                         .encode()).hexdigest()[:12]
+    tag = hashlib.sha256(
+        (ctx.tool.version + RAND_SHIM + repr(sorted((k, str(v)) for k, v in srcs.items()))).encode()
+    ).hexdigest()[:12]
     d = ctx.cache / "rust" / f"deps-{tag}"
     done = d / "ok"
     if done.exists() and (d / "native-libs.txt").exists():
@@ -107,14 +148,36 @@ def deps_dir(ctx: Context) -> str:
         d.mkdir(parents=True, exist_ok=True)
         (d / "rand.rs").write_text(RAND_SHIM)
         env = {**os.environ, "RUSTC_BOOTSTRAP": "0"}
-        base = [rustc, "--crate-type", "rlib", "-C", "opt-level=2", "-C", "debuginfo=0", "--cap-lints", "allow",
-                "--out-dir", str(d), "-L", f"dependency={d}"]
+        base = [
+            rustc,
+            "--crate-type",
+            "rlib",
+            "-C",
+            "opt-level=2",
+            "-C",
+            "debuginfo=0",
+            "--cap-lints",
+            "allow",
+            "--out-dir",
+            str(d),
+            "-L",
+            f"dependency={d}",
+        ]
         steps = [
             base + ["--edition", "2018", "--crate-name", "rand", str(d / "rand.rs")],
-            base + ["--edition", "2018", "--crate-name", "regex_syntax", str(srcs["regex-syntax"] / "src/lib.rs")]
+            base
+            + ["--edition", "2018", "--crate-name", "regex_syntax", str(srcs["regex-syntax"] / "src/lib.rs")]
             + _feats(["default", *UNICODE]),
-            base + ["--edition", "2018", "--crate-name", "regex", str(srcs["regex"] / "src/lib.rs"),
-                    "--extern", f"regex_syntax={d}/libregex_syntax.rlib"]
+            base
+            + [
+                "--edition",
+                "2018",
+                "--crate-name",
+                "regex",
+                str(srcs["regex"] / "src/lib.rs"),
+                "--extern",
+                f"regex_syntax={d}/libregex_syntax.rlib",
+            ]
             + _feats(["std", "perf-cache", "perf-dfa", "perf-inline", *UNICODE]),
             base + ["--edition", "2015", "--crate-name", "md5", str(srcs["md5"] / "src/lib.rs")],
         ]
@@ -128,12 +191,21 @@ def deps_dir(ctx: Context) -> str:
 
 
 def extern_flags(deps: str) -> list[str]:
-    return ["-L", f"dependency={deps}", "--extern", f"rand={deps}/librand.rlib",
-            "--extern", f"regex={deps}/libregex.rlib", "--extern", f"md5={deps}/libmd5.rlib"]
+    return [
+        "-L",
+        f"dependency={deps}",
+        "--extern",
+        f"rand={deps}/librand.rlib",
+        "--extern",
+        f"regex={deps}/libregex.rlib",
+        "--extern",
+        f"md5={deps}/libmd5.rlib",
+    ]
 
 
-def rustc_argv(rustc: str, deps: str, src: str, out: str, *, test: bool = True,
-               flags: list[str] = RUSTFLAGS) -> list[str]:
+def rustc_argv(
+    rustc: str, deps: str, src: str, out: str, *, test: bool = True, flags: list[str] = RUSTFLAGS
+) -> list[str]:
     """rustc building one program on its own: a libtest binary (`test`), or a plain one."""
     return [rustc, *(["--test"] if test else []), *flags, *extern_flags(deps), "-o", out, src]
 
@@ -163,7 +235,7 @@ def batch_test(test: str) -> str | None:
         for k, item in enumerate(items):
             if item.type == "attribute_item" and text_of(item).replace(" ", "") == "#[test]":
                 edits.append((item.start_byte, item.end_byte, b""))
-                fn = next((x for x in items[k + 1:] if x.type == "function_item"), None)
+                fn = next((x for x in items[k + 1 :] if x.type == "function_item"), None)
                 if fn is not None:
                     public(fn)
                 found = True
@@ -197,10 +269,12 @@ def batch_source(units: list[Unit], tag: str) -> tuple[str, list[tuple[int, int]
         test = batch_test(u.plan.test)
         assert test is not None  # admitted programs parse
         table = ", ".join(f'("{t.path}", {t.path} as fn())' for t in tests)
-        block = (f"#[allow(dead_code, unused_imports)]\npub mod __wb_{tag}_{i} {{\n{u.program.code}\n{test}\n"
-                 f"pub(crate) fn __wb_tests() -> Vec<(&'static str, fn())> {{ vec![{table}] }}\n}}\n"
-                 f"#[no_mangle]\npub extern \"C\" fn __wb_main_{tag}_{i}() -> i32 "
-                 f"{{ crate::__wb::run(&__wb_{tag}_{i}::__wb_tests()) }}\n")
+        block = (
+            f"#[allow(dead_code, unused_imports)]\npub mod __wb_{tag}_{i} {{\n{u.program.code}\n{test}\n"
+            f"pub(crate) fn __wb_tests() -> Vec<(&'static str, fn())> {{ vec![{table}] }}\n}}\n"
+            f"#[no_mangle]\npub extern \"C\" fn __wb_main_{tag}_{i}() -> i32 "
+            f"{{ crate::__wb::run(&__wb_{tag}_{i}::__wb_tests()) }}\n"
+        )
         ranges.append((line, line + block.count("\n")))
         line += block.count("\n")
         parts.append(block)
@@ -232,8 +306,20 @@ def start(ctx: Context, units: list[Unit]) -> None:
 
     def build_script(n: int, tag: str) -> str:
         q = shlex.quote
-        rc = [rustc, "--crate-type", "staticlib", "--crate-name", "wbbatch", "--cfg", "test", *RUSTFLAGS,
-              *extern_flags(deps), "-o", "libbatch.a", "batch.rs"]
+        rc = [
+            rustc,
+            "--crate-type",
+            "staticlib",
+            "--crate-name",
+            "wbbatch",
+            "--cfg",
+            "test",
+            *RUSTFLAGS,
+            *extern_flags(deps),
+            "-o",
+            "libbatch.a",
+            "batch.rs",
+        ]
         lines = ["set -u", " ".join(map(q, rc)) + " || exit 1", "mkdir -p bin"]
         for i in range(n):
             entry = f"__wb_main_{tag}_{i}"
@@ -269,8 +355,16 @@ def start(ctx: Context, units: list[Unit]) -> None:
                 ctx.emit(u, Outcome("compile_error", log.strip() or "link failed", n_cases=max(u.plan.n, 1)))
 
         def job(u: Unit) -> dict[str, Any]:
-            return {"id": u.key, "mode": "exec", "cases": u.plan.n, "limits": ctx.limits.run(), "env": run_env(),
-                    "argv": ["./prog"], "stage": {"prog": os.path.join(b.dir, "bin", str(index[u.key]))}}
+            return {
+                "id": u.key,
+                "mode": "exec",
+                "cases": u.plan.n,
+                "limits": ctx.limits.run(),
+                "env": run_env(),
+                "argv": ["./prog"],
+                "stage": {"prog": os.path.join(b.dir, "bin", str(index[u.key]))},
+            }
+
         if runnable:
             run_jobs(ctx, runnable, job, {})
 
@@ -284,21 +378,36 @@ def start(ctx: Context, units: list[Unit]) -> None:
             else:
                 test, n = rust_done_markers(u.program.test)
             pre = head + WB_MACROS
-            src = pre + code[len(head):] + "\n" + test + "\n" + WB_MODULE.replace("__WB_TESTS__", str(n))
+            src = pre + code[len(head) :] + "\n" + test + "\n" + WB_MODULE.replace("__WB_TESTS__", str(n))
             Path(d, "main.rs").write_text(src, encoding="utf-8", errors="surrogatepass")
             lo = pre.count("\n") + 1
-            return lo, lo + code[len(head):].count("\n")
+            return lo, lo + code[len(head) :].count("\n")
 
         def job(d: str, instrumented: bool) -> dict[str, Any]:
             # (a test part without test functions has nothing to report done: a clean exit is all)
             none = rust_done_markers(u.program.test)[1] == 0
-            return {"id": u.key, "mode": "exec", "cases": u.plan.n if instrumented else 0, "limits": ctx.limits.run(),
-                    "env": run_env(), "argv": ["./prog", "--test-threads=1", "-q"],
-                    "stage": {"prog": os.path.join(d, "main")}, "done_on_exit0": none}
+            return {
+                "id": u.key,
+                "mode": "exec",
+                "cases": u.plan.n if instrumented else 0,
+                "limits": ctx.limits.run(),
+                "env": run_env(),
+                "argv": ["./prog", "--test-threads=1", "-q"],
+                "stage": {"prog": os.path.join(d, "main")},
+                "done_on_exit0": none,
+            }
 
-        run_single(ctx, u, prefix="rust1-", filename="main.rs", write=write, job=job,
-                   compile_=lambda d: compile_step(ctx, d, rustc_argv(rustc, deps, "main.rs", "main"), build_env(ctx, d),
-                                                   ro=ro))
+        run_single(
+            ctx,
+            u,
+            prefix="rust1-",
+            filename="main.rs",
+            write=write,
+            job=job,
+            compile_=lambda d: compile_step(
+                ctx, d, rustc_argv(rustc, deps, "main.rs", "main"), build_env(ctx, d), ro=ro
+            ),
+        )
 
     plan = BatchPlan("rust", build_batch, blame, run_batch, single, max_batch=120)
     ok = [u for u in units if admissible(u)]
