@@ -152,7 +152,7 @@ class WorkbenchScreen(Screen):
 
     @property
     def ws(self) -> Workspace:
-        return self.app.ws  # type: ignore[attr-defined]
+        return self.app.ws  # type: ignore[attr-defined]  # the App is WorkbenchApp (screens never import it)
 
     def compose(self) -> ComposeResult:
         yield ScreenTabs(self.MODE, self._workspace_label())
@@ -204,4 +204,4 @@ class WorkbenchScreen(Screen):
     # Worker errors go to the app's single handler ---------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]
+            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  # the App is WorkbenchApp (screens never import it)

@@ -379,7 +379,7 @@ class CompareScreen(WorkbenchScreen):
                         self.ws, row.spec, validation=row.validation if row.status == "completed" else None
                     )
             except Exception as e:  # noqa: BLE001 - shown to the user, nothing else to do
-                self.app.show_error("cannot mark this checkpoint", str(e))  # type: ignore[attr-defined]
+                self.app.show_error("cannot mark this checkpoint", str(e))  # type: ignore[attr-defined]  # the App is WorkbenchApp (screens never import it)
                 return
             self.notify(f"marked to submit: {mark.describe()} — b builds the submission", timeout=4)
         self.refresh_data()

@@ -411,7 +411,7 @@ class DatasetsScreen(WorkbenchScreen):
 
     def on_dataset_added(self, message: DatasetAdded) -> None:
         if message.error is not None:
-            self.app.show_error("cannot add dataset", message.error)  # type: ignore[attr-defined]
+            self.app.show_error("cannot add dataset", message.error)  # type: ignore[attr-defined]  # the App is WorkbenchApp (screens never import it)
             return
         self.refresh_data()
         self.notify(f"added {message.name} to the catalog")

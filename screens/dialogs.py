@@ -38,7 +38,7 @@ class ErrorDialog(ModalScreen[None]):
                     yield Static(self.detail, id="error-detail", markup=False, classes="muted")
             yield Static("[dim]esc / enter to close[/dim]")
 
-    def action_dismiss(self, result: Any = None) -> None:  # type: ignore[override]
+    def action_dismiss(self, result: Any = None) -> None:  # type: ignore[override]  # Textual's action takes the screen's result
         self.dismiss(None)
 
 

@@ -249,4 +249,4 @@ class JobPanel(Vertical):
             self._end()
             self.show(Text(f"failed: {str(err).splitlines()[0] if str(err) else repr(err)}", style="red"))
             self.post_message(self.Failed(self, self.kind, str(err)))
-            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]
+            self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]  # the App is WorkbenchApp (screens never import it)

@@ -299,13 +299,13 @@ class RunsScreen(WorkbenchScreen):
         if message.job == "launch":
             if res.rc != 0 or not out.get("ok"):
                 failed = [f"{c['name']}: {c['message']}" for c in out.get("checks", []) if c.get("status") == "fail"]
-                self.app.show_error("launch refused", "\n".join(failed) or res.failure("train launch"))  # type: ignore[attr-defined]
+                self.app.show_error("launch refused", "\n".join(failed) or res.failure("train launch"))  # type: ignore[attr-defined]  # the App is WorkbenchApp (screens never import it)
                 return
             self.notify(f"launched {out['run']} (pid {out['pid']})", timeout=6)
             self._after_launch(out["run"])
         elif res.rc != 0:
             what = "demo failed to start" if message.job == "demo" else "merge failed"
-            self.app.show_error(what, res.failure(what))  # type: ignore[attr-defined]
+            self.app.show_error(what, res.failure(what))  # type: ignore[attr-defined]  # the App is WorkbenchApp (screens never import it)
         elif message.job == "demo":
             self._after_demo_start(out["run"])
         elif message.job == "merge":

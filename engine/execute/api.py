@@ -123,7 +123,7 @@ def execute(
     limits_of = resolver(limits)
     if timeout is not None:
         base_of = limits_of
-        limits_of = lambda p: dataclasses.replace(base_of(p), timeout=float(timeout))  # noqa: E731
+        limits_of = lambda p: dataclasses.replace(base_of(p), timeout=float(timeout))  # noqa: E731 - a one-line override of the profile's timeout
     workers = max(1, int(workers or os.cpu_count() or 1))
     by_id = {p.task_id: p for p in problems}
     sample_list: list[Sample] = (

@@ -19,6 +19,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -283,7 +284,7 @@ def run_jobs(
                 continue
             ctx.emit(u, outcome(u, res) if outcome else Outcome(run=res, n_cases=u.plan.n, labels=u.plan.labels))
     except SandboxError as e:
-        done = set()
+        done: set[str] = set()
         for u in units:
             if u.key not in done:
                 ctx.emit(u, Outcome("infra_error", f"sandbox failure: {e}", n_cases=u.plan.n, labels=u.plan.labels))
@@ -385,7 +386,7 @@ def drive_batches(ctx: Context, plan: BatchPlan, groups: list[list[Unit]]) -> No
                 return
             if ok:
                 for part in chunks(units, ctx.workers):
-                    ctx.submit(P_RUN, lambda part=part: plan.run_batch(part, artifact))
+                    ctx.submit(P_RUN, partial(plan.run_batch, part, artifact))
                 return
             blamed = plan.blame(log, units, artifact) if round_ < plan.rounds else set()
             if blamed and len(blamed) < len(units):
@@ -437,6 +438,14 @@ def errors_only_in(log: str, filename: str, lo: int, hi: int) -> bool:
     return bool(lines) and all(lo <= n <= hi for n in lines)
 
 
+def _fixed_job(job: dict[str, Any]) -> Callable[[Unit], dict[str, Any]]:
+    return lambda _u: job
+
+
+def _outcome_of(n: int, labels: tuple[str, ...]) -> Callable[[Unit, dict[str, Any]], Outcome]:
+    return lambda _u, r: Outcome(run=r, n_cases=n, labels=labels)
+
+
 def run_single(
     ctx: Context,
     u: Unit,
@@ -460,9 +469,7 @@ def run_single(
             j = job(d, instrumented)
             n = j["cases"]
             labels = u.plan.labels if n else ()
-            run_jobs(
-                ctx, [u], lambda _u: j, sup_kwargs or {}, outcome=lambda _u, r: Outcome(run=r, n_cases=n, labels=labels)
-            )
+            run_jobs(ctx, [u], _fixed_job(j), sup_kwargs or {}, outcome=_outcome_of(n, labels))
             return
         log = build_log(res)
         if instrumented and errors_only_in(log, filename, lo, hi):

@@ -245,13 +245,10 @@ def _wrap_py(stmts: list[ast.stmt], lines: list[str], labels: list[str]) -> list
         i = len(labels)
         labels.append(_label(_segment(lines, st)))
         wb = ast.Name("__wb__", ast.Load())
-        call_end = lambda arg: ast.Expr(
-            ast.Call(
-                ast.Attribute(wb, "end", ast.Load()),
-                [ast.Constant(i), arg],
-                [],
-            )
-        )
+
+        def call_end(arg: ast.expr, wb: ast.Name = wb, i: int = i) -> ast.Expr:
+            return ast.Expr(ast.Call(ast.Attribute(wb, "end", ast.Load()), [ast.Constant(i), arg], []))
+
         body = ast.Try(
             body=[st],
             handlers=[
@@ -295,7 +292,9 @@ def javascript_cases(test: str) -> CasePlan:
     m = mask(test, "javascript")
     calls = _calls(m, r"\bconsole\s*\.\s*assert\s*\(")
     if calls:
-        out, pos, labels = [], 0, []
+        out: list[str] = []
+        labels: list[str] = []
+        pos = 0
         for s, op, cl in calls[:MAX_CASES]:
             args = split_top(m, op + 1, cl)
             if not args:
@@ -309,7 +308,7 @@ def javascript_cases(test: str) -> CasePlan:
         out.append(test[pos:])
         return CasePlan("".join(out), tuple(labels))
     # top-level statements starting with `assert` (node:assert)
-    out, pos, labels = [], 0, []
+    out, labels, pos = [], [], 0
     for st_start, st_end in _top_statements(m):
         head = m[st_start:st_end].lstrip()
         if not re.match(r"assert\b|assert\s*\.", head):
@@ -362,7 +361,8 @@ def java_cases(test: str) -> CasePlan:
     items = split_top(m, op + 1, cl, angle=True)
     if not items or len(items) > MAX_CASES:
         return plain(test)
-    parts, labels = [], []
+    parts: list[str] = []
+    labels: list[str] = []
     for a, b in items:
         expr = test[a:b].strip()
         parts.append(f"wbrt.WB.c({len(labels)}, () -> ({expr}))")
@@ -380,7 +380,9 @@ def cpp_cases(test: str) -> CasePlan:
     calls = [c for c in _calls(m, r"(?<![\w.])assert\s*\(") if not re.match(r"assert\s*\(\s*\)", m[c[0] : c[2] + 1])]
     if not calls:
         return plain(test)
-    out, pos, labels = [], 0, []
+    out: list[str] = []
+    labels: list[str] = []
+    pos = 0
     for s, op, cl in calls[:MAX_CASES]:
         out.append(test[pos:s])
         inner = test[op + 1 : cl]
@@ -419,7 +421,9 @@ def go_cases(test: str) -> CasePlan:
     """testify statements of each `func TestX(t *testing.T)` become `__wbCase(i, func() {...})`;
     `assert.New(t)` gets a failure-counting wrapper; every test function reports "done"."""
     m = mask(test, "go")
-    out, pos, labels = [], 0, []
+    out: list[str] = []
+    labels: list[str] = []
+    pos = 0
     for hit in re.finditer(r"\bfunc\s+Test\w*\s*\(\s*(\w+)\s+\*testing\.T\s*\)\s*\{", m):
         op = hit.end() - 1
         cl = match_close(m, op)
@@ -502,9 +506,11 @@ def _go_statements(body_m: str) -> list[tuple[int, int]]:
 def rust_cases(test: str) -> CasePlan:
     m = mask(test, "rust")
     calls = _calls(m, r"(?<![\w:])(assert|assert_eq|assert_ne)\s*!\s*\(")
-    out, pos, labels = [], 0, []
+    out: list[str] = []
+    labels: list[str] = []
+    pos = 0
     for s, op, cl in calls[:MAX_CASES]:
-        name = re.match(r"(assert_eq|assert_ne|assert)", m[s:]).group(1)  # type: ignore[union-attr]
+        name = re.match(r"(assert_eq|assert_ne|assert)", m[s:]).group(1)  # type: ignore[union-attr]  # the masked call matched this pattern
         out.append(test[pos:s])
         inner = test[op + 1 : cl]
         out.append(f"__wb_{name}!({len(labels)}, {inner})")

@@ -1,7 +1,8 @@
 """Samples to execute: JSONL lines `{"task_id", "completion"}` (continues the prompt, the
 human-eval convention) or `{"task_id", "solution"}` (a whole function or program); several per
 task for pass@k. A sample for a stdin/stdout problem may name its `language` (any of the six: its
-judge is language-neutral); without one it is in the problem's. `canonical` / `buggy` stand for the problem set's own reference solutions.
+judge is language-neutral); without one it is in the problem's. `canonical` / `buggy` stand for
+the problem set's own reference solutions.
 
 Text rules, at the executor's boundary:
 * the assembled program is normalised once (`clean_program`): a lone surrogate (half of a

@@ -543,7 +543,7 @@ def _run_python(source: str | None, filename: str, start: int, script: bool = Fa
         elif not isinstance(e.code, int):
             with contextlib.suppress(BaseException):
                 print(e.code, file=sys.stderr)  # (as `python main.py` reports sys.exit("message"))
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001 - anything the program raises is its own runtime error
         traceback.print_exc()
         rc = 1
     _flush_and_exit(rc)

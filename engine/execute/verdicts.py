@@ -130,7 +130,7 @@ def classify(out: Outcome, language: str) -> dict[str, Any]:
         and not failures
         and (r.get("exit") in (0, None) and r.get("signal") is None or bool(r.get("server")))
     )
-    failed_tests = []
+    failed_tests: list[dict[str, Any]] = []
     if n == 0:
         passed = program_ok and r.get("reason") is None
         verdict = "passed" if passed else _program_failure(r, stderr, language, failures)
@@ -166,7 +166,11 @@ def classify(out: Outcome, language: str) -> dict[str, Any]:
         if verdict == "passed" and npass != n:
             verdict = "failed"
     pat = INFRA_PATTERNS.get(language)
-    if verdict not in ("passed",) and pat and pat.search(stderr + " ".join(f.get("detail", "") for f in failed_tests)):
+    if (
+        verdict not in ("passed",)
+        and pat
+        and pat.search(stderr + " ".join(str(f.get("detail", "")) for f in failed_tests))
+    ):
         verdict = "infra_error"
     detail = _run_detail(r, stderr, failures)
     return {

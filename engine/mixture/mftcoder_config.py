@@ -193,7 +193,7 @@ def parse_split(value: str) -> float:
 
 def format_split(valid_fraction: float) -> str:
     pct = round(valid_fraction * 100, 4)
-    num = lambda x: str(int(x)) if float(x).is_integer() else f"{x:g}"  # noqa: E731
+    num = lambda x: str(int(x)) if float(x).is_integer() else f"{x:g}"  # noqa: E731 - a one-line number formatter
     return f"{num(round(100 - pct, 4))},{num(pct)},0"
 
 

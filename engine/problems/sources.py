@@ -52,10 +52,10 @@ def read_rows(path: str | Path) -> Iterator[tuple[int | None, Any]]:
     stem = path.name.removesuffix(".gz")
     try:
         if stem.endswith(".json"):
-            with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+            with opener(path, "rt", encoding="utf-8") as f:
                 yield from _json_array_rows(f.read(), path)
             return
-        with opener(path, "rb") as f:  # type: ignore[operator]
+        with opener(path, "rb") as f:
             for i, raw in enumerate(f, 1):
                 try:  # line by line, so that a bad byte is reported with its line
                     line = raw.decode("utf-8")

@@ -147,7 +147,7 @@ def objective_part(
 
     S_b, N_b, S_t, Q_t = sums["S_b"], sums["N_b"], sums["S_t"], sums["Q_t"]
     dev, dt = S_b.device, S_b.dtype
-    T = lambda a: torch.as_tensor(a, dtype=dt, device=dev)  # noqa: E731
+    T = lambda a: torch.as_tensor(a, dtype=dt, device=dev)  # noqa: E731 - a short local tensor helper
     alpha, present = T(totals.alpha), T(totals.present.astype(np.float64))
     A = totals.alpha_present_sum
     if S_b.numel() == 0 or A <= 0 and mode not in ("case1", "case2"):

@@ -47,7 +47,7 @@ def resolve_attn(choice: str, *, on_gpu: bool, half: bool) -> str | None:
         return choice
     if on_gpu and half:
         try:
-            import flash_attn  # noqa: F401
+            import flash_attn  # noqa: F401 - imported only to check it is installed
 
             return "flash_attention_2"
         except ImportError:
@@ -79,7 +79,7 @@ def load_for_training(cfg: Any, *, device: Any, bf16: bool) -> Any:
                 "none; use [peft] method = \"lora\" (or \"none\") to train on CPU"
             )
         try:
-            import bitsandbytes  # noqa: F401
+            import bitsandbytes  # noqa: F401 - imported only to check it is installed
         except ImportError:
             raise WorkbenchError("QLoRA needs bitsandbytes: pip install 'workbench[gpu]' (or bitsandbytes)") from None
     from engine.models.remote import explain_load_error, preflight

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.compare.pairwise import flips
@@ -278,7 +279,7 @@ def run_validation(
     vdir: ValidationDir | None = None
     if write:
         if out is not None:
-            vdir = ValidationDir(out)
+            vdir = ValidationDir(Path(out))
         else:
             if ws is None:
                 raise WorkbenchError("give an output folder (--out) or a workspace")
@@ -309,7 +310,7 @@ def run_validation(
     }
     if vdir:
         atomic_write_json(vdir.meta_json, meta)
-    timings: dict[str, float] = {}
+    timings: dict[str, float | None] = {}
     profiles = judging_profiles(taskset, profile, timeout)
     meta["profiles"] = {name: prof.name for name, prof in profiles.items()}
     try:
@@ -321,13 +322,13 @@ def run_validation(
                 atomic_write_json(vdir.meta_json, meta)
         report("load", 0, 1, {"id": vdir.id, "dir": str(vdir.path)} if vdir else {})
         t0 = time.monotonic()
-        be = (
-            loaded
-            if loaded is not None
-            else open_backend(
+        if loaded is not None:
+            be = loaded
+        else:
+            assert ckpt is not None  # (no loaded backend: the model was resolved above)
+            be = open_backend(
                 backend, ckpt.model, adapter=ckpt.adapter, settings=settings, vllm_python=vllm_python, log=log
             )
-        )
         timings["load_s"] = round(time.monotonic() - t0, 3)
         report("load", 1, 1, {})
         tok = be.tokenizer
@@ -355,10 +356,10 @@ def run_validation(
 
         t0 = time.monotonic()
         outs = be.generate(reqs, settings, report, end_tokens=ends)
-        timings["generate_s"] = round(time.monotonic() - t0, 3)
+        gen_s = timings["generate_s"] = round(time.monotonic() - t0, 3)
         n_tokens = sum(o.n_tokens for os_ in outs for o in os_)
         timings["generated_tokens"] = n_tokens
-        timings["tokens_per_s"] = round(n_tokens / timings["generate_s"], 2) if timings["generate_s"] > 0 else None
+        timings["tokens_per_s"] = round(n_tokens / gen_s, 2) if gen_s > 0 else None
         meta["backend_info"] = be.describe()
         if loaded is None:
             be.close()
@@ -495,7 +496,7 @@ def run_validation(
         summary["postprocess"] = {"mode": modes[0] if len(modes) == 1 else "mixed", "compared": compare_modes}
         if compare_modes:
             alt_probs = per_problem(alt_records)
-            f = flips(records, alt_records)
+            flipped = flips(records, alt_records)
             summary["postprocess"].update(
                 {
                     "alt_mode": _other(modes[0]) if len(modes) == 1 else "mixed",
@@ -506,7 +507,7 @@ def run_validation(
                             for t in task_info
                         },
                     },
-                    "flips": f,
+                    "flips": flipped,
                 }
             )
         summary["generation"] = {
@@ -607,7 +608,7 @@ def _proc_start() -> float | None:
         import psutil
 
         return psutil.Process(os.getpid()).create_time()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - no psutil or no process info: the start time is optional
         return None
 
 

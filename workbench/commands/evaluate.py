@@ -495,14 +495,20 @@ def run_cmd(
         None,
         "--model",
         "-m",
-        help="Model folder, adapter folder, checkpoint folder, RUN_ID@STEP|best|last, or a [models] name (default: the workspace's default model).",
+        help=(
+            "Model folder, adapter folder, checkpoint folder, RUN_ID@STEP|best|last, or a [models] name "
+            "(default: the workspace's default model)."
+        ),
     ),
     adapter: str | None = typer.Option(None, "--adapter", help="A peft adapter applied (not merged) on --model."),
     tasks: str = typer.Option(
         "contest-quick",
         "--tasks",
         "-t",
-        help="A task set ([tasksets.*]: contest, contest-quick, leetcode, toy ...) or task names / problem files joined with commas.",
+        help=(
+            "A task set ([tasksets.*]: contest, contest-quick, leetcode, toy ...) or task names / problem "
+            "files joined with commas."
+        ),
     ),
     full: bool = typer.Option(
         False,
@@ -512,7 +518,10 @@ def run_cmd(
     explain: bool = typer.Option(
         False,
         "--explain",
-        help="Print the effective generation settings per task (limit and where it came from, stop words, eos, batching, post-processing) and stop: nothing is generated.",
+        help=(
+            "Print the effective generation settings per task (limit and where it came from, stop words, "
+            "eos, batching, post-processing) and stop: nothing is generated."
+        ),
     ),
     ground_truth: bool = typer.Option(
         True,
@@ -548,7 +557,10 @@ def run_cmd(
     batch_size: int | None = typer.Option(
         None,
         "--batch-size",
-        help="Prompts per generate call (hf; default: the format's, contest 1 as the harness ran it, else 16). Batching can change greedy outputs.",
+        help=(
+            "Prompts per generate call (hf; default: the format's, contest 1 as the harness ran it, else "
+            "16). Batching can change greedy outputs."
+        ),
     ),
     dtype: str = typer.Option("auto", "--dtype", help="auto, bf16, fp16 or fp32."),
     device: str | None = typer.Option(None, "--device", help="hf: cuda, cpu, cuda:1 ..."),

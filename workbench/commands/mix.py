@@ -88,12 +88,12 @@ def list_cmd(as_json: bool = JSON) -> None:
     from engine.mixture import store
 
     ws = STATE.workspace()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in store.names(ws):
         try:
             spec = store.open_spec(ws, name)
             rows.append({"name": name, "tasks": list(spec.tasks), "datasets": spec.datasets(), "error": None})
-        except Exception as e:  # a broken spec is listed with its error, not hidden
+        except Exception as e:  # noqa: BLE001 - any broken spec is listed with its error, not hidden
             rows.append({"name": name, "tasks": [], "datasets": [], "error": str(e)})
     if as_json:
         emit_json(rows)
@@ -365,7 +365,7 @@ def export_cmd(
         name,
         out_dir,
         run_config=run_config,
-        flavor=flavor,  # type: ignore[arg-type]
+        flavor=flavor,  # type: ignore[arg-type]  # typer gives a str; the choice list is the Literal's
         data_root=data_root,
         output_dir=output_dir,
         tb_dir=tb_dir,
