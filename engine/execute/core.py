@@ -438,6 +438,20 @@ def errors_only_in(log: str, filename: str, lo: int, hi: int) -> bool:
     return bool(lines) and all(lo <= n <= hi for n in lines)
 
 
+def linked(ctx: Context, part: list[Unit], index: dict[str, int], bin_dir: str) -> list[Unit]:
+    """The programs of a compile-only batch whose own binary linked (`bin_dir/<index>`); each of the
+    others gets its own link log as its compile_error."""
+    runnable = []
+    for u in part:
+        binary = os.path.join(bin_dir, str(index[u.key]))
+        if os.path.exists(binary):
+            runnable.append(u)
+        else:
+            log = Path(binary + ".log").read_text(errors="replace") if os.path.exists(binary + ".log") else ""
+            ctx.emit(u, Outcome("compile_error", log.strip() or "link failed", n_cases=max(u.plan.n, 1)))
+    return runnable
+
+
 def _fixed_job(job: dict[str, Any]) -> Callable[[Unit], dict[str, Any]]:
     return lambda _u: job
 

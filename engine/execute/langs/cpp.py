@@ -41,13 +41,13 @@ from engine.execute.core import (
     chunks,
     compile_step,
     drive_batches,
+    linked,
     run_env,
     run_jobs,
     run_single,
 )
 from engine.execute.instrument import cpp_rename_main
 from engine.execute.langs.admit import CppParts, cpp_parts
-from engine.execute.verdicts import Outcome
 from engine.fsutil import file_lock
 
 CXXFLAGS = ["-std=c++11", "-O0", "-w"]
@@ -294,14 +294,7 @@ def start(ctx: Context, units: list[Unit]) -> None:
 
     def run_batch(part: list[Unit], b: Batch) -> None:
         index = {u.key: i for i, u in enumerate(b.units)}
-        runnable = []
-        for u in part:
-            binary = os.path.join(b.dir, "bin", str(index[u.key]))
-            if os.path.exists(binary):
-                runnable.append(u)
-            else:
-                log = Path(binary + ".log").read_text(errors="replace") if os.path.exists(binary + ".log") else ""
-                ctx.emit(u, Outcome("compile_error", log.strip() or "link failed", n_cases=max(u.plan.n, 1)))
+        runnable = linked(ctx, part, index, os.path.join(b.dir, "bin"))
 
         def job(u: Unit) -> dict[str, Any]:
             return {
