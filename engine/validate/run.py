@@ -219,6 +219,44 @@ def explain_validation(
     }
 
 
+@dataclass
+class _Run:
+    """What travels between the steps of one validation."""
+
+    taskset: TaskSet
+    fmt: PromptFormat
+    settings: GenSettings
+    ckpt: Checkpoint | None
+    postprocess: str | None
+    compare_modes: bool
+    vdir: ValidationDir | None
+    report: _Reporter
+    workers: int | None
+    exec_cache: bool
+    log: Callable[[str], None] | None
+    t_start: float = field(default_factory=time.time)
+    meta: dict[str, Any] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    timings: dict[str, float | None] = field(default_factory=dict)
+
+    def where(self) -> dict[str, Any]:
+        """The progress info that tells a watcher where the validation is written."""
+        return {"id": self.vdir.id, "dir": str(self.vdir.path)} if self.vdir else {}
+
+    def write_meta(self) -> None:
+        if self.vdir:
+            atomic_write_json(self.vdir.meta_json, self.meta)
+
+
+@dataclass
+class _Judged:
+    """Executor results of both post-processing modes, keyed by (uid, sample)."""
+
+    main: dict[tuple[str, int], dict[str, Any]]
+    alt: dict[tuple[str, int], dict[str, Any]]
+    limits: Any  # the executor summary's `limits` (what the verdicts were judged under)
+
+
 def run_validation(
     *,
     ws: Any = None,
@@ -252,9 +290,45 @@ def run_validation(
     validations/<id>/). `ground_truth=False` skips the canonical-solution check. `profile`
     (contest | per-case) judges every task under that limits profile (default: contest for
     the contest tasks, per-case for other sets; `judging_profiles`)."""
+    fmt_obj, taskset = _format_and_tasks(ws, tasks, fmt, postprocess, data_dir, fraction, limit)
+    settings, ckpt = _resolve_model(ws, model, adapter, settings or GenSettings(), loaded)
+    vdir = _open_dir(ws, out, label, write, ckpt, taskset)
+    report = _Reporter(vdir, progress)
+    run = _Run(taskset, fmt_obj, settings, ckpt, postprocess, compare_modes, vdir, report, workers, exec_cache, log)
+    _write_start_meta(run, backend if loaded is None else loaded.name, write)
+    run.profiles = judging_profiles(taskset, profile, timeout)
+    run.meta["profiles"] = {name: prof.name for name, prof in run.profiles.items()}
+    try:
+        gt = _ground_truth_step(run, ground_truth)
+        be = _load(run, loaded, backend, vllm_python)
+        items = _items(run, be.tokenizer)
+        ends = be.end_tokens(fmt_obj.eos)
+        special = special_tokens_of(be.tokenizer)
+        reqs = _plan_generation(run, be, items, ends)
+        outs = _generate(run, be, reqs, ends, close=loaded is None)
+        gens, samples, alt_samples = _post_process(run, items, outs, ends, special)
+        judged = _judge(run, items, samples, alt_samples)
+        run.report("score", 0, 1, {})
+        records, alt_records = _records(gens, judged, compare_modes)
+        summary = _summary(run, items, gens, records, alt_records, gt, judged.limits)
+        _complete(run, records, summary)
+        return ValidationResult(summary, records, gens, run.meta, vdir, alt_records)
+    except BaseException as e:
+        _fail(run, e)
+        raise
+
+
+def _format_and_tasks(
+    ws: Any,
+    tasks: str | TaskSet,
+    fmt: str | PromptFormat,
+    postprocess: str | None,
+    data_dir: str | None,
+    fraction: float | None,
+    limit: int | None,
+) -> tuple[PromptFormat, TaskSet]:
     if postprocess is not None and postprocess not in POSTPROCESS_MODES:
         raise WorkbenchError(f"unknown post-processing mode {postprocess!r} (compatible or robust)")
-    settings = settings or GenSettings()
     fmt_obj = load_format(fmt, ws)
     taskset = (
         tasks
@@ -263,289 +337,355 @@ def run_validation(
     )
     if taskset.n_problems == 0:
         raise WorkbenchError(f"task set {taskset.name!r} has no problems")
-    ckpt: Checkpoint | None = None
-    if loaded is None:
-        if model is None:
-            if ws is None:
-                raise WorkbenchError("no model given")
-            model = ws.model_path()
-        ckpt = model if isinstance(model, Checkpoint) else resolve_checkpoint(str(model), ws, adapter=adapter)
-        if ws is not None and not settings.trust_remote_code:
-            from engine.models.catalog import trusts_remote_code
+    return fmt_obj, taskset
 
-            if trusts_remote_code(ws, ckpt.model, run=ckpt.run):  # [models] / the run said so: no flag needed
-                settings = settings.model_copy(update={"trust_remote_code": True})
 
-    vdir: ValidationDir | None = None
-    if write:
-        if out is not None:
-            vdir = ValidationDir(Path(out))
-        else:
-            if ws is None:
-                raise WorkbenchError("give an output folder (--out) or a workspace")
-            name = label or f"{ckpt.label if ckpt else 'model'}-{taskset.name if len(taskset.name) < 24 else 'tasks'}"
-            vdir = ValidationDir(ws.validations_dir / new_validation_id(name))
-        if vdir.exists() and vdir.status() != "failed":
-            raise WorkbenchError(
-                f"{vdir.path} already holds a {vdir.status()} validation; give another --out (a failed one is replaced)"
-            )
-        vdir.path.mkdir(parents=True, exist_ok=True)
-    report = _Reporter(vdir, progress)
-    t_start = time.time()
-    meta: dict[str, Any] = {
-        "id": vdir.id if vdir else None,
+def _resolve_model(
+    ws: Any, model: str | Checkpoint | None, adapter: str | None, settings: GenSettings, loaded: Backend | None
+) -> tuple[GenSettings, Checkpoint | None]:
+    """The checkpoint to load (none when a backend is given) and the settings it needs."""
+    if loaded is not None:
+        return settings, None
+    if model is None:
+        if ws is None:
+            raise WorkbenchError("no model given")
+        model = ws.model_path()
+    ckpt = model if isinstance(model, Checkpoint) else resolve_checkpoint(str(model), ws, adapter=adapter)
+    if ws is not None and not settings.trust_remote_code:
+        from engine.models.catalog import trusts_remote_code
+
+        if trusts_remote_code(ws, ckpt.model, run=ckpt.run):  # [models] / the run said so: no flag needed
+            settings = settings.model_copy(update={"trust_remote_code": True})
+    return settings, ckpt
+
+
+def _open_dir(
+    ws: Any,
+    out: str | os.PathLike | None,
+    label: str | None,
+    write: bool,
+    ckpt: Checkpoint | None,
+    taskset: TaskSet,
+) -> ValidationDir | None:
+    """validations/<id>/ (or `out`), created; None when nothing is written."""
+    if not write:
+        return None
+    if out is not None:
+        vdir = ValidationDir(Path(out))
+    else:
+        if ws is None:
+            raise WorkbenchError("give an output folder (--out) or a workspace")
+        name = label or f"{ckpt.label if ckpt else 'model'}-{taskset.name if len(taskset.name) < 24 else 'tasks'}"
+        vdir = ValidationDir(ws.validations_dir / new_validation_id(name))
+    if vdir.exists() and vdir.status() != "failed":
+        raise WorkbenchError(
+            f"{vdir.path} already holds a {vdir.status()} validation; give another --out (a failed one is replaced)"
+        )
+    vdir.path.mkdir(parents=True, exist_ok=True)
+    return vdir
+
+
+def _write_start_meta(run: _Run, backend: str, write: bool) -> None:
+    run.meta = {
+        "id": run.vdir.id if run.vdir else None,
         "status": "running",
-        "created": t_start,
+        "created": run.t_start,
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "proc_start": _proc_start(),
         "command": sys.argv if write else None,
-        "checkpoint": ckpt.describe() if ckpt else {"model": "<in memory>"},
-        "taskset": taskset.describe(),
-        "format": fmt_obj.model_dump(),
-        "postprocess": postprocess,
-        "compare_modes": compare_modes,
-        "backend": backend if loaded is None else loaded.name,
-        "settings": settings.model_dump(),
+        "checkpoint": run.ckpt.describe() if run.ckpt else {"model": "<in memory>"},
+        "taskset": run.taskset.describe(),
+        "format": run.fmt.model_dump(),
+        "postprocess": run.postprocess,
+        "compare_modes": run.compare_modes,
+        "backend": backend,
+        "settings": run.settings.model_dump(),
     }
-    if vdir:
-        atomic_write_json(vdir.meta_json, meta)
-    timings: dict[str, float | None] = {}
-    profiles = judging_profiles(taskset, profile, timeout)
-    meta["profiles"] = {name: prof.name for name, prof in profiles.items()}
-    try:
-        report("ground-truth", 0, 1, {"id": vdir.id, "dir": str(vdir.path)} if vdir else {})
-        gt = _ground_truth(taskset, profiles, workers, exec_cache, report, log) if ground_truth else None
-        if gt is not None:
-            meta["ground_truth"] = gt
-            if vdir:
-                atomic_write_json(vdir.meta_json, meta)
-        report("load", 0, 1, {"id": vdir.id, "dir": str(vdir.path)} if vdir else {})
-        t0 = time.monotonic()
-        if loaded is not None:
-            be = loaded
-        else:
-            assert ckpt is not None  # (no loaded backend: the model was resolved above)
-            be = open_backend(
-                backend, ckpt.model, adapter=ckpt.adapter, settings=settings, vllm_python=vllm_python, log=log
-            )
-        timings["load_s"] = round(time.monotonic() - t0, 3)
-        report("load", 1, 1, {})
-        tok = be.tokenizer
-        items: list[_Item] = []
-        for task in taskset.tasks:
-            f = fmt_obj.for_task(task)
-            for p in task.problems:
-                bp = build_prompt(task, p, fmt_obj, tok)
-                items.append(_Item(task, p, task.uid(p), bp, postprocess or f.postprocess))
-        ends = be.end_tokens(fmt_obj.eos)
-        special = special_tokens_of(tok)
-        effective = effective_generation(
-            taskset,
-            fmt_obj,
-            settings,
-            backend=be.name,
-            tokenizer=tok,
-            checkpoint=checkpoint_generation(be, ckpt),
-            postprocess=postprocess,
-            backend_end_tokens=ends,
+    run.write_meta()
+
+
+def _ground_truth_step(run: _Run, check: bool) -> dict[str, Any] | None:
+    run.report("ground-truth", 0, 1, run.where())  # (announced even unchecked: it carries the dir)
+    if not check:
+        return None
+    gt = _ground_truth(run.taskset, run.profiles, run.workers, run.exec_cache, run.report, run.log)
+    run.meta["ground_truth"] = gt
+    run.write_meta()
+    return gt
+
+
+def _load(run: _Run, loaded: Backend | None, backend: str, vllm_python: str | None) -> Backend:
+    run.report("load", 0, 1, run.where())
+    t0 = time.monotonic()
+    if loaded is not None:
+        be = loaded
+    else:
+        assert run.ckpt is not None  # (no loaded backend: the model was resolved above)
+        ckpt = run.ckpt
+        be = open_backend(
+            backend, ckpt.model, adapter=ckpt.adapter, settings=run.settings, vllm_python=vllm_python, log=run.log
         )
-        settings = settings.model_copy(update={"batch_size": run_batch_size(settings, fmt_obj)[0]})
-        meta.update({"settings": settings.model_dump(), "generation": {k: e.to_dict() for k, e in effective.items()}})
-        reqs = _requests(items, effective)
+    run.timings["load_s"] = round(time.monotonic() - t0, 3)
+    run.report("load", 1, 1, {})
+    return be
 
-        t0 = time.monotonic()
-        outs = be.generate(reqs, settings, report, end_tokens=ends)
-        gen_s = timings["generate_s"] = round(time.monotonic() - t0, 3)
-        n_tokens = sum(o.n_tokens for os_ in outs for o in os_)
-        timings["generated_tokens"] = n_tokens
-        timings["tokens_per_s"] = round(n_tokens / gen_s, 2) if gen_s > 0 else None
-        meta["backend_info"] = be.describe()
-        if loaded is None:
-            be.close()
 
-        gens: list[dict[str, Any]] = []
-        exec_id = _exec_ids(items)
-        samples, alt_samples = [], []
-        from engine.execute.samples import Sample
+def _items(run: _Run, tok: Any) -> list[_Item]:
+    """One item per problem of every task: its prompt and post-processing mode."""
+    items: list[_Item] = []
+    for task in run.taskset.tasks:
+        f = run.fmt.for_task(task)
+        for p in task.problems:
+            bp = build_prompt(task, p, run.fmt, tok)
+            items.append(_Item(task, p, task.uid(p), bp, run.postprocess or f.postprocess))
+    return items
 
-        for it, o_list in zip(items, outs):
-            for s, o in enumerate(o_list):
-                main = extract(it.mode, it.task, it.problem, it.prompt, o.text, end_tokens=ends, special=special)
-                g = {
-                    "task": it.task.name,
-                    "task_id": it.problem.task_id,
-                    "uid": it.uid,
-                    "language": it.problem.language,
-                    "sample": s,
-                    "prompt": it.prompt.text,
-                    "raw": o.text,
-                    "tokens": o.n_tokens,
-                    "finish": o.finish,
-                    "mode": it.mode,
-                    "code": main.code,
-                    "kind": main.kind,
-                    "extract": main.note,
-                    "test": _test_of(it.problem, main, profiles[it.task.name](it.problem)),
-                }
-                samples.append(Sample(exec_id[it.uid], main.code, main.kind, s))
-                if compare_modes:
-                    alt = extract(
-                        _other(it.mode), it.task, it.problem, it.prompt, o.text, end_tokens=ends, special=special
-                    )
-                    g.update(
-                        {
-                            "alt_mode": _other(it.mode),
-                            "alt_code": alt.code,
-                            "alt_kind": alt.kind,
-                            "alt_extract": alt.note,
-                        }
-                    )
-                    if (alt.code, alt.kind) != (main.code, main.kind):
-                        alt_samples.append(Sample(exec_id[it.uid], alt.code, alt.kind, s))
-                gens.append(g)
-        if vdir:
-            write_jsonl(vdir.generations_jsonl, gens)
-            _write_bigcode(vdir, items, gens)
 
-        exec_problems = [dataclasses.replace(it.problem, task_id=exec_id[it.uid]) for it in items]
-        uid_of = {v: k for k, v in exec_id.items()}
-        judged = {exec_id[it.uid]: profiles[it.task.name](it.problem) for it in items}
-        limits = lambda p: judged[p.task_id]  # noqa: E731 - each task under its own profile
-        from engine.execute import execute
+def _plan_generation(run: _Run, be: Backend, items: list[_Item], ends: list[str]) -> list[GenRequest]:
+    """The effective generation per task (into meta) and the requests it makes."""
+    effective = effective_generation(
+        run.taskset,
+        run.fmt,
+        run.settings,
+        backend=be.name,
+        tokenizer=be.tokenizer,
+        checkpoint=checkpoint_generation(be, run.ckpt),
+        postprocess=run.postprocess,
+        backend_end_tokens=ends,
+    )
+    run.settings = run.settings.model_copy(update={"batch_size": run_batch_size(run.settings, run.fmt)[0]})
+    run.meta.update(
+        {"settings": run.settings.model_dump(), "generation": {k: e.to_dict() for k, e in effective.items()}}
+    )
+    return _requests(items, effective)
 
-        def exec_progress(phase: str) -> Callable[[int, int, dict[str, Any]], None]:
-            return lambda done, total, rec: report(phase, done, total, {"verdict": rec.get("verdict", "")})
 
-        t0 = time.monotonic()
-        rep = execute(
-            exec_problems,
-            samples,
-            out_dir=vdir.exec_dir if vdir else None,
-            workers=workers,
-            limits=limits,
-            progress=exec_progress("execute"),
-            cache=exec_cache,
-        )
-        timings["execute_s"] = round(time.monotonic() - t0, 3)
-        by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in rep.results}
-        alt_by_key: dict[tuple[str, int], dict[str, Any]] = {}
-        if alt_samples:
-            t0 = time.monotonic()
-            alt_rep = execute(
-                exec_problems,
-                alt_samples,
-                out_dir=vdir.exec_alt_dir if vdir else None,
-                workers=workers,
-                limits=limits,
-                progress=exec_progress("execute-alt"),
-                cache=exec_cache,
-            )
-            timings["execute_alt_s"] = round(time.monotonic() - t0, 3)
-            alt_by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in alt_rep.results}
+def _generate(run: _Run, be: Backend, reqs: list[GenRequest], ends: list[str], *, close: bool) -> Any:
+    t0 = time.monotonic()
+    outs = be.generate(reqs, run.settings, run.report, end_tokens=ends)
+    gen_s = run.timings["generate_s"] = round(time.monotonic() - t0, 3)
+    n_tokens = sum(o.n_tokens for os_ in outs for o in os_)
+    run.timings["generated_tokens"] = n_tokens
+    run.timings["tokens_per_s"] = round(n_tokens / gen_s, 2) if gen_s > 0 else None
+    run.meta["backend_info"] = be.describe()
+    if close:
+        be.close()
+    return outs
 
-        report("score", 0, 1, {})
-        records, alt_records = [], []
-        for g in gens:
-            key = (g["uid"], g["sample"])
-            r = by_key.get(key) or _missing(g)
-            rec = {
-                "uid": g["uid"],
-                "task": g["task"],
-                "task_id": g["task_id"],
-                "language": g["language"],
-                "sample": g["sample"],
-                "verdict": r["verdict"],
-                "tests_passed": r["tests_passed"],
-                "tests_total": r["tests_total"],
-                "duration": r.get("duration"),
-                "detail": r.get("detail", ""),
-                "failed_tests": r.get("failed_tests", []),
-                "program": r.get("program", ""),
-                "mode": g["mode"],
-                "profile": r.get("profile"),
+
+def _post_process(
+    run: _Run, items: list[_Item], outs: Any, ends: list[str], special: Any
+) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
+    """Each output's program in the item's mode (and, compared, in the other mode): the
+    generation records (written) and the samples to execute for each mode."""
+    from engine.execute.samples import Sample
+
+    gens: list[dict[str, Any]] = []
+    exec_id = _exec_ids(items)
+    samples, alt_samples = [], []
+    for it, o_list in zip(items, outs):
+        for s, o in enumerate(o_list):
+            main = extract(it.mode, it.task, it.problem, it.prompt, o.text, end_tokens=ends, special=special)
+            g = {
+                "task": it.task.name,
+                "task_id": it.problem.task_id,
+                "uid": it.uid,
+                "language": it.problem.language,
+                "sample": s,
+                "prompt": it.prompt.text,
+                "raw": o.text,
+                "tokens": o.n_tokens,
+                "finish": o.finish,
+                "mode": it.mode,
+                "code": main.code,
+                "kind": main.kind,
+                "extract": main.note,
+                "test": _test_of(it.problem, main, run.profiles[it.task.name](it.problem)),
             }
-            if compare_modes:
-                ra = alt_by_key.get(key, r)
-                rec["alt_verdict"] = ra["verdict"]
-                rec["alt_tests_passed"] = ra["tests_passed"]
-                alt_records.append(
-                    {
-                        **rec,
-                        "verdict": ra["verdict"],
-                        "tests_passed": ra["tests_passed"],
-                        "tests_total": ra["tests_total"],
-                    }
+            samples.append(Sample(exec_id[it.uid], main.code, main.kind, s))
+            if run.compare_modes:
+                alt = extract(_other(it.mode), it.task, it.problem, it.prompt, o.text, end_tokens=ends, special=special)
+                g.update(
+                    {"alt_mode": _other(it.mode), "alt_code": alt.code, "alt_kind": alt.kind, "alt_extract": alt.note}
                 )
-            records.append(rec)
-        task_info = [
-            {
-                "name": t.name,
-                "kind": t.kind,
-                "languages": t.languages,
-                "total": t.total,
-                "profile": profiles[t.name].name,
-            }
-            for t in taskset.tasks
-        ]
-        summary = validation_summary(records, task_info, profile=profile_name(profiles))
-        summary["limits"] = rep.summary.get("limits")
-        if gt is not None:
-            summary["ground_truth"] = gt
-        modes = sorted({it.mode for it in items})
-        summary["postprocess"] = {"mode": modes[0] if len(modes) == 1 else "mixed", "compared": compare_modes}
-        if compare_modes:
-            alt_probs = per_problem(alt_records)
-            flipped = flips(records, alt_records)
-            summary["postprocess"].update(
-                {
-                    "alt_mode": _other(modes[0]) if len(modes) == 1 else "mixed",
-                    "alt": {
-                        "pass@1": aggregate(alt_probs.values())["pass@1"],
-                        "tasks": {
-                            t["name"]: aggregate([p for p in alt_probs.values() if p["task"] == t["name"]])["pass@1"]
-                            for t in task_info
-                        },
-                    },
-                    "flips": flipped,
-                }
-            )
-        summary["generation"] = {
-            "samples": len(gens),
-            "tokens": n_tokens,
-            "finish": dict(_count(g["finish"] for g in gens)),
+                if (alt.code, alt.kind) != (main.code, main.kind):
+                    alt_samples.append(Sample(exec_id[it.uid], alt.code, alt.kind, s))
+            gens.append(g)
+    if run.vdir:
+        write_jsonl(run.vdir.generations_jsonl, gens)
+        _write_bigcode(run.vdir, items, gens)
+    return gens, samples, alt_samples
+
+
+def _exec_progress(report: _Reporter, phase: str) -> Callable[[int, int, dict[str, Any]], None]:
+    return lambda done, total, rec: report(phase, done, total, {"verdict": rec.get("verdict", "")})
+
+
+def _judge(run: _Run, items: list[_Item], samples: list[Any], alt_samples: list[Any]) -> _Judged:
+    """Execute the primary mode's samples, then the other mode's that differ, each task under
+    its own profile."""
+    from engine.execute import execute
+
+    exec_id = _exec_ids(items)
+    exec_problems = [dataclasses.replace(it.problem, task_id=exec_id[it.uid]) for it in items]
+    uid_of = {v: k for k, v in exec_id.items()}
+    judged = {exec_id[it.uid]: run.profiles[it.task.name](it.problem) for it in items}
+    limits = lambda p: judged[p.task_id]  # noqa: E731 - each task under its own profile
+    vdir = run.vdir
+
+    t0 = time.monotonic()
+    rep = execute(
+        exec_problems,
+        samples,
+        out_dir=vdir.exec_dir if vdir else None,
+        workers=run.workers,
+        limits=limits,
+        progress=_exec_progress(run.report, "execute"),
+        cache=run.exec_cache,
+    )
+    run.timings["execute_s"] = round(time.monotonic() - t0, 3)
+    by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in rep.results}
+    alt_by_key: dict[tuple[str, int], dict[str, Any]] = {}
+    if alt_samples:
+        t0 = time.monotonic()
+        alt_rep = execute(
+            exec_problems,
+            alt_samples,
+            out_dir=vdir.exec_alt_dir if vdir else None,
+            workers=run.workers,
+            limits=limits,
+            progress=_exec_progress(run.report, "execute-alt"),
+            cache=run.exec_cache,
+        )
+        run.timings["execute_alt_s"] = round(time.monotonic() - t0, 3)
+        alt_by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in alt_rep.results}
+    return _Judged(by_key, alt_by_key, rep.summary.get("limits"))
+
+
+def _records(
+    gens: list[dict[str, Any]], judged: _Judged, compare_modes: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per generation its result record, and (compared) the record under the other mode."""
+    records, alt_records = [], []
+    for g in gens:
+        key = (g["uid"], g["sample"])
+        r = judged.main.get(key) or _missing(g)
+        rec = {
+            "uid": g["uid"],
+            "task": g["task"],
+            "task_id": g["task_id"],
+            "language": g["language"],
+            "sample": g["sample"],
+            "verdict": r["verdict"],
+            "tests_passed": r["tests_passed"],
+            "tests_total": r["tests_total"],
+            "duration": r.get("duration"),
+            "detail": r.get("detail", ""),
+            "failed_tests": r.get("failed_tests", []),
+            "program": r.get("program", ""),
+            "mode": g["mode"],
+            "profile": r.get("profile"),
         }
-        summary["timings"] = timings
-        summary["wall_time"] = round(time.time() - t_start, 3)
-        meta.update(
+        if compare_modes:
+            ra = judged.alt.get(key, r)
+            rec["alt_verdict"] = ra["verdict"]
+            rec["alt_tests_passed"] = ra["tests_passed"]
+            alt_records.append(
+                {**rec, "verdict": ra["verdict"], "tests_passed": ra["tests_passed"], "tests_total": ra["tests_total"]}
+            )
+        records.append(rec)
+    return records, alt_records
+
+
+def _summary(
+    run: _Run,
+    items: list[_Item],
+    gens: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    alt_records: list[dict[str, Any]],
+    gt: dict[str, Any] | None,
+    exec_limits: Any,
+) -> dict[str, Any]:
+    """summary.json: the scores, the profiles and limits judged under, ground truth,
+    post-processing, generation counts and timings."""
+    task_info = [
+        {
+            "name": t.name,
+            "kind": t.kind,
+            "languages": t.languages,
+            "total": t.total,
+            "profile": run.profiles[t.name].name,
+        }
+        for t in run.taskset.tasks
+    ]
+    summary = validation_summary(records, task_info, profile=profile_name(run.profiles))
+    summary["limits"] = exec_limits
+    if gt is not None:
+        summary["ground_truth"] = gt
+    modes = sorted({it.mode for it in items})
+    summary["postprocess"] = {"mode": modes[0] if len(modes) == 1 else "mixed", "compared": run.compare_modes}
+    if run.compare_modes:
+        summary["postprocess"].update(_alt_summary(modes, records, alt_records, task_info))
+    summary["generation"] = {
+        "samples": len(gens),
+        "tokens": run.timings["generated_tokens"],
+        "finish": dict(_count(g["finish"] for g in gens)),
+    }
+    summary["timings"] = run.timings
+    summary["wall_time"] = round(time.time() - run.t_start, 3)
+    return summary
+
+
+def _alt_summary(
+    modes: list[str], records: list[dict[str, Any]], alt_records: list[dict[str, Any]], task_info: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The other post-processing mode's pass@1 (overall and per task) and the verdicts it flips."""
+    alt_probs = per_problem(alt_records)
+    return {
+        "alt_mode": _other(modes[0]) if len(modes) == 1 else "mixed",
+        "alt": {
+            "pass@1": aggregate(alt_probs.values())["pass@1"],
+            "tasks": {
+                t["name"]: aggregate([p for p in alt_probs.values() if p["task"] == t["name"]])["pass@1"]
+                for t in task_info
+            },
+        },
+        "flips": flips(records, alt_records),
+    }
+
+
+def _complete(run: _Run, records: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    run.meta.update(
+        {
+            "status": "completed",
+            "finished": time.time(),
+            "timings": run.timings,
+            "contest_score": summary.get("contest_score"),
+            "contest": summary.get("contest"),
+            "pass@1": summary.get("pass@1"),
+            "n_problems": summary.get("n_problems"),
+        }
+    )
+    if run.vdir:
+        write_jsonl(run.vdir.results_jsonl, records)
+        atomic_write_json(run.vdir.summary_json, summary)
+        atomic_write_json(run.vdir.meta_json, run.meta)
+    run.report("score", 1, 1, {})
+
+
+def _fail(run: _Run, e: BaseException) -> None:
+    """meta.json says how the validation ended (the exception is raised on by the caller)."""
+    if run.vdir:
+        run.meta.update(
             {
-                "status": "completed",
+                "status": "failed",
                 "finished": time.time(),
-                "timings": timings,
-                "contest_score": summary.get("contest_score"),
-                "contest": summary.get("contest"),
-                "pass@1": summary.get("pass@1"),
-                "n_problems": summary.get("n_problems"),
+                "timings": run.timings,
+                "error": f"{type(e).__name__}: {e}" if not isinstance(e, KeyboardInterrupt) else "interrupted",
             }
         )
-        if vdir:
-            write_jsonl(vdir.results_jsonl, records)
-            atomic_write_json(vdir.summary_json, summary)
-            atomic_write_json(vdir.meta_json, meta)
-        report("score", 1, 1, {})
-        return ValidationResult(summary, records, gens, meta, vdir, alt_records)
-    except BaseException as e:
-        if vdir:
-            meta.update(
-                {
-                    "status": "failed",
-                    "finished": time.time(),
-                    "timings": timings,
-                    "error": f"{type(e).__name__}: {e}" if not isinstance(e, KeyboardInterrupt) else "interrupted",
-                }
-            )
-            atomic_write_json(vdir.meta_json, meta)
-        raise
+        atomic_write_json(run.vdir.meta_json, run.meta)
 
 
 def _exec_ids(items: list[_Item]) -> dict[str, str]:
