@@ -38,6 +38,18 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def emit_result(out: Any, writer: Any, as_json: bool) -> bool:
+    """A command's result as its --progress-jsonl done event or as --json; True when written so
+    (the command prints nothing more)."""
+    if writer is not None:
+        writer.done(out)
+        return True
+    if as_json:
+        emit_json(out)
+        return True
+    return False
+
+
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator: WorkbenchError / file errors become a one-line message and exit code 1,
     instead of a traceback."""

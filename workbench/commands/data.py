@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from workbench.context import STATE, emit_json, guarded
+from workbench.context import STATE, emit_json, emit_result, guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -436,11 +436,7 @@ def preview_cmd(
     writer = JsonlWriter() if progress_jsonl else None
     with errors_reported(writer):
         out = preview_page(ws, check_name(name), rows=rows, offset=page * rows)
-    if writer is not None:
-        writer.done(out)
-        return
-    if as_json:
-        emit_json(out)
+    if emit_result(out, writer, as_json):
         return
     if out["note"]:
         typer.echo(f"note: {out['note']}")

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from engine.progress import JsonlWriter, errors_reported
-from workbench.context import STATE, emit_json, guarded
+from workbench.context import STATE, emit_json, emit_result, guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -309,11 +309,7 @@ def _materialize(name: str, no_tokenize: bool, as_json: bool, progress: bool | N
     with errors_reported(writer):
         res = materialize(ws, name, tokenize_cache=not no_tokenize, progress=_reporter(progress, writer))
     out = res.to_dict()
-    if writer is not None:
-        writer.done(out)
-        return
-    if as_json:
-        emit_json(out)
+    if emit_result(out, writer, as_json):
         return
     typer.echo(f"{'reused' if res.cached else 'wrote'} build {res.id}: {res.build_dir}")
     for t, d in out["tasks"].items():
@@ -418,11 +414,7 @@ def import_cmd(
             count=not no_count_tokens,
             force=force,
         )
-    if writer is not None:
-        writer.done(res)
-        return
-    if as_json:
-        emit_json(res)
+    if emit_result(res, writer, as_json):
         return
     typer.echo(f"mixture {res['mixture']}: {res['spec']}\nrun config: {res['run_config']}  ({res['flavor']} flavor)")
     for t, d in res["tasks"].items():

@@ -8,7 +8,7 @@ import typer
 
 from engine.progress import JsonlWriter, errors_reported
 from workbench.commands.mix import PROGRESS, PROGRESS_JSONL
-from workbench.context import STATE, emit_json, guarded
+from workbench.context import STATE, emit_json, emit_result, guarded
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -82,11 +82,7 @@ def import_cmd(
             report.close()
     for w in res.warnings:
         say(f"warning: {w}")
-    if writer is not None:
-        writer.done(res.to_json())
-        return
-    if as_json:
-        emit_json(res.to_json())
+    if emit_result(res.to_json(), writer, as_json):
         return
     verb = {"converted": "converted to native Qwen2", "adapter": "adapter converted", "registered": "registered"}[
         res.kind
