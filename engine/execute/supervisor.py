@@ -363,11 +363,16 @@ def _session_rss(sid: int) -> int:
                 fields = f.read().rsplit(b")", 1)[1].split()
             if int(fields[3]) != sid:  # (state, ppid, pgrp, session, ...)
                 continue
-            with open(f"/proc/{name}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * _PAGE
+            total += _rss(name)
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def _rss(pid: str) -> int:
+    """Resident bytes of one process (/proc/PID/statm: its second field, in pages)."""
+    with open(f"/proc/{pid}/statm", "rb") as f:
+        return int(f.read().split()[1]) * _PAGE
 
 
 def _uid_rss(uid: int) -> int:
@@ -379,8 +384,7 @@ def _uid_rss(uid: int) -> int:
         try:
             if os.stat(f"/proc/{name}").st_uid != uid:
                 continue
-            with open(f"/proc/{name}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * _PAGE
+            total += _rss(name)
         except (OSError, IndexError, ValueError):
             continue
     return total

@@ -534,33 +534,29 @@ def _judge(run: _Run, items: list[_Item], samples: list[Any], alt_samples: list[
     limits = lambda p: judged[p.task_id]  # noqa: E731 - each task under its own profile
     vdir = run.vdir
 
-    t0 = time.monotonic()
-    rep = execute(
-        exec_problems,
-        samples,
-        out_dir=vdir.exec_dir if vdir else None,
-        workers=run.workers,
-        limits=limits,
-        progress=_exec_progress(run.report, "execute"),
-        cache=run.exec_cache,
-    )
-    run.timings["execute_s"] = round(time.monotonic() - t0, 3)
-    by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in rep.results}
-    alt_by_key: dict[tuple[str, int], dict[str, Any]] = {}
-    if alt_samples:
+    def judge(these: list[Any], out_dir: Path | None, phase: str, timing: str) -> Any:
         t0 = time.monotonic()
-        alt_rep = execute(
+        rep = execute(
             exec_problems,
-            alt_samples,
-            out_dir=vdir.exec_alt_dir if vdir else None,
+            these,
+            out_dir=out_dir,
             workers=run.workers,
             limits=limits,
-            progress=_exec_progress(run.report, "execute-alt"),
+            progress=_exec_progress(run.report, phase),
             cache=run.exec_cache,
         )
-        run.timings["execute_alt_s"] = round(time.monotonic() - t0, 3)
-        alt_by_key = {(uid_of[r["task_id"]], int(r["sample"])): r for r in alt_rep.results}
-    return _Judged(by_key, alt_by_key, rep.summary.get("limits"))
+        run.timings[timing] = round(time.monotonic() - t0, 3)
+        return rep
+
+    def by_key(rep: Any) -> dict[tuple[str, int], dict[str, Any]]:
+        return {(uid_of[r["task_id"]], int(r["sample"])): r for r in rep.results}
+
+    rep = judge(samples, vdir.exec_dir if vdir else None, "execute", "execute_s")
+    alt_rep = (
+        judge(alt_samples, vdir.exec_alt_dir if vdir else None, "execute-alt", "execute_alt_s") if alt_samples else None
+    )
+    alt = by_key(alt_rep) if alt_rep is not None else {}
+    return _Judged(by_key(rep), alt, rep.summary.get("limits"))
 
 
 def _records(
